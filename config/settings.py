@@ -1,0 +1,176 @@
+"""Settings, read from the environment.
+
+DATABASE_URL   default: SQLite file db.sqlite3 in the project root (the embedded default)
+SECRET_KEY     required when DEBUG is off; a development default is used only while DEBUG is on
+DEBUG          "1"/"true"/"yes" to turn on (default off)
+ALLOWED_HOSTS  comma-separated (default: localhost,127.0.0.1 while DEBUG is on)
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", default=False)
+
+SECRET_KEY = env_str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (export SECRET_KEY=... or DEBUG=1)."
+        )
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "warmup",
+    "reviews",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=60,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default: wait for a writer instead of failing at once, and let
+    # readers work beside a writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME", default="") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "warmup": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
+        "reviews": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
+    },
+}
+
+# --- Warmup domain -------------------------------------------------------------------------
+
+# Retry policy per failure category (DESIGN.md). max_retries counts automatic retries after
+# the first failure (3 means up to 4 attempts). Delays in seconds; jitter is a fraction
+# (0.1 = the delay is drawn from +/-10% around the exponential value). A PhaseTemplate's
+# retry_overrides can change any key for any category.
+WARMUP_RETRY_POLICY = {
+    "network_error": {"retryable": True, "max_retries": 3, "backoff_base": 60,
+                      "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
+    "proxy_error": {"retryable": True, "max_retries": 3, "backoff_base": 60,
+                    "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
+    "rate_limited": {"retryable": True, "max_retries": 3, "backoff_base": 900,
+                     "backoff_factor": 2.0, "backoff_cap": 4 * 3600, "jitter": 0.1},
+    "bot_error": {"retryable": True, "max_retries": 2, "backoff_base": 120,
+                  "backoff_factor": 2.0, "backoff_cap": 1800, "jitter": 0.1},
+    "lease_expired": {"retryable": True, "max_retries": 2, "backoff_base": 60,
+                      "backoff_factor": 2.0, "backoff_cap": 1800, "jitter": 0.1},
+    "unknown": {"retryable": True, "max_retries": 1, "backoff_base": 300,
+                "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
+    "login_failed": {"retryable": False, "max_retries": 0},
+    "challenge_required": {"retryable": False, "max_retries": 0},
+    "action_blocked": {"retryable": False, "max_retries": 0},
+    "account_suspended": {"retryable": False, "max_retries": 0},
+    "content_rejected": {"retryable": False, "max_retries": 0},
+}
+
+# Time in review after which an item rises to escalation level 1, 2, 3, ...
+WARMUP_ESCALATION_THRESHOLDS = [timedelta(hours=1), timedelta(hours=4), timedelta(hours=24)]
+
+# How many rows one scheduler step handles per batch (each batch is one transaction).
+WARMUP_TICK_BATCH_SIZE = 500
+
+# --- REST framework ------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Warmup review API",
+    "DESCRIPTION": "Bot API (claim and report warmup phases) and review API (the human queue).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

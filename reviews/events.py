@@ -1,0 +1,119 @@
+"""One small function per review event; the only code that creates ReviewLog rows.
+
+Each takes the phase (or account) as it is *after* the change, plus what the row must remember
+about the moment before it (from_status and the like).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
+from warmup.actors import Actor
+from warmup.models import Account, WarmupPhase
+
+
+def _log(
+    *, action: str, actor: Actor, account: Account, phase: WarmupPhase | None = None, **fields
+) -> ReviewLog:
+    """Create the row; failure category, retry count and escalation level default to the
+    phase's current values (the moment of the event), callers may pass the values from before."""
+    snapshot = {}
+    if phase is not None:
+        snapshot = {
+            "failure_category": phase.last_failure_category,
+            "retry_count": phase.retry_count,
+            "escalation_level": phase.escalation_level,
+        }
+    fields.setdefault("created_at", timezone.now())
+    return ReviewLog.objects.create(
+        phase=phase,
+        account=account,
+        action=action,
+        actor_type=actor.kind,
+        actor_user=actor.user,
+        actor_bot=actor.bot,
+        **{**snapshot, **fields},
+    )
+
+
+def escalated(*, phase: WarmupPhase, actor: Actor, from_status: str, reason: str) -> ReviewLog:
+    return _log(
+        action=ReviewAction.ESCALATED, actor=actor, account=phase.account, phase=phase,
+        from_status=from_status, to_status=phase.status, note=reason,
+    )
+
+
+def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> ReviewLog:
+    return _log(
+        action=ReviewAction.HELD, actor=actor, account=phase.account, phase=phase,
+        from_status=from_status, to_status=phase.status, note=note,
+    )
+
+
+def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | None) -> ReviewLog:
+    if phase.review_assignee_id is None:
+        action = ReviewAction.UNASSIGNED
+    else:
+        action = ReviewAction.ASSIGNED
+    return _log(
+        action=action, actor=actor, account=phase.account, phase=phase,
+        data={"assignee": phase.review_assignee_id, "previous_assignee": previous_assignee_id},
+    )
+
+
+def commented(*, phase: WarmupPhase, actor: Actor, note: str) -> ReviewLog:
+    return _log(
+        action=ReviewAction.COMMENTED, actor=actor, account=phase.account, phase=phase, note=note
+    )
+
+
+def recategorized(
+    *, phase: WarmupPhase, actor: Actor, previous_category: str, note: str
+) -> ReviewLog:
+    return _log(
+        action=ReviewAction.RECATEGORIZED, actor=actor, account=phase.account, phase=phase,
+        note=note, data={"from": previous_category, "to": phase.last_failure_category},
+    )
+
+
+def resolved(
+    *,
+    phase: WarmupPhase,
+    actor: Actor,
+    method: str,
+    from_status: str,
+    reason_code: str,
+    note: str,
+    time_in_review: timedelta,
+    escalation_level: int,
+    retry_count: int,
+) -> ReviewLog:
+    """Resolution row; level and retry count are those the item had before it was resolved."""
+    return _log(
+        action=RESOLUTION_ACTIONS[method], actor=actor, account=phase.account, phase=phase,
+        from_status=from_status, to_status=phase.status, note=note,
+        resolution_method=method, reason_code=reason_code, time_in_review=time_in_review,
+        escalation_level=escalation_level, retry_count=retry_count,
+    )
+
+
+def escalation_raised(*, phase: WarmupPhase, level: int, at) -> ReviewLog:
+    return _log(
+        action=ReviewAction.ESCALATION_RAISED, actor=Actor.system(), account=phase.account,
+        phase=phase, from_status=phase.status, to_status=phase.status,
+        escalation_level=level, data={"level": level}, created_at=at,
+    )
+
+
+def account_status_changed(
+    *, account: Account, actor: Actor, action: str, phase: WarmupPhase | None, note: str,
+    previous_status: str,
+) -> ReviewLog:
+    """Suspension, pause or reactivation of an account (phase: its active phase, if any)."""
+    return _log(
+        action=action, actor=actor, account=account, phase=phase, note=note,
+        data={"account_status": account.status, "previous_account_status": previous_status},
+    )

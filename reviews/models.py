@@ -1,0 +1,168 @@
+"""The review side: the append-only ReviewLog and the review queue's proxy model.
+
+ReviewLog rows are created only by `reviews.events`; the model, its queryset and (on
+PostgreSQL) a database trigger all refuse to change or delete one.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from warmup.models import FailureCategory, PhaseStatus, WarmupPhase
+
+
+class ReviewAction(models.TextChoices):
+    ESCALATED = "escalated", "Escalated to review"
+    HELD = "held", "Held for review"
+    ASSIGNED = "assigned", "Assigned"
+    UNASSIGNED = "unassigned", "Unassigned"
+    COMMENTED = "commented", "Commented"
+    RECATEGORIZED = "recategorized", "Recategorised"
+    RESUMED = "resumed", "Resumed automation"
+    RETRIED = "retried", "Retried now"
+    COMPLETED = "completed", "Completed by hand"
+    SKIPPED = "skipped", "Skipped"
+    ESCALATION_RAISED = "escalation_raised", "Escalation level raised"
+    ACCOUNT_SUSPENDED = "account_suspended", "Account suspended"
+    ACCOUNT_PAUSED = "account_paused", "Account paused"
+    ACCOUNT_REACTIVATED = "account_reactivated", "Account reactivated"
+
+
+class ResolutionMethod(models.TextChoices):
+    RESUME = "resume", "Resume automation"
+    RETRY = "retry", "Retry now"
+    COMPLETE = "complete", "Mark completed"
+    SKIP = "skip", "Skip"
+
+
+RESOLUTION_ACTIONS = {
+    ResolutionMethod.RESUME: ReviewAction.RESUMED,
+    ResolutionMethod.RETRY: ReviewAction.RETRIED,
+    ResolutionMethod.COMPLETE: ReviewAction.COMPLETED,
+    ResolutionMethod.SKIP: ReviewAction.SKIPPED,
+}
+
+
+class ReasonCode(models.TextChoices):
+    FIXED_CREDENTIALS = "fixed_credentials", "Fixed credentials"
+    SOLVED_CHALLENGE = "solved_challenge", "Solved challenge"
+    REPLACED_PROXY = "replaced_proxy", "Replaced proxy"
+    REPLACED_CONTENT = "replaced_content", "Replaced content"
+    WAITED_OUT_LIMIT = "waited_out_limit", "Waited out limit"
+    FALSE_ALARM = "false_alarm", "False alarm"
+    ACCOUNT_LOST = "account_lost", "Account lost"
+    OTHER = "other", "Other"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    BOT = "bot", "Bot"
+    SYSTEM = "system", "System"
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete a ReviewLog row."""
+
+
+REVIEW_LOG_IS_APPEND_ONLY = "ReviewLog is append-only: rows cannot be changed or deleted."
+
+
+class ReviewLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+
+    def delete(self):
+        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+
+    update.queryset_only = True
+    delete.queryset_only = True
+
+
+class ReviewLog(models.Model):
+    phase = models.ForeignKey(
+        WarmupPhase, on_delete=models.PROTECT, null=True, blank=True, related_name="review_logs"
+    )
+    account = models.ForeignKey(
+        "warmup.Account", on_delete=models.PROTECT, related_name="review_logs"
+    )
+    action = models.CharField(max_length=30, choices=ReviewAction.choices)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="review_logs",
+    )
+    actor_bot = models.ForeignKey(
+        "warmup.Bot", on_delete=models.PROTECT, null=True, blank=True, related_name="review_logs"
+    )
+    from_status = models.CharField(max_length=20, choices=PhaseStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=PhaseStatus.choices, blank=True)
+    failure_category = models.CharField(max_length=30, choices=FailureCategory.choices, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    resolution_method = models.CharField(
+        max_length=10, choices=ResolutionMethod.choices, blank=True
+    )
+    reason_code = models.CharField(max_length=30, choices=ReasonCode.choices, blank=True)
+    note = models.TextField(blank=True)
+    time_in_review = models.DurationField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = ReviewLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("resolve_review", "Can act on the review queue")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(actor_type=ActorType.USER)
+                    & Q(actor_user__isnull=False)
+                    & Q(actor_bot__isnull=True)
+                )
+                | (
+                    Q(actor_type=ActorType.BOT)
+                    & Q(actor_bot__isnull=False)
+                    & Q(actor_user__isnull=True)
+                )
+                | (
+                    Q(actor_type=ActorType.SYSTEM)
+                    & Q(actor_user__isnull=True)
+                    & Q(actor_bot__isnull=True)
+                ),
+                name="reviewlog_actor_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution_method="")
+                | (~Q(reason_code="") & Q(time_in_review__isnull=False)),
+                name="reviewlog_resolution_has_reason_and_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phase", "created_at"], name="reviewlog_phase_idx"),
+            models.Index(fields=["action", "created_at"], name="reviewlog_action_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.account_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+
+    @property
+    def actor(self):
+        return self.actor_user or self.actor_bot or "system"
+
+
+class ReviewItem(WarmupPhase):
+    """The review queue in the admin and the API: phases seen through the review lens."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "review item"
+        verbose_name_plural = "review queue"

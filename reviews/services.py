@@ -1,0 +1,287 @@
+"""Review actions: what reviewers and the scheduler do to items in the review queue.
+
+Each action locks the phase, checks, writes the change and exactly one ReviewLog row in one
+transaction. Resolutions need a reason code and a non-blank note, and record the time the item
+spent in review.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from reviews import events
+from reviews.models import ReasonCode, ResolutionMethod
+from warmup.actors import Actor
+from warmup.errors import (
+    ACCOUNT_NOT_ACTIVE,
+    NOTE_REQUIRED,
+    REASON_CODE_REQUIRED,
+    InvalidInput,
+    InvalidTransition,
+    NotClaimable,
+)
+from warmup.models import (
+    AccountStatus,
+    AttemptOutcome,
+    CompletionMethod,
+    PhaseAttempt,
+    PhaseStatus,
+    WarmupPhase,
+)
+from warmup.services.phases import lock_phase, unlock_next_phase, validate_category
+from warmup.state import apply_transition, check_transition
+
+S = PhaseStatus
+
+NOT_IN_REVIEW = "Phase {phase_id} is {status!r}, not in review."
+UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
+
+# Leaving review clears the review fields (the database insists).
+_REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
+
+
+# --- Validation --------------------------------------------------------------------------
+
+
+def require_note(note: str | None) -> str:
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput(NOTE_REQUIRED, field="note")
+    return note
+
+
+def require_reason_code(reason_code: str | None) -> str:
+    if reason_code not in ReasonCode.values:
+        raise InvalidInput(
+            REASON_CODE_REQUIRED.format(codes=", ".join(ReasonCode.values)),
+            field="reason_code",
+            choices=list(ReasonCode.values),
+        )
+    return reason_code
+
+
+def _lock_in_review(phase_id: int, *, target: str | None = None) -> WarmupPhase:
+    phase = lock_phase(phase_id)
+    if phase.status != S.REVIEW_REQUIRED:
+        raise InvalidTransition(
+            NOT_IN_REVIEW.format(phase_id=phase_id, status=phase.status),
+            current_status=phase.status,
+            target_status=target or "",
+            phase_id=phase_id,
+        )
+    return phase
+
+
+# --- Queue housekeeping: assign, comment, recategorise ------------------------------------
+
+
+@transaction.atomic
+def review_assign(*, phase_id: int, assignee, actor: Actor) -> WarmupPhase:
+    """Assign the item to `assignee` (a user) or unassign it (None). No change, no log row."""
+    phase = _lock_in_review(phase_id)
+    new_id = assignee.pk if assignee is not None else None
+    previous_id = phase.review_assignee_id
+    if new_id == previous_id:
+        return phase
+    phase.review_assignee = assignee
+    WarmupPhase.objects.filter(pk=phase.pk).update(review_assignee=assignee)
+    events.assigned(phase=phase, actor=actor, previous_assignee_id=previous_id)
+    return phase
+
+
+@transaction.atomic
+def review_comment(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
+    """Add a note to the phase's review history (any status)."""
+    note = require_note(note)
+    phase = lock_phase(phase_id)
+    events.commented(phase=phase, actor=actor, note=note)
+    return phase
+
+
+@transaction.atomic
+def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor) -> WarmupPhase:
+    """Correct the failure category of an item in review; analytics use the corrected one."""
+    validate_category(category)
+    note = require_note(note)
+    phase = _lock_in_review(phase_id)
+    previous = phase.last_failure_category
+    if previous == category:
+        return phase
+    phase.last_failure_category = category
+    WarmupPhase.objects.filter(pk=phase.pk).update(last_failure_category=category)
+    events.recategorized(phase=phase, actor=actor, previous_category=previous, note=note)
+    return phase
+
+
+# --- Resolutions -------------------------------------------------------------------------
+
+
+def _resolve(
+    *, phase_id: int, method: str, to_status: str, reason_code: str, note: str, actor: Actor,
+    fields: dict, needs_active_account: bool,
+) -> WarmupPhase:
+    reason_code = require_reason_code(reason_code)
+    note = require_note(note)
+    phase = _lock_in_review(phase_id, target=to_status)
+    check_transition(phase, to_status)
+    if needs_active_account and phase.account.status != AccountStatus.ACTIVE:
+        raise NotClaimable(
+            ACCOUNT_NOT_ACTIVE.format(account=phase.account, status=phase.account.status),
+            account_status=phase.account.status,
+        )
+    now = timezone.now()
+    before = {
+        "from_status": phase.status,
+        "time_in_review": now - phase.review_required_since,
+        "escalation_level": phase.escalation_level,
+        "retry_count": phase.retry_count,
+    }
+    apply_transition(phase, to_status, **_REVIEW_CLEARED, **fields(now))
+    events.resolved(
+        phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
+    )
+    if to_status == S.COMPLETED:
+        unlock_next_phase(phase, now=now)
+    return phase
+
+
+@transaction.atomic
+def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
+    """Hand the phase back to automation: available again, retry count reset, content
+    re-assigned by the scheduler."""
+    return _resolve(
+        phase_id=phase_id, method=ResolutionMethod.RESUME, to_status=S.AVAILABLE,
+        reason_code=reason_code, note=note, actor=actor, needs_active_account=True,
+        fields=lambda now: {
+            "retry_count": 0, "content": None, "next_attempt_at": None, "available_at": now,
+        },
+    )
+
+
+@transaction.atomic
+def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
+    """Make the phase claimable at once with the same content."""
+    return _resolve(
+        phase_id=phase_id, method=ResolutionMethod.RETRY, to_status=S.CONTENT_ASSIGNED,
+        reason_code=reason_code, note=note, actor=actor, needs_active_account=True,
+        fields=lambda now: {"next_attempt_at": now},
+    )
+
+
+@transaction.atomic
+def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
+    """Mark the phase done by hand; the account's next phase unlocks after its delay."""
+    return _resolve(
+        phase_id=phase_id, method=ResolutionMethod.COMPLETE, to_status=S.COMPLETED,
+        reason_code=reason_code, note=note, actor=actor, needs_active_account=False,
+        fields=lambda now: {
+            "completed_at": now, "completion_method": CompletionMethod.MANUAL,
+            "next_attempt_at": None,
+        },
+    )
+
+
+@transaction.atomic
+def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
+    """Skip the phase (completed, marked skipped); the account's plan goes on."""
+    return _resolve(
+        phase_id=phase_id, method=ResolutionMethod.SKIP, to_status=S.COMPLETED,
+        reason_code=reason_code, note=note, actor=actor, needs_active_account=False,
+        fields=lambda now: {
+            "completed_at": now, "completion_method": CompletionMethod.SKIPPED,
+            "next_attempt_at": None,
+        },
+    )
+
+
+RESOLVERS = {
+    ResolutionMethod.RESUME: review_resume,
+    ResolutionMethod.RETRY: review_retry,
+    ResolutionMethod.COMPLETE: review_complete,
+    ResolutionMethod.SKIP: review_skip,
+}
+
+
+def review_resolve(
+    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
+) -> WarmupPhase:
+    """Dispatch to the resolution named by `method` (resume, retry, complete, skip)."""
+    resolver = RESOLVERS.get(method)
+    if resolver is None:
+        raise InvalidInput(
+            UNKNOWN_RESOLUTION.format(value=method, choices=", ".join(ResolutionMethod.values)),
+            field="action",
+        )
+    return resolver(phase_id=phase_id, reason_code=reason_code, note=note, actor=actor)
+
+
+# --- Hold and escalation -----------------------------------------------------------------
+
+
+@transaction.atomic
+def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
+    """Put an active phase on hold for review; a bot holding it loses its lease."""
+    note = require_note(note)
+    phase = lock_phase(phase_id)
+    check_transition(phase, S.REVIEW_REQUIRED)
+    now = timezone.now()
+    from_status = phase.status
+    lease_token = phase.lease_token
+    apply_transition(
+        phase,
+        S.REVIEW_REQUIRED,
+        review_required_since=now,
+        escalation_level=0,
+        next_attempt_at=None,
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    if lease_token is not None:
+        PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).update(
+            finished_at=now, outcome=AttemptOutcome.INTERRUPTED, reason=note
+        )
+    events.held(phase=phase, actor=actor, from_status=from_status, note=note)
+    return phase
+
+
+def escalation_level_for(age, thresholds=None) -> int:
+    """How many thresholds an item `age` long in review has passed."""
+    thresholds = settings.WARMUP_ESCALATION_THRESHOLDS if thresholds is None else thresholds
+    return sum(1 for threshold in thresholds if age >= threshold)
+
+
+def reviews_escalate_due(*, now: datetime) -> int:
+    """Raise the escalation level of items by their time in review; each level crossed is
+    logged once. Returns the number of levels raised."""
+    thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
+    if not thresholds:
+        return 0
+    due = WarmupPhase.objects.filter(
+        status=S.REVIEW_REQUIRED,
+        escalation_level__lt=len(thresholds),
+        review_required_since__lte=now - min(thresholds),
+    ).select_related("account")
+    raised, last_id, size = 0, 0, settings.WARMUP_TICK_BATCH_SIZE
+    while True:
+        with transaction.atomic():
+            batch = list(
+                due.filter(pk__gt=last_id)
+                .order_by("pk")
+                .select_for_update(skip_locked=True, of=("self",))[:size]
+            )
+            for phase in batch:
+                target = escalation_level_for(now - phase.review_required_since, thresholds)
+                if target <= phase.escalation_level:
+                    continue
+                for level in range(phase.escalation_level + 1, target + 1):
+                    events.escalation_raised(phase=phase, level=level, at=now)
+                    raised += 1
+                phase.escalation_level = target
+                WarmupPhase.objects.filter(pk=phase.pk).update(escalation_level=target)
+        if len(batch) < size:
+            return raised
+        last_id = batch[-1].pk

@@ -1,0 +1,407 @@
+"""Warmup domain: accounts, plans, phases, attempts, content and bots.
+
+Nothing here changes a phase's status: `warmup.state.apply_transition` is the only writer of
+`WarmupPhase.status` (services call it). Integrity rules live in the database as constraints,
+so a bug anywhere else cannot store an inconsistent phase.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+# --- Choices -------------------------------------------------------------------------------
+
+
+class Platform(models.TextChoices):
+    INSTAGRAM = "instagram", "Instagram"
+    TIKTOK = "tiktok", "TikTok"
+    X = "x", "X"
+    FACEBOOK = "facebook", "Facebook"
+    YOUTUBE = "youtube", "YouTube"
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class PhaseStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    AVAILABLE = "available", "Available"
+    CONTENT_ASSIGNED = "content_assigned", "Content assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    REVIEW_REQUIRED = "review_required", "Review required"
+
+
+# An account has at most one phase in one of these at a time (enforced by the database).
+ACTIVE_STATUSES = (
+    PhaseStatus.AVAILABLE,
+    PhaseStatus.CONTENT_ASSIGNED,
+    PhaseStatus.IN_PROGRESS,
+    PhaseStatus.REVIEW_REQUIRED,
+)
+
+
+class FailureCategory(models.TextChoices):
+    LOGIN_FAILED = "login_failed", "Login failed"
+    CHALLENGE_REQUIRED = "challenge_required", "Challenge required"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+    ACTION_BLOCKED = "action_blocked", "Action blocked"
+    ACCOUNT_SUSPENDED = "account_suspended", "Account suspended"
+    CONTENT_REJECTED = "content_rejected", "Content rejected"
+    PROXY_ERROR = "proxy_error", "Proxy error"
+    NETWORK_ERROR = "network_error", "Network error"
+    LEASE_EXPIRED = "lease_expired", "Lease expired"
+    BOT_ERROR = "bot_error", "Bot error"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class CompletionMethod(models.TextChoices):
+    BOT = "bot", "By a bot"
+    MANUAL = "manual", "By hand"
+    SKIPPED = "skipped", "Skipped"
+
+
+class AttemptOutcome(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    LEASE_EXPIRED = "lease_expired", "Lease expired"
+    # A reviewer put the phase on hold while a bot held it; the bot's lease became stale.
+    INTERRUPTED = "interrupted", "Interrupted by review"
+
+
+class FailureDecision(models.TextChoices):
+    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+    REVIEW_REQUIRED = "review_required", "Review required"
+
+
+# --- Plans ---------------------------------------------------------------------------------
+
+
+class WarmupPlan(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class PhaseTemplate(models.Model):
+    plan = models.ForeignKey(WarmupPlan, on_delete=models.CASCADE, related_name="templates")
+    order = models.PositiveSmallIntegerField()
+    phase_type = models.SlugField(max_length=50)
+    name = models.CharField(max_length=100)
+    requires_content = models.BooleanField(default=True)
+    delay = models.DurationField(
+        default=timedelta(0), help_text="Wait after the previous phase completes."
+    )
+    lease_duration = models.DurationField(
+        default=timedelta(minutes=15), help_text="How long a claim holds the phase."
+    )
+    retry_overrides = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per-category policy overrides, e.g. {"network_error": {"max_retries": 5}}.',
+    )
+
+    class Meta:
+        ordering = ["plan", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "order"], name="template_unique_plan_order"),
+            models.UniqueConstraint(
+                fields=["plan", "phase_type"], name="template_unique_plan_phase_type"
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_duration__gt=timedelta(0)), name="template_lease_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.plan.slug} #{self.order} {self.phase_type}"
+
+
+# --- Accounts, content, bots ---------------------------------------------------------------
+
+
+class Account(models.Model):
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    username = models.CharField(max_length=150)
+    # Written only by warmup.services.accounts (suspension and reactivation are logged).
+    status = models.CharField(
+        max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    plan = models.ForeignKey(WarmupPlan, on_delete=models.PROTECT, related_name="accounts")
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["platform", "username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "username"], name="account_unique_platform_username"
+            ),
+            models.CheckConstraint(
+                condition=Q(platform__in=Platform.values), name="account_platform_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AccountStatus.values), name="account_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.platform}:{self.username}"
+
+
+class ContentItem(models.Model):
+    phase_type = models.SlugField(max_length=50)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    media_url = models.URLField(max_length=500, blank=True)
+    is_active = models.BooleanField(default=True)
+    times_used = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phase_type", "times_used", "id"]
+        indexes = [
+            models.Index(
+                fields=["phase_type", "times_used", "id"],
+                condition=Q(is_active=True),
+                name="content_least_used_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.phase_type}: {self.title}"
+
+
+class Bot(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    is_active = models.BooleanField(default=True)
+    # The token is shown once at creation; only its prefix (to find the row) and a SHA-256
+    # hash (to check it, in constant time) are stored.
+    token_prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+# --- Phases and attempts -------------------------------------------------------------------
+
+
+class WarmupPhase(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="phases")
+    template = models.ForeignKey(PhaseTemplate, on_delete=models.PROTECT, related_name="phases")
+    order = models.PositiveSmallIntegerField()
+    phase_type = models.SlugField(max_length=50)
+    # Written only by warmup.state.apply_transition.
+    status = models.CharField(
+        max_length=20, choices=PhaseStatus.choices, default=PhaseStatus.PENDING
+    )
+    content = models.ForeignKey(
+        ContentItem, on_delete=models.PROTECT, null=True, blank=True, related_name="phases"
+    )
+    available_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    # The current lease, while in_progress.
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, null=True, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True, unique=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    retry_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)
+
+    last_failure_category = models.CharField(
+        max_length=30, choices=FailureCategory.choices, blank=True
+    )
+    last_failure_reason = models.TextField(blank=True)
+    last_failure_details = models.JSONField(default=dict, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    review_required_since = models.DateTimeField(null=True, blank=True)
+    review_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_reviews",
+    )
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completion_method = models.CharField(
+        max_length=10, choices=CompletionMethod.choices, blank=True
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "order"], name="phase_unique_account_order"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="phase_one_active_per_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PhaseStatus.values), name="phase_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=PhaseStatus.REVIEW_REQUIRED)
+                | Q(review_required_since__isnull=False),
+                name="phase_review_has_since",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=PhaseStatus.REVIEW_REQUIRED)
+                | (
+                    Q(review_required_since__isnull=True)
+                    & Q(escalation_level=0)
+                    & Q(review_assignee__isnull=True)
+                ),
+                name="phase_review_fields_only_in_review",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=PhaseStatus.IN_PROGRESS)
+                | (
+                    Q(bot__isnull=False)
+                    & Q(lease_token__isnull=False)
+                    & Q(lease_expires_at__isnull=False)
+                ),
+                name="phase_in_progress_has_lease",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=PhaseStatus.IN_PROGRESS)
+                | (Q(lease_token__isnull=True) & Q(lease_expires_at__isnull=True)),
+                name="phase_lease_only_in_progress",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=PhaseStatus.CONTENT_ASSIGNED)
+                | Q(next_attempt_at__isnull=False),
+                name="phase_content_assigned_has_next_attempt",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=PhaseStatus.COMPLETED)
+                    & Q(completed_at__isnull=False)
+                    & Q(completion_method__in=CompletionMethod.values)
+                )
+                | (
+                    ~Q(status=PhaseStatus.COMPLETED)
+                    & Q(completed_at__isnull=True)
+                    & Q(completion_method="")
+                ),
+                name="phase_completed_has_completion",
+            ),
+        ]
+        indexes = [
+            # The review queue: highest escalation level first, then oldest in review.
+            models.Index(
+                fields=["-escalation_level", "review_required_since"],
+                condition=Q(status=PhaseStatus.REVIEW_REQUIRED),
+                name="phase_review_queue_idx",
+            ),
+            # The claim query: ready phases by when they may next be attempted.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status=PhaseStatus.CONTENT_ASSIGNED),
+                name="phase_claim_idx",
+            ),
+            # Lease expiry sweep.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status=PhaseStatus.IN_PROGRESS),
+                name="phase_lease_expiry_idx",
+            ),
+            # Unlocking due phases.
+            models.Index(
+                fields=["available_at"],
+                condition=Q(status=PhaseStatus.PENDING),
+                name="phase_unlock_idx",
+            ),
+            # Content assignment.
+            models.Index(
+                fields=["available_at"],
+                condition=Q(status=PhaseStatus.AVAILABLE),
+                name="phase_assign_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} #{self.order} {self.phase_type} [{self.status}]"
+
+    def save(self, *args, **kwargs):
+        # Status changes go through warmup.state; a plain save() of an existing phase must not
+        # write the column, so a stale instance cannot overwrite a transition made elsewhere.
+        if self.pk is not None and not self._state.adding and "update_fields" not in kwargs:
+            fields = [f.name for f in self._meta.concrete_fields if f.name not in ("id", "status")]
+            kwargs["update_fields"] = fields
+        super().save(*args, **kwargs)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class PhaseAttempt(models.Model):
+    """One claim of a phase by a bot, and how it ended: the failure history reviewers read."""
+
+    phase = models.ForeignKey(WarmupPhase, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField(help_text="1-based attempt number of this phase.")
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="attempts")
+    lease_token = models.UUIDField(unique=True)
+    content = models.ForeignKey(ContentItem, on_delete=models.PROTECT, null=True, blank=True)
+    claimed_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices, blank=True)
+    failure_category = models.CharField(max_length=30, choices=FailureCategory.choices, blank=True)
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    retryable = models.BooleanField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    # What the policy decided, kept so a replayed report gets the same answer.
+    decision = models.CharField(max_length=20, choices=FailureDecision.choices, blank=True)
+    retry_count_after = models.PositiveIntegerField(null=True, blank=True)
+    max_retries = models.PositiveIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["phase", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "number"], name="attempt_unique_number"),
+            models.CheckConstraint(
+                condition=(Q(outcome="") & Q(finished_at__isnull=True))
+                | (~Q(outcome="") & Q(finished_at__isnull=False)),
+                name="attempt_finished_has_outcome",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LEASE_EXPIRED])
+                | ~Q(failure_category=""),
+                name="attempt_failure_has_category",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["bot", "phase"], name="attempt_bot_phase_idx"),
+            models.Index(fields=["failure_category", "finished_at"], name="attempt_category_idx"),
+        ]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.phase_id} ({self.outcome or 'running'})"

@@ -1,0 +1,70 @@
+"""Retry policy: per failure category from settings, overridable per PhaseTemplate."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+
+from django.conf import settings
+
+from warmup.models import FailureCategory, PhaseTemplate
+
+_DEFAULTS = {
+    "retryable": False,
+    "max_retries": 0,
+    "backoff_base": 60.0,
+    "backoff_factor": 2.0,
+    "backoff_cap": 3600.0,
+    "jitter": 0.0,
+}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retryable: bool
+    max_retries: int
+    backoff_base: float  # seconds before the first retry
+    backoff_factor: float
+    backoff_cap: float  # seconds; no delay exceeds cap * (1 + jitter)
+    jitter: float  # fraction: the delay is drawn uniformly from [d*(1-j), d*(1+j)]
+
+    def backoff(self, retry_number: int, *, rng: random.Random | None = None) -> timedelta:
+        """Delay before retry `retry_number` (1-based): exponential, capped, then jittered."""
+        if retry_number < 1:
+            raise ValueError("retry_number is 1-based")
+        base = min(self.backoff_cap, self.backoff_base * self.backoff_factor ** (retry_number - 1))
+        if self.jitter:
+            base *= (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
+        return timedelta(seconds=max(0.0, base))
+
+    def allows_retry(self, *, retry_count: int, reported_retryable: bool | None = True) -> bool:
+        """Whether a failure after `retry_count` retries so far gets another automatic retry."""
+        if not self.retryable or reported_retryable is False:
+            return False
+        return retry_count < self.max_retries
+
+
+_FIELD_NAMES = {f.name for f in fields(RetryPolicy)}
+
+
+def _coerce(values: dict) -> dict:
+    out = {}
+    for key, value in values.items():
+        if key not in _FIELD_NAMES:
+            raise ValueError(f"unknown retry policy key {key!r}")
+        out[key] = value
+    return out
+
+
+def policy_for(category: str, template: PhaseTemplate | None = None) -> RetryPolicy:
+    """The policy for a failure category, with the template's overrides applied."""
+    if category not in FailureCategory.values:
+        raise ValueError(f"unknown failure category {category!r}")
+    configured = settings.WARMUP_RETRY_POLICY.get(category, {})
+    policy = RetryPolicy(**{**_DEFAULTS, **_coerce(configured)})
+    if template is not None and template.retry_overrides:
+        override = template.retry_overrides.get(category)
+        if override:
+            policy = replace(policy, **_coerce(override))
+    return policy

@@ -1,0 +1,389 @@
+"""What bots do to phases: claim, heartbeat, complete, fail; and the failure path they share
+with lease expiry (retry by policy, or escalate to review).
+
+Every function here locks the phase row, checks, writes the change with its PhaseAttempt and
+ReviewLog rows in one transaction, and leaves `status` to `warmup.state.apply_transition`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from reviews import events
+from warmup.actors import SYSTEM, Actor
+from warmup.errors import (
+    LEASE_EXPIRED,
+    LEASE_STALE,
+    UNKNOWN_CATEGORY,
+    InvalidInput,
+    LeaseLost,
+    NotFound,
+)
+from warmup.models import (
+    AccountStatus,
+    AttemptOutcome,
+    Bot,
+    CompletionMethod,
+    FailureCategory,
+    FailureDecision,
+    PhaseAttempt,
+    PhaseStatus,
+    WarmupPhase,
+)
+from warmup.policy import policy_for
+from warmup.state import apply_transition
+
+S = PhaseStatus
+
+PHASE_NOT_FOUND = "Phase {phase_id} does not exist."
+
+
+@dataclass(frozen=True)
+class FailureOutcome:
+    """What the policy decided about a failure: the failure context a bot gets back."""
+
+    phase: WarmupPhase
+    decision: str  # FailureDecision: retry_scheduled | review_required
+    retry_count: int
+    max_retries: int
+    next_attempt_at: datetime | None
+    review_required_since: datetime | None
+    category: str
+    reason: str
+    details: dict
+    replayed: bool = False
+
+
+# --- Locking helpers ---------------------------------------------------------------------
+
+
+def lock_phase(phase_id: int) -> WarmupPhase:
+    """Fetch and lock one phase row (FOR UPDATE on PostgreSQL); NotFound if there is none."""
+    try:
+        return (
+            WarmupPhase.objects.select_for_update(of=("self",))
+            .select_related("template", "account")
+            .get(pk=phase_id)
+        )
+    except WarmupPhase.DoesNotExist:
+        raise NotFound(PHASE_NOT_FOUND.format(phase_id=phase_id), phase_id=phase_id) from None
+
+
+def _attempt_for(phase: WarmupPhase, lease_token) -> PhaseAttempt | None:
+    return PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).first()
+
+
+def _check_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> None:
+    if (
+        phase.status != S.IN_PROGRESS
+        or phase.lease_token is None
+        or str(phase.lease_token) != str(lease_token)
+        or phase.bot_id != bot.pk
+    ):
+        raise LeaseLost(LEASE_STALE, phase_id=phase.pk, current_status=phase.status)
+    if phase.lease_expires_at <= now:
+        raise LeaseLost(
+            LEASE_EXPIRED.format(expires_at=phase.lease_expires_at.isoformat()),
+            phase_id=phase.pk,
+            current_status=phase.status,
+        )
+
+
+def _parse_token(lease_token) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(lease_token))
+    except (TypeError, ValueError):
+        raise LeaseLost(LEASE_STALE) from None
+
+
+# --- Claim and heartbeat -----------------------------------------------------------------
+
+
+def claimable_phases(*, now: datetime, platforms=None, phase_types=None):
+    """Phases a bot may claim now: content assigned, due, on an active account."""
+    qs = WarmupPhase.objects.filter(
+        status=S.CONTENT_ASSIGNED,
+        next_attempt_at__lte=now,
+        account__status=AccountStatus.ACTIVE,
+    )
+    if platforms:
+        qs = qs.filter(account__platform__in=platforms)
+    if phase_types:
+        qs = qs.filter(phase_type__in=phase_types)
+    return qs.order_by("next_attempt_at", "id")
+
+
+@transaction.atomic
+def phase_claim(
+    *, bot: Bot, platforms: list[str] | None = None, phase_types: list[str] | None = None
+) -> WarmupPhase | None:
+    """Hand the next ready phase to `bot` under a new lease, or None when nothing is ready.
+
+    Side effects: one PhaseAttempt row. Rows other claimers hold are skipped, never waited on.
+    """
+    now = timezone.now()
+    phase = (
+        claimable_phases(now=now, platforms=platforms, phase_types=phase_types)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("template", "account", "content")
+        .first()
+    )
+    if phase is None:
+        return None
+    number = phase.attempt_count + 1
+    token = uuid.uuid4()
+    apply_transition(
+        phase,
+        S.IN_PROGRESS,
+        bot=bot,
+        lease_token=token,
+        lease_expires_at=now + phase.template.lease_duration,
+        attempt_count=number,
+    )
+    PhaseAttempt.objects.create(
+        phase=phase,
+        number=number,
+        bot=bot,
+        lease_token=token,
+        content=phase.content,
+        claimed_at=now,
+    )
+    return phase
+
+
+@transaction.atomic
+def phase_heartbeat(*, phase_id: int, bot: Bot, lease_token) -> WarmupPhase:
+    """Extend the lease by the template's lease duration; LeaseLost if it is not bot's any more."""
+    now = timezone.now()
+    token = _parse_token(lease_token)
+    phase = lock_phase(phase_id)
+    _check_lease(phase, bot=bot, lease_token=token, now=now)
+    phase.lease_expires_at = now + phase.template.lease_duration
+    WarmupPhase.objects.filter(pk=phase.pk).update(
+        lease_expires_at=phase.lease_expires_at, updated_at=now
+    )
+    return phase
+
+
+# --- Complete --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def phase_complete(
+    *, phase_id: int, bot: Bot, lease_token, result: dict[str, Any] | None = None
+) -> WarmupPhase:
+    """Mark the phase completed by `bot` and unlock the account's next phase after its delay.
+
+    Replaying the same report (same lease token) after it succeeded changes nothing.
+    """
+    now = timezone.now()
+    token = _parse_token(lease_token)
+    phase = lock_phase(phase_id)
+    attempt = _attempt_for(phase, token)
+    if (
+        attempt is not None
+        and attempt.bot_id == bot.pk
+        and attempt.outcome == AttemptOutcome.COMPLETED
+    ):
+        return phase  # a replay of a report that already succeeded
+    _check_lease(phase, bot=bot, lease_token=token, now=now)
+    apply_transition(
+        phase,
+        S.COMPLETED,
+        completed_at=now,
+        completion_method=CompletionMethod.BOT,
+        lease_token=None,
+        lease_expires_at=None,
+        next_attempt_at=None,
+    )
+    attempt.finished_at = now
+    attempt.outcome = AttemptOutcome.COMPLETED
+    attempt.result = result or {}
+    attempt.save(update_fields=["finished_at", "outcome", "result"])
+    unlock_next_phase(phase, now=now)
+    return phase
+
+
+def unlock_next_phase(phase: WarmupPhase, *, now: datetime) -> WarmupPhase | None:
+    """After `phase` completed: schedule the account's next pending phase after its delay
+    (or make it available at once when the delay is zero). Caller holds the transaction."""
+    following = (
+        WarmupPhase.objects.select_for_update(of=("self",))
+        .select_related("template")
+        .filter(account_id=phase.account_id, order__gt=phase.order, status=S.PENDING)
+        .order_by("order")
+        .first()
+    )
+    if following is None:
+        return None
+    available_at = now + following.template.delay
+    if available_at <= now:
+        return apply_transition(following, S.AVAILABLE, available_at=now)
+    following.available_at = available_at
+    WarmupPhase.objects.filter(pk=following.pk).update(available_at=available_at, updated_at=now)
+    return following
+
+
+# --- Failure path ----------------------------------------------------------------------
+
+
+def validate_category(category: str) -> str:
+    if category not in FailureCategory.values:
+        raise InvalidInput(
+            UNKNOWN_CATEGORY.format(value=category, choices=", ".join(FailureCategory.values)),
+            field="category",
+            choices=list(FailureCategory.values),
+        )
+    return category
+
+
+@transaction.atomic
+def phase_fail(
+    *,
+    phase_id: int,
+    bot: Bot,
+    lease_token,
+    category: str,
+    reason: str,
+    details: dict | None = None,
+    retryable: bool = True,
+) -> FailureOutcome:
+    """Record a bot's failure report and apply the retry policy (retry later or escalate).
+
+    Side effects: the attempt is closed; an escalation writes a ReviewLog row; an
+    `account_suspended` failure also suspends the account. A replay returns the first answer.
+    """
+    validate_category(category)
+    now = timezone.now()
+    token = _parse_token(lease_token)
+    phase = lock_phase(phase_id)
+    attempt = _attempt_for(phase, token)
+    if attempt is not None and attempt.bot_id == bot.pk and attempt.outcome == AttemptOutcome.FAILED:
+        return _replayed_outcome(phase, attempt)
+    _check_lease(phase, bot=bot, lease_token=token, now=now)
+    return record_failure(
+        phase,
+        attempt,
+        category=category,
+        reason=reason,
+        details=details or {},
+        reported_retryable=retryable,
+        actor=Actor.for_bot(bot),
+        outcome=AttemptOutcome.FAILED,
+        now=now,
+    )
+
+
+def record_failure(
+    phase: WarmupPhase,
+    attempt: PhaseAttempt | None,
+    *,
+    category: str,
+    reason: str,
+    details: dict,
+    reported_retryable: bool,
+    actor: Actor,
+    outcome: str,
+    now: datetime,
+) -> FailureOutcome:
+    """The failure path shared by bot reports and lease expiry. Caller holds the row lock."""
+    policy = policy_for(category, phase.template)
+    failure_fields = {
+        "last_failure_category": category,
+        "last_failure_reason": reason,
+        "last_failure_details": details,
+        "last_failure_at": now,
+        "lease_token": None,
+        "lease_expires_at": None,
+    }
+    if policy.allows_retry(retry_count=phase.retry_count, reported_retryable=reported_retryable):
+        retry_count = phase.retry_count + 1
+        next_attempt_at = now + policy.backoff(retry_count)
+        apply_transition(
+            phase,
+            S.CONTENT_ASSIGNED,
+            retry_count=retry_count,
+            next_attempt_at=next_attempt_at,
+            **failure_fields,
+        )
+        decision = FailureDecision.RETRY_SCHEDULED
+    else:
+        apply_transition(
+            phase,
+            S.REVIEW_REQUIRED,
+            review_required_since=now,
+            escalation_level=0,
+            next_attempt_at=None,
+            **failure_fields,
+        )
+        decision = FailureDecision.REVIEW_REQUIRED
+        events.escalated(phase=phase, actor=actor, from_status=S.IN_PROGRESS, reason=reason)
+
+    if attempt is not None:
+        attempt.finished_at = now
+        attempt.outcome = outcome
+        attempt.failure_category = category
+        attempt.reason = reason
+        attempt.details = details
+        attempt.retryable = reported_retryable
+        attempt.decision = decision
+        attempt.retry_count_after = phase.retry_count
+        attempt.max_retries = policy.max_retries
+        attempt.next_attempt_at = phase.next_attempt_at
+        attempt.save()
+
+    if category == FailureCategory.ACCOUNT_SUSPENDED:
+        from warmup.services.accounts import account_suspend
+
+        account_suspend(account=phase.account, actor=actor, phase=phase, note=reason)
+
+    return FailureOutcome(
+        phase=phase,
+        decision=decision,
+        retry_count=phase.retry_count,
+        max_retries=policy.max_retries,
+        next_attempt_at=phase.next_attempt_at,
+        review_required_since=phase.review_required_since,
+        category=category,
+        reason=reason,
+        details=details,
+    )
+
+
+def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutcome:
+    escalated = attempt.decision == FailureDecision.REVIEW_REQUIRED
+    return FailureOutcome(
+        phase=phase,
+        decision=attempt.decision,
+        retry_count=attempt.retry_count_after,
+        max_retries=attempt.max_retries,
+        next_attempt_at=attempt.next_attempt_at,
+        review_required_since=attempt.finished_at if escalated else None,
+        category=attempt.failure_category,
+        reason=attempt.reason,
+        details=attempt.details,
+        replayed=True,
+    )
+
+
+def expire_lease(phase: WarmupPhase, *, now: datetime) -> FailureOutcome:
+    """Turn an expired lease into a `lease_expired` failure. Caller holds the row lock."""
+    attempt = _attempt_for(phase, phase.lease_token)
+    return record_failure(
+        phase,
+        attempt,
+        category=FailureCategory.LEASE_EXPIRED,
+        reason=f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC",
+        details={"bot": phase.bot.name if phase.bot else None,
+                 "lease_expires_at": phase.lease_expires_at.isoformat()},
+        reported_retryable=True,
+        actor=SYSTEM,
+        outcome=AttemptOutcome.LEASE_EXPIRED,
+        now=now,
+    )
