@@ -109,9 +109,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
 
 LOGGING = {
@@ -131,18 +129,54 @@ LOGGING = {
 # (0.1 = the delay is drawn from +/-10% around the exponential value). A PhaseTemplate's
 # retry_overrides can change any key for any category.
 WARMUP_RETRY_POLICY = {
-    "network_error": {"retryable": True, "max_retries": 3, "backoff_base": 60,
-                      "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
-    "proxy_error": {"retryable": True, "max_retries": 3, "backoff_base": 60,
-                    "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
-    "rate_limited": {"retryable": True, "max_retries": 3, "backoff_base": 900,
-                     "backoff_factor": 2.0, "backoff_cap": 4 * 3600, "jitter": 0.1},
-    "bot_error": {"retryable": True, "max_retries": 2, "backoff_base": 120,
-                  "backoff_factor": 2.0, "backoff_cap": 1800, "jitter": 0.1},
-    "lease_expired": {"retryable": True, "max_retries": 2, "backoff_base": 60,
-                      "backoff_factor": 2.0, "backoff_cap": 1800, "jitter": 0.1},
-    "unknown": {"retryable": True, "max_retries": 1, "backoff_base": 300,
-                "backoff_factor": 2.0, "backoff_cap": 3600, "jitter": 0.1},
+    "network_error": {
+        "retryable": True,
+        "max_retries": 3,
+        "backoff_base": 60,
+        "backoff_factor": 2.0,
+        "backoff_cap": 3600,
+        "jitter": 0.1,
+    },
+    "proxy_error": {
+        "retryable": True,
+        "max_retries": 3,
+        "backoff_base": 60,
+        "backoff_factor": 2.0,
+        "backoff_cap": 3600,
+        "jitter": 0.1,
+    },
+    "rate_limited": {
+        "retryable": True,
+        "max_retries": 3,
+        "backoff_base": 900,
+        "backoff_factor": 2.0,
+        "backoff_cap": 4 * 3600,
+        "jitter": 0.1,
+    },
+    "bot_error": {
+        "retryable": True,
+        "max_retries": 2,
+        "backoff_base": 120,
+        "backoff_factor": 2.0,
+        "backoff_cap": 1800,
+        "jitter": 0.1,
+    },
+    "lease_expired": {
+        "retryable": True,
+        "max_retries": 2,
+        "backoff_base": 60,
+        "backoff_factor": 2.0,
+        "backoff_cap": 1800,
+        "jitter": 0.1,
+    },
+    "unknown": {
+        "retryable": True,
+        "max_retries": 1,
+        "backoff_base": 300,
+        "backoff_factor": 2.0,
+        "backoff_cap": 3600,
+        "jitter": 0.1,
+    },
     "login_failed": {"retryable": False, "max_retries": 0},
     "challenge_required": {"retryable": False, "max_retries": 0},
     "action_blocked": {"retryable": False, "max_retries": 0},

@@ -41,15 +41,25 @@ def _log(
 
 def escalated(*, phase: WarmupPhase, actor: Actor, from_status: str, reason: str) -> ReviewLog:
     return _log(
-        action=ReviewAction.ESCALATED, actor=actor, account=phase.account, phase=phase,
-        from_status=from_status, to_status=phase.status, note=reason,
+        action=ReviewAction.ESCALATED,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        from_status=from_status,
+        to_status=phase.status,
+        note=reason,
     )
 
 
 def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> ReviewLog:
     return _log(
-        action=ReviewAction.HELD, actor=actor, account=phase.account, phase=phase,
-        from_status=from_status, to_status=phase.status, note=note,
+        action=ReviewAction.HELD,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        from_status=from_status,
+        to_status=phase.status,
+        note=note,
     )
 
 
@@ -59,7 +69,10 @@ def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | No
     else:
         action = ReviewAction.ASSIGNED
     return _log(
-        action=action, actor=actor, account=phase.account, phase=phase,
+        action=action,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
         data={"assignee": phase.review_assignee_id, "previous_assignee": previous_assignee_id},
     )
 
@@ -74,8 +87,12 @@ def recategorized(
     *, phase: WarmupPhase, actor: Actor, previous_category: str, note: str
 ) -> ReviewLog:
     return _log(
-        action=ReviewAction.RECATEGORIZED, actor=actor, account=phase.account, phase=phase,
-        note=note, data={"from": previous_category, "to": phase.last_failure_category},
+        action=ReviewAction.RECATEGORIZED,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        note=note,
+        data={"from": previous_category, "to": phase.last_failure_category},
     )
 
 
@@ -93,27 +110,50 @@ def resolved(
 ) -> ReviewLog:
     """Resolution row; level and retry count are those the item had before it was resolved."""
     return _log(
-        action=RESOLUTION_ACTIONS[method], actor=actor, account=phase.account, phase=phase,
-        from_status=from_status, to_status=phase.status, note=note,
-        resolution_method=method, reason_code=reason_code, time_in_review=time_in_review,
-        escalation_level=escalation_level, retry_count=retry_count,
+        action=RESOLUTION_ACTIONS[method],
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        from_status=from_status,
+        to_status=phase.status,
+        note=note,
+        resolution_method=method,
+        reason_code=reason_code,
+        time_in_review=time_in_review,
+        escalation_level=escalation_level,
+        retry_count=retry_count,
     )
 
 
 def escalation_raised(*, phase: WarmupPhase, level: int, at) -> ReviewLog:
     return _log(
-        action=ReviewAction.ESCALATION_RAISED, actor=Actor.system(), account=phase.account,
-        phase=phase, from_status=phase.status, to_status=phase.status,
-        escalation_level=level, data={"level": level}, created_at=at,
+        action=ReviewAction.ESCALATION_RAISED,
+        actor=Actor.system(),
+        account=phase.account,
+        phase=phase,
+        from_status=phase.status,
+        to_status=phase.status,
+        escalation_level=level,
+        data={"level": level},
+        created_at=at,
     )
 
 
 def account_status_changed(
-    *, account: Account, actor: Actor, action: str, phase: WarmupPhase | None, note: str,
+    *,
+    account: Account,
+    actor: Actor,
+    action: str,
+    phase: WarmupPhase | None,
+    note: str,
     previous_status: str,
 ) -> ReviewLog:
     """Suspension, pause or reactivation of an account (phase: its active phase, if any)."""
     return _log(
-        action=action, actor=actor, account=account, phase=phase, note=note,
+        action=action,
+        actor=actor,
+        account=account,
+        phase=phase,
+        note=note,
         data={"account_status": account.status, "previous_account_status": previous_status},
     )

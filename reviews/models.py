@@ -88,7 +88,10 @@ class ReviewLog(models.Model):
     action = models.CharField(max_length=30, choices=ReviewAction.choices)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="review_logs",
     )
     actor_bot = models.ForeignKey(

@@ -121,8 +121,15 @@ def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor
 
 
 def _resolve(
-    *, phase_id: int, method: str, to_status: str, reason_code: str, note: str, actor: Actor,
-    fields: dict, needs_active_account: bool,
+    *,
+    phase_id: int,
+    method: str,
+    to_status: str,
+    reason_code: str,
+    note: str,
+    actor: Actor,
+    fields: dict,
+    needs_active_account: bool,
 ) -> WarmupPhase:
     reason_code = require_reason_code(reason_code)
     note = require_note(note)
@@ -154,10 +161,18 @@ def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -
     """Hand the phase back to automation: available again, retry count reset, content
     re-assigned by the scheduler."""
     return _resolve(
-        phase_id=phase_id, method=ResolutionMethod.RESUME, to_status=S.AVAILABLE,
-        reason_code=reason_code, note=note, actor=actor, needs_active_account=True,
+        phase_id=phase_id,
+        method=ResolutionMethod.RESUME,
+        to_status=S.AVAILABLE,
+        reason_code=reason_code,
+        note=note,
+        actor=actor,
+        needs_active_account=True,
         fields=lambda now: {
-            "retry_count": 0, "content": None, "next_attempt_at": None, "available_at": now,
+            "retry_count": 0,
+            "content": None,
+            "next_attempt_at": None,
+            "available_at": now,
         },
     )
 
@@ -166,8 +181,13 @@ def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -
 def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
     """Make the phase claimable at once with the same content."""
     return _resolve(
-        phase_id=phase_id, method=ResolutionMethod.RETRY, to_status=S.CONTENT_ASSIGNED,
-        reason_code=reason_code, note=note, actor=actor, needs_active_account=True,
+        phase_id=phase_id,
+        method=ResolutionMethod.RETRY,
+        to_status=S.CONTENT_ASSIGNED,
+        reason_code=reason_code,
+        note=note,
+        actor=actor,
+        needs_active_account=True,
         fields=lambda now: {"next_attempt_at": now},
     )
 
@@ -176,10 +196,16 @@ def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) ->
 def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
     """Mark the phase done by hand; the account's next phase unlocks after its delay."""
     return _resolve(
-        phase_id=phase_id, method=ResolutionMethod.COMPLETE, to_status=S.COMPLETED,
-        reason_code=reason_code, note=note, actor=actor, needs_active_account=False,
+        phase_id=phase_id,
+        method=ResolutionMethod.COMPLETE,
+        to_status=S.COMPLETED,
+        reason_code=reason_code,
+        note=note,
+        actor=actor,
+        needs_active_account=False,
         fields=lambda now: {
-            "completed_at": now, "completion_method": CompletionMethod.MANUAL,
+            "completed_at": now,
+            "completion_method": CompletionMethod.MANUAL,
             "next_attempt_at": None,
         },
     )
@@ -189,10 +215,16 @@ def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor)
 def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
     """Skip the phase (completed, marked skipped); the account's plan goes on."""
     return _resolve(
-        phase_id=phase_id, method=ResolutionMethod.SKIP, to_status=S.COMPLETED,
-        reason_code=reason_code, note=note, actor=actor, needs_active_account=False,
+        phase_id=phase_id,
+        method=ResolutionMethod.SKIP,
+        to_status=S.COMPLETED,
+        reason_code=reason_code,
+        note=note,
+        actor=actor,
+        needs_active_account=False,
         fields=lambda now: {
-            "completed_at": now, "completion_method": CompletionMethod.SKIPPED,
+            "completed_at": now,
+            "completion_method": CompletionMethod.SKIPPED,
             "next_attempt_at": None,
         },
     )

@@ -68,4 +68,3 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
         setattr(phase, name, value)
     phase.status = to_status
     return phase
-

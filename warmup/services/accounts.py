@@ -16,8 +16,8 @@ from warmup.models import (
     ACTIVE_STATUSES,
     Account,
     AccountStatus,
-    Platform,
     PhaseStatus,
+    Platform,
     WarmupPhase,
     WarmupPlan,
 )
@@ -114,8 +114,12 @@ def account_suspend(
     if account.status == AccountStatus.SUSPENDED:
         return account
     return _set_account_status(
-        account=account, status=AccountStatus.SUSPENDED, action=ReviewAction.ACCOUNT_SUSPENDED,
-        actor=actor, phase=phase, note=note,
+        account=account,
+        status=AccountStatus.SUSPENDED,
+        action=ReviewAction.ACCOUNT_SUSPENDED,
+        actor=actor,
+        phase=phase,
+        note=note,
     )
 
 
@@ -130,8 +134,12 @@ def account_pause(*, account: Account, actor: Actor, note: str) -> Account:
             target_status=AccountStatus.PAUSED,
         )
     return _set_account_status(
-        account=account, status=AccountStatus.PAUSED, action=ReviewAction.ACCOUNT_PAUSED,
-        actor=actor, phase=None, note=note,
+        account=account,
+        status=AccountStatus.PAUSED,
+        action=ReviewAction.ACCOUNT_PAUSED,
+        actor=actor,
+        phase=None,
+        note=note,
     )
 
 
@@ -149,6 +157,10 @@ def account_reactivate(*, account: Account, actor: Actor, note: str) -> Account:
             target_status=AccountStatus.ACTIVE,
         )
     return _set_account_status(
-        account=account, status=AccountStatus.ACTIVE, action=ReviewAction.ACCOUNT_REACTIVATED,
-        actor=actor, phase=None, note=note,
+        account=account,
+        status=AccountStatus.ACTIVE,
+        action=ReviewAction.ACCOUNT_REACTIVATED,
+        actor=actor,
+        phase=None,
+        note=note,
     )

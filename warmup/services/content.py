@@ -16,9 +16,7 @@ MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 def content_phase_types() -> list[str]:
     return sorted(
         set(
-            PhaseTemplate.objects.filter(requires_content=True).values_list(
-                "phase_type", flat=True
-            )
+            PhaseTemplate.objects.filter(requires_content=True).values_list("phase_type", flat=True)
         )
     )
 
@@ -42,9 +40,12 @@ def build_content_item(
         try:
             URLValidator(schemes=["http", "https"])(media_url)
         except ValidationError:
-            raise InvalidInput(MEDIA_URL_INVALID.format(value=media_url), field="media_url") from None
-    return ContentItem(phase_type=phase_type, title=title, body=(body or "").strip(),
-                       media_url=media_url)
+            raise InvalidInput(
+                MEDIA_URL_INVALID.format(value=media_url), field="media_url"
+            ) from None
+    return ContentItem(
+        phase_type=phase_type, title=title, body=(body or "").strip(), media_url=media_url
+    )
 
 
 def content_create(**kwargs) -> ContentItem:

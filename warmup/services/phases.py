@@ -264,7 +264,11 @@ def phase_fail(
     token = _parse_token(lease_token)
     phase = lock_phase(phase_id)
     attempt = _attempt_for(phase, token)
-    if attempt is not None and attempt.bot_id == bot.pk and attempt.outcome == AttemptOutcome.FAILED:
+    if (
+        attempt is not None
+        and attempt.bot_id == bot.pk
+        and attempt.outcome == AttemptOutcome.FAILED
+    ):
         return _replayed_outcome(phase, attempt)
     _check_lease(phase, bot=bot, lease_token=token, now=now)
     return record_failure(
@@ -379,9 +383,11 @@ def expire_lease(phase: WarmupPhase, *, now: datetime) -> FailureOutcome:
         phase,
         attempt,
         category=FailureCategory.LEASE_EXPIRED,
-        reason=f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M:%S} UTC",
-        details={"bot": phase.bot.name if phase.bot else None,
-                 "lease_expires_at": phase.lease_expires_at.isoformat()},
+        reason=f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M} UTC",
+        details={
+            "bot": phase.bot.name if phase.bot else None,
+            "lease_expires_at": phase.lease_expires_at.isoformat(),
+        },
         reported_retryable=True,
         actor=SYSTEM,
         outcome=AttemptOutcome.LEASE_EXPIRED,

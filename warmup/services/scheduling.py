@@ -81,9 +81,7 @@ def phases_assign_content(*, now: datetime) -> AssignReport:
                     if content is None:
                         report.starved += 1
                         continue
-                    ContentItem.objects.filter(pk=content.pk).update(
-                        times_used=F("times_used") + 1
-                    )
+                    ContentItem.objects.filter(pk=content.pk).update(times_used=F("times_used") + 1)
                 apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
                 report.assigned += 1
         if len(batch) < size:
