@@ -8,8 +8,9 @@ from django.db import migrations
 CREATE = """
 CREATE OR REPLACE FUNCTION reviews_reviewlog_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'reviews_reviewlog is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION USING
+        MESSAGE = 'reviews_reviewlog is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
 

@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Only Python 3.11+ is needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_BOTS ?= 3
+
+.PHONY: demo test lint serve migrate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## make demo: install, migrate the SQLite default, seed demo data with an admin user, and
+## serve on http://127.0.0.1:8000 with the scheduler and a few simulated bots running.
+demo: $(VENV)/.installed
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo --with-admin
+	DEBUG=1 $(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
+
+## make test: install the dev extra and run the whole suite (SQLite, or DATABASE_URL).
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis

@@ -1,0 +1,108 @@
+"""Shared fixtures. Helpers here drive phases into each status through the real services."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
+from warmup.actors import Actor
+from warmup.models import PhaseStatus, WarmupPhase
+from warmup.scheduler import tick
+from warmup.services.phases import phase_claim, phase_fail
+
+CONTENT_TYPES = ["profile_bio", "avatar", "first_post", "first_story"]
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (row locks with SKIP LOCKED / database triggers); "
+    "SQLite serialises writers and has no such features. Set DATABASE_URL to run it.",
+)
+
+
+@pytest.fixture
+def content_pool(db):
+    """Two active content items for every phase type of the default plan that takes content."""
+    return [ContentItemFactory(phase_type=t) for t in CONTENT_TYPES for _ in range(2)]
+
+
+@pytest.fixture
+def bot(db):
+    return BotFactory()
+
+
+@pytest.fixture
+def other_bot(db):
+    return BotFactory()
+
+
+@pytest.fixture
+def reviewer(db):
+    return UserFactory(reviewer=True)
+
+
+@pytest.fixture
+def reviewer_actor(reviewer):
+    return Actor.for_user(reviewer)
+
+
+@pytest.fixture
+def account(db, content_pool):
+    return AccountFactory()
+
+
+@pytest.fixture
+def traveller():
+    """Move the clock: `traveller.shift(timedelta)`; the clock still ticks between calls."""
+    with time_machine.travel(timezone.now(), tick=True) as t:
+        yield t
+
+
+def first_phase(account) -> WarmupPhase:
+    return account.phases.order_by("order").first()
+
+
+def reload(phase) -> WarmupPhase:
+    return WarmupPhase.objects.get(pk=phase.pk)
+
+
+def make_content_assigned(account) -> WarmupPhase:
+    tick()
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
+    return phase
+
+
+def make_in_progress(account, bot) -> WarmupPhase:
+    make_content_assigned(account)
+    phase = phase_claim(bot=bot)
+    assert phase is not None and phase.status == PhaseStatus.IN_PROGRESS
+    return phase
+
+
+def make_review_required(account, bot, category="challenge_required") -> WarmupPhase:
+    phase = make_in_progress(account, bot)
+    outcome = phase_fail(
+        phase_id=phase.pk,
+        bot=bot,
+        lease_token=phase.lease_token,
+        category=category,
+        reason="Instagram asks for an SMS code",
+        details={"step": "login"},
+    )
+    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
+    return reload(phase)
+
+
+def make_completed(account, bot) -> WarmupPhase:
+    from warmup.services.phases import phase_complete
+
+    phase = make_in_progress(account, bot)
+    return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+
+@pytest.fixture
+def hour():
+    return timedelta(hours=1)
