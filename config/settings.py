@@ -194,10 +194,23 @@ WARMUP_TICK_BATCH_SIZE = 500
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["warmup.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "warmup.api.errors.api_exception_handler",
+    # Per-bot request rate for the bot API (BotRateThrottle); override with BOT_RATE.
+    "DEFAULT_THROTTLE_RATES": {"bot": env_str("BOT_RATE", default="600/minute")},
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Throttle counters live in the cache: per process with the default local-memory cache; set
+# CACHE_URL-style settings here (e.g. Redis) when running several server processes.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Warmup review API",
@@ -207,4 +220,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PhaseStatusEnum": "warmup.models.PhaseStatus",
+        "AccountStatusEnum": "warmup.models.AccountStatus",
+        "FailureCategoryEnum": "warmup.models.FailureCategory",
+        "PlatformEnum": "warmup.models.Platform",
+        "AttemptOutcomeEnum": "warmup.models.AttemptOutcome",
+        "FailureDecisionEnum": "warmup.models.FailureDecision",
+        "CompletionMethodEnum": "warmup.models.CompletionMethod",
+        "ResolutionMethodEnum": "reviews.models.ResolutionMethod",
+        "ReviewActionEnum": "reviews.models.ReviewAction",
+        "ReasonCodeEnum": "reviews.models.ReasonCode",
+        "ActorTypeEnum": "reviews.models.ActorType",
+        "StatusAfterFailureEnum": ["content_assigned", "review_required"],
+    },
 }

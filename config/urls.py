@@ -1,8 +1,23 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path, register_converter
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.converters import DatabaseIdConverter
+from config.views import not_found
+
+register_converter(DatabaseIdConverter, "id")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/bot/", include("warmup.api.urls")),
+    path("api/v1/reviews/", include("reviews.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Anything else under /api/ is a JSON 404, also while DEBUG is on.
+    re_path(r"^api/", not_found),
 ]
+
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

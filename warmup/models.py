@@ -195,6 +195,10 @@ class Bot(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
+    # A bot is the authenticated principal of bot API requests (request.user).
+    is_authenticated = True
+    is_anonymous = False
+
     class Meta:
         ordering = ["name"]
 

@@ -1,0 +1,17 @@
+"""Project-level error pages: JSON under /api/, Django's defaults elsewhere."""
+
+from django.views import defaults
+
+from warmup.api.errors import json_not_found, json_server_error
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return json_server_error(request)
+    return defaults.server_error(request)

@@ -1,0 +1,192 @@
+"""Review API shapes. Input serializers check shape; reason codes, notes and transitions are
+enforced by reviews.services (so the admin and commands get the same rules)."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from reviews.models import ReasonCode, ResolutionMethod, ReviewItem, ReviewLog
+from warmup.api.serializers import AccountRefSerializer, ContentSerializer, FailureSerializer
+from warmup.models import FailureCategory, PhaseAttempt
+
+# --- Input ---------------------------------------------------------------------------------
+
+
+class ResolveInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=ResolutionMethod.choices)
+    reason_code = serializers.ChoiceField(choices=ReasonCode.choices)
+    note = serializers.CharField(max_length=5000, trim_whitespace=True)
+
+
+class AssignInput(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+        help_text="A user id, or null to unassign. Default: the caller.",
+    )
+
+
+class NoteInput(serializers.Serializer):
+    note = serializers.CharField(max_length=5000, trim_whitespace=True)
+
+
+class RecategorizeInput(NoteInput):
+    category = serializers.ChoiceField(choices=FailureCategory.choices)
+
+
+class HoldInput(NoteInput):
+    phase = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class StatsQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+
+
+# --- Output --------------------------------------------------------------------------------
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class ReviewItemSerializer(serializers.ModelSerializer):
+    account = AccountRefSerializer(read_only=True)
+    account_status = serializers.CharField(source="account.status", read_only=True)
+    content = ContentSerializer(read_only=True, allow_null=True)
+    failure = serializers.SerializerMethodField()
+    bot = serializers.CharField(source="bot.name", read_only=True, allow_null=True, default=None)
+    assignee = UserRefSerializer(source="review_assignee", read_only=True, allow_null=True)
+    seconds_in_review = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewItem
+        fields = [
+            "id",
+            "status",
+            "phase_type",
+            "order",
+            "account",
+            "account_status",
+            "content",
+            "retry_count",
+            "attempt_count",
+            "failure",
+            "bot",
+            "review_required_since",
+            "seconds_in_review",
+            "escalation_level",
+            "assignee",
+            "completed_at",
+            "completion_method",
+        ]
+        read_only_fields = fields
+
+    def get_failure(self, phase) -> FailureSerializer(allow_null=True):
+        if not phase.last_failure_category:
+            return None
+        return FailureSerializer(
+            {
+                "category": phase.last_failure_category,
+                "reason": phase.last_failure_reason,
+                "details": phase.last_failure_details,
+                "at": phase.last_failure_at,
+            }
+        ).data
+
+    def get_seconds_in_review(self, phase) -> int | None:
+        now = self.context.get("now")
+        if phase.review_required_since is None or now is None:
+            return None
+        return int((now - phase.review_required_since).total_seconds())
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    bot = serializers.CharField(source="bot.name", read_only=True)
+
+    class Meta:
+        model = PhaseAttempt
+        fields = [
+            "number",
+            "bot",
+            "claimed_at",
+            "finished_at",
+            "outcome",
+            "failure_category",
+            "reason",
+            "details",
+            "retryable",
+            "decision",
+            "retry_count_after",
+            "next_attempt_at",
+            "result",
+        ]
+        read_only_fields = fields
+
+
+class ReviewLogSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewLog
+        fields = [
+            "id",
+            "created_at",
+            "action",
+            "actor_type",
+            "actor",
+            "from_status",
+            "to_status",
+            "failure_category",
+            "retry_count",
+            "escalation_level",
+            "resolution_method",
+            "reason_code",
+            "note",
+            "time_in_review",
+            "data",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, row) -> str:
+        if row.actor_user_id:
+            return row.actor_user.get_username()
+        if row.actor_bot_id:
+            return row.actor_bot.name
+        return "system"
+
+
+class ReviewItemDetailSerializer(ReviewItemSerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+    review_log = ReviewLogSerializer(source="review_logs", many=True, read_only=True)
+
+    class Meta(ReviewItemSerializer.Meta):
+        fields = [*ReviewItemSerializer.Meta.fields, "attempts", "review_log"]
+        read_only_fields = fields
+
+
+class QueueDepthSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_category = serializers.DictField(child=serializers.IntegerField())
+    by_escalation_level = serializers.DictField(child=serializers.IntegerField())
+
+
+class TimeInReviewSerializer(serializers.Serializer):
+    resolved = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    p90_seconds = serializers.FloatField(allow_null=True)
+
+
+class ResolutionStatsSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    success = serializers.IntegerField(allow_null=True)
+    failed = serializers.IntegerField(allow_null=True)
+    pending = serializers.IntegerField(allow_null=True)
+    success_rate = serializers.FloatField(allow_null=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(allow_null=True)
+    queue = QueueDepthSerializer()
+    time_in_review = TimeInReviewSerializer()
+    resolutions = serializers.DictField(child=ResolutionStatsSerializer())

@@ -1,0 +1,214 @@
+"""Review API: the queue outside the admin. Views validate shape, call one review service,
+and answer with the item as it is after the change."""
+
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from reviews import analytics, selectors, services
+from reviews.api.permissions import CanResolveReviews, CanViewReviews
+from reviews.api.serializers import (
+    AssignInput,
+    HoldInput,
+    NoteInput,
+    RecategorizeInput,
+    ResolveInput,
+    ReviewItemDetailSerializer,
+    ReviewItemSerializer,
+    StatsQuery,
+    StatsSerializer,
+)
+from reviews.filters import ReviewQueueFilter
+from warmup.actors import Actor
+from warmup.api.errors import ErrorSerializer
+from warmup.errors import NotFound
+
+ITEM_NOT_FOUND = "Phase {phase_id} does not exist."
+
+
+def _errors(*codes: int) -> dict:
+    descriptions = {
+        400: "validation_error (per-field `errors`) or parse_error",
+        401: "not_authenticated or authentication_failed",
+        403: "permission_denied (needs the review permission)",
+        404: "not_found",
+        409: "invalid_transition (says `current_status`) or account_not_active",
+        413: "payload_too_large (body over 64 KiB)",
+        415: "unsupported_media_type (send application/json)",
+    }
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
+    }
+
+
+READ_ERRORS = (401, 403)
+ACTION_ERRORS = (400, 401, 403, 404, 409, 413, 415)
+
+
+class ReviewQueuePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ReviewAPIView(APIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [CanResolveReviews]
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.for_user(self.request.user)
+
+    def validated(self, serializer_class):
+        serializer = serializer_class(data=self.request.data, context={"request": self.request})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def item_response(self, phase_id: int):
+        phase = selectors.review_item_with_history(phase_id=phase_id)
+        return Response(ReviewItemSerializer(phase, context={"now": timezone.now()}).data)
+
+
+class ReviewQueueView(generics.ListAPIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [CanViewReviews]
+    serializer_class = ReviewItemSerializer
+    pagination_class = ReviewQueuePagination
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReviewQueueFilter
+
+    def get_queryset(self):
+        return selectors.review_queue()
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    @extend_schema(
+        operation_id="reviews_list",
+        tags=["reviews"],
+        summary="The review queue: highest escalation first, then oldest in review",
+        responses={200: ReviewItemSerializer(many=True), **_errors(400, *READ_ERRORS)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ReviewItemView(ReviewAPIView):
+    permission_classes = [CanViewReviews]
+
+    @extend_schema(
+        operation_id="reviews_retrieve",
+        tags=["reviews"],
+        summary="One item with its attempt history and review log",
+        responses={200: ReviewItemDetailSerializer, **_errors(*READ_ERRORS, 404)},
+    )
+    def get(self, request, phase_id: int):
+        phase = selectors.review_item_with_history(phase_id=phase_id)
+        if phase is None:
+            raise NotFound(ITEM_NOT_FOUND.format(phase_id=phase_id))
+        return Response(ReviewItemDetailSerializer(phase, context={"now": timezone.now()}).data)
+
+
+class ResolveView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_resolve",
+        tags=["reviews"],
+        summary="Resolve an item: resume, retry, complete or skip",
+        request=ResolveInput,
+        responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(ResolveInput)
+        services.review_resolve(
+            phase_id=phase_id,
+            method=data["action"],
+            reason_code=data["reason_code"],
+            note=data["note"],
+            actor=self.actor,
+        )
+        return self.item_response(phase_id)
+
+
+class AssignView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_assign",
+        tags=["reviews"],
+        summary="Assign the item to a user (default: the caller) or unassign it (null)",
+        request=AssignInput,
+        responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(AssignInput)
+        assignee = data["user"] if "user" in data else request.user
+        services.review_assign(phase_id=phase_id, assignee=assignee, actor=self.actor)
+        return self.item_response(phase_id)
+
+
+class CommentView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_comment",
+        tags=["reviews"],
+        summary="Add a note to the item's review log",
+        request=NoteInput,
+        responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(NoteInput)
+        services.review_comment(phase_id=phase_id, note=data["note"], actor=self.actor)
+        return self.item_response(phase_id)
+
+
+class RecategorizeView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_recategorize",
+        tags=["reviews"],
+        summary="Correct the failure category (analytics use the corrected one)",
+        request=RecategorizeInput,
+        responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(RecategorizeInput)
+        services.review_recategorize(
+            phase_id=phase_id, category=data["category"], note=data["note"], actor=self.actor
+        )
+        return self.item_response(phase_id)
+
+
+class HoldView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_hold",
+        tags=["reviews"],
+        summary="Put an active phase on hold for review (a holding bot loses its lease)",
+        request=HoldInput,
+        responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request):
+        data = self.validated(HoldInput)
+        services.review_hold(phase_id=data["phase"], note=data["note"], actor=self.actor)
+        return self.item_response(data["phase"])
+
+
+class StatsView(ReviewAPIView):
+    permission_classes = [CanViewReviews]
+
+    @extend_schema(
+        operation_id="reviews_stats",
+        tags=["reviews"],
+        summary="Queue depth, time in review, resolutions by method with success rates",
+        parameters=[
+            OpenApiParameter(
+                "since", str, description="ISO 8601 date-time; resolutions from then on."
+            )
+        ],
+        responses={200: StatsSerializer, **_errors(400, *READ_ERRORS)},
+    )
+    def get(self, request):
+        query = StatsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        stats = analytics.review_stats(since=query.validated_data.get("since"))
+        return Response(StatsSerializer(stats).data)

@@ -1,0 +1,47 @@
+"""Bot authentication: `Authorization: Bearer <token>`, as printed by `create_bot`."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from warmup.api.errors import BotInactive
+from warmup.services.bots import bot_authenticate, bot_touch
+
+INVALID_TOKEN = "Invalid bot token."
+MALFORMED_HEADER = "Malformed Authorization header; expected 'Bearer <token>'."
+
+
+class BotTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(MALFORMED_HEADER)
+        try:
+            token = header[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(MALFORMED_HEADER) from None
+        bot = bot_authenticate(token)
+        if bot is None:
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN)
+        if not bot.is_active:
+            raise BotInactive()
+        bot_touch(bot)
+        return bot, token
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class BotTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "warmup.api.authentication.BotTokenAuthentication"
+    name = "botToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The bot token printed once by `manage.py create_bot NAME`.",
+        }

@@ -1,0 +1,139 @@
+"""API errors: every error is JSON `{"code": ..., "detail": ...}` with a stable code.
+
+One exception handler maps domain errors (warmup.errors) and DRF's own exceptions; the JSON
+404/500 handlers cover what happens outside a DRF view under /api/.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from warmup.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+    default_code = "payload_too_large"
+
+
+class BotInactive(exceptions.PermissionDenied):
+    default_detail = "This bot is deactivated."
+    default_code = "bot_inactive"
+
+
+# DRF exception class -> our stable code (DRF's own codes are mostly fine; a few are renamed
+# so the API speaks one vocabulary).
+_CODES = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def _code_for(exc: exceptions.APIException) -> str:
+    return _CODES.get(type(exc)) or type(exc).default_code or "error"
+
+
+def api_exception_handler(exc, context):
+    """DRF exception handler: DomainError and APIException to JSON with `code` and `detail`."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        data = {"code": exc.code, "detail": exc.message}
+        field = exc.context.get("field")
+        if exc.code == "validation_error" and field:
+            errors = [exc.message]
+            data["errors"] = {field: errors}
+            if exc.context.get("choices"):
+                data["choices"] = exc.context["choices"]
+        if exc.context.get("current_status"):
+            data["current_status"] = exc.context["current_status"]
+        return Response(data, status=exc.http_status)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let Django log it and answer 500 (JSON via handler500)
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, exceptions.ValidationError):
+        data = {
+            "code": "validation_error",
+            "detail": _validation_summary(exc.detail),
+            "errors": exc.detail
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": exc.detail},
+        }
+    else:
+        detail = exc.detail
+        if isinstance(detail, (list, dict)):
+            detail = str(detail)
+        data = {"code": _code_for(exc), "detail": str(detail)}
+    set_rollback()
+    return Response(data, status=exc.status_code, headers=headers)
+
+
+def _validation_summary(detail) -> str:
+    if isinstance(detail, dict):
+        fields = ", ".join(str(key) for key in detail)
+        return f"Invalid input in: {fields}."
+    return "Invalid input."
+
+
+# --- Outside DRF views ---------------------------------------------------------------------
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(
+        {"code": "not_found", "detail": f"No such endpoint: {request.path}"}, status=404
+    )
+
+
+def json_server_error(request):
+    return JsonResponse(
+        {"code": "server_error", "detail": "Internal server error; it has been logged."},
+        status=500,
+    )
+
+
+# --- Schema: the error shape, for drf-spectacular -----------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code.")
+    detail = serializers.CharField(help_text="Human-readable explanation.")
+    errors = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="Per-field messages (validation_error only).",
+    )
+    current_status = serializers.CharField(
+        required=False, help_text="The phase's status now (invalid_transition, lease_lost)."
+    )
+    choices = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Valid values, when relevant."
+    )

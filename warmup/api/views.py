@@ -1,0 +1,166 @@
+"""Bot API: claim a ready phase, heartbeat its lease, report completion or failure.
+
+Views validate the request's shape, call one service, and serialize what it returns.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from warmup import selectors
+from warmup.api.authentication import BotTokenAuthentication
+from warmup.api.errors import ErrorSerializer
+from warmup.api.permissions import IsBot
+from warmup.api.serializers import (
+    BotAccountSerializer,
+    BotPhaseSerializer,
+    ClaimInput,
+    CompleteInput,
+    FailInput,
+    FailureOutcomeSerializer,
+    HeartbeatSerializer,
+    LeaseInput,
+)
+from warmup.api.throttling import BotRateThrottle
+from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+
+
+def _errors(*codes: int) -> dict:
+    descriptions = {
+        400: "validation_error or parse_error",
+        401: "not_authenticated or authentication_failed (missing or wrong bot token)",
+        403: "bot_inactive (the bot is deactivated)",
+        404: "not_found",
+        409: "lease_lost (stale or foreign lease) or invalid_transition",
+        413: "payload_too_large (body over 64 KiB)",
+        415: "unsupported_media_type (send application/json)",
+        429: "throttled (the bot exceeded its request rate)",
+    }
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
+    }
+
+
+AUTH_ERRORS = (401, 403, 429)
+WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415)
+
+
+class BotAPIView(APIView):
+    authentication_classes = [BotTokenAuthentication]
+    permission_classes = [IsBot]
+    throttle_classes = [BotRateThrottle]
+
+    @property
+    def bot(self):
+        return self.request.user
+
+    def validated(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def phase_response(self, phase):
+        return Response(BotPhaseSerializer(phase, context={"bot": self.bot}).data)
+
+
+class ClaimView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_claim",
+        tags=["bot"],
+        request=ClaimInput,
+        responses={
+            200: BotPhaseSerializer,
+            204: OpenApiResponse(description="Nothing is ready to claim."),
+            **_errors(*WRITE_ERRORS),
+        },
+        summary="Claim the next ready phase",
+    )
+    def post(self, request):
+        data = self.validated(ClaimInput)
+        phase = phase_claim(
+            bot=self.bot,
+            platforms=data.get("platforms") or None,
+            phase_types=data.get("phase_types") or None,
+        )
+        if phase is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return self.phase_response(phase)
+
+
+class HeartbeatView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_heartbeat",
+        tags=["bot"],
+        request=LeaseInput,
+        responses={200: HeartbeatSerializer, **_errors(*WRITE_ERRORS, 404, 409)},
+        summary="Extend the lease on a claimed phase",
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(LeaseInput)
+        phase = phase_heartbeat(phase_id=phase_id, bot=self.bot, lease_token=data["lease_token"])
+        return Response(HeartbeatSerializer(phase).data)
+
+
+class CompleteView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_complete",
+        tags=["bot"],
+        request=CompleteInput,
+        responses={200: BotPhaseSerializer, **_errors(*WRITE_ERRORS, 404, 409)},
+        summary="Report that the phase succeeded",
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(CompleteInput)
+        phase = phase_complete(
+            phase_id=phase_id,
+            bot=self.bot,
+            lease_token=data["lease_token"],
+            result=data.get("result"),
+        )
+        return self.phase_response(phase)
+
+
+class FailView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_fail",
+        tags=["bot"],
+        request=FailInput,
+        responses={200: FailureOutcomeSerializer, **_errors(*WRITE_ERRORS, 404, 409)},
+        summary="Report that the phase failed; the answer says what happens next",
+    )
+    def post(self, request, phase_id: int):
+        data = self.validated(FailInput)
+        outcome = phase_fail(
+            phase_id=phase_id,
+            bot=self.bot,
+            lease_token=data["lease_token"],
+            category=data["category"],
+            reason=data["reason"],
+            details=data.get("details") or {},
+            retryable=data.get("retryable", True),
+        )
+        return Response(FailureOutcomeSerializer(outcome).data)
+
+
+class PhaseDetailView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_phase",
+        tags=["bot"],
+        responses={200: BotPhaseSerializer, **_errors(*AUTH_ERRORS, 404)},
+        summary="A phase this bot has attempted, with its last failure",
+    )
+    def get(self, request, phase_id: int):
+        return self.phase_response(selectors.bot_phase_get(bot=self.bot, phase_id=phase_id))
+
+
+class AccountDetailView(BotAPIView):
+    @extend_schema(
+        operation_id="bot_account",
+        tags=["bot"],
+        responses={200: BotAccountSerializer, **_errors(*AUTH_ERRORS, 404)},
+        summary="An account this bot has worked on, with each phase's status",
+    )
+    def get(self, request, account_id: int):
+        account = selectors.bot_account_get(bot=self.bot, account_id=account_id)
+        return Response(BotAccountSerializer(account).data)
