@@ -60,6 +60,14 @@ def traveller():
         yield t
 
 
+@pytest.fixture
+def clock():
+    """A frozen clock for exact time arithmetic: `clock.shift(timedelta)`,
+    `clock.move_to(datetime)`; time stands still between calls."""
+    with time_machine.travel(timezone.now(), tick=False) as t:
+        yield t
+
+
 def first_phase(account) -> WarmupPhase:
     return account.phases.order_by("order").first()
 
@@ -101,6 +109,48 @@ def make_completed(account, bot) -> WarmupPhase:
 
     phase = make_in_progress(account, bot)
     return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+
+def make_pending(account, bot) -> WarmupPhase:
+    """Complete the first phase; return the second, pending until its template delay passes."""
+    make_completed(account, bot)
+    phase = account.phases.get(order=2)
+    assert phase.status == PhaseStatus.PENDING
+    return phase
+
+
+def make_available(account) -> WarmupPhase:
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.AVAILABLE
+    return phase
+
+
+# Build a phase in any status through the real services: MAKERS[status](account, bot).
+MAKERS = {
+    PhaseStatus.PENDING: make_pending,
+    PhaseStatus.AVAILABLE: lambda account, bot: make_available(account),
+    PhaseStatus.CONTENT_ASSIGNED: lambda account, bot: make_content_assigned(account),
+    PhaseStatus.IN_PROGRESS: make_in_progress,
+    PhaseStatus.REVIEW_REQUIRED: make_review_required,
+    PhaseStatus.COMPLETED: make_completed,
+}
+
+
+def make_phase_in(status, account, bot) -> WarmupPhase:
+    return reload(MAKERS[status](account, bot))
+
+
+def fail(phase, bot, category="network_error", **kwargs):
+    """Report a failure of `phase` (as claimed by `bot`) under its current lease."""
+    kwargs.setdefault("reason", f"{category} during {phase.phase_type}")
+    return phase_fail(
+        phase_id=phase.pk, bot=bot, lease_token=phase.lease_token, category=category, **kwargs
+    )
+
+
+def stored(phase) -> dict:
+    """Every stored column of the phase: compare before/after to prove nothing changed."""
+    return WarmupPhase.objects.filter(pk=phase.pk).values().get()
 
 
 @pytest.fixture

@@ -37,9 +37,11 @@ def is_allowed(from_status: str, to_status: str) -> bool:
 def check_transition(phase: WarmupPhase, to_status: str) -> None:
     """Raise InvalidTransition unless `phase` may move to `to_status`."""
     if not is_allowed(phase.status, to_status):
+        # Plain values: a PhaseStatus member would read "PhaseStatus.X" in the message.
+        current, to_status = str(phase.status), str(to_status)
         raise InvalidTransition(
-            TRANSITION_NOT_ALLOWED.format(current=phase.status, target=to_status),
-            current_status=phase.status,
+            TRANSITION_NOT_ALLOWED.format(current=current, target=to_status),
+            current_status=current,
             target_status=to_status,
             phase_id=phase.pk,
         )
@@ -66,5 +68,5 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
         )
     for name, value in fields.items():
         setattr(phase, name, value)
-    phase.status = to_status
+    phase.status = str(to_status)
     return phase
