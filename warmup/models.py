@@ -129,6 +129,16 @@ class PhaseTemplate(models.Model):
     def __str__(self):
         return f"{self.plan.slug} #{self.order} {self.phase_type}"
 
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from warmup.policy import validate_overrides
+
+        try:
+            validate_overrides(self.retry_overrides)
+        except ValueError as exc:
+            raise ValidationError({"retry_overrides": str(exc)}) from exc
+
 
 # --- Accounts, content, bots ---------------------------------------------------------------
 

@@ -48,13 +48,41 @@ class RetryPolicy:
 _FIELD_NAMES = {f.name for f in fields(RetryPolicy)}
 
 
-def _coerce(values: dict) -> dict:
-    out = {}
-    for key, value in values.items():
-        if key not in _FIELD_NAMES:
-            raise ValueError(f"unknown retry policy key {key!r}")
-        out[key] = value
-    return out
+_TYPES = {
+    "retryable": (bool,),
+    "max_retries": (int,),
+    "backoff_base": (int, float),
+    "backoff_factor": (int, float),
+    "backoff_cap": (int, float),
+    "jitter": (int, float),
+}
+
+
+def validate_overrides(overrides) -> None:
+    """Raise ValueError unless `overrides` is {category: {policy key: value}} with sane values."""
+    if not isinstance(overrides, dict):
+        raise ValueError("retry overrides must be an object keyed by failure category")
+    for category, values in overrides.items():
+        if category not in FailureCategory.values:
+            raise ValueError(f"unknown failure category {category!r}")
+        if not isinstance(values, dict):
+            raise ValueError(f"{category}: expected an object of policy keys")
+        for key, value in values.items():
+            if key not in _FIELD_NAMES:
+                raise ValueError(f"{category}: unknown retry policy key {key!r}")
+            kinds = _TYPES[key]
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                raise ValueError(f"{category}.{key}: expected {kinds[-1].__name__}")
+            if key != "retryable" and value < 0:
+                raise ValueError(f"{category}.{key}: must not be negative")
+            if key == "jitter" and value >= 1:
+                raise ValueError(f"{category}.jitter: must be below 1")
+
+
+def _known(values: dict) -> dict:
+    # Unknown keys were refused when the template was validated; ignore any that slipped in
+    # rather than failing a bot's report.
+    return {key: value for key, value in values.items() if key in _FIELD_NAMES}
 
 
 def policy_for(category: str, template: PhaseTemplate | None = None) -> RetryPolicy:
@@ -62,9 +90,9 @@ def policy_for(category: str, template: PhaseTemplate | None = None) -> RetryPol
     if category not in FailureCategory.values:
         raise ValueError(f"unknown failure category {category!r}")
     configured = settings.WARMUP_RETRY_POLICY.get(category, {})
-    policy = RetryPolicy(**{**_DEFAULTS, **_coerce(configured)})
-    if template is not None and template.retry_overrides:
+    policy = RetryPolicy(**{**_DEFAULTS, **_known(configured)})
+    if template is not None and isinstance(template.retry_overrides, dict):
         override = template.retry_overrides.get(category)
-        if override:
-            policy = replace(policy, **_coerce(override))
+        if isinstance(override, dict) and override:
+            policy = replace(policy, **_known(override))
     return policy

@@ -1,0 +1,49 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from warmup.models import PhaseTemplate
+from warmup.policy import policy_for
+
+
+def template_with(overrides) -> PhaseTemplate:
+    template = PhaseTemplate.objects.get(plan__slug="default", phase_type="first_post")
+    template.retry_overrides = overrides
+    return template
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ([], "must be an object"),
+        ({"made_up": {"max_retries": 1}}, "unknown failure category 'made_up'"),
+        ({"network_error": 3}, "expected an object"),
+        ({"network_error": {"retries": 3}}, "unknown retry policy key 'retries'"),
+        ({"network_error": {"max_retries": "3"}}, "network_error.max_retries: expected int"),
+        ({"network_error": {"max_retries": True}}, "network_error.max_retries: expected int"),
+        ({"network_error": {"backoff_base": -1}}, "must not be negative"),
+        ({"network_error": {"jitter": 1.5}}, "jitter: must be below 1"),
+        ({"login_failed": {"retryable": "yes"}}, "login_failed.retryable: expected bool"),
+    ],
+)
+def test_admin_validation_refuses_bad_overrides_with_a_message(db, overrides, message):
+    with pytest.raises(ValidationError) as caught:
+        template_with(overrides).full_clean()
+
+    assert message in str(caught.value.message_dict["retry_overrides"])
+
+
+def test_valid_overrides_pass_validation_and_change_the_policy(db):
+    template = template_with({"network_error": {"max_retries": 5, "backoff_base": 10}})
+
+    template.full_clean()
+
+    policy = policy_for("network_error", template)
+    assert (policy.max_retries, policy.backoff_base) == (5, 10)
+    assert policy_for("proxy_error", template).max_retries == 3
+
+
+def test_a_stored_unknown_key_does_not_break_a_failure_report(db):
+    # Written around validation (e.g. by a raw update): the policy ignores what it can't use.
+    template = template_with({"network_error": {"max_retries": 1, "bogus": 2}})
+
+    assert policy_for("network_error", template).max_retries == 1
