@@ -1,0 +1,787 @@
+"""The bot API over HTTP: claim, heartbeat, complete, fail, reads; leases, replays,
+authentication, last_seen_at and throttling, as a bot observes them."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from reviews.models import ReviewLog
+from tests.api.conftest import (
+    CLAIM,
+    account_url,
+    assert_error,
+    bot_client,
+    claim,
+    phase_url,
+    report,
+    user_client,
+)
+from tests.conftest import first_phase, make_content_assigned, reload
+from tests.factories import AccountFactory, BotFactory
+from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
+from warmup.scheduler import tick
+from warmup.services.bots import bot_deactivate, bot_rotate_token
+
+LEASE = timedelta(minutes=10)  # the default plan's first step (profile_bio)
+PHASE_FIELDS = {
+    "id",
+    "status",
+    "phase_type",
+    "order",
+    "account",
+    "content",
+    "attempt",
+    "retry_count",
+    "lease_token",
+    "lease_expires_at",
+}
+OUTCOME_FIELDS = {
+    "outcome",
+    "status",
+    "retry_count",
+    "max_retries",
+    "next_attempt_at",
+    "review_required_since",
+    "failure",
+}
+
+
+def at(value: str):
+    return parse_datetime(value)
+
+
+def claimed(client, **filters) -> dict:
+    response = claim(client, **filters)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def ready(account) -> WarmupPhase:
+    """The account's first phase, content assigned and claimable now."""
+    return make_content_assigned(account)
+
+
+def snapshot(phase) -> dict:
+    """What a report must not change: the phase row, its attempts, the review log."""
+    return {
+        "phase": WarmupPhase.objects.filter(pk=phase.pk).values().get(),
+        "attempts": list(PhaseAttempt.objects.filter(phase_id=phase.pk).values().order_by("id")),
+        "log": ReviewLog.objects.filter(phase_id=phase.pk).count(),
+    }
+
+
+# --- Claim ---------------------------------------------------------------------------------
+
+
+def test_claim_hands_out_the_ready_phase_under_a_lease(account, bot, bot_api, frozen):
+    phase = ready(account)
+
+    response = claim(bot_api)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert PHASE_FIELDS <= set(body)
+    assert body["id"] == phase.pk
+    assert body["status"] == "in_progress"
+    assert body["phase_type"] == "profile_bio"
+    assert body["order"] == 1
+    assert body["account"] == {
+        "id": account.pk,
+        "platform": account.platform,
+        "username": account.username,
+    }
+    assert body["content"]["id"] == phase.content_id
+    assert body["content"]["title"] == phase.content.title
+    assert body["attempt"] == 1
+    assert body["retry_count"] == 0
+    assert uuid.UUID(body["lease_token"])
+    assert at(body["lease_expires_at"]) == timezone.now() + LEASE
+    stored = reload(phase)
+    assert stored.status == PhaseStatus.IN_PROGRESS
+    assert stored.bot_id == bot.pk
+    assert str(stored.lease_token) == body["lease_token"]
+
+
+def test_claim_answers_204_with_no_body_when_nothing_is_ready(account, bot_api):
+    # The account's first phase is available but has no content yet (no tick ran).
+    response = claim(bot_api)
+
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_claim_without_a_body_works(account, bot_api):
+    ready(account)
+
+    response = bot_api.post(CLAIM)
+
+    assert response.status_code == 200
+
+
+def test_a_phase_is_claimed_once(account, bot_api, other_bot_api):
+    ready(account)
+    claimed(bot_api)
+
+    assert claim(other_bot_api).status_code == 204
+
+
+def test_claim_by_platform(content_pool, bot_api):
+    tiktok = AccountFactory(platform="tiktok")
+    instagram = AccountFactory(platform="instagram")
+    tick()
+
+    assert claim(bot_api, platforms=["youtube"]).status_code == 204
+    body = claimed(bot_api, platforms=["tiktok"])
+    assert body["account"]["id"] == tiktok.pk
+    body = claimed(bot_api, platforms=["x", "instagram"])
+    assert body["account"]["id"] == instagram.pk
+    assert claim(bot_api, platforms=["tiktok", "instagram"]).status_code == 204
+
+
+def test_claim_by_phase_type(account, bot_api):
+    ready(account)
+
+    assert claim(bot_api, phase_types=["avatar", "first_post"]).status_code == 204
+    body = claimed(bot_api, phase_types=["avatar", "profile_bio"])
+    assert body["phase_type"] == "profile_bio"
+
+
+def test_empty_filters_mean_any(account, bot_api):
+    ready(account)
+
+    assert claim(bot_api, platforms=[], phase_types=[]).status_code == 200
+
+
+# --- Heartbeat -----------------------------------------------------------------------------
+
+
+def test_heartbeat_moves_the_lease_forward(account, bot_api, frozen):
+    ready(account)
+    body = claimed(bot_api)
+    frozen.shift(timedelta(minutes=7))
+
+    response = report(bot_api, body["id"], "heartbeat", lease_token=body["lease_token"])
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"lease_expires_at"}
+    extended = at(response.json()["lease_expires_at"])
+    assert extended == timezone.now() + LEASE
+    assert extended > at(body["lease_expires_at"])
+    assert reload(first_phase(account)).lease_expires_at == extended
+
+    # The extended lease holds past the original expiry: the scheduler leaves it alone.
+    frozen.shift(timedelta(minutes=5))
+    tick()
+    assert reload(first_phase(account)).status == PhaseStatus.IN_PROGRESS
+
+
+# --- Complete ------------------------------------------------------------------------------
+
+
+def test_complete_finishes_the_phase_and_stores_the_result(account, bot_api, frozen):
+    ready(account)
+    body = claimed(bot_api)
+    result = {"bio": "Coffee, code, and cats", "screenshots": ["a.png"], "took_ms": 1234}
+
+    response = report(
+        bot_api, body["id"], "complete", lease_token=body["lease_token"], result=result
+    )
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["id"] == body["id"]
+    assert answer["status"] == "completed"
+    assert answer["completed_at"] is not None
+    attempt = PhaseAttempt.objects.get(phase_id=body["id"])
+    assert attempt.outcome == "completed"
+    assert attempt.result == result
+    assert attempt.finished_at == timezone.now()
+    # The account's next phase is unlocked after its delay (6 h for the avatar).
+    following = account.phases.get(order=2)
+    assert following.status == PhaseStatus.PENDING
+    assert following.available_at == timezone.now() + timedelta(hours=6)
+
+
+def test_complete_without_a_result(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+
+    assert response.status_code == 200
+    assert PhaseAttempt.objects.get(phase_id=body["id"]).result == {}
+
+
+# --- Fail ----------------------------------------------------------------------------------
+
+
+def test_a_retryable_failure_schedules_a_retry(account, bot_api, frozen):
+    ready(account)
+    body = claimed(bot_api)
+    details = {"proxy": "10.0.0.7:3128", "http_status": None, "trace": ["connect", "timeout"]}
+
+    response = report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="network_error",
+        reason="Connection timed out after 30 s",
+        details=details,
+    )
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert OUTCOME_FIELDS <= set(answer)
+    assert answer["outcome"] == "retry_scheduled"
+    assert answer["status"] == "content_assigned"
+    assert answer["retry_count"] == 1
+    assert answer["max_retries"] == 3
+    delay = at(answer["next_attempt_at"]) - timezone.now()
+    assert timedelta(seconds=54) <= delay <= timedelta(seconds=66)  # 60 s +/- 10% jitter
+    assert answer["review_required_since"] is None
+    assert answer["failure"] == {
+        "category": "network_error",
+        "reason": "Connection timed out after 30 s",
+        "details": details,
+    }
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
+    assert phase.last_failure_details == details
+    attempt = PhaseAttempt.objects.get(phase=phase)
+    assert (attempt.outcome, attempt.failure_category) == ("failed", "network_error")
+
+
+def test_a_failure_that_needs_a_person_escalates_at_once(account, bot_api, frozen):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="challenge_required",
+        reason="SMS code requested",
+    )
+
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["outcome"] == "review_required"
+    assert answer["status"] == "review_required"
+    assert answer["retry_count"] == 0
+    assert answer["max_retries"] == 0
+    assert answer["next_attempt_at"] is None
+    assert at(answer["review_required_since"]) == timezone.now()
+    assert answer["failure"] == {
+        "category": "challenge_required",
+        "reason": "SMS code requested",
+        "details": {},
+    }
+    assert reload(first_phase(account)).status == PhaseStatus.REVIEW_REQUIRED
+    assert ReviewLog.objects.filter(phase_id=body["id"], action="escalated").count() == 1
+
+
+def test_a_bot_may_refuse_a_retry(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="network_error",
+        reason="Proxy pool exhausted; retrying is pointless",
+        retryable=False,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "review_required"
+    assert response.json()["next_attempt_at"] is None
+
+
+def test_a_bot_cannot_make_a_non_retryable_category_retry(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="account_suspended",
+        reason="Account disabled by the platform",
+        retryable=True,
+    )
+
+    assert response.json()["outcome"] == "review_required"
+    account.refresh_from_db()
+    assert account.status == "suspended"
+
+
+def test_retry_then_escalate_over_http(account, bot_api, frozen):
+    """network_error retries 3 times with growing delays, then the 4th failure escalates."""
+    phase = ready(account)
+    answers = []
+    for number in range(1, 5):
+        # given: the phase is claimable (again)
+        body = claimed(bot_api)
+        assert body["id"] == phase.pk
+        assert body["attempt"] == number
+        assert body["retry_count"] == number - 1
+        if answers:  # a retry keeps the content
+            assert body["content"]["id"] == phase.content_id
+
+        # when: the bot reports a network error
+        response = report(
+            bot_api,
+            phase.pk,
+            "fail",
+            lease_token=body["lease_token"],
+            category="network_error",
+            reason=f"Timeout #{number}",
+            details={"attempt": number},
+        )
+
+        # then: the answer carries the failure context and the policy's decision
+        assert response.status_code == 200
+        answer = response.json()
+        answers.append(answer)
+        assert answer["failure"] == {
+            "category": "network_error",
+            "reason": f"Timeout #{number}",
+            "details": {"attempt": number},
+        }
+        assert answer["max_retries"] == 3
+        if number < 4:
+            assert answer["outcome"] == "retry_scheduled"
+            assert answer["status"] == "content_assigned"
+            assert answer["retry_count"] == number
+            assert answer["review_required_since"] is None
+            next_attempt_at = at(answer["next_attempt_at"])
+            # Not claimable before its time; claimable once the clock passes it.
+            frozen.move_to(next_attempt_at - timedelta(seconds=1))
+            assert claim(bot_api).status_code == 204
+            frozen.move_to(next_attempt_at + timedelta(seconds=1))
+
+    retry_times = [at(a["next_attempt_at"]) for a in answers[:3]]
+    assert retry_times[0] < retry_times[1] < retry_times[2]
+
+    last = answers[3]
+    assert last["outcome"] == "review_required"
+    assert last["status"] == "review_required"
+    assert last["retry_count"] == 3
+    assert last["next_attempt_at"] is None
+    assert at(last["review_required_since"]) == timezone.now()
+
+    # The bot can read what happened: the phase with its last failure.
+    detail = bot_api.get(phase_url(phase.pk)).json()
+    assert detail["status"] == "review_required"
+    assert detail["attempt"] == 4
+    assert detail["last_failure"]["category"] == "network_error"
+    assert detail["last_failure"]["reason"] == "Timeout #4"
+    assert detail["last_failure"]["details"] == {"attempt": 4}
+    assert PhaseAttempt.objects.filter(phase=phase).count() == 4
+    assert claim(bot_api).status_code == 204
+
+
+def test_backoff_grows_between_retries(account, bot_api, frozen):
+    """The wait before each retry (failure time to next_attempt_at) roughly doubles."""
+    ready(account)
+    waits = []
+    for _ in range(3):
+        body = claimed(bot_api)
+        failed_at = timezone.now()
+        answer = report(
+            bot_api,
+            body["id"],
+            "fail",
+            lease_token=body["lease_token"],
+            category="network_error",
+            reason="timeout",
+        ).json()
+        waits.append((at(answer["next_attempt_at"]) - failed_at).total_seconds())
+        frozen.move_to(at(answer["next_attempt_at"]))
+
+    assert waits == sorted(waits)
+    for wait, base in zip(waits, [60, 120, 240], strict=True):
+        assert base * 0.9 <= wait <= base * 1.1
+
+
+# --- Reads ---------------------------------------------------------------------------------
+
+
+def test_a_bot_reads_a_phase_it_attempted(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = bot_api.get(phase_url(body["id"]))
+
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["id"] == body["id"]
+    assert seen["status"] == "in_progress"
+    assert seen["lease_token"] == body["lease_token"]  # the holder sees its own lease
+    assert seen["last_failure"] is None
+
+    report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="proxy_error",
+        reason="407 from proxy",
+        details={"proxy": "p1"},
+    )
+    seen = bot_api.get(phase_url(body["id"])).json()
+    assert seen["status"] == "content_assigned"
+    assert seen["lease_token"] is None
+    assert seen["last_failure"]["category"] == "proxy_error"
+    assert seen["last_failure"]["reason"] == "407 from proxy"
+    assert seen["last_failure"]["details"] == {"proxy": "p1"}
+    assert seen["last_failure"]["at"] is not None
+
+
+def test_a_bot_cannot_read_a_phase_it_never_attempted(account, bot_api, other_bot_api):
+    phase = ready(account)
+    assert_error(bot_api.get(phase_url(phase.pk)), 404, "not_found")
+
+    claimed(other_bot_api)
+    # Another bot's phase stays invisible, and so does its lease.
+    assert_error(bot_api.get(phase_url(phase.pk)), 404, "not_found")
+    assert_error(bot_api.get(phase_url(999_999)), 404, "not_found")
+
+
+def test_a_bot_reads_an_account_it_worked_on(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+
+    response = bot_api.get(account_url(account.pk))
+
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["id"] == account.pk
+    assert (seen["platform"], seen["username"], seen["status"]) == (
+        account.platform,
+        account.username,
+        "active",
+    )
+    assert [p["order"] for p in seen["phases"]] == [1, 2, 3, 4, 5]
+    assert [p["status"] for p in seen["phases"]] == ["in_progress"] + ["pending"] * 4
+    assert seen["phases"][0]["id"] == body["id"]
+
+
+def test_a_bot_cannot_read_an_account_it_never_worked_on(account, content_pool, bot_api):
+    other = AccountFactory()
+    ready(account)
+    claimed(bot_api)
+
+    assert_error(bot_api.get(account_url(other.pk)), 404, "not_found")
+    assert_error(bot_api.get(account_url(999_999)), 404, "not_found")
+
+
+# --- Replays -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("category", ["network_error", "challenge_required"])
+def test_replaying_a_failure_report_answers_the_same_and_changes_nothing(
+    account, bot_api, frozen, category
+):
+    ready(account)
+    body = claimed(bot_api)
+    fail = {
+        "lease_token": body["lease_token"],
+        "category": category,
+        "reason": "boom",
+        "details": {"k": "v"},
+    }
+    first = report(bot_api, body["id"], "fail", **fail)
+    assert first.status_code == 200
+    before = snapshot(first_phase(account))
+
+    frozen.shift(timedelta(seconds=5))  # the bot's HTTP call timed out; it retries
+    replay = report(bot_api, body["id"], "fail", **fail)
+
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert snapshot(first_phase(account)) == before
+    assert reload(first_phase(account)).retry_count == first.json()["retry_count"]
+
+
+def test_replaying_a_completion_answers_the_same_and_changes_nothing(account, bot_api, frozen):
+    ready(account)
+    body = claimed(bot_api)
+    done = {"lease_token": body["lease_token"], "result": {"ok": True}}
+    first = report(bot_api, body["id"], "complete", **done)
+    assert first.status_code == 200
+    before = snapshot(first_phase(account))
+    following = WarmupPhase.objects.filter(account=account, order=2).values().get()
+
+    frozen.shift(timedelta(seconds=5))
+    replay = report(bot_api, body["id"], "complete", **done)
+
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert snapshot(first_phase(account)) == before
+    assert WarmupPhase.objects.filter(account=account, order=2).values().get() == following
+
+
+def test_a_failure_report_after_a_completion_is_refused(account, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+    report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+    before = snapshot(first_phase(account))
+
+    response = report(
+        bot_api,
+        body["id"],
+        "fail",
+        lease_token=body["lease_token"],
+        category="unknown",
+        reason="second thoughts",
+    )
+
+    body = assert_error(response, 409, "lease_lost")
+    assert body["current_status"] == "completed"
+    assert snapshot(first_phase(account)) == before
+
+
+# --- Stale and foreign leases ---------------------------------------------------------------
+
+REPORTS = {
+    "heartbeat": {},
+    "complete": {"result": {"late": True}},
+    "fail": {"category": "network_error", "reason": "late"},
+}
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+def test_another_bots_report_on_my_phase_is_refused(account, bot_api, other_bot_api, action):
+    ready(account)
+    mine = claimed(bot_api)
+    before = snapshot(first_phase(account))
+
+    # With my (leaked) token, and with a token of its own making.
+    for token in (mine["lease_token"], str(uuid.uuid4())):
+        response = report(other_bot_api, mine["id"], action, lease_token=token, **REPORTS[action])
+        assert_error(response, 409, "lease_lost")
+
+    assert snapshot(first_phase(account)) == before
+    # The holder is unaffected.
+    holder = report(bot_api, mine["id"], "heartbeat", lease_token=mine["lease_token"])
+    assert holder.status_code == 200
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+def test_a_late_report_on_an_expired_and_reclaimed_lease_is_refused(
+    account, bot, other_bot, bot_api, other_bot_api, frozen, action
+):
+    # given: bot 1 claims, goes silent; the lease expires and the scheduler retries the phase
+    ready(account)
+    first = claimed(bot_api)
+    frozen.move_to(at(first["lease_expires_at"]) + timedelta(seconds=1))
+    tick()
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
+    assert phase.last_failure_category == "lease_expired"
+    frozen.move_to(phase.next_attempt_at + timedelta(seconds=1))
+    # ... and bot 2 claims it again
+    second = claimed(other_bot_api)
+    assert second["id"] == first["id"]
+    assert second["attempt"] == 2
+    before = snapshot(phase)
+
+    # when: bot 1 finally reports with its old lease
+    response = report(
+        bot_api, first["id"], action, lease_token=first["lease_token"], **REPORTS[action]
+    )
+
+    # then: 409 lease_lost, and bot 2's lease is untouched
+    body = assert_error(response, 409, "lease_lost")
+    assert body["current_status"] == "in_progress"
+    assert snapshot(phase) == before
+    stored = reload(phase)
+    assert (stored.bot_id, str(stored.lease_token)) == (other_bot.pk, second["lease_token"])
+    done = report(other_bot_api, second["id"], "complete", lease_token=second["lease_token"])
+    assert done.status_code == 200
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+def test_a_report_after_the_lease_expired_is_refused_before_the_scheduler_runs(
+    account, bot_api, frozen, action
+):
+    ready(account)
+    body = claimed(bot_api)
+    frozen.move_to(at(body["lease_expires_at"]) + timedelta(seconds=1))
+    before = snapshot(first_phase(account))
+
+    response = report(
+        bot_api, body["id"], action, lease_token=body["lease_token"], **REPORTS[action]
+    )
+
+    assert_error(response, 409, "lease_lost")
+    assert snapshot(first_phase(account)) == before
+
+
+def test_a_report_on_a_resolved_phase_is_refused(account, bot_api, reviewer):
+    ready(account)
+    body = claimed(bot_api)
+    held = user_client(reviewer).post(
+        "/api/v1/reviews/hold/", {"phase": body["id"], "note": "looks odd"}, format="json"
+    )
+    assert held.status_code == 200
+
+    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+
+    body = assert_error(response, 409, "lease_lost")
+    assert body["current_status"] == "review_required"
+    assert reload(first_phase(account)).status == PhaseStatus.REVIEW_REQUIRED
+
+
+# --- Authentication ------------------------------------------------------------------------
+
+
+def test_a_request_without_a_token_gets_401(anon, bot):
+    response = anon.post(CLAIM, {}, format="json")
+
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer wb_000000000000_wrong",
+        "Bearer not-even-our-format",
+        "Bearer",
+        "Bearer a b",
+        "bearer wb_000000000000_secret_but_wrong",
+    ],
+)
+def test_a_wrong_token_gets_401(bot, header):
+    client = bot_client(bot)
+    client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = client.post(CLAIM, {}, format="json")
+
+    assert_error(response, 401, "authentication_failed")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_user_session_is_not_a_bot(account, reviewer):
+    ready(account)
+
+    response = user_client(reviewer).post(CLAIM, {}, format="json")
+
+    assert_error(response, 401, "not_authenticated")
+    assert reload(first_phase(account)).status == PhaseStatus.CONTENT_ASSIGNED
+
+
+def test_a_deactivated_bot_gets_403(account, bot, bot_api):
+    ready(account)
+    bot_deactivate(name=bot.name)
+
+    response = claim(bot_api)
+
+    assert_error(response, 403, "bot_inactive")
+    assert reload(first_phase(account)).status == PhaseStatus.CONTENT_ASSIGNED
+
+
+def test_a_deactivated_bot_cannot_report_on_its_lease(account, bot, bot_api):
+    ready(account)
+    body = claimed(bot_api)
+    bot_deactivate(name=bot.name)
+
+    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+
+    assert_error(response, 403, "bot_inactive")
+    assert reload(first_phase(account)).status == PhaseStatus.IN_PROGRESS
+
+
+def test_rotating_a_token_invalidates_the_old_one(account, bot, bot_api):
+    ready(account)
+    _, new_token = bot_rotate_token(name=bot.name)
+
+    assert_error(claim(bot_api), 401, "authentication_failed")
+    assert claim(bot_client(bot, new_token)).status_code == 200
+
+
+def test_last_seen_at_is_written_at_most_once_a_minute(bot, bot_api, frozen):
+    assert bot.last_seen_at is None
+    start = timezone.now()
+
+    claim(bot_api)
+    assert Bot.objects.get(pk=bot.pk).last_seen_at == start
+
+    frozen.shift(timedelta(seconds=30))
+    claim(bot_api)
+    frozen.shift(timedelta(seconds=29))
+    claim(bot_api)
+    assert Bot.objects.get(pk=bot.pk).last_seen_at == start
+
+    frozen.shift(timedelta(seconds=2))  # 61 s after the first write
+    claim(bot_api)
+    assert Bot.objects.get(pk=bot.pk).last_seen_at == start + timedelta(seconds=61)
+
+
+def test_last_seen_at_is_not_written_for_refused_tokens(bot):
+    bot_deactivate(name=bot.name)
+
+    bot_client(bot).post(CLAIM, {}, format="json")
+
+    assert Bot.objects.get(pk=bot.pk).last_seen_at is None
+
+
+# --- Throttling ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_a_minute():
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"bot": "3/minute"}}
+    with override_settings(REST_FRAMEWORK=rest):
+        yield
+
+
+def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, frozen):
+    for _ in range(3):
+        assert claim(bot_api).status_code == 204
+
+    response = claim(bot_api)
+
+    body = assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    assert "throttled" in body["code"]
+    # Per bot: another bot still gets through.
+    assert claim(other_bot_api).status_code == 204
+    # And the window passes.
+    frozen.shift(timedelta(seconds=61))
+    assert claim(bot_api).status_code == 204
+
+
+def test_every_bot_endpoint_counts_towards_the_rate(account, bot_api, three_a_minute):
+    ready(account)
+    body = claimed(bot_api)
+    assert bot_api.get(phase_url(body["id"])).status_code == 200
+    assert bot_api.get(account_url(account.pk)).status_code == 200
+
+    response = report(bot_api, body["id"], "heartbeat", lease_token=body["lease_token"])
+
+    assert_error(response, 429, "throttled")
+    # A throttled report changes nothing.
+    assert reload(first_phase(account)).lease_expires_at == at(body["lease_expires_at"])
+
+
+def test_the_default_rate_does_not_throttle_a_busy_bot(bot_api):
+    # 600/minute by default: a bot polling every 100 ms is fine.
+    assert all(claim(bot_api).status_code == 204 for _ in range(30))
+
+
+def test_fresh_bots_are_not_throttled(db):
+    bots = BotFactory.create_batch(3)
+    assert all(claim(bot_client(b)).status_code == 204 for b in bots)
