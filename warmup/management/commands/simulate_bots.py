@@ -1,0 +1,226 @@
+"""Run simulated bots against a running server's bot API, so the pipeline moves and the review
+queue fills: `manage.py simulate_bots --url http://127.0.0.1:8000 --bots 3 --duration 60`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+from django.core.management.base import BaseCommand, CommandError
+
+from warmup.errors import DomainError
+from warmup.models import Bot
+from warmup.services.bots import bot_create, bot_rotate_token
+from warmup.simulator import (
+    DEFAULT_MIX_SPEC,
+    MUST_BE_POSITIVE,
+    Simulation,
+    SimulationConfig,
+    SimulatorConfigError,
+    format_progress,
+    format_summary,
+    parse_mix,
+)
+
+BOT_INACTIVE = (
+    "Bot {name!r} is deactivated, so the API would refuse it; choose another --prefix "
+    "(or reactivate the bot)."
+)
+BAD_PREFIX = "--prefix must not be blank."
+
+TTY_REFRESH = 0.5  # seconds between rewrites of the progress line on a terminal
+LOG_EVERY = 5.0  # seconds between progress lines when stdout is not a terminal
+
+
+class Command(BaseCommand):
+    help = (
+        "Run N simulated bots against the bot API of a running server: each claims phases, "
+        "heartbeats, thinks, then reports success or a failure drawn from --mix (some hang to "
+        "exercise lease expiry). Bots named PREFIX-1..N are created, or reused with a new token "
+        "(their old token stops working). Runs for --duration seconds, or --cycles claims per "
+        "bot, whichever comes first; with neither, until Ctrl-C. Prints live progress and a "
+        "summary."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--url",
+            default="http://127.0.0.1:8000",
+            help="Server base URL (default: http://127.0.0.1:8000).",
+        )
+        parser.add_argument(
+            "--bots", type=int, default=3, metavar="N", help="How many bots (default: 3)."
+        )
+        parser.add_argument(
+            "--duration", type=float, metavar="SECONDS", help="Stop after this many seconds."
+        )
+        parser.add_argument("--cycles", type=int, metavar="N", help="Stop each bot after N claims.")
+        parser.add_argument(
+            "--fail-rate",
+            type=float,
+            default=0.25,
+            metavar="F",
+            help="Share of claimed phases reported as failed, 0..1 (default: 0.25).",
+        )
+        parser.add_argument(
+            "--mix",
+            default=DEFAULT_MIX_SPEC,
+            metavar="SPEC",
+            help=f"Failure categories and their weights (default: {DEFAULT_MIX_SPEC}).",
+        )
+        parser.add_argument(
+            "--hang-rate",
+            type=float,
+            default=0.0,
+            metavar="H",
+            help="Share of claims never reported, so their lease expires, 0..1 (default: 0).",
+        )
+        parser.add_argument(
+            "--nonretryable-rate",
+            type=float,
+            default=0.1,
+            metavar="R",
+            help="Share of failures reported with retryable=false, 0..1 (default: 0.1).",
+        )
+        parser.add_argument(
+            "--think",
+            type=float,
+            default=0.5,
+            metavar="SECONDS",
+            help="Time a bot works on a claimed phase, jittered +/-50%% (default: 0.5).",
+        )
+        parser.add_argument(
+            "--prefix",
+            default="sim-bot",
+            help="Bots are named PREFIX-1..PREFIX-N (default: sim-bot).",
+        )
+        parser.add_argument(
+            "--seed", type=int, help="Seed the bots' decisions, for a repeatable run."
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="HTTP timeout per request (default: 10).",
+        )
+        parser.add_argument(
+            "--quiet", action="store_true", help="No progress line; only the summary."
+        )
+
+    def handle(self, *args, **options):
+        self.quiet = options["quiet"]
+        config = self.parse(options)
+        try:
+            bots = self.resolve_bots(options["prefix"], options["bots"])
+        except KeyboardInterrupt:
+            self.stderr.write("Interrupted before the bots started.")
+            return
+        simulation = Simulation(bots=bots, config=config)
+        limit = self.describe_limit(config)
+        self.notice(f"Simulating {len(bots)} bots against {config.url} {limit}.")
+        tty = self._isatty()
+        on_progress = None if options["quiet"] else self.progress_printer(tty)
+        with stop_on_sigterm(simulation):
+            result = simulation.run(
+                on_progress=on_progress, interval=TTY_REFRESH if tty else LOG_EVERY
+            )
+        if on_progress is not None and tty:
+            self.stdout.write("")  # end the rewritten progress line
+        self.stdout.write(format_summary(result, bots=len(bots), url=config.url))
+
+    # -- parse and resolve --
+
+    def parse(self, options) -> SimulationConfig:
+        if options["bots"] < 1:
+            raise CommandError(MUST_BE_POSITIVE.format(name="--bots", value=options["bots"]))
+        if not (options["prefix"] or "").strip():
+            raise CommandError(BAD_PREFIX)
+        try:
+            return SimulationConfig(
+                url=options["url"],
+                fail_rate=options["fail_rate"],
+                mix=parse_mix(options["mix"]),
+                hang_rate=options["hang_rate"],
+                nonretryable_rate=options["nonretryable_rate"],
+                think=options["think"],
+                duration=options["duration"],
+                cycles=options["cycles"],
+                seed=options["seed"],
+                timeout=options["timeout"],
+            )
+        except SimulatorConfigError as exc:
+            raise CommandError(str(exc)) from None
+
+    def resolve_bots(self, prefix: str, count: int) -> list[tuple[str, str]]:
+        """Create PREFIX-1..N, or give existing ones a new token (the only way to learn one)."""
+        prefix = prefix.strip()
+        names = [f"{prefix}-{number}" for number in range(1, count + 1)]
+        existing = {bot.name: bot for bot in Bot.objects.filter(name__in=names)}
+        for name, bot in existing.items():
+            if not bot.is_active:
+                raise CommandError(BOT_INACTIVE.format(name=name))
+        bots, created = [], 0
+        try:
+            for name in names:
+                if name in existing:
+                    _, token = bot_rotate_token(name=name)
+                else:
+                    _, token = bot_create(name=name)
+                    created += 1
+                bots.append((name, token))
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+        if created:
+            self.notice(f"Created {created} bot(s) named {prefix}-N.")
+        if len(existing):
+            self.notice(f"Reusing {len(existing)} bot(s) with new tokens.")
+        return bots
+
+    @staticmethod
+    def describe_limit(config: SimulationConfig) -> str:
+        parts = []
+        if config.cycles is not None:
+            parts.append(f"{config.cycles} claims per bot")
+        if config.duration is not None:
+            parts.append(f"{config.duration:g} s")
+        return f"for {' or '.join(parts)} (Ctrl-C stops)" if parts else "until Ctrl-C"
+
+    # -- output --
+
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            self.stdout.write(message)
+
+    def _isatty(self) -> bool:
+        try:
+            return bool(self.stdout.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    def progress_printer(self, tty: bool):
+        def show(stats: dict, elapsed: float) -> None:
+            line = format_progress(stats, elapsed)
+            if tty:
+                self.stdout.write(f"\r{line}\033[K", ending="")
+                self.stdout.flush()
+            else:
+                self.stdout.write(line)
+                self.stdout.flush()
+
+        return show
+
+
+@contextmanager
+def stop_on_sigterm(simulation: Simulation):
+    """While running, SIGTERM (e.g. from a supervising `run_demo`) stops the bots cleanly, like
+    Ctrl-C. Only the main thread may install signal handlers; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: simulation.stop("terminated"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
