@@ -329,13 +329,14 @@ class WarmupPhase(models.Model):
         indexes = [
             # The review queue: highest escalation level first, then oldest in review.
             models.Index(
-                fields=["-escalation_level", "review_required_since"],
+                fields=["-escalation_level", "review_required_since", "id"],
                 condition=Q(status=PhaseStatus.REVIEW_REQUIRED),
                 name="phase_review_queue_idx",
             ),
-            # The claim query: ready phases by when they may next be attempted.
+            # The claim query: ready phases by when they may next be attempted. The id makes the
+            # index match the query's ORDER BY, so LIMIT 1 reads one entry, not every ready row.
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["next_attempt_at", "id"],
                 condition=Q(status=PhaseStatus.CONTENT_ASSIGNED),
                 name="phase_claim_idx",
             ),
