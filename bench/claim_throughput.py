@@ -8,7 +8,8 @@ comparable between runs):
     LOCKED lets claimers pass each other instead of queueing).
 
 Usage (creates and drops its own databases next to DATABASE_URL's):
-  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/claim_throughput.py
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+    .venv/bin/python bench/claim_throughput.py
   [--small 1000] [--large 10000] [--claims 400]
 Writes bench/results/claim_throughput.json.
 """
