@@ -110,6 +110,7 @@ def test_an_unknown_category_is_refused_and_the_valid_ones_are_listed():
         (["--mix", "network_error=1,nope=1"], "Unknown failure category 'nope' in the mix"),
         (["--mix", "network_error"], MIX_BAD_PAIR.format(entry="network_error")),
         (["--prefix", "  "], "--prefix must not be blank."),
+        (["--progress-every", "0"], "--progress-every must be a positive number (got 0.0)."),
     ],
 )
 def test_bad_options_are_refused_before_any_bot_is_made(args, message):

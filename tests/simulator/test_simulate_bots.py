@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 import requests
 import time_machine
+from django.core.management import CommandError
 from django.test import override_settings
 from rest_framework.settings import api_settings
 
@@ -22,7 +23,7 @@ from tests.simulator.conftest import TTYStringIO, simulate, summary
 from warmup.models import AttemptOutcome, Bot, CompletionMethod, PhaseAttempt, PhaseStatus
 from warmup.models import WarmupPhase as Phase
 from warmup.scheduler import tick
-from warmup.services.bots import bot_create
+from warmup.services.bots import bot_create, bot_deactivate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,13 +182,51 @@ def test_ctrl_c_stops_the_bots_and_prints_the_summary_while_the_server_is_down(d
     assert "\r[" in output and "unreachable" in output
 
 
+def test_progress_lines_and_whichever_limit_comes_first(db, closed_url):
+    # given both limits: more cycles than can happen, and a short duration
+    output = simulate(
+        *("--url", closed_url, "--bots", "1", "--cycles", "100", "--duration", "0.7"),
+        *("--progress-every", "0.2"),
+    )
+
+    assert "for 100 claims per bot or 0.7 s" in output
+    assert "stopped because the duration ran out" in output
+    progress = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(progress) >= 2
+    assert all("claims 0 |" in line and "unreachable" in line for line in progress)
+    assert "\r" not in output
+
+
+def test_a_deactivated_bot_of_that_name_is_refused_up_front(db):
+    bot_create(name="sim-bot-1")
+    bot_deactivate(name="sim-bot-1")
+
+    with pytest.raises(CommandError, match="Bot 'sim-bot-1' is deactivated"):
+        simulate("--url", "http://127.0.0.1:9", "--bots", "1", "--cycles", "1")
+
+
 def test_sigterm_stops_the_bots_cleanly(db, closed_url):
-    terminate = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGTERM))
-    terminate.start()
+    # SIGTERM is sent only once the command has installed its handler: before that, the
+    # default action would end the test process itself.
+    original = signal.getsignal(signal.SIGTERM)
+
+    def terminate_once_handled():
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if signal.getsignal(signal.SIGTERM) is not original:
+            time.sleep(0.3)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=terminate_once_handled)
+    sender.start()
     try:
-        output = simulate("--url", closed_url, "--bots", "1", "--quiet")
+        # (--duration only bounds the test if the signal never comes)
+        output = simulate("--url", closed_url, "--bots", "1", "--duration", "10", "--quiet")
     finally:
-        terminate.cancel()
+        sender.join()
 
     assert "stopped because terminated (SIGTERM)" in output
-    assert summary(output)["claims"] == 0
+    counts = summary(output)
+    assert counts["claims"] == 0 and counts["connection errors"] >= 1
+    assert signal.getsignal(signal.SIGTERM) is original  # the handler was put back

@@ -106,6 +106,14 @@ class Command(BaseCommand):
             help="HTTP timeout per request (default: 10).",
         )
         parser.add_argument(
+            "--progress-every",
+            type=float,
+            metavar="SECONDS",
+            help="Print a new progress line every SECONDS instead of rewriting one line (for a "
+            "terminal shared with other output). Default: rewrite the line on a terminal, "
+            f"otherwise a line every {LOG_EVERY:g} s.",
+        )
+        parser.add_argument(
             "--quiet", action="store_true", help="No progress line; only the summary."
         )
 
@@ -120,13 +128,13 @@ class Command(BaseCommand):
         simulation = Simulation(bots=bots, config=config)
         limit = self.describe_limit(config)
         self.notice(f"Simulating {len(bots)} bots against {config.url} {limit}.")
-        tty = self._isatty()
-        on_progress = None if options["quiet"] else self.progress_printer(tty)
+        every = options["progress_every"]
+        rewrite = every is None and self._isatty()
+        interval = every or (TTY_REFRESH if rewrite else LOG_EVERY)
+        on_progress = None if self.quiet else self.progress_printer(rewrite)
         with stop_on_sigterm(simulation):
-            result = simulation.run(
-                on_progress=on_progress, interval=TTY_REFRESH if tty else LOG_EVERY
-            )
-        if on_progress is not None and tty:
+            result = simulation.run(on_progress=on_progress, interval=interval)
+        if on_progress is not None and rewrite:
             self.stdout.write("")  # end the rewritten progress line
         self.stdout.write(format_summary(result, bots=len(bots), url=config.url))
 
@@ -135,6 +143,9 @@ class Command(BaseCommand):
     def parse(self, options) -> SimulationConfig:
         if options["bots"] < 1:
             raise CommandError(MUST_BE_POSITIVE.format(name="--bots", value=options["bots"]))
+        every = options["progress_every"]
+        if every is not None and not every > 0:
+            raise CommandError(MUST_BE_POSITIVE.format(name="--progress-every", value=every))
         if not (options["prefix"] or "").strip():
             raise CommandError(BAD_PREFIX)
         try:
@@ -199,10 +210,10 @@ class Command(BaseCommand):
         except (AttributeError, ValueError):
             return False
 
-    def progress_printer(self, tty: bool):
+    def progress_printer(self, rewrite: bool):
         def show(stats: dict, elapsed: float) -> None:
             line = format_progress(stats, elapsed)
-            if tty:
+            if rewrite:
                 self.stdout.write(f"\r{line}\033[K", ending="")
                 self.stdout.flush()
             else:
