@@ -39,6 +39,9 @@ S = PhaseStatus
 
 NOT_IN_REVIEW = "Phase {phase_id} is {status!r}, not in review."
 UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
+RETRY_NEEDS_CONTENT = (
+    "Phase {phase_id} has no content to retry with; resume automation so content is assigned."
+)
 
 # Leaving review clears the review fields (the database insists).
 _REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
@@ -130,11 +133,21 @@ def _resolve(
     actor: Actor,
     fields: dict,
     needs_active_account: bool,
+    needs_content: bool = False,
 ) -> WarmupPhase:
     reason_code = require_reason_code(reason_code)
     note = require_note(note)
     phase = _lock_in_review(phase_id, target=to_status)
     check_transition(phase, to_status)
+    if needs_content and phase.template.requires_content and phase.content_id is None:
+        # Held before the scheduler assigned content: a bot would get a phase with nothing
+        # to post. Resume hands it back to the scheduler instead.
+        raise InvalidTransition(
+            RETRY_NEEDS_CONTENT.format(phase_id=phase.pk),
+            current_status=phase.status,
+            target_status=to_status,
+            phase_id=phase.pk,
+        )
     if needs_active_account and phase.account.status != AccountStatus.ACTIVE:
         raise NotClaimable(
             ACCOUNT_NOT_ACTIVE.format(account=phase.account, status=phase.account.status),
@@ -188,6 +201,7 @@ def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) ->
         note=note,
         actor=actor,
         needs_active_account=True,
+        needs_content=True,
         fields=lambda now: {"next_attempt_at": now},
     )
 
