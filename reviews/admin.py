@@ -1,0 +1,133 @@
+"""Admin for the review side: the append-only ReviewLog and the review queue (read-only for
+now; the review console with its actions is built separately)."""
+
+from django.contrib import admin
+from django.utils.text import Truncator
+
+from reviews.models import ReviewItem, ReviewLog
+from warmup.admin import PhaseAttemptInline, age_display
+from warmup.models import PhaseStatus
+
+
+@admin.register(ReviewLog)
+class ReviewLogAdmin(admin.ModelAdmin):
+    """Entirely read-only: the log is append-only, written by reviews.events alone."""
+
+    list_display = (
+        "created_at",
+        "action",
+        "account",
+        "phase",
+        "actor",
+        "from_status",
+        "to_status",
+        "failure_category",
+        "resolution_method",
+        "reason_code",
+        "escalation_level",
+        "short_note",
+    )
+    list_filter = (
+        "action",
+        "actor_type",
+        "failure_category",
+        "resolution_method",
+        "reason_code",
+        "escalation_level",
+    )
+    search_fields = ("account__username", "note")
+    list_select_related = ("account", "phase", "actor_user", "actor_bot")
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="note")
+    def short_note(self, obj):
+        return Truncator(obj.note).chars(60)
+
+
+@admin.register(ReviewItem)
+class ReviewItemAdmin(admin.ModelAdmin):
+    """The review queue: phases in review_required, highest escalation level first, then the
+    longest waiting. Read-only for now."""
+
+    list_display = (
+        "account",
+        "phase_type",
+        "failure",
+        "escalation_level",
+        "in_review_for",
+        "review_assignee",
+        "retry_count",
+        "short_reason",
+    )
+    list_filter = (
+        "escalation_level",
+        "last_failure_category",
+        "account__platform",
+        "phase_type",
+        "review_assignee",
+    )
+    search_fields = ("account__username", "last_failure_reason")
+    list_select_related = ("account", "review_assignee")
+    ordering = ("-escalation_level", "review_required_since")
+    inlines = [PhaseAttemptInline]
+    fieldsets = (
+        (None, {"fields": ("account", "order", "phase_type", "status", "content")}),
+        (
+            "Failure",
+            {
+                "fields": (
+                    "last_failure_category",
+                    "last_failure_reason",
+                    "last_failure_details",
+                    "last_failure_at",
+                    "retry_count",
+                    "attempt_count",
+                )
+            },
+        ),
+        ("Review", {"fields": ("review_required_since", "escalation_level", "review_assignee")}),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=PhaseStatus.REVIEW_REQUIRED)
+            .order_by("-escalation_level", "review_required_since")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="failure", ordering="last_failure_category")
+    def failure(self, obj):
+        return obj.get_last_failure_category_display() or "(held)"
+
+    @admin.display(description="in review for", ordering="review_required_since")
+    def in_review_for(self, obj):
+        return age_display(obj.review_required_since)
+
+    @admin.display(description="reason")
+    def short_reason(self, obj):
+        return Truncator(obj.last_failure_reason).chars(70)

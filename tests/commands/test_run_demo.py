@@ -1,0 +1,120 @@
+"""run_demo starts the web server and the scheduler as children and stops them cleanly."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from warmup.management.commands.run_demo import child_commands
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_children_are_the_web_server_and_the_scheduler_loop():
+    children = dict(child_commands(host="127.0.0.1", port=8123, bots=3, commands={}))
+
+    assert children["web server"][1:] == [
+        str(ROOT / "manage.py"), "runserver", "127.0.0.1:8123", "--noreload"
+    ]  # fmt: skip
+    assert children["scheduler"][2:] == ["warmup_tick", "--loop", "--interval", "5"]
+    assert children["web server"][0] == sys.executable
+    assert "simulated bots" not in children
+
+
+def test_simulated_bots_start_only_when_the_command_exists():
+    children = dict(
+        child_commands(host="0.0.0.0", port=8123, bots=4, commands={"simulate_bots": "x"})
+    )
+
+    argv = children["simulated bots"]
+    assert argv[2:7] == ["simulate_bots", "--url", "http://127.0.0.1:8123", "--bots", "4"]
+    assert argv[7] == "--duration" and int(argv[8]) >= 24 * 3600
+    no_bots = dict(child_commands(host="h", port=1, bots=0, commands={"simulate_bots": "x"}))
+    assert "simulated bots" not in no_bots
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process, timeout: float = 40) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "run_demo exited early"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
+
+
+def port_is_closed(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def migrated_db(tmp_path_factory) -> Path:
+    """A migrated SQLite file, made once; each test runs the demo on its own copy."""
+    path = tmp_path_factory.mktemp("demo") / "migrated.sqlite3"
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=demo_env(path), check=True, cwd=ROOT,
+                   timeout=90)  # fmt: skip
+    return path
+
+
+def demo_env(database: Path) -> dict:
+    return {
+        **os.environ,
+        "DEBUG": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serves_the_admin_and_stops_cleanly_on_a_signal(tmp_path, migrated_db, stop_signal):
+    # A real run on its own SQLite file, as `make demo` would do it.
+    database = tmp_path / "demo.sqlite3"
+    shutil.copy(migrated_db, database)
+    env = demo_env(database)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    port = free_port()
+    process = subprocess.Popen(
+        [*manage, "run_demo", "--host", "127.0.0.1", "--port", str(port), "--bots", "2"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/admin/login/", process) == 200
+        time.sleep(1)  # let the scheduler loop start
+        process.send_signal(stop_signal)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert f"log in at http://127.0.0.1:{port}/admin/" in stdout
+    assert "Started the scheduler" in stdout
+    assert "Scheduler stopped after" in stdout  # the loop ended with its summary
+    assert stdout.rstrip().endswith("Demo stopped.")
+    assert port_is_closed(port)

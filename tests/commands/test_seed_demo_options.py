@@ -1,0 +1,51 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests.commands.conftest import run
+from warmup.models import Account, PhaseStatus, WarmupPhase
+
+pytestmark = pytest.mark.django_db
+
+
+def test_with_admin_prints_a_login_that_works_and_assigns_it_reviews():
+    out = run("seed_demo", "--with-admin", "--accounts", "6")
+
+    password = out.stdout.split("password: ")[1].split()[0]
+    assert "Log in at http://127.0.0.1:8000/admin/" in out.stdout
+    assert "username: admin" in out.stdout
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    client = Client()
+    assert client.login(username="admin", password=password)
+    assert client.get("/admin/").status_code == 200
+    assert WarmupPhase.objects.filter(
+        status=PhaseStatus.REVIEW_REQUIRED, review_assignee=admin
+    ).exists()
+
+
+def test_demo_admin_password_from_the_environment_and_a_second_run_resets_it(monkeypatch):
+    first = run("seed_demo", "--with-admin", "--accounts", "0")
+    old_password = first.stdout.split("password: ")[1].split()[0]
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "demo-pass-1234")
+
+    out = run("seed_demo", "--with-admin", "--accounts", "0")
+
+    assert "password: demo-pass-1234" in out.stdout
+    assert "Reset the password of the superuser 'admin'" in out.stdout
+    assert Client().login(username="admin", password="demo-pass-1234")
+    assert not Client().login(username="admin", password=old_password)
+
+
+def test_a_small_demo_still_covers_every_status():
+    run("seed_demo", "--accounts", "6")
+
+    assert Account.objects.count() == 6
+    assert set(WarmupPhase.objects.values_list("status", flat=True)) == set(PhaseStatus.values)
+
+
+def test_a_negative_account_count_is_a_usage_error():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--accounts must be 0 or more"):
+        run("seed_demo", "--accounts", "-1")

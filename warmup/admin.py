@@ -1,0 +1,330 @@
+"""Admin for the warmup domain. The admin never writes a phase's status: phases and attempts
+are read-only here, accounts and bots are created through the services, and review actions
+live in the review queue (reviews.admin)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.html import format_html
+
+from warmup.errors import DomainError, InvalidInput
+from warmup.models import (
+    ACTIVE_STATUSES,
+    Account,
+    Bot,
+    ContentItem,
+    PhaseAttempt,
+    PhaseTemplate,
+    WarmupPhase,
+    WarmupPlan,
+)
+from warmup.services.accounts import account_enrol, validate_enrolment
+from warmup.services.bots import bot_deactivate
+from warmup.services.content import build_content_item
+
+# --- Shared --------------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def age_display(value):
+    if value is None:
+        return "-"
+    seconds = int((timezone.now() - value).total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+# --- Plans ---------------------------------------------------------------------------------
+
+
+class PhaseTemplateInline(admin.TabularInline):
+    model = PhaseTemplate
+    extra = 0
+    fields = (
+        "order",
+        "phase_type",
+        "name",
+        "requires_content",
+        "delay",
+        "lease_duration",
+        "retry_overrides",
+    )
+
+
+@admin.register(WarmupPlan)
+class WarmupPlanAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "is_active", "step_count", "account_count", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("slug", "name")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [PhaseTemplateInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _steps=Count("templates", distinct=True), _accounts=Count("accounts", distinct=True)
+            )
+        )
+
+    @admin.display(description="steps", ordering="_steps")
+    def step_count(self, obj):
+        return obj._steps
+
+    @admin.display(description="accounts", ordering="_accounts")
+    def account_count(self, obj):
+        return obj._accounts
+
+
+# --- Accounts ------------------------------------------------------------------------------
+
+
+class AccountForm(forms.ModelForm):
+    class Meta:
+        model = Account
+        fields = ("platform", "username", "plan")
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("plan") and data.get("platform"):
+            try:
+                data["username"] = validate_enrolment(
+                    platform=data["platform"], username=data.get("username", ""), plan=data["plan"]
+                )
+            except InvalidInput as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
+class AccountPhaseInline(ReadOnlyInline):
+    model = WarmupPhase
+    fields = (
+        "order",
+        "phase_type",
+        "status",
+        "retry_count",
+        "last_failure_category",
+        "next_attempt_at",
+        "completed_at",
+    )
+    readonly_fields = fields
+    ordering = ("order",)
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    list_display = (
+        "__str__",
+        "platform",
+        "username",
+        "status",
+        "plan",
+        "current_phase",
+        "created_at",
+    )
+    list_filter = ("platform", "status", "plan")
+    search_fields = ("username",)
+    list_select_related = ("plan",)
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Status changes (suspend, reactivate) are review events, made through the services.
+        if obj is None:
+            return ()
+        return ("platform", "username", "plan", "status", "status_changed_at", "created_at")
+
+    def get_inlines(self, request, obj):
+        return [AccountPhaseInline] if obj is not None else []
+
+    @admin.display(description="current phase")
+    def current_phase(self, obj):
+        phase = next((p for p in obj.phases.all() if p.status in ACTIVE_STATUSES), None)
+        return f"#{phase.order} {phase.phase_type} ({phase.get_status_display()})" if phase else "-"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("phases")
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # Enrolment creates the account's phases too.
+        account = account_enrol(platform=obj.platform, username=obj.username, plan=obj.plan)
+        obj.pk, obj.created_at, obj.status = account.pk, account.created_at, account.status
+        obj._state.adding = False
+
+
+# --- Phases --------------------------------------------------------------------------------
+
+
+class PhaseAttemptInline(ReadOnlyInline):
+    model = PhaseAttempt
+    show_change_link = False
+    fields = (
+        "number",
+        "bot",
+        "claimed_at",
+        "finished_at",
+        "outcome",
+        "failure_category",
+        "reason",
+        "decision",
+        "retry_count_after",
+        "next_attempt_at",
+    )
+    readonly_fields = fields
+    ordering = ("-number",)
+
+
+@admin.register(WarmupPhase)
+class WarmupPhaseAdmin(admin.ModelAdmin):
+    """Read-only: phases change only through bot reports, the scheduler and review actions."""
+
+    list_display = (
+        "account",
+        "order",
+        "phase_type",
+        "status",
+        "retry_count",
+        "last_failure_category",
+        "next_attempt_at",
+    )
+    list_filter = ("status", "phase_type", "account__platform", "last_failure_category")
+    search_fields = ("account__username", "last_failure_reason")
+    list_select_related = ("account",)
+    ordering = ("account__platform", "account__username", "order")
+    inlines = [PhaseAttemptInline]
+    fieldsets = (
+        (None, {"fields": ("account", "template", "order", "phase_type", "status", "content")}),
+        (
+            "Schedule",
+            {"fields": ("available_at", "next_attempt_at", "retry_count", "attempt_count")},
+        ),
+        ("Lease", {"fields": ("bot", "lease_token", "lease_expires_at")}),
+        (
+            "Last failure",
+            {
+                "fields": (
+                    "last_failure_category",
+                    "last_failure_reason",
+                    "last_failure_details",
+                    "last_failure_at",
+                )
+            },
+        ),
+        ("Review", {"fields": ("review_required_since", "review_assignee", "escalation_level")}),
+        ("Completion", {"fields": ("completed_at", "completion_method")}),
+        (None, {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Content -------------------------------------------------------------------------------
+
+
+class ContentItemForm(forms.ModelForm):
+    media_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+
+    class Meta:
+        model = ContentItem
+        fields = ("phase_type", "title", "body", "media_url", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        try:
+            build_content_item(
+                phase_type=data.get("phase_type", ""),
+                title=data.get("title", ""),
+                body=data.get("body", ""),
+                media_url=data.get("media_url", ""),
+            )
+        except InvalidInput as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
+@admin.register(ContentItem)
+class ContentItemAdmin(admin.ModelAdmin):
+    form = ContentItemForm
+    list_display = ("title", "phase_type", "is_active", "times_used", "media_link", "created_at")
+    list_filter = ("phase_type", "is_active")
+    search_fields = ("title", "body")
+    readonly_fields = ("times_used", "created_at")
+
+    @admin.display(description="media")
+    def media_link(self, obj):
+        if not obj.media_url:
+            return "-"
+        return format_html(
+            '<a href="{}" rel="noreferrer">{}</a>', obj.media_url, obj.media_url.rsplit("/", 1)[-1]
+        )
+
+
+# --- Bots ----------------------------------------------------------------------------------
+
+
+@admin.register(Bot)
+class BotAdmin(admin.ModelAdmin):
+    """Bots are created with `manage.py create_bot NAME`, which shows the token once. The
+    token hash is not shown at all; the prefix identifies the token a bot uses."""
+
+    list_display = ("name", "is_active", "token_prefix", "last_seen", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "token_prefix")
+    fields = ("name", "is_active", "token_prefix", "created_at", "last_seen_at")
+    readonly_fields = fields
+    actions = ["deactivate"]
+
+    @admin.display(description="last seen", ordering="last_seen_at")
+    def last_seen(self, obj):
+        return f"{age_display(obj.last_seen_at)} ago" if obj.last_seen_at else "never"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(
+        description="Deactivate selected bots (their requests are refused)",
+        permissions=["change"],
+    )
+    def deactivate(self, request, queryset):
+        done = 0
+        for bot in queryset:
+            try:
+                bot_deactivate(name=bot.name)
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{bot}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Deactivated {done} bots.", messages.SUCCESS)

@@ -1,0 +1,26 @@
+"""Demo data: a believable fleet in the middle of its warmup, built only through the services.
+See warmup.demo.seed."""
+
+from warmup.demo.seed import (
+    ADMIN_URL,
+    ADMIN_USERNAME,
+    DEFAULT_ACCOUNTS,
+    DemoError,
+    SeedReport,
+    queue_levels,
+    resolution_count,
+    seed,
+    status_counts,
+)
+
+__all__ = [
+    "ADMIN_URL",
+    "ADMIN_USERNAME",
+    "DEFAULT_ACCOUNTS",
+    "DemoError",
+    "SeedReport",
+    "queue_levels",
+    "resolution_count",
+    "seed",
+    "status_counts",
+]

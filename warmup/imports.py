@@ -1,0 +1,302 @@
+"""CSV imports of accounts and content: parse and validate every row first, then write the
+valid ones in one transaction through the services.
+
+Shared by the `enroll_accounts` and `import_content` commands (and, later, the admin). Parsing
+never writes; a file-level problem (no header, wrong columns) raises CsvFormatError, a bad row
+becomes a RowError with its line number so the operator can fix the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import transaction
+
+from warmup.errors import InvalidInput
+from warmup.models import Account, ContentItem, WarmupPlan
+from warmup.services.accounts import USERNAME_TAKEN, account_enrol, validate_enrolment
+from warmup.services.content import build_content_item, content_phase_types
+
+ACCOUNT_COLUMNS = ("platform", "username")
+CONTENT_COLUMNS = ("phase_type", "title", "body", "media_url")
+CONTENT_OPTIONAL_COLUMNS = ("media_url",)
+
+FILE_NOT_FOUND = "File {path} does not exist."
+FILE_UNREADABLE = "Cannot read {path}: {error}."
+FILE_NOT_UTF8 = "{path} is not UTF-8 text ({error}); save it as UTF-8 CSV."
+FILE_EMPTY = "The file is empty; its first line must be the header: {expected}."
+HEADER_MISSING = (
+    "line {line}: the header lacks column(s) {missing}; the first line must be: {expected} "
+    "(got {got!r})."
+)
+HEADER_UNKNOWN = "line {line}: unknown column(s) {unknown} in the header; expected: {expected}."
+HEADER_DUPLICATE = "line {line}: column(s) {duplicate} appear more than once in the header."
+CSV_MALFORMED = "line {line}: not valid CSV: {error}."
+TOO_MANY_FIELDS = "expected at most {expected} fields, got {got}"
+DUPLICATE_ACCOUNT = "{platform}:{username} is a duplicate of line {line}"
+DUPLICATE_CONTENT = "duplicate of line {line} ({phase_type}: {title!r})"
+CONTENT_EXISTS = "{phase_type}: {title!r} is already in the content pool (item {pk})"
+
+
+class CsvFormatError(Exception):
+    """The file as a whole cannot be read as the expected CSV (nothing of it is imported)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self):
+        message = self.message
+        # Service messages are sentences ("Unknown platform ..."); after "line N:" they read
+        # better in lower case, unless they start with an acronym.
+        first_word = message.split(" ", 1)[0]
+        if first_word[:1].isupper() and (first_word[1:].islower() or len(first_word) == 1):
+            message = message[0].lower() + message[1:]
+        return f"line {self.line}: {message}"
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    line: int
+    platform: str
+    username: str
+
+
+@dataclass(frozen=True)
+class ContentRow:
+    line: int
+    item: ContentItem  # validated, unsaved
+
+
+@dataclass
+class ParseResult:
+    rows: list = field(default_factory=list)  # valid rows, ready to import
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows) + len(self.errors)
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def read_text(path: str | Path) -> str:
+    """The file's text, without a UTF-8 byte order mark. Raises CsvFormatError."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CsvFormatError(FILE_NOT_FOUND.format(path=path)) from None
+    except UnicodeDecodeError as exc:
+        raise CsvFormatError(FILE_NOT_UTF8.format(path=path, error=exc.reason)) from None
+    except OSError as exc:
+        raise CsvFormatError(FILE_UNREADABLE.format(path=path, error=exc.strerror)) from None
+
+
+def _lines(source: str | Iterable[str]) -> Iterable[str]:
+    if isinstance(source, str):
+        return io.StringIO(source.removeprefix("\ufeff"), newline="")
+    return source
+
+
+def read_records(
+    source: str | Iterable[str], *, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str] | None, RowError | None]]:
+    """Yield (line, {column: stripped value}, None) per data row, or (line, None, RowError) for
+    a row of the wrong shape. Blank lines are skipped. Raises CsvFormatError for the header."""
+    expected = ",".join(columns)
+    reader = csv.reader(_lines(source), strict=True)
+    try:
+        header, header_line = None, 0
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                header, header_line = row, reader.line_num
+                break
+        if header is None:
+            raise CsvFormatError(FILE_EMPTY.format(expected=expected))
+        names = [cell.strip().removeprefix("\ufeff").strip().lower() for cell in header]
+        _check_header(names, header, line=header_line, columns=columns, optional=optional)
+
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(names):
+                got = len(row)
+                yield (
+                    line,
+                    None,
+                    RowError(line, TOO_MANY_FIELDS.format(expected=len(names), got=got)),
+                )
+                continue
+            values = {name: "" for name in columns}
+            values.update({name: cell.strip() for name, cell in zip(names, row, strict=False)})
+            yield line, values, None
+    except csv.Error as exc:
+        raise CsvFormatError(CSV_MALFORMED.format(line=reader.line_num, error=exc)) from None
+
+
+def _check_header(names, header, *, line, columns, optional) -> None:
+    expected = ",".join(columns)
+    missing = [c for c in columns if c not in names and c not in optional]
+    if missing:
+        raise CsvFormatError(
+            HEADER_MISSING.format(
+                line=line, missing=", ".join(missing), expected=expected, got=",".join(header)
+            )
+        )
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        raise CsvFormatError(
+            HEADER_UNKNOWN.format(
+                line=line, unknown=", ".join(map(repr, unknown)), expected=expected
+            )
+        )
+    duplicate = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicate:
+        raise CsvFormatError(HEADER_DUPLICATE.format(line=line, duplicate=", ".join(duplicate)))
+
+
+# --- Accounts ------------------------------------------------------------------------------
+
+
+def parse_accounts(source: str | Iterable[str], *, plan: WarmupPlan) -> ParseResult:
+    """Validate an accounts CSV (platform,username) against `plan`; writes nothing."""
+    result = ParseResult()
+    candidates: list[AccountRow] = []
+    seen: dict[tuple[str, str], int] = {}
+    for line, values, error in read_records(source, columns=ACCOUNT_COLUMNS):
+        if error is not None:
+            result.errors.append(error)
+            continue
+        platform = values["platform"].lower()
+        try:
+            username = validate_enrolment(platform=platform, username=values["username"], plan=plan)
+        except InvalidInput as exc:
+            result.errors.append(RowError(line, exc.message))
+            continue
+        key = (platform, username)
+        if key in seen:
+            message = DUPLICATE_ACCOUNT.format(platform=platform, username=username, line=seen[key])
+            result.errors.append(RowError(line, message))
+            continue
+        seen[key] = line
+        candidates.append(AccountRow(line=line, platform=platform, username=username))
+
+    enrolled = _enrolled(candidates)
+    for row in candidates:
+        if (row.platform, row.username) in enrolled:
+            message = USERNAME_TAKEN.format(platform=row.platform, username=row.username)
+            result.errors.append(RowError(row.line, message))
+        else:
+            result.rows.append(row)
+    result.errors.sort(key=lambda e: e.line)
+    return result
+
+
+def _enrolled(rows: list[AccountRow]) -> set[tuple[str, str]]:
+    found = set()
+    usernames = sorted({row.username for row in rows})
+    for i in range(0, len(usernames), 500):  # stay under SQLite's parameter limit
+        found.update(
+            Account.objects.filter(username__in=usernames[i : i + 500]).values_list(
+                "platform", "username"
+            )
+        )
+    return found
+
+
+@transaction.atomic
+def import_accounts(rows: list[AccountRow], *, plan: WarmupPlan) -> list[Account]:
+    """Enrol every row on `plan`, all or nothing (each through `account_enrol`)."""
+    return [account_enrol(platform=row.platform, username=row.username, plan=plan) for row in rows]
+
+
+# --- Content -------------------------------------------------------------------------------
+
+
+def parse_content(source: str | Iterable[str]) -> ParseResult:
+    """Validate a content CSV (phase_type,title,body[,media_url]); writes nothing."""
+    result = ParseResult()
+    known_types = content_phase_types()
+    seen: dict[tuple[str, str, str, str], int] = {}
+    for line, values, error in read_records(
+        source, columns=CONTENT_COLUMNS, optional=CONTENT_OPTIONAL_COLUMNS
+    ):
+        if error is not None:
+            result.errors.append(error)
+            continue
+        try:
+            item = build_content_item(
+                phase_type=values["phase_type"],
+                title=values["title"],
+                body=values["body"],
+                media_url=values["media_url"],
+                known_types=known_types,
+            )
+        except InvalidInput as exc:
+            result.errors.append(RowError(line, exc.message))
+            continue
+        key = _content_key(item)
+        if key in seen:
+            message = DUPLICATE_CONTENT.format(
+                line=seen[key], phase_type=item.phase_type, title=item.title
+            )
+            result.errors.append(RowError(line, message))
+            continue
+        existing = _existing_content(item)
+        if existing is not None:
+            message = CONTENT_EXISTS.format(
+                phase_type=item.phase_type, title=item.title, pk=existing
+            )
+            result.errors.append(RowError(line, message))
+            continue
+        seen[key] = line
+        result.rows.append(ContentRow(line=line, item=item))
+    return result
+
+
+def _content_key(item: ContentItem) -> tuple[str, str, str, str]:
+    return (item.phase_type, item.title, item.body, item.media_url)
+
+
+def _existing_content(item: ContentItem) -> int | None:
+    return (
+        ContentItem.objects.filter(
+            phase_type=item.phase_type, title=item.title, body=item.body, media_url=item.media_url
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def import_content(rows: list[ContentRow]) -> list[ContentItem]:
+    """Add every validated item to the pool, all or nothing."""
+    items = [row.item for row in rows]
+    for item in items:
+        item.save()
+    return items
+
+
+# --- Reporting -----------------------------------------------------------------------------
+
+
+def breakdown(values: Iterable[str]) -> str:
+    """'instagram 2, tiktok 1' for a summary line."""
+    counts = Counter(values)
+    return ", ".join(f"{key} {counts[key]}" for key in sorted(counts))
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

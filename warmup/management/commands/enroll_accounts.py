@@ -1,0 +1,53 @@
+"""Enrol accounts from a CSV file (platform,username) on a warmup plan."""
+
+from django.core.management.base import CommandError
+
+from warmup.imports import breakdown, import_accounts, parse_accounts
+from warmup.management.csv_import import CsvImportCommand
+from warmup.models import WarmupPlan
+
+UNKNOWN_PLAN = "Unknown plan {slug!r}; plans are: {choices}."
+PLAN_INACTIVE = "Plan {slug!r} is not active; activate it or choose another with --plan."
+PLAN_EMPTY = "Plan {slug!r} has no phases; add phase templates to it first."
+
+
+class Command(CsvImportCommand):
+    help = (
+        "Enrol accounts listed in a CSV file with the header 'platform,username'. Every row is "
+        "validated first; by default nothing is imported if any row is invalid."
+    )
+    verb = "Enrolled"
+    noun = "accounts"
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--plan", default="default", metavar="SLUG", help="Plan to enrol on (default: default)."
+        )
+
+    def resolve(self, options) -> dict:
+        slug = options["plan"]
+        plan = WarmupPlan.objects.filter(slug=slug).first()
+        if plan is None:
+            choices = ", ".join(WarmupPlan.objects.values_list("slug", flat=True)) or "(none)"
+            raise CommandError(UNKNOWN_PLAN.format(slug=slug, choices=choices))
+        if not plan.is_active:
+            raise CommandError(PLAN_INACTIVE.format(slug=slug))
+        if not plan.templates.exists():
+            raise CommandError(PLAN_EMPTY.format(slug=slug))
+        return {"plan": plan}
+
+    def parse(self, text, context):
+        return parse_accounts(text, plan=context["plan"])
+
+    def import_rows(self, rows, context):
+        return import_accounts(rows, plan=context["plan"])
+
+    def describe_row(self, row) -> str:
+        return f"{row.platform}:{row.username}"
+
+    def breakdown(self, rows) -> str:
+        return breakdown(row.platform for row in rows)
+
+    def target(self, context) -> str:
+        return f" on plan {context['plan'].slug!r}"

@@ -1,0 +1,145 @@
+"""Run the demo: the web server, the scheduler loop and (when available) simulated bots, as
+child processes, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import get_commands
+from django.core.management.base import BaseCommand, CommandError
+
+TICK_INTERVAL = 5
+SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
+STOP_TIMEOUT = 10  # seconds a child gets to exit after SIGTERM before it is killed
+READY_TIMEOUT = 30
+
+
+def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tuple[str, list]]:
+    """(label, argv) of every child process to start, in order."""
+    manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+    children = [
+        ("web server", [*manage, "runserver", f"{host}:{port}", "--noreload"]),
+        ("scheduler", [*manage, "warmup_tick", "--loop", "--interval", str(TICK_INTERVAL)]),
+    ]
+    # Hook: simulated bots. `simulate_bots` is built separately; start it only once it exists.
+    commands = get_commands() if commands is None else commands
+    if bots > 0 and "simulate_bots" in commands:
+        children.append(
+            (
+                "simulated bots",
+                [
+                    *manage,
+                    "simulate_bots",
+                    "--url",
+                    f"http://{_client_host(host)}:{port}",
+                    "--bots",
+                    str(bots),
+                    "--duration",
+                    str(SIMULATION_DURATION),
+                    # Lively but mostly successful: a bot works ~1 s per phase, a quarter of
+                    # the claims fail (filling the review queue), a few hang (lease expiry).
+                    *("--think", "1", "--fail-rate", "0.25", "--hang-rate", "0.02"),
+                    # The terminal is shared with the server's log: whole lines, not a
+                    # rewritten one.
+                    *("--progress-every", "10"),
+                ],
+            )
+        )
+    return children
+
+
+def _client_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the demo: Django's development server, the scheduler loop and simulated bots "
+        "(if the simulate_bots command is installed). Ctrl-C stops them all."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--bots", type=int, default=3, metavar="N", help="Simulated bots to run (default 3)."
+        )
+
+    def handle(self, *args, host, port, bots, **options):
+        if bots < 0:
+            raise CommandError("--bots must be 0 or more.")
+        stop = {"signal": None}
+
+        def request_stop(signum, frame):
+            stop["signal"] = signum
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        children: list[tuple[str, subprocess.Popen]] = []
+        try:
+            for label, argv in child_commands(host=host, port=port, bots=bots):
+                # Own session: a Ctrl-C in the terminal reaches only us, and we stop the
+                # children in order, quietly (runserver prints a traceback on SIGINT).
+                process = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
+                children.append((label, process))
+                self.stdout.write(f"Started the {label} (pid {process.pid}).")
+            if not any(label == "simulated bots" for label, _ in children):
+                self.stdout.write("No simulated bots: the simulate_bots command is not installed.")
+            self._announce(host, port, children, stop)
+            failed = self._watch(children, stop)
+        finally:
+            self._stop_all(children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failed:
+            raise CommandError(f"The {failed[0]} exited with code {failed[1]}; stopped the demo.")
+        self.stdout.write("Demo stopped.")
+
+    def _announce(self, host, port, children, stop) -> None:
+        url = f"http://{_client_host(host)}:{port}"
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and stop["signal"] is None:
+            if children[0][1].poll() is not None:
+                return  # _watch reports it
+            try:
+                with socket.create_connection((_client_host(host), port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo running at {url}/ - log in at {url}/admin/") + "\n"
+            "  as 'admin' with the password seed_demo --with-admin printed "
+            "(or DEMO_ADMIN_PASSWORD).\n"
+            "  Press Ctrl-C to stop."
+        )
+
+    def _watch(self, children, stop) -> tuple[str, int] | None:
+        """Wait for a stop signal; return (label, code) if a child exits on its own first."""
+        while stop["signal"] is None:
+            for label, process in children:
+                code = process.poll()
+                if code is not None:
+                    return label, code
+            time.sleep(0.2)
+        self.stdout.write(f"\nReceived {signal.Signals(stop['signal']).name}; stopping...")
+        return None
+
+    def _stop_all(self, children) -> None:
+        for _label, process in reversed(children):
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for label, process in reversed(children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"The {label} did not stop within {STOP_TIMEOUT} s; killing it.")
+                process.kill()
+                process.wait()
