@@ -37,7 +37,6 @@ from tests.conftest import (
     stored,
 )
 from tests.factories import AccountFactory, UserFactory
-from warmup.actors import Actor
 from warmup.errors import (
     ACCOUNT_ALREADY_ACTIVE,
     ACCOUNT_NOT_ACTIVE,
@@ -326,6 +325,20 @@ def test_hold_writes_one_log_row(from_status, account, bot, clock, reviewer, rev
     assert reload(phase).review_required_since == log.created_at
 
 
+def test_hold_records_the_failure_context_of_the_moment(account, bot, clock, reviewer_actor):
+    # given a phase waiting for its retry after a network error
+    phase = make_in_progress(account, bot)
+    fail(phase, bot, FailureCategory.NETWORK_ERROR)
+    last_id = last_log_id()
+
+    review_hold(phase_id=phase.pk, note="Proxy pool is down", actor=reviewer_actor)
+
+    log = one_new_log(last_id)
+    assert (log.from_status, log.to_status) == (S.CONTENT_ASSIGNED, S.REVIEW_REQUIRED)
+    assert (log.failure_category, log.retry_count) == (FailureCategory.NETWORK_ERROR, 1)
+    assert reload(phase).next_attempt_at is None
+
+
 def test_hold_needs_a_note(account, bot, reviewer_actor):
     phase = make_content_assigned(account)
     before, last_id = stored(phase), last_log_id()
@@ -602,4 +615,3 @@ def test_system_and_bot_actors_are_recorded_as_such(account, bot, clock):
         None,
         None,
     )
-    assert Actor.system().kind == ActorType.SYSTEM
