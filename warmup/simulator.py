@@ -44,6 +44,7 @@ CONNECTION_PAUSE = 1.0  # seconds between tries while the server is unreachable
 CONNECTION_PAUSE_MAX = 5.0
 ERROR_PAUSE = 1.0  # after an unexpected HTTP error, so a broken server is not hammered
 RETRY_AFTER_DEFAULT = 1.0  # a 429 without a usable Retry-After header
+RETRY_AFTER_MIN = 0.2  # "Retry-After: 0" must not turn into a busy loop
 REPORT_TRIES = 5  # tries to deliver one report (connection errors, 429) before giving up
 
 
@@ -297,6 +298,9 @@ class SimulatedBot:
                 self._work(phase)
         except _Stopped:
             pass
+        except Exception as exc:  # a bug here stops this bot, visibly, not with a thread dump
+            self.stats.error(f"simulator crash {type(exc).__name__}")
+            self.fatal = f"{self.name}: crashed: {exc!r}"
         finally:
             self.session.close()
 
@@ -443,10 +447,12 @@ def _json(response: requests.Response) -> dict:
 
 
 def _retry_after(response: requests.Response) -> float:
+    """Seconds the server asked us to wait (never less than RETRY_AFTER_MIN)."""
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
+        seconds = float(response.headers.get("Retry-After", ""))
     except ValueError:
         return RETRY_AFTER_DEFAULT
+    return max(RETRY_AFTER_MIN, seconds) if seconds == seconds else RETRY_AFTER_DEFAULT
 
 
 # --- A fleet of simulated bots ---------------------------------------------------------
