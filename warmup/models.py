@@ -234,7 +234,8 @@ class WarmupPhase(models.Model):
     available_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
-    # The current lease, while in_progress.
+    # The current lease, while in_progress. `bot` stays set afterwards: the bot that last held
+    # the phase (reviewers filter the queue by it); only the token and expiry are cleared.
     bot = models.ForeignKey(Bot, on_delete=models.PROTECT, null=True, blank=True)
     lease_token = models.UUIDField(null=True, blank=True, unique=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -92,7 +92,7 @@ def phases_assign_content(*, now: datetime) -> AssignReport:
 def leases_expire(*, now: datetime) -> int:
     """Turn every expired lease into a `lease_expired` failure (retry or review by policy)."""
     expired = WarmupPhase.objects.filter(
-        status=S.IN_PROGRESS, lease_expires_at__lt=now
+        status=S.IN_PROGRESS, lease_expires_at__lte=now
     ).select_related("template", "account", "bot")
     count, last_id, size = 0, 0, _batch_size()
     while True:
