@@ -8,9 +8,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from warmup.management.commands.run_demo import child_commands
 
@@ -38,6 +41,16 @@ def test_simulated_bots_start_only_when_the_command_exists():
     assert argv[7] == "--duration" and int(argv[8]) >= 24 * 3600
     no_bots = dict(child_commands(host="h", port=1, bots=0, commands={"simulate_bots": "x"}))
     assert "simulated bots" not in no_bots
+
+
+def test_a_port_in_use_is_a_usage_error_before_anything_starts():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        with pytest.raises(CommandError, match=f"127.0.0.1:{port} is already in use"):
+            call_command("run_demo", "--port", str(port), stdout=StringIO())
 
 
 def free_port() -> int:

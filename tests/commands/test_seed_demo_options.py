@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
 from django.test import Client
 
 from tests.commands.conftest import run
@@ -9,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_with_admin_prints_a_login_that_works_and_assigns_it_reviews():
-    out = run("seed_demo", "--with-admin", "--accounts", "6")
+    out = run("seed_demo", "--with-admin", "--accounts", "6", "--live", "0")
 
     password = out.stdout.split("password: ")[1].split()[0]
     assert "Log in at http://127.0.0.1:8000/admin/" in out.stdout
@@ -25,11 +26,11 @@ def test_with_admin_prints_a_login_that_works_and_assigns_it_reviews():
 
 
 def test_demo_admin_password_from_the_environment_and_a_second_run_resets_it(monkeypatch):
-    first = run("seed_demo", "--with-admin", "--accounts", "0")
+    first = run("seed_demo", "--with-admin", "--accounts", "0", "--live", "0")
     old_password = first.stdout.split("password: ")[1].split()[0]
     monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "demo-pass-1234")
 
-    out = run("seed_demo", "--with-admin", "--accounts", "0")
+    out = run("seed_demo", "--with-admin", "--accounts", "0", "--live", "0")
 
     assert "password: demo-pass-1234" in out.stdout
     assert "Reset the password of the superuser 'admin'" in out.stdout
@@ -38,14 +39,24 @@ def test_demo_admin_password_from_the_environment_and_a_second_run_resets_it(mon
 
 
 def test_a_small_demo_still_covers_every_status():
-    run("seed_demo", "--accounts", "6")
+    run("seed_demo", "--accounts", "6", "--live", "2")
 
-    assert Account.objects.count() == 6
+    assert Account.objects.filter(plan__slug="default").count() == 6
+    assert Account.objects.filter(plan__slug="demo-fast").count() == 2
     assert set(WarmupPhase.objects.values_list("status", flat=True)) == set(PhaseStatus.values)
 
 
-def test_a_negative_account_count_is_a_usage_error():
-    from django.core.management.base import CommandError
+@pytest.mark.parametrize("option", ["--accounts", "--live"])
+def test_a_negative_account_count_is_a_usage_error(option):
+    with pytest.raises(CommandError, match="--accounts and --live must be 0 or more"):
+        run("seed_demo", option, "-1")
+    assert not Account.objects.exists()
 
-    with pytest.raises(CommandError, match="--accounts must be 0 or more"):
-        run("seed_demo", "--accounts", "-1")
+
+def test_only_live_accounts_then_a_second_run_adds_nothing():
+    run("seed_demo", "--accounts", "0", "--live", "3")
+
+    out = run("seed_demo", "--accounts", "0", "--live", "3")
+
+    assert Account.objects.count() == 3
+    assert "demo data already present (3 demo accounts)" in out.stdout

@@ -48,6 +48,7 @@ from warmup.models import (
     ContentItem,
     PhaseAttempt,
     PhaseStatus,
+    PhaseTemplate,
     Platform,
     WarmupPhase,
     WarmupPlan,
@@ -62,6 +63,8 @@ S = PhaseStatus
 ADMIN_USERNAME = "admin"
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
 DEFAULT_ACCOUNTS = 30
+DEFAULT_LIVE = 10
+FAST_PLAN = "demo-fast"
 M, D = timedelta(minutes=1), timedelta(days=1)
 
 # --- The seeding ---------------------------------------------------------------------------
@@ -72,6 +75,7 @@ class SeedReport:
     content_added: int = 0
     bots_created: dict = field(default_factory=dict)  # name -> token
     accounts_created: int = 0
+    live_created: int = 0
     accounts_existing: int = 0
     admin_password: str | None = None
     admin_created: bool = False
@@ -81,34 +85,75 @@ class DemoError(Exception):
     """The demo could not be built as scripted (another process changed the data meanwhile)."""
 
 
-def demo_usernames(count: int) -> list[tuple[str, str]]:
-    """(platform, username) of the demo accounts, the same list on every run. Account i
-    follows SCENARIOS[i % len(SCENARIOS)]; the accounts of each stage take the platforms in
-    turn, so every platform shows most stages."""
+def _name_pairs() -> list[tuple[str, str]]:
     pairs = [(a, b) for a in USERNAME_FIRST for b in USERNAME_SECOND]
     random.Random(20240601).shuffle(pairs)
-    platforms = Platform.values
+    return pairs
+
+
+def _username(pairs, i: int) -> str:
+    first, second = pairs[i % len(pairs)]
+    return f"{first}_{second}" + (f"{i // len(pairs)}" if i >= len(pairs) else "")
+
+
+def demo_usernames(count: int) -> list[tuple[str, str]]:
+    """(platform, username) of the story accounts, the same list on every run. Account i
+    follows SCENARIOS[i % len(SCENARIOS)]; the accounts of each stage take the platforms in
+    turn, so every platform shows most stages."""
+    pairs, platforms = _name_pairs(), Platform.values
     stages = list(dict.fromkeys(s.stage for s in SCENARIOS))
     turns = Counter()
     names = []
     for i in range(count):
-        first, second = pairs[i % len(pairs)]
-        suffix = f"{i // len(pairs)}" if i >= len(pairs) else ""
         stage = SCENARIOS[i % len(SCENARIOS)].stage
         platform = platforms[(stages.index(stage) + turns[stage]) % len(platforms)]
         turns[stage] += 1
-        names.append((platform, f"{first}_{second}{suffix}"))
+        names.append((platform, _username(pairs, i)))
     return names
 
 
-def existing_demo_accounts(count: int) -> int:
-    names = demo_usernames(max(count, len(SCENARIOS)))
+def live_usernames(count: int) -> list[tuple[str, str]]:
+    """(platform, username) of the accounts on the fast plan, taken from the other end of the
+    name list so they do not meet the story accounts."""
+    pairs, platforms = _name_pairs()[::-1], Platform.values
+    return [(platforms[i % len(platforms)], _username(pairs, i)) for i in range(count)]
+
+
+def existing_demo_accounts(accounts: int, live: int) -> int:
+    names = set(demo_usernames(max(accounts, len(SCENARIOS))))
+    names |= set(live_usernames(max(live, DEFAULT_LIVE)))
     found = set(
         Account.objects.filter(username__in=[u for _, u in names]).values_list(
             "platform", "username"
         )
     )
-    return len(found & set(names))
+    return len(found & names)
+
+
+def ensure_fast_plan() -> WarmupPlan:
+    """The default plan's steps a minute apart instead of hours or days, so the simulated bots
+    of `run_demo` keep finding work. A plan is configuration, not status: made directly."""
+    default = WarmupPlan.objects.get(slug="default")
+    plan, created = WarmupPlan.objects.get_or_create(
+        slug=FAST_PLAN,
+        defaults={
+            "name": "Demo: warmup in minutes",
+            "description": "The default steps, a minute apart, for live demos.",
+        },
+    )
+    if created:
+        for template in default.templates.order_by("order"):
+            PhaseTemplate.objects.create(
+                plan=plan,
+                order=template.order,
+                phase_type=template.phase_type,
+                name=template.name,
+                requires_content=template.requires_content,
+                delay=min(template.delay, M),
+                lease_duration=template.lease_duration,
+                retry_overrides=template.retry_overrides,
+            )
+    return plan
 
 
 def ensure_admin(password: str | None = None) -> tuple[object, str, bool]:
@@ -175,7 +220,13 @@ def ensure_bots() -> tuple[list[Bot], dict]:
     return bots, created
 
 
-def seed(*, accounts: int = DEFAULT_ACCOUNTS, with_admin: bool = False, admin_password=None):
+def seed(
+    *,
+    accounts: int = DEFAULT_ACCOUNTS,
+    live: int = DEFAULT_LIVE,
+    with_admin: bool = False,
+    admin_password: str | None = None,
+) -> SeedReport:
     """Build the demo; safe to run again (existing demo accounts are left as they are)."""
     report = SeedReport()
     admin = None
@@ -186,22 +237,28 @@ def seed(*, accounts: int = DEFAULT_ACCOUNTS, with_admin: bool = False, admin_pa
     reviewers = ensure_reviewers()
     reviewers["admin"] = admin or next(iter(reviewers.values()))
 
-    report.accounts_existing = existing_demo_accounts(accounts)
-    if report.accounts_existing or accounts <= 0:
+    report.accounts_existing = existing_demo_accounts(accounts, live)
+    if report.accounts_existing:
         return report
     plan = WarmupPlan.objects.get(slug="default")
     with transaction.atomic():
         storyteller = Storyteller(bots=bots, people=reviewers, plan=plan)
+        names = demo_usernames(accounts)
         stories = [
             (SCENARIOS[i % len(SCENARIOS)], platform, username)
-            for i, (platform, username) in enumerate(demo_usernames(accounts))
+            for i, (platform, username) in enumerate(names)
         ]
         # Fresh accounts last: every tick assigns content to whatever is available.
         stories.sort(key=lambda story: story[0].last)
         for scenario, platform, username in stories:
             storyteller.tell(scenario, platform=platform, username=username)
         reviews_escalate_due(now=timezone.now())
+        if live > 0:
+            fast = ensure_fast_plan()
+            for platform, username in set(live_usernames(live)) - set(names):
+                account_enrol(platform=platform, username=username, plan=fast)
     report.accounts_created = accounts
+    report.live_created = live
     return report
 
 

@@ -19,6 +19,11 @@ SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
 STOP_TIMEOUT = 10  # seconds a child gets to exit after SIGTERM before it is killed
 READY_TIMEOUT = 30
 
+PORT_IN_USE = (
+    "{host}:{port} is already in use (another demo or server?); choose another port with "
+    "--port (make demo PORT=...)."
+)
+
 
 def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tuple[str, list]]:
     """(label, argv) of every child process to start, in order."""
@@ -54,6 +59,16 @@ def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tu
     return children
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
@@ -74,6 +89,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, bots, **options):
         if bots < 0:
             raise CommandError("--bots must be 0 or more.")
+        if not _port_free(host, port):
+            raise CommandError(PORT_IN_USE.format(host=host, port=port))
         stop = {"signal": None}
 
         def request_stop(signum, frame):
@@ -83,16 +100,21 @@ class Command(BaseCommand):
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         children: list[tuple[str, subprocess.Popen]] = []
+        commands = child_commands(host=host, port=port, bots=bots)
         try:
-            for label, argv in child_commands(host=host, port=port, bots=bots):
-                # Own session: a Ctrl-C in the terminal reaches only us, and we stop the
-                # children in order, quietly (runserver prints a traceback on SIGINT).
-                process = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
-                children.append((label, process))
-                self.stdout.write(f"Started the {label} (pid {process.pid}).")
-            if not any(label == "simulated bots" for label, _ in children):
-                self.stdout.write("No simulated bots: the simulate_bots command is not installed.")
-            self._announce(host, port, children, stop)
+            # The web server and the scheduler first; the simulated bots once the server
+            # answers, so they do not start with a burst of connection errors.
+            for label, argv in commands[:2]:
+                children.append((label, self._start(label, argv)))
+            ready = self._wait_until_serving(host, port, children[0][1], stop)
+            if ready:
+                for label, argv in commands[2:]:
+                    children.append((label, self._start(label, argv)))
+                if len(commands) == 2:
+                    self.stdout.write(
+                        "No simulated bots: --bots 0, or the simulate_bots command is missing."
+                    )
+                self._announce(host, port)
             failed = self._watch(children, stop)
         finally:
             self._stop_all(children)
@@ -102,17 +124,29 @@ class Command(BaseCommand):
             raise CommandError(f"The {failed[0]} exited with code {failed[1]}; stopped the demo.")
         self.stdout.write("Demo stopped.")
 
-    def _announce(self, host, port, children, stop) -> None:
-        url = f"http://{_client_host(host)}:{port}"
+    def _start(self, label: str, argv: list[str]) -> subprocess.Popen:
+        # Own session: a Ctrl-C in the terminal reaches only us, and we stop the children
+        # ourselves, quietly (runserver prints a traceback on SIGINT).
+        process = subprocess.Popen(argv, env=os.environ.copy(), start_new_session=True)
+        self.stdout.write(f"Started the {label} (pid {process.pid}).")
+        return process
+
+    def _wait_until_serving(self, host, port, server, stop) -> bool:
+        """True once the server accepts connections; False if it died or we were stopped."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and stop["signal"] is None:
-            if children[0][1].poll() is not None:
-                return  # _watch reports it
+        while stop["signal"] is None and server.poll() is None:
             try:
                 with socket.create_connection((_client_host(host), port), timeout=1):
-                    break
+                    return True
             except OSError:
+                if time.monotonic() > deadline:
+                    self.stderr.write(f"The web server is not answering after {READY_TIMEOUT} s.")
+                    return True  # carry on; the operator sees the server's own output
                 time.sleep(0.2)
+        return False
+
+    def _announce(self, host, port) -> None:
+        url = f"http://{_client_host(host)}:{port}"
         self.stdout.write(
             self.style.SUCCESS(f"Demo running at {url}/ - log in at {url}/admin/") + "\n"
             "  as 'admin' with the password seed_demo --with-admin printed "

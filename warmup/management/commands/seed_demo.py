@@ -30,13 +30,23 @@ class Command(BaseCommand):
             metavar="N",
             help=f"How many demo accounts to enrol (default {demo.DEFAULT_ACCOUNTS}).",
         )
+        parser.add_argument(
+            "--live",
+            type=int,
+            default=demo.DEFAULT_LIVE,
+            metavar="N",
+            help=f"Fresh accounts on the fast plan {demo.FAST_PLAN!r} (steps a minute apart), "
+            f"for run_demo's simulated bots to move (default {demo.DEFAULT_LIVE}).",
+        )
 
-    def handle(self, *args, with_admin, accounts, **options):
-        if accounts < 0:
-            raise CommandError("--accounts must be 0 or more.")
+    def handle(self, *args, with_admin, accounts, live, **options):
+        if accounts < 0 or live < 0:
+            raise CommandError("--accounts and --live must be 0 or more.")
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or None
         try:
-            report = demo.seed(accounts=accounts, with_admin=with_admin, admin_password=password)
+            report = demo.seed(
+                accounts=accounts, live=live, with_admin=with_admin, admin_password=password
+            )
         except demo.DemoError as exc:
             raise CommandError(f"Could not seed the demo: {exc}. Nothing was written.") from None
 
@@ -54,7 +64,11 @@ class Command(BaseCommand):
                 "not adding more. Start from an empty database to seed again."
             )
         else:
-            out(f"Accounts: enrolled {report.accounts_created} demo accounts.")
+            out(
+                f"Accounts: enrolled {report.accounts_created} demo accounts on plan 'default'"
+                f" and {report.live_created} on the fast plan {demo.FAST_PLAN!r}"
+                " (steps a minute apart, for the simulated bots)."
+            )
         statuses = demo.status_counts()
         out("Phases: " + ", ".join(f"{status} {count}" for status, count in statuses.items()))
         levels = demo.queue_levels()
