@@ -38,6 +38,7 @@ HEADER_UNKNOWN = "line {line}: unknown column(s) {unknown} in the header; expect
 HEADER_DUPLICATE = "line {line}: column(s) {duplicate} appear more than once in the header."
 CSV_MALFORMED = "line {line}: not valid CSV: {error}."
 TOO_MANY_FIELDS = "expected at most {expected} fields, got {got}"
+CONTROL_CHARACTER = "the {column} field contains a control character ({char!r})"
 DUPLICATE_ACCOUNT = "{platform}:{username} is a duplicate of line {line}"
 DUPLICATE_CONTENT = "duplicate of line {line} ({phase_type}: {title!r})"
 CONTENT_EXISTS = "{phase_type}: {title!r} is already in the content pool (item {pk})"
@@ -140,9 +141,27 @@ def read_records(
                 continue
             values = {name: "" for name in columns}
             values.update({name: cell.strip() for name, cell in zip(names, row, strict=False)})
+            bad = _control_character(values)
+            if bad is not None:
+                yield (
+                    line,
+                    None,
+                    RowError(line, CONTROL_CHARACTER.format(column=bad[0], char=bad[1])),
+                )
+                continue
             yield line, values, None
     except csv.Error as exc:
         raise CsvFormatError(CSV_MALFORMED.format(line=reader.line_num, error=exc)) from None
+
+
+def _control_character(values: dict[str, str]) -> tuple[str, str] | None:
+    """The first (column, character) that is a control character other than a line break or
+    tab: a NUL or an escape in a CSV is corruption, and PostgreSQL refuses NUL in text."""
+    for column, value in values.items():
+        for char in value:
+            if (ord(char) < 32 and char not in "\n\r\t") or ord(char) == 127:
+                return column, char
+    return None
 
 
 def _check_header(names, header, *, line, columns, optional) -> None:

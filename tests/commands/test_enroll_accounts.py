@@ -159,3 +159,29 @@ def test_a_quoted_field_with_a_newline_keeps_line_numbers_right(write_csv):
         run("enroll_accounts", write_csv(text))
 
     assert "line 4: unknown platform 'myspace'" in str(excinfo.value)
+
+
+def test_a_control_character_in_a_field_is_an_invalid_row(write_csv):
+    text = "platform,username\ninstagram,ok_one\ninstagram,bad\x00one\n"
+
+    with pytest.raises(CommandError) as excinfo:
+        run("enroll_accounts", write_csv(text))
+
+    assert "line 3: the username field contains a control character ('\\x00')" in str(excinfo.value)
+    assert "pass --skip-invalid to import only the 1 valid row)" in str(excinfo.value)
+    assert Account.objects.count() == 0
+
+
+def test_malformed_csv_is_a_usage_error_with_its_line(write_csv):
+    text = 'platform,username\ninstagram,ok_one\ninstagram,"never closed\n'
+
+    with pytest.raises(CommandError, match="line 3: not valid CSV: unexpected end of data"):
+        run("enroll_accounts", write_csv(text))
+    assert Account.objects.count() == 0
+
+
+def test_one_account_is_reported_in_the_singular(write_csv):
+    out = run("enroll_accounts", write_csv("platform,username\nx,solo\n"))
+
+    assert "Read " in out.lines[0] and ": 1 row, 1 valid, 0 invalid." in out.lines[0]
+    assert out.lines[-1] == "Enrolled 1 account on plan 'default' (x 1)."

@@ -109,3 +109,12 @@ def test_a_wrong_header_is_a_usage_error(write_csv, text, expected):
 def test_a_missing_file_is_a_usage_error(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         run("import_content", str(tmp_path / "missing.csv"))
+
+
+def test_a_multi_line_caption_is_kept_and_later_lines_keep_their_numbers(write_csv):
+    text = HEADER + 'first_post,Long,"Line one\nLine two",\nnope,Bad,x,\n'
+
+    out = run("import_content", write_csv(text), "--skip-invalid")
+
+    assert pool() == {("first_post", "Long", "Line one\nLine two", "")}
+    assert "skipped line 4: unknown phase type 'nope'" in out.stderr

@@ -266,6 +266,9 @@ def seed(
 
 
 class Storyteller:
+    """Drives one account at a time through its scenario with the real services: the
+    scheduler tick, bot claims and reports, review actions."""
+
     def __init__(self, *, bots, people, plan):
         self.bots = bots
         self.people = people

@@ -9,7 +9,7 @@ from warmup.imports import CsvFormatError, ParseResult, plural, read_text
 
 INVALID_ROWS = (
     "{file}: {invalid} of {total} rows are invalid; nothing was imported "
-    "(fix them, or pass --skip-invalid to import the {valid} valid rows):"
+    "(fix them, or pass --skip-invalid to import only the {valid}):"
 )
 
 
@@ -17,7 +17,7 @@ class CsvImportCommand(BaseCommand):
     """Subclasses define `parse`, `import_rows`, `describe_row` and the summary wording."""
 
     verb = "Imported"  # "Enrolled", "Added"
-    noun = "rows"  # "accounts", "content items"
+    noun = "row"  # "account", "content item"
 
     def add_arguments(self, parser):
         parser.add_argument("file", metavar="FILE.csv", help="UTF-8 CSV file with a header line.")
@@ -75,7 +75,7 @@ class CsvImportCommand(BaseCommand):
                     file=file,
                     invalid=len(result.errors),
                     total=result.total,
-                    valid=len(result.rows),
+                    valid=plural(len(result.rows), "valid row"),
                 )
             ]
             lines += [f"  {error}" for error in result.errors]
@@ -83,21 +83,20 @@ class CsvImportCommand(BaseCommand):
         for error in result.errors:
             self.stderr.write(f"skipped {error}")
 
-        count = len(result.rows)
+        what = plural(len(result.rows), self.noun) + self.target(context)
         detail = self.breakdown(result.rows)
-        detail = f" ({detail})" if detail else ""
-        skipped = f"; skipped {plural(len(result.errors), 'invalid row')}" if result.errors else ""
+        what += f" ({detail})" if detail else ""
         if dry_run:
             for row in result.rows:
                 self.stdout.write(f"  line {row.line}: {self.describe_row(row)}")
+            skipped = f"; {plural(len(result.errors), 'invalid row')} would be skipped"
             self.stdout.write(
-                f"Dry run: would have {self.verb.lower()} {count} {self.noun}"
-                f"{self.target(context)}{detail}{skipped}; nothing was written."
+                f"Dry run: would have {self.verb.lower()} {what}"
+                f"{skipped if result.errors else ''}; nothing was written."
             )
             return
         self.import_rows(result.rows, context)
+        skipped = f"; skipped {plural(len(result.errors), 'invalid row')}"
         self.stdout.write(
-            self.style.SUCCESS(
-                f"{self.verb} {count} {self.noun}{self.target(context)}{detail}{skipped}."
-            )
+            self.style.SUCCESS(f"{self.verb} {what}{skipped if result.errors else ''}.")
         )

@@ -17,7 +17,7 @@ class Command(CsvImportCommand):
         "validated first; by default nothing is imported if any row is invalid."
     )
     verb = "Enrolled"
-    noun = "accounts"
+    noun = "account"
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

@@ -11,7 +11,7 @@ class Command(CsvImportCommand):
         "if any row is invalid."
     )
     verb = "Added"
-    noun = "content items"
+    noun = "content item"
 
     def parse(self, text, context):
         return parse_content(text)

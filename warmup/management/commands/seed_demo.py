@@ -48,7 +48,9 @@ class Command(BaseCommand):
                 accounts=accounts, live=live, with_admin=with_admin, admin_password=password
             )
         except demo.DemoError as exc:
-            raise CommandError(f"Could not seed the demo: {exc}. Nothing was written.") from None
+            raise CommandError(
+                f"Could not seed the demo: {exc}. No demo account was written."
+            ) from None
 
         out = self.stdout.write
         out(f"Content pool: added {report.content_added} items.")
