@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from warmup.errors import DomainError, InvalidInput
+from warmup.imports import plural
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -155,6 +156,11 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         return [AccountPhaseInline] if obj is not None else []
+
+    def has_change_permission(self, request, obj=None):
+        # View-only once enrolled: a plain save would rewrite `status`, which only the
+        # account services change (suspension and reactivation are logged review events).
+        return False
 
     @admin.display(description="current phase")
     def current_phase(self, obj):
@@ -312,12 +318,18 @@ class BotAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # every field is read-only; changes go through the bot services
+
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_deactivate_permission(self, request):
+        return request.user.has_perm("warmup.change_bot")
+
     @admin.action(
         description="Deactivate selected bots (their requests are refused)",
-        permissions=["change"],
+        permissions=["deactivate"],
     )
     def deactivate(self, request, queryset):
         done = 0
@@ -327,4 +339,4 @@ class BotAdmin(admin.ModelAdmin):
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"{bot}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"Deactivated {done} bots.", messages.SUCCESS)
+        self.message_user(request, f"Deactivated {plural(done, 'bot')}.", messages.SUCCESS)

@@ -158,3 +158,24 @@ def test_a_content_item_with_an_unknown_phase_type_is_refused(superuser_client):
     assert response.status_code == 200  # the form again, with the error
     assert "Unknown phase type" in response.content.decode()
     assert not ContentItem.objects.exists()
+
+
+def test_deactivating_bots_from_the_changelist_goes_through_the_service(superuser_client, fleet):
+    bot = Bot.objects.first()
+
+    response = superuser_client.post(
+        changelist(Bot), {"action": "deactivate", "_selected_action": [bot.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Deactivated 1 bot." in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.is_active is False
+
+
+def test_an_enrolled_account_page_is_read_only(superuser_client, fleet):
+    account = fleet["waiting"].account
+
+    html = superuser_client.get(change(account)).content.decode()
+    assert 'name="username"' not in html and 'name="_save"' not in html
+    assert superuser_client.post(change(account), {"username": "renamed"}).status_code == 403
