@@ -50,7 +50,7 @@ def test_accounts_on_every_platform_and_phases_in_every_status(seeded):
     assert set(Account.objects.values_list("platform", flat=True)) == set(Platform.values)
     assert set(WarmupPhase.objects.values_list("status", flat=True)) == set(PhaseStatus.values)
     assert Account.objects.filter(plan__slug="default").count() == 30
-    assert "Accounts: enrolled 30 demo accounts on plan 'default' and 10 on the fast plan" in (
+    assert "Accounts: enrolled 30 demo accounts on plan 'default' and 20 on the fast plan" in (
         seeded.stdout
     )
 
@@ -59,7 +59,7 @@ def test_live_accounts_wait_on_a_fast_plan_for_the_simulated_bots(seeded):
     live = Account.objects.filter(plan__slug="demo-fast")
     delays = set(WarmupPlan.objects.get(slug="demo-fast").templates.values_list("delay", flat=True))
 
-    assert live.count() == 10
+    assert live.count() == 20
     assert max(delays) <= timedelta(minutes=1)
     assert set(live.values_list("platform", flat=True)) == set(Platform.values)
     firsts = WarmupPhase.objects.filter(account__in=live, order=1)
@@ -171,5 +171,5 @@ def test_running_it_twice_does_not_crash_or_duplicate(seeded):
 
     out = run("seed_demo")
 
-    assert "demo data already present (40 demo accounts)" in out.stdout
+    assert "demo data already present (50 demo accounts)" in out.stdout
     assert (Account.objects.count(), ContentItem.objects.count(), Bot.objects.count()) == counts

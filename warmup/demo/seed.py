@@ -63,9 +63,24 @@ S = PhaseStatus
 ADMIN_USERNAME = "admin"
 ADMIN_URL = "http://127.0.0.1:8000/admin/"
 DEFAULT_ACCOUNTS = 30
-DEFAULT_LIVE = 10
+DEFAULT_LIVE = 20
 FAST_PLAN = "demo-fast"
 M, D = timedelta(minutes=1), timedelta(days=1)
+# The fast plan moves while a person watches: steps 20 s apart, a hung bot's lease expires
+# after 2 minutes, and retries come back within seconds to a couple of minutes.
+FAST_DELAY = timedelta(seconds=20)
+FAST_LEASE = timedelta(minutes=2)
+FAST_RETRIES = {
+    category: {"backoff_base": 15, "backoff_cap": 120}
+    for category in (
+        "network_error",
+        "proxy_error",
+        "rate_limited",
+        "bot_error",
+        "lease_expired",
+        "unknown",
+    )
+}
 
 # --- The seeding ---------------------------------------------------------------------------
 
@@ -131,14 +146,14 @@ def existing_demo_accounts(accounts: int, live: int) -> int:
 
 
 def ensure_fast_plan() -> WarmupPlan:
-    """The default plan's steps a minute apart instead of hours or days, so the simulated bots
+    """The default plan's steps seconds apart instead of hours or days, so the simulated bots
     of `run_demo` keep finding work. A plan is configuration, not status: made directly."""
     default = WarmupPlan.objects.get(slug="default")
     plan, created = WarmupPlan.objects.get_or_create(
         slug=FAST_PLAN,
         defaults={
             "name": "Demo: warmup in minutes",
-            "description": "The default steps, a minute apart, for live demos.",
+            "description": "The default steps seconds apart, short leases and retries.",
         },
     )
     if created:
@@ -149,9 +164,9 @@ def ensure_fast_plan() -> WarmupPlan:
                 phase_type=template.phase_type,
                 name=template.name,
                 requires_content=template.requires_content,
-                delay=min(template.delay, M),
-                lease_duration=template.lease_duration,
-                retry_overrides=template.retry_overrides,
+                delay=min(template.delay, FAST_DELAY),
+                lease_duration=FAST_LEASE,
+                retry_overrides=FAST_RETRIES,
             )
     return plan
 

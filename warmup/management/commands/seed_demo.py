@@ -35,7 +35,7 @@ class Command(BaseCommand):
             type=int,
             default=demo.DEFAULT_LIVE,
             metavar="N",
-            help=f"Fresh accounts on the fast plan {demo.FAST_PLAN!r} (steps a minute apart), "
+            help=f"Fresh accounts on the fast plan {demo.FAST_PLAN!r} (steps seconds apart), "
             f"for run_demo's simulated bots to move (default {demo.DEFAULT_LIVE}).",
         )
 
@@ -69,7 +69,7 @@ class Command(BaseCommand):
             out(
                 f"Accounts: enrolled {report.accounts_created} demo accounts on plan 'default'"
                 f" and {report.live_created} on the fast plan {demo.FAST_PLAN!r}"
-                " (steps a minute apart, for the simulated bots)."
+                " (steps seconds apart, for the simulated bots)."
             )
         statuses = demo.status_counts()
         out("Phases: " + ", ".join(f"{status} {count}" for status, count in statuses.items()))
