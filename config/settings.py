@@ -187,6 +187,11 @@ WARMUP_RETRY_POLICY = {
 # Time in review after which an item rises to escalation level 1, 2, 3, ...
 WARMUP_ESCALATION_THRESHOLDS = [timedelta(hours=1), timedelta(hours=4), timedelta(hours=24)]
 
+# Escalation notifications: a digest email to reviewers (users with reviews.resolve_review and an
+# email address) and, when set, a JSON POST to this webhook. Links point at WARMUP_BASE_URL.
+WARMUP_ESCALATION_WEBHOOK_URL = env_str("ESCALATION_WEBHOOK_URL", default="")
+WARMUP_BASE_URL = env_str("BASE_URL", default="http://127.0.0.1:8000")
+
 # How many rows one scheduler step handles per batch (each batch is one transaction).
 WARMUP_TICK_BATCH_SIZE = 500
 

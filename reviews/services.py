@@ -8,6 +8,7 @@ spent in review.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from reviews import events
 from reviews.models import ReasonCode, ResolutionMethod
+from reviews.notifications import Escalation, notify_escalations
 from warmup.actors import Actor
 from warmup.errors import (
     ACCOUNT_NOT_ACTIVE,
@@ -302,7 +304,8 @@ def escalation_level_for(age, thresholds=None) -> int:
 
 def reviews_escalate_due(*, now: datetime) -> int:
     """Raise the escalation level of items by their time in review; each level crossed is
-    logged once. Returns the number of levels raised."""
+    logged once. Side effects: after commit, one notification digest per batch that rose.
+    Returns the number of levels raised."""
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
     if not thresholds:
         return 0
@@ -314,6 +317,7 @@ def reviews_escalate_due(*, now: datetime) -> int:
     raised, last_id, size = 0, 0, settings.WARMUP_TICK_BATCH_SIZE
     while True:
         with transaction.atomic():
+            risen: list[Escalation] = []
             batch = list(
                 due.filter(pk__gt=last_id)
                 .order_by("pk")
@@ -328,6 +332,9 @@ def reviews_escalate_due(*, now: datetime) -> int:
                     raised += 1
                 phase.escalation_level = target
                 WarmupPhase.objects.filter(pk=phase.pk).update(escalation_level=target)
+                risen.append(Escalation(phase_id=phase.pk, level=target))
+            if risen:
+                transaction.on_commit(partial(notify_escalations, risen))
         if len(batch) < size:
             return raised
         last_id = batch[-1].pk

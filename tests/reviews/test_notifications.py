@@ -1,0 +1,105 @@
+"""Escalation notifications: a digest email to reviewers, and an optional webhook, after commit."""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from tests.conftest import make_review_required
+from tests.factories import AccountFactory, UserFactory
+from warmup.scheduler import tick
+
+
+@pytest.fixture
+def webhook():
+    """A real HTTP endpoint on loopback that records what it receives."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_one_digest_email_reaches_reviewers_when_items_escalate(
+    account, bot, content_pool, django_capture_on_commit_callbacks, settings
+):
+    settings.WARMUP_BASE_URL = "https://warmup.example"
+    reviewer = UserFactory(reviewer=True, email="rita@example.com")
+    UserFactory(email="staff-without-permission@example.com")
+    make_review_required(account, bot, category="challenge_required")
+    make_review_required(AccountFactory(), bot, category="login_failed")
+
+    # when: two hours later, the tick raises both items to level 1
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            tick()
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [reviewer.email]
+    assert message.subject == "[warmup] 2 review item(s) escalated (up to level 1)"
+    assert "challenge_required" in message.body and "login_failed" in message.body
+    assert "https://warmup.example/admin/reviews/reviewitem/" in message.body
+
+
+def test_nothing_is_sent_when_no_level_rises(
+    account, bot, content_pool, django_capture_on_commit_callbacks
+):
+    UserFactory(reviewer=True, email="rita@example.com")
+    make_review_required(account, bot)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        tick()
+
+    assert callbacks == []
+    assert mail.outbox == []
+
+
+def test_the_webhook_gets_the_escalated_items_as_json(
+    account, bot, content_pool, django_capture_on_commit_callbacks, settings, webhook
+):
+    url, received = webhook
+    settings.WARMUP_ESCALATION_WEBHOOK_URL = url
+    phase = make_review_required(account, bot, category="action_blocked")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=5)):
+        with django_capture_on_commit_callbacks(execute=True):
+            tick()
+
+    assert len(received) == 1
+    assert received[0]["event"] == "review.escalated"
+    [item] = received[0]["items"]
+    assert (item["phase"], item["level"], item["category"]) == (phase.pk, 2, "action_blocked")
+
+
+def test_a_dead_webhook_does_not_break_the_tick(
+    account, bot, content_pool, django_capture_on_commit_callbacks, settings, caplog
+):
+    settings.WARMUP_ESCALATION_WEBHOOK_URL = "http://127.0.0.1:9/nothing-listens-here"
+    phase = make_review_required(account, bot)
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            report = tick()
+
+    assert report.escalated == 1
+    phase.refresh_from_db()
+    assert phase.escalation_level == 1
+    assert "Escalation webhook" in caplog.text
