@@ -5,8 +5,13 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from reviews.models import ReasonCode, ResolutionMethod, ReviewItem, ReviewLog
-from warmup.api.serializers import AccountRefSerializer, ContentSerializer, FailureSerializer
-from warmup.models import FailureCategory, PhaseAttempt
+from warmup.api.serializers import (
+    AccountRefSerializer,
+    ContentSerializer,
+    FailureCategoryField,
+    FailureSerializer,
+)
+from warmup.models import PhaseAttempt
 
 # --- Input ---------------------------------------------------------------------------------
 
@@ -31,7 +36,7 @@ class NoteInput(serializers.Serializer):
 
 
 class RecategorizeInput(NoteInput):
-    category = serializers.ChoiceField(choices=FailureCategory.choices)
+    category = FailureCategoryField()
 
 
 class HoldInput(NoteInput):

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from warmup.errors import DomainError
 
@@ -53,6 +52,11 @@ def _code_for(exc: exceptions.APIException) -> str:
 
 def api_exception_handler(exc, context):
     """DRF exception handler: DomainError and APIException to JSON with `code` and `detail`."""
+    # Imported here: rest_framework.views loads the parser classes from settings, and the
+    # parser imports this module, so a module-level import is circular whenever this module
+    # is imported first (a test, a command).
+    from rest_framework.views import set_rollback
+
     if isinstance(exc, DomainError):
         set_rollback()
         data = {"code": exc.code, "detail": exc.message}

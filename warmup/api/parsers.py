@@ -1,23 +1,70 @@
-"""A JSON parser that refuses bodies over the API's size limit (413), declared or not."""
+"""A JSON parser that refuses bodies over the API's size limit (413), declared or not, and
+numbers no JSON document can hold (1e999 parses to infinity, which the database and the
+renderer both refuse)."""
 
-import io
+import codecs
+import json
+import math
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.utils.json import strict_constant
 
 from warmup.api.errors import MAX_BODY_BYTES, PayloadTooLarge
+
+NUMBER_OUT_OF_RANGE = "Out of range float values are not JSON compliant"
+# Deeper documents are refused: storing and rendering them recurses once per level, and a few
+# hundred levels already exhaust the stack below a request (a 500 instead of a 400).
+MAX_JSON_DEPTH = 64
+NESTED_TOO_DEEPLY = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{NUMBER_OUT_OF_RANGE}: {text[:40]}")
+    return value
+
+
+def _too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        parser_context = parser_context or {}
+        request = parser_context.get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and str(declared).isdigit() and int(declared) > MAX_BODY_BYTES:
             raise PayloadTooLarge()
         body = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
         if len(body) > MAX_BODY_BYTES:
             raise PayloadTooLarge()
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            return super().parse(io.BytesIO(body), media_type, parser_context)
+            # Text encodings only: a bytes-to-bytes codec (zlib, bz2) would decompress the body
+            # past the size limit; str.encode() refuses those codecs.
+            "".encode(encoding)
+        except (LookupError, UnicodeError):
+            raise ParseError(
+                f"Unsupported charset {encoding!r} in the Content-Type header."
+            ) from None
+        try:
+            text = codecs.decode(body, encoding)
+            data = json.loads(text, parse_constant=strict_constant, parse_float=_finite_float)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
+            raise ParseError(NESTED_TOO_DEEPLY) from None
+        except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
+            raise ParseError(f"JSON parse error - {exc}") from None
+        if _too_deep(data):
+            raise ParseError(NESTED_TOO_DEEPLY)
+        return data

@@ -14,6 +14,51 @@ from warmup.models import (
 
 # --- Input ---------------------------------------------------------------------------------
 
+UNSTORABLE_TEXT = (
+    "Text in this object may not contain NUL (\\u0000) characters or unpaired surrogates."
+)
+
+
+def _unstorable_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. from the JSON escape "\\ud800"
+        return True
+    return False
+
+
+def _unstorable(value) -> bool:
+    """Whether any key or string inside `value` holds text PostgreSQL's jsonb refuses.
+    Iterative: the parser allows nesting deeper than a recursive walk should go."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _unstorable_text(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class JSONObjectField(serializers.DictField):
+    """A free-form JSON object stored as is. Text the database cannot store (NUL, lone
+    surrogates) is refused here with a 400 instead of failing in the database with a 500,
+    so SQLite and PostgreSQL answer alike."""
+
+    default_error_messages = {"unstorable": UNSTORABLE_TEXT}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if _unstorable(value):
+            self.fail("unstorable")
+        return value
+
 
 class ClaimInput(serializers.Serializer):
     platforms = serializers.ListField(
@@ -29,26 +74,27 @@ class LeaseInput(serializers.Serializer):
 
 
 class CompleteInput(LeaseInput):
-    result = serializers.DictField(required=False, default=dict)
+    result = JSONObjectField(required=False, default=dict)
+
+
+class FailureCategoryField(serializers.ChoiceField):
+    """A failure category; an unknown one is answered with the list of valid ones."""
+
+    default_error_messages = {
+        "invalid_choice": '"{input}" is not a valid choice. Valid categories are: '
+        + ", ".join(FailureCategory.values)
+        + "."
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=FailureCategory.choices, **kwargs)
 
 
 class FailInput(LeaseInput):
-    category = serializers.ChoiceField(choices=FailureCategory.choices)
+    category = FailureCategoryField()
     reason = serializers.CharField(max_length=2000, allow_blank=False, trim_whitespace=True)
-    details = serializers.DictField(required=False, default=dict)
+    details = JSONObjectField(required=False, default=dict)
     retryable = serializers.BooleanField(required=False, default=True)
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            # An unknown category lists the valid ones.
-            if isinstance(exc.detail, dict) and "category" in exc.detail:
-                exc.detail["category"] = [
-                    f"{exc.detail['category'][0]} Valid categories are: "
-                    f"{', '.join(FailureCategory.values)}."
-                ]
-            raise
 
 
 # --- Output --------------------------------------------------------------------------------
