@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -100,13 +101,15 @@ def reviewer_api(reviewer):
     return user_client(reviewer)
 
 
-@pytest.fixture
-def viewer(db):
+def view_only_user():
     """A staff user who may read the review queue but not act on it."""
-    from django.contrib.auth.models import Permission
-
     user = UserFactory()
     user.user_permissions.add(
         Permission.objects.get(content_type__app_label="reviews", codename="view_reviewitem")
     )
     return user
+
+
+@pytest.fixture
+def viewer(db):
+    return view_only_user()
