@@ -11,7 +11,14 @@ from warmup.api.serializers import (
     FailureCategoryField,
     FailureSerializer,
 )
-from warmup.models import PhaseAttempt
+from warmup.models import (
+    AttemptOutcome,
+    CompletionMethod,
+    FailureCategory,
+    FailureDecision,
+    PhaseAttempt,
+    PhaseStatus,
+)
 
 # --- Input ---------------------------------------------------------------------------------
 
@@ -50,6 +57,12 @@ class StatsQuery(serializers.Serializer):
 # --- Output --------------------------------------------------------------------------------
 
 
+def blank_or(choices):
+    """A read-only choice that may also be "" (not set yet). ModelSerializer drops
+    `allow_blank` from read-only fields, and the schema would then refuse the ""."""
+    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
+
+
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -63,6 +76,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     bot = serializers.CharField(source="bot.name", read_only=True, allow_null=True, default=None)
     assignee = UserRefSerializer(source="review_assignee", read_only=True, allow_null=True)
     seconds_in_review = serializers.SerializerMethodField()
+    completion_method = blank_or(CompletionMethod.choices)
 
     class Meta:
         model = ReviewItem
@@ -108,6 +122,9 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 
 class AttemptSerializer(serializers.ModelSerializer):
     bot = serializers.CharField(source="bot.name", read_only=True)
+    outcome = blank_or(AttemptOutcome.choices)
+    failure_category = blank_or(FailureCategory.choices)
+    decision = blank_or(FailureDecision.choices)
 
     class Meta:
         model = PhaseAttempt
@@ -131,6 +148,11 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class ReviewLogSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    from_status = blank_or(PhaseStatus.choices)
+    to_status = blank_or(PhaseStatus.choices)
+    failure_category = blank_or(FailureCategory.choices)
+    resolution_method = blank_or(ResolutionMethod.choices)
+    reason_code = blank_or(ReasonCode.choices)
 
     class Meta:
         model = ReviewLog

@@ -92,7 +92,8 @@ class ReviewQueueView(generics.ListAPIView):
         operation_id="reviews_list",
         tags=["reviews"],
         summary="The review queue: highest escalation first, then oldest in review",
-        responses={200: ReviewItemSerializer(many=True), **_errors(400, *READ_ERRORS)},
+        # 404: a page past the end.
+        responses={200: ReviewItemSerializer(many=True), **_errors(400, *READ_ERRORS, 404)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

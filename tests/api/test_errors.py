@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
-from django.test import override_settings
+from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -631,3 +631,34 @@ def test_json_nested_deeper_is_a_parse_error(held_lease, bot_api, lists):
 
     assert_error(response, 400, "parse_error")
     assert reload_status(phase_id) == PhaseStatus.IN_PROGRESS
+
+
+# --- CSRF -------------------------------------------------------------------------------------
+
+
+def test_a_post_to_an_unknown_api_url_is_a_json_404_even_with_csrf_checks(db):
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post("/api/v1/nothing-here/", "{}", content_type=JSON)
+
+    assert_error(response, 404, "not_found")
+
+
+def test_a_bot_needs_no_csrf_token(account, bot):
+    make_content_assigned(account)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {bot.token}")
+
+    assert client.post(CLAIM, "{}", content_type=JSON).status_code == 200
+
+
+def test_a_session_needs_the_csrf_token_for_actions(in_review, reviewer):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+
+    response = client.post(review_url(in_review.pk, "comment"), '{"note": "n"}', JSON)
+
+    body = assert_error(response, 403, "permission_denied")
+    assert "CSRF" in body["detail"]
+    assert [r.action for r in in_review.review_logs.all()] == ["escalated"]
+    # Reading needs no token.
+    assert client.get(REVIEWS).status_code == 200
