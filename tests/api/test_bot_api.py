@@ -328,7 +328,7 @@ def test_a_bot_cannot_make_a_non_retryable_category_retry(account, bot_api):
 def test_retry_then_escalate_over_http(account, bot_api, frozen):
     """network_error retries 3 times with growing delays, then the 4th failure escalates."""
     phase = ready(account)
-    answers = []
+    answers, waits = [], []
     for number in range(1, 5):
         # given: the phase is claimable (again)
         body = claimed(bot_api)
@@ -365,13 +365,14 @@ def test_retry_then_escalate_over_http(account, bot_api, frozen):
             assert answer["retry_count"] == number
             assert answer["review_required_since"] is None
             next_attempt_at = at(answer["next_attempt_at"])
+            waits.append(next_attempt_at - timezone.now())
             # Not claimable before its time; claimable once the clock passes it.
             frozen.move_to(next_attempt_at - timedelta(seconds=1))
             assert claim(bot_api).status_code == 204
             frozen.move_to(next_attempt_at + timedelta(seconds=1))
 
-    retry_times = [at(a["next_attempt_at"]) for a in answers[:3]]
-    assert retry_times[0] < retry_times[1] < retry_times[2]
+    # The backoff grows: each wait is longer than the one before (60 s, 120 s, 240 s +/- 10%).
+    assert waits[0] < waits[1] < waits[2]
 
     last = answers[3]
     assert last["outcome"] == "review_required"
@@ -754,9 +755,8 @@ def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, fr
 
     response = claim(bot_api)
 
-    body = assert_error(response, 429, "throttled")
+    assert_error(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0
-    assert "throttled" in body["code"]
     # Per bot: another bot still gets through.
     assert claim(other_bot_api).status_code == 204
     # And the window passes.

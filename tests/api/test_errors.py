@@ -193,16 +193,18 @@ def test_deeply_nested_json_is_a_parse_error(held_lease, bot_api):
     assert_error(response, 400, "parse_error")
 
 
-@pytest.mark.parametrize("charset", ["zlib", "bz2", "base64", "rot13", "no-such-charset"])
+@pytest.mark.parametrize("charset", ["zlib", "bz2", "base64", "rot13"])
 def test_a_non_text_charset_is_refused(bot_api, charset):
+    # A bytes-to-bytes codec would decompress a small body past the size limit.
     response = post_raw(bot_api, CLAIM, b"{}", content_type=f"{JSON}; charset={charset}")
 
-    # An unknown charset is ignored (UTF-8 is read); a codec that is not text is refused.
-    assert response.status_code in (204, 400)
-    if response.status_code == 400:
-        assert_error(response, 400, "parse_error")
-    else:
-        assert charset == "no-such-charset"
+    assert_error(response, 400, "parse_error")
+
+
+def test_an_unknown_charset_is_read_as_utf_8(bot_api):
+    response = post_raw(bot_api, CLAIM, b"{}", content_type=f"{JSON}; charset=no-such-charset")
+
+    assert response.status_code == 204
 
 
 # --- 401, 403 ------------------------------------------------------------------------------
