@@ -1,0 +1,1016 @@
+"""Stateful property test of the whole pipeline: bots, the scheduler, the clock and reviewers
+act in random order on a few accounts, and after every step the database must agree with a
+small model of DESIGN.md and keep its invariants.
+
+The model predicts every deterministic outcome (which phase a claim hands out, the status a
+report or a review action leads to, which content the scheduler picks, how many ReviewLog rows
+each event writes). What the code draws at random (lease tokens, jittered retry times) is read
+back from the service's answer and checked against its bounds. Invalid attempts (stale leases,
+wrong-status review actions, missing notes) must raise a DomainError and change nothing.
+
+Each example runs inside a savepoint that is rolled back at teardown (ReviewLog rows cannot be
+deleted), with the clock frozen by time-machine and moved only by the rules (`advance_clock`,
+`bot_round`, `lease_runs_out`, `head_start`). More examples for a soak run:
+STATEFUL_EXAMPLES=500 .venv/bin/pytest tests/warmup/test_stateful.py
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from reviews.models import ReasonCode, ResolutionMethod, ReviewAction, ReviewLog
+from reviews.services import (
+    review_assign,
+    review_comment,
+    review_complete,
+    review_hold,
+    review_recategorize,
+    review_resume,
+    review_retry,
+    review_skip,
+)
+from tests.conftest import CONTENT_TYPES
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    ContentItemFactory,
+    UserFactory,
+    default_plan,
+)
+from warmup.actors import Actor
+from warmup.errors import DomainError, InvalidInput, InvalidTransition, LeaseLost, NotClaimable
+from warmup.models import (
+    ACTIVE_STATUSES,
+    Account,
+    AccountStatus,
+    AttemptOutcome,
+    CompletionMethod,
+    ContentItem,
+    FailureCategory,
+    FailureDecision,
+    PhaseAttempt,
+    PhaseStatus,
+    Platform,
+    WarmupPhase,
+)
+from warmup.scheduler import tick
+from warmup.services.accounts import account_pause, account_reactivate
+from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+
+S = PhaseStatus
+START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+PLATFORMS = [Platform.INSTAGRAM, Platform.TIKTOK, Platform.X]
+
+# DESIGN.md's retry defaults, written out here rather than read from warmup.policy: automatic
+# retries after the first failure per category; categories missing here go to review at once.
+MAX_RETRIES = {
+    FailureCategory.NETWORK_ERROR: 3,
+    FailureCategory.PROXY_ERROR: 3,
+    FailureCategory.RATE_LIMITED: 3,
+    FailureCategory.BOT_ERROR: 2,
+    FailureCategory.LEASE_EXPIRED: 2,
+    FailureCategory.UNKNOWN: 1,
+}
+
+SNAPSHOT_MODELS = [WarmupPhase, PhaseAttempt, Account, ContentItem, ReviewLog]
+
+RESOLVERS = {
+    ResolutionMethod.RESUME: review_resume,
+    ResolutionMethod.RETRY: review_retry,
+    ResolutionMethod.COMPLETE: review_complete,
+    ResolutionMethod.SKIP: review_skip,
+}
+RESOLUTION_ACTIONS = {
+    ResolutionMethod.RESUME: ReviewAction.RESUMED,
+    ResolutionMethod.RETRY: ReviewAction.RETRIED,
+    ResolutionMethod.COMPLETE: ReviewAction.COMPLETED,
+    ResolutionMethod.SKIP: ReviewAction.SKIPPED,
+}
+
+notes = st.sampled_from(["Fixed it by hand.", "  logged in from the phone ", "checked"])
+blank_notes = st.sampled_from(["", "   ", None])
+# Weighted towards categories that retry (so phases run through several retries) and towards
+# account_suspended (which also suspends the account).
+categories = st.sampled_from(
+    [*MAX_RETRIES, *MAX_RETRIES, *FailureCategory.values, FailureCategory.ACCOUNT_SUSPENDED]
+)
+clock_steps = st.one_of(
+    st.integers(min_value=1, max_value=2 * 86400).map(lambda s: timedelta(seconds=s)),
+    st.sampled_from(
+        [
+            timedelta(seconds=1),
+            timedelta(minutes=10),
+            timedelta(minutes=30),
+            timedelta(hours=1),
+            timedelta(hours=4),
+            timedelta(hours=6),
+            timedelta(hours=12),
+            timedelta(days=1),
+        ]
+    ),
+)
+
+
+def backoff_bounds(category: str, retry_number: int) -> tuple[timedelta, timedelta]:
+    """The range settings allow for the delay before retry `retry_number` of `category`."""
+    cfg = django_settings.WARMUP_RETRY_POLICY[category]
+    delay = min(
+        cfg["backoff_cap"], cfg["backoff_base"] * cfg["backoff_factor"] ** (retry_number - 1)
+    )
+    jitter = cfg.get("jitter", 0)
+    slack = timedelta(milliseconds=1)
+    return (
+        timedelta(seconds=delay * (1 - jitter)) - slack,
+        timedelta(seconds=delay * (1 + jitter)) + slack,
+    )
+
+
+# --- The model ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class MAccount:
+    pk: int
+    platform: str
+    status: str = AccountStatus.ACTIVE
+    phases: list[MPhase] = field(default_factory=list)
+
+    def active_phase(self) -> MPhase | None:
+        return next((p for p in self.phases if p.status in ACTIVE_STATUSES), None)
+
+
+@dataclass(eq=False)
+class MPhase:
+    pk: int
+    account: MAccount
+    order: int
+    phase_type: str
+    requires_content: bool
+    delay: timedelta
+    lease_duration: timedelta
+    status: str = S.PENDING
+    available_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    content_id: int | None = None
+    bot_id: int | None = None
+    lease_token: uuid.UUID | None = None
+    lease_expires_at: datetime | None = None
+    retry_count: int = 0
+    attempt_count: int = 0
+    last_failure_category: str = ""
+    review_required_since: datetime | None = None
+    escalation_level: int = 0
+    review_assignee_id: int | None = None
+    completed_at: datetime | None = None
+    completion_method: str = ""
+
+    def __repr__(self):
+        return f"<phase {self.pk} acct {self.account.pk} #{self.order} {self.status}>"
+
+
+@dataclass(eq=False)
+class MAttempt:
+    phase: MPhase
+    number: int
+    bot_id: int
+    token: uuid.UUID
+    outcome: str = ""
+    decision: str = ""
+
+
+@dataclass
+class MContent:
+    pk: int
+    phase_type: str
+    times_used: int = 0
+
+
+# --- The machine -------------------------------------------------------------------------
+
+
+class WarmupMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        # Everything an example writes is undone at teardown: ReviewLog rows cannot be
+        # deleted, so roll back instead of cleaning up.
+        self._savepoint = transaction.savepoint()
+        self._travel = time_machine.travel(START, tick=False)
+        self._clock = self._travel.start()
+        try:
+            self._set_up()
+        except BaseException:
+            self.teardown()  # hypothesis only tears down a machine that was built
+            raise
+
+    def _set_up(self):
+        self.bots = [BotFactory() for _ in range(3)]
+        self.reviewer = UserFactory(reviewer=True)
+        self.other_reviewer = UserFactory(reviewer=True)
+        self.actor = Actor.for_user(self.reviewer)
+        self.content = {}
+        for phase_type in CONTENT_TYPES:
+            for _ in range(2):
+                item = ContentItemFactory(phase_type=phase_type)
+                self.content[item.pk] = MContent(pk=item.pk, phase_type=phase_type)
+        self.content_assignments = 0
+
+        templates = {t.pk: t for t in default_plan().templates.all()}
+        self.accounts: list[MAccount] = []
+        self.phases: list[MPhase] = []
+        for platform in PLATFORMS:
+            account = AccountFactory(platform=platform)
+            m_account = MAccount(pk=account.pk, platform=platform)
+            for row in account.phases.order_by("order"):
+                template = templates[row.template_id]
+                m_phase = MPhase(
+                    pk=row.pk,
+                    account=m_account,
+                    order=row.order,
+                    phase_type=row.phase_type,
+                    requires_content=template.requires_content,
+                    delay=template.delay,
+                    lease_duration=template.lease_duration,
+                )
+                m_account.phases.append(m_phase)
+                self.phases.append(m_phase)
+            self.accounts.append(m_account)
+            # Enrolment makes the first phase available at once.
+            first = m_account.phases[0]
+            first.status, first.available_at = S.AVAILABLE, START
+
+        self.attempts: list[MAttempt] = []
+        self.logs: Counter[str] = Counter()
+
+    @initialize(head_starts=st.lists(st.integers(0, 4), min_size=3, max_size=3))
+    def head_start(self, head_starts):
+        """Let bots complete the first few phases of each account, so that an example of a few
+        dozen steps also reaches the later phases of the plan."""
+        for account, count in zip(self.accounts, head_starts, strict=True):
+            for _ in range(count):
+                following = next(p for p in account.phases if p.status != S.COMPLETED)
+                if following.available_at > self.now():
+                    self._clock.shift(following.available_at - self.now())
+                self.run_tick()
+                phase = self.do_claim(self.bots[0], platforms=[account.platform])
+                assert phase is following
+                self.do_complete(phase)
+
+    def teardown(self):
+        self._travel.stop()
+        transaction.savepoint_rollback(self._savepoint)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def with_status(self, *statuses) -> list[MPhase]:
+        return [p for p in self.phases if p.status in statuses]
+
+    def phase(self, pk: int) -> MPhase:
+        return next(p for p in self.phases if p.pk == pk)
+
+    def current_attempt(self, phase: MPhase) -> MAttempt:
+        return next(a for a in self.attempts if a.phase is phase and a.token == phase.lease_token)
+
+    def draw(self, data, items, label: str):
+        """One of `items` (phases, accounts, bots, attempts), drawn by position so that
+        hypothesis prints a short number rather than the model object."""
+        return items[data.draw(st.integers(min_value=0, max_value=len(items) - 1), label=label)]
+
+    def pick_phase(self, data, *preferred_statuses) -> MPhase:
+        """Mostly a phase in one of `preferred_statuses` (if any), sometimes any phase."""
+        preferred = self.with_status(*preferred_statuses)
+        if preferred and data.draw(st.integers(min_value=0, max_value=3), label="any") > 0:
+            return self.draw(data, preferred, "phase")
+        return self.draw(data, self.phases, "phase")
+
+    def snapshot(self) -> list:
+        """Every row this test can touch, in plain SQL (this runs twice per refused call)."""
+        rows = []
+        with connection.cursor() as cursor:
+            for model in SNAPSHOT_MODELS:
+                cursor.execute(f"SELECT * FROM {model._meta.db_table} ORDER BY id")
+                rows.append(cursor.fetchall())
+        return rows
+
+    def refused(self, error_cls, fn, **kwargs) -> DomainError:
+        """Call `fn`, expect `error_cls` (a DomainError), and check nothing changed."""
+        assert issubclass(error_cls, DomainError)
+        before = self.snapshot()
+        with pytest.raises(error_cls) as excinfo:
+            fn(**kwargs)
+        assert self.snapshot() == before, f"{fn.__name__} refused but changed the database"
+        return excinfo.value
+
+    def lease_is_live(self, phase: MPhase) -> bool:
+        return phase.lease_expires_at > self.now()
+
+    def clear_lease(self, phase: MPhase):
+        phase.lease_token = None
+        phase.lease_expires_at = None
+
+    def clear_review(self, phase: MPhase):
+        phase.review_required_since = None
+        phase.escalation_level = 0
+        phase.review_assignee_id = None
+
+    def db_next_attempt_at(self, phase: MPhase) -> datetime:
+        return WarmupPhase.objects.values_list("next_attempt_at", flat=True).get(pk=phase.pk)
+
+    # --- model transitions --------------------------------------------------------------
+
+    def model_complete(self, phase: MPhase, method: str):
+        now = self.now()
+        phase.status = S.COMPLETED
+        phase.completed_at = now
+        phase.completion_method = method
+        phase.next_attempt_at = None
+        self.clear_lease(phase)
+        self.clear_review(phase)
+        following = next(
+            (p for p in phase.account.phases if p.order > phase.order and p.status == S.PENDING),
+            None,
+        )
+        if following is not None:
+            following.available_at = now + following.delay
+            if following.delay <= timedelta(0):
+                following.status = S.AVAILABLE
+
+    def model_failure(self, phase: MPhase, category: str, retryable: bool, outcome: str) -> str:
+        """Apply the retry policy to a failure of the phase's current attempt; the decision."""
+        now = self.now()
+        attempt = self.current_attempt(phase)
+        attempt.outcome = outcome
+        phase.last_failure_category = category
+        self.clear_lease(phase)
+        max_retries = MAX_RETRIES.get(category, 0)
+        if retryable and phase.retry_count < max_retries:
+            phase.retry_count += 1
+            phase.status = S.CONTENT_ASSIGNED
+            # The jittered time is the code's to draw; it must lie within the policy's bounds.
+            phase.next_attempt_at = self.db_next_attempt_at(phase)
+            low, high = backoff_bounds(category, phase.retry_count)
+            assert low <= phase.next_attempt_at - now <= high, (category, phase.retry_count)
+            attempt.decision = FailureDecision.RETRY_SCHEDULED
+        else:
+            phase.status = S.REVIEW_REQUIRED
+            phase.review_required_since = now
+            phase.escalation_level = 0
+            phase.next_attempt_at = None
+            self.logs[ReviewAction.ESCALATED] += 1
+            attempt.decision = FailureDecision.REVIEW_REQUIRED
+        if category == FailureCategory.ACCOUNT_SUSPENDED:
+            if phase.account.status != AccountStatus.SUSPENDED:
+                phase.account.status = AccountStatus.SUSPENDED
+                self.logs[ReviewAction.ACCOUNT_SUSPENDED] += 1
+        return attempt.decision
+
+    # --- bots ---------------------------------------------------------------------------
+
+    def bot_by_pk(self, pk):
+        return next(b for b in self.bots if b.pk == pk)
+
+    def do_claim(self, bot, platforms=None, phase_types=None) -> MPhase | None:
+        now = self.now()
+        candidates = [
+            p
+            for p in self.with_status(S.CONTENT_ASSIGNED)
+            if p.next_attempt_at <= now
+            and p.account.status == AccountStatus.ACTIVE
+            and (not platforms or p.account.platform in platforms)
+            and (not phase_types or p.phase_type in phase_types)
+        ]
+        expected = min(candidates, key=lambda p: (p.next_attempt_at, p.pk), default=None)
+
+        claimed = phase_claim(bot=bot, platforms=platforms, phase_types=phase_types)
+
+        if expected is None:
+            assert claimed is None
+            return None
+        assert claimed is not None and claimed.pk == expected.pk
+        assert claimed.content_id == expected.content_id
+        expected.status = S.IN_PROGRESS
+        expected.bot_id = bot.pk
+        expected.lease_token = claimed.lease_token
+        expected.lease_expires_at = now + expected.lease_duration
+        expected.attempt_count += 1
+        self.attempts.append(
+            MAttempt(
+                phase=expected,
+                number=expected.attempt_count,
+                bot_id=bot.pk,
+                token=claimed.lease_token,
+            )
+        )
+        return expected
+
+    def do_complete(self, phase: MPhase):
+        kwargs = {
+            "phase_id": phase.pk,
+            "bot": self.bot_by_pk(phase.bot_id),
+            "lease_token": phase.lease_token,
+        }
+        if not self.lease_is_live(phase):
+            self.refused(LeaseLost, phase_complete, **kwargs)
+            return
+        result = phase_complete(**kwargs, result={"post_url": "https://example.com/p/1"})
+        assert result.status == S.COMPLETED
+        self.current_attempt(phase).outcome = AttemptOutcome.COMPLETED
+        self.model_complete(phase, CompletionMethod.BOT)
+
+    def do_fail(self, phase: MPhase, category: str, retryable: bool):
+        kwargs = {
+            "phase_id": phase.pk,
+            "bot": self.bot_by_pk(phase.bot_id),
+            "lease_token": phase.lease_token,
+            "category": category,
+            "reason": f"bot says {category}",
+            "details": {"screen": "home"},
+            "retryable": retryable,
+        }
+        if not self.lease_is_live(phase):
+            self.refused(LeaseLost, phase_fail, **kwargs)
+            return
+        outcome = phase_fail(**kwargs)
+        decision = self.model_failure(phase, category, retryable, AttemptOutcome.FAILED)
+        assert not outcome.replayed
+        assert outcome.decision == decision
+        assert outcome.retry_count == phase.retry_count
+        assert outcome.max_retries == MAX_RETRIES.get(category, 0)
+        assert outcome.phase.status == phase.status
+
+    @rule(
+        bot=st.integers(min_value=0, max_value=2),
+        platforms=st.none() | st.lists(st.sampled_from(PLATFORMS), min_size=1, unique=True),
+        phase_types=st.none()
+        | st.lists(
+            st.sampled_from(["profile_bio", "avatar", "follow_accounts"]),
+            min_size=1,
+            max_size=2,
+            unique=True,
+        ),
+    )
+    def claim(self, bot, platforms, phase_types):
+        self.do_claim(self.bots[bot], platforms, phase_types)
+
+    @rule(
+        wait=st.one_of(st.just(timedelta(0)), clock_steps, clock_steps),
+        bot=st.integers(min_value=0, max_value=2),
+        report=st.sampled_from(["complete", "fail", "none"]),
+        category=categories,
+        retryable=st.booleans(),
+    )
+    def bot_round(self, wait, bot, report, category, retryable):
+        """Some time passes, the scheduler ticks, a bot claims whatever is ready and reports
+        at once (or keeps working on it): the pipeline's everyday round trip."""
+        self._clock.shift(wait)
+        self.run_tick()
+        phase = self.do_claim(self.bots[bot])
+        if phase is None or report == "none":
+            return
+        if report == "complete":
+            self.do_complete(phase)
+        else:
+            self.do_fail(phase, category, retryable)
+
+    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @rule(data=st.data())
+    def heartbeat(self, data):
+        phase = self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        kwargs = {
+            "phase_id": phase.pk,
+            "bot": self.bot_by_pk(phase.bot_id),
+            "lease_token": str(phase.lease_token),
+        }
+        if not self.lease_is_live(phase):
+            self.refused(LeaseLost, phase_heartbeat, **kwargs)
+            return
+        phase_heartbeat(**kwargs)
+        phase.lease_expires_at = self.now() + phase.lease_duration
+
+    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @rule(data=st.data())
+    def complete(self, data):
+        self.do_complete(self.draw(data, self.with_status(S.IN_PROGRESS), "phase"))
+
+    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @rule(data=st.data(), category=categories, retryable=st.booleans())
+    def fail(self, data, category, retryable):
+        self.do_fail(self.draw(data, self.with_status(S.IN_PROGRESS), "phase"), category, retryable)
+
+    @precondition(lambda self: any(a.outcome for a in self.attempts))
+    @rule(data=st.data())
+    def replay_finished_report(self, data):
+        """A bot resends a report that already went through: same answer, no change."""
+        finished = [
+            a
+            for a in self.attempts
+            if a.outcome in (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED)
+        ]
+        if not finished:
+            return
+        attempt = self.draw(data, finished, "attempt")
+        bot = self.bot_by_pk(attempt.bot_id)
+        before = self.snapshot()
+        if attempt.outcome == AttemptOutcome.COMPLETED:
+            phase = phase_complete(phase_id=attempt.phase.pk, bot=bot, lease_token=attempt.token)
+            assert phase.pk == attempt.phase.pk
+        else:
+            outcome = phase_fail(
+                phase_id=attempt.phase.pk,
+                bot=bot,
+                lease_token=attempt.token,
+                category=FailureCategory.UNKNOWN,
+                reason="resent",
+            )
+            assert outcome.replayed
+            assert outcome.decision == attempt.decision
+        assert self.snapshot() == before
+
+    @rule(data=st.data(), action=st.sampled_from(["heartbeat", "complete", "fail"]))
+    def report_with_stale_lease(self, data, action):
+        """Reports with a lease that is not (or no longer) the caller's are refused."""
+        phase = self.pick_phase(data, S.IN_PROGRESS)
+        options = ["random", "garbage"]
+        replayable = {"complete": AttemptOutcome.COMPLETED, "fail": AttemptOutcome.FAILED}
+        old = [
+            a
+            for a in self.attempts
+            if a.phase is phase and a.outcome and a.outcome != replayable.get(action)
+        ]
+        if old:
+            options.append("old")
+        if phase.status == S.IN_PROGRESS:
+            options.append("foreign_bot")
+        kind = data.draw(st.sampled_from(options), label="kind")
+        bot = self.draw(data, self.bots, "bot")
+        token = uuid.uuid4()
+        if kind == "garbage":
+            token = "not-a-lease"
+        elif kind == "old":
+            attempt = self.draw(data, old, "attempt")
+            token = attempt.token
+            bot = self.bot_by_pk(attempt.bot_id)
+        elif kind == "foreign_bot":
+            token = phase.lease_token
+            bot = self.draw(data, [b for b in self.bots if b.pk != phase.bot_id], "bot")
+        kwargs = {"phase_id": phase.pk, "bot": bot, "lease_token": token}
+        if action == "heartbeat":
+            self.refused(LeaseLost, phase_heartbeat, **kwargs)
+        elif action == "complete":
+            self.refused(LeaseLost, phase_complete, **kwargs)
+        else:
+            self.refused(
+                LeaseLost, phase_fail, **kwargs, category=FailureCategory.NETWORK_ERROR, reason="x"
+            )
+
+    # --- clock and scheduler -------------------------------------------------------------
+
+    @rule(step=st.just(timedelta(0)) | clock_steps, then_tick=st.booleans())
+    def advance_clock(self, step, then_tick):
+        """Time passes (or not), and the scheduler ticks (or not yet)."""
+        self._clock.shift(step)
+        if then_tick:
+            self.run_tick()
+
+    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @rule(
+        data=st.data(),
+        extra=st.just(0) | st.integers(min_value=0, max_value=600),
+        report=st.sampled_from(["heartbeat", "complete", "fail"]),
+    )
+    def lease_runs_out(self, data, extra, report):
+        """The clock reaches the end of a lease (exactly, or a little past it); the bot's late
+        report is refused, and the scheduler sweeps every lease that has ended."""
+        phase = self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        self._clock.shift(phase.lease_expires_at - self.now() + timedelta(seconds=extra))
+        if report == "heartbeat":
+            kwargs = {"bot": self.bot_by_pk(phase.bot_id), "lease_token": phase.lease_token}
+            self.refused(LeaseLost, phase_heartbeat, phase_id=phase.pk, **kwargs)
+        elif report == "complete":
+            self.do_complete(phase)
+        else:
+            self.do_fail(phase, FailureCategory.NETWORK_ERROR, True)
+        assert phase.status == S.IN_PROGRESS  # the late report changed nothing
+        self.run_tick()
+
+    def run_tick(self):
+        now = self.now()
+        # A lease ends at its expiry instant: from then on reports are refused and the
+        # scheduler sweeps it (read before the tick; the model catches up after it).
+        expiring = [p for p in self.with_status(S.IN_PROGRESS) if not self.lease_is_live(p)]
+        report = tick()
+        # 1. expired leases become lease_expired failures
+        for phase in sorted(expiring, key=lambda p: p.pk):
+            self.model_failure(
+                phase, FailureCategory.LEASE_EXPIRED, True, AttemptOutcome.LEASE_EXPIRED
+            )
+        # 2. pending phases whose time has come, on accounts with no active phase
+        unlocked = [
+            p
+            for p in self.with_status(S.PENDING)
+            if p.available_at is not None
+            and p.available_at <= now
+            and p.account.active_phase() is None
+        ]
+        for phase in unlocked:
+            phase.status = S.AVAILABLE
+        # 3. content for available phases: the least-used active item of the type
+        assigned = starved = 0
+        for phase in sorted(self.with_status(S.AVAILABLE), key=lambda p: p.pk):
+            content_id = None
+            if phase.requires_content:
+                items = [c for c in self.content.values() if c.phase_type == phase.phase_type]
+                if not items:
+                    starved += 1
+                    continue
+                item = min(items, key=lambda c: (c.times_used, c.pk))
+                item.times_used += 1
+                self.content_assignments += 1
+                content_id = item.pk
+            phase.content_id = content_id
+            phase.status = S.CONTENT_ASSIGNED
+            phase.next_attempt_at = now
+            assigned += 1
+        # 4. escalation levels by time in review, one log row per level crossed
+        thresholds = django_settings.WARMUP_ESCALATION_THRESHOLDS
+        raised = 0
+        for phase in self.with_status(S.REVIEW_REQUIRED):
+            age = now - phase.review_required_since
+            target = sum(1 for t in thresholds if age >= t)
+            if target > phase.escalation_level:
+                raised += target - phase.escalation_level
+                phase.escalation_level = target
+        self.logs[ReviewAction.ESCALATION_RAISED] += raised
+
+        assert (report.expired, report.unlocked, report.assigned, report.starved) == (
+            len(expiring),
+            len(unlocked),
+            assigned,
+            starved,
+        )
+        assert report.escalated == raised
+
+    # --- reviewers ----------------------------------------------------------------------
+
+    @rule(
+        data=st.data(),
+        method=st.sampled_from(ResolutionMethod.values),
+        reason_code=st.sampled_from(ReasonCode.values),
+        note=notes,
+    )
+    def resolve(self, data, method, reason_code, note):
+        phase = self.pick_phase(data, S.REVIEW_REQUIRED)
+        kwargs = {"phase_id": phase.pk, "reason_code": reason_code, "note": note}
+        fn = RESOLVERS[method]
+        if phase.status != S.REVIEW_REQUIRED:
+            self.refused(InvalidTransition, fn, **kwargs, actor=self.actor)
+            return
+        if method == ResolutionMethod.RETRY and phase.requires_content and phase.content_id is None:
+            # Held before the scheduler gave it content: "retry with the same content" has
+            # none to retry with (resume is the way).
+            self.refused(InvalidTransition, fn, **kwargs, actor=self.actor)
+            return
+        if (
+            method in (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
+            and phase.account.status != AccountStatus.ACTIVE
+        ):
+            self.refused(NotClaimable, fn, **kwargs, actor=self.actor)
+            return
+        now = self.now()
+        before = (phase.review_required_since, phase.escalation_level, phase.retry_count)
+
+        result = fn(**kwargs, actor=self.actor)
+
+        if method == ResolutionMethod.RESUME:
+            self.clear_review(phase)
+            phase.status = S.AVAILABLE
+            phase.retry_count = 0
+            phase.content_id = None
+            phase.next_attempt_at = None
+            phase.available_at = now
+        elif method == ResolutionMethod.RETRY:
+            self.clear_review(phase)
+            phase.status = S.CONTENT_ASSIGNED
+            phase.next_attempt_at = now
+        elif method == ResolutionMethod.COMPLETE:
+            self.model_complete(phase, CompletionMethod.MANUAL)
+        else:
+            self.model_complete(phase, CompletionMethod.SKIPPED)
+        self.logs[RESOLUTION_ACTIONS[method]] += 1
+        assert result.status == phase.status
+
+        log = ReviewLog.objects.filter(phase_id=phase.pk).order_by("-id").first()
+        assert log.action == RESOLUTION_ACTIONS[method]
+        assert (log.from_status, log.to_status) == (S.REVIEW_REQUIRED, phase.status)
+        assert (log.resolution_method, log.reason_code, log.note) == (
+            method,
+            reason_code,
+            note.strip(),
+        )
+        assert log.actor_user_id == self.reviewer.pk
+        # The review clock ran from entering review to now; level and retries from before.
+        assert log.time_in_review == now - before[0]
+        assert (log.escalation_level, log.retry_count) == before[1:]
+
+    @rule(data=st.data(), note=notes)
+    def hold(self, data, note):
+        statuses = (S.AVAILABLE, S.CONTENT_ASSIGNED, S.IN_PROGRESS)
+        if self.with_status(S.IN_PROGRESS) and data.draw(st.booleans(), label="take from bot"):
+            statuses = (S.IN_PROGRESS,)
+        phase = self.pick_phase(data, *statuses)
+        kwargs = {"phase_id": phase.pk, "note": note, "actor": self.actor}
+        if phase.status not in (S.AVAILABLE, S.CONTENT_ASSIGNED, S.IN_PROGRESS):
+            self.refused(InvalidTransition, review_hold, **kwargs)
+            return
+        review_hold(**kwargs)
+        if phase.status == S.IN_PROGRESS:
+            # The bot's lease becomes stale; its attempt ends as interrupted.
+            self.current_attempt(phase).outcome = AttemptOutcome.INTERRUPTED
+        phase.status = S.REVIEW_REQUIRED
+        phase.review_required_since = self.now()
+        phase.escalation_level = 0
+        phase.next_attempt_at = None
+        self.clear_lease(phase)
+        self.logs[ReviewAction.HELD] += 1
+
+    @rule(data=st.data(), who=st.sampled_from(["me", "other", "nobody"]))
+    def assign(self, data, who):
+        phase = self.pick_phase(data, S.REVIEW_REQUIRED)
+        assignee = {"me": self.reviewer, "other": self.other_reviewer, "nobody": None}[who]
+        kwargs = {"phase_id": phase.pk, "assignee": assignee, "actor": self.actor}
+        if phase.status != S.REVIEW_REQUIRED:
+            self.refused(InvalidTransition, review_assign, **kwargs)
+            return
+        new_id = assignee.pk if assignee is not None else None
+        review_assign(**kwargs)
+        if new_id != phase.review_assignee_id:
+            phase.review_assignee_id = new_id
+            self.logs[ReviewAction.ASSIGNED if new_id else ReviewAction.UNASSIGNED] += 1
+
+    @rule(data=st.data(), note=notes)
+    def comment(self, data, note):
+        phase = self.draw(data, self.phases, "phase")
+        review_comment(phase_id=phase.pk, note=note, actor=self.actor)
+        self.logs[ReviewAction.COMMENTED] += 1
+
+    @rule(data=st.data(), category=categories, note=notes)
+    def recategorise(self, data, category, note):
+        phase = self.pick_phase(data, S.REVIEW_REQUIRED)
+        kwargs = {"phase_id": phase.pk, "category": category, "note": note, "actor": self.actor}
+        if phase.status != S.REVIEW_REQUIRED:
+            self.refused(InvalidTransition, review_recategorize, **kwargs)
+            return
+        review_recategorize(**kwargs)
+        if category != phase.last_failure_category:
+            phase.last_failure_category = category
+            self.logs[ReviewAction.RECATEGORIZED] += 1
+
+    @rule(data=st.data(), note=notes, pause=st.integers(min_value=0, max_value=3))
+    def account_status(self, data, note, pause):
+        """A reviewer reactivates an account (an operator now and then pauses one)."""
+        account = self.draw(data, self.accounts, "account")
+        kwargs = {"account": Account(pk=account.pk), "actor": self.actor, "note": note}
+        if pause <= 1:
+            if account.status != AccountStatus.ACTIVE:
+                self.refused(InvalidTransition, account_pause, **kwargs)
+                return
+            account_pause(**kwargs)
+            account.status = AccountStatus.PAUSED
+            self.logs[ReviewAction.ACCOUNT_PAUSED] += 1
+            return
+        if account.status == AccountStatus.ACTIVE:
+            self.refused(InvalidTransition, account_reactivate, **kwargs)
+            return
+        account_reactivate(**kwargs)
+        account.status = AccountStatus.ACTIVE
+        self.logs[ReviewAction.ACCOUNT_REACTIVATED] += 1
+
+    @rule(data=st.data(), blank=blank_notes, which=st.integers(min_value=0, max_value=6))
+    def invalid_input(self, data, blank, which):
+        """Missing notes, reason codes or categories are refused before anything is looked at."""
+        phase = self.pick_phase(data, S.REVIEW_REQUIRED, S.IN_PROGRESS)
+        actor = self.actor
+        if which == 0:
+            method = data.draw(st.sampled_from(ResolutionMethod.values))
+            self.refused(
+                InvalidInput,
+                RESOLVERS[method],
+                phase_id=phase.pk,
+                reason_code=ReasonCode.OTHER,
+                note=blank,
+                actor=actor,
+            )
+        elif which == 1:
+            method = data.draw(st.sampled_from(ResolutionMethod.values))
+            code = data.draw(st.sampled_from(["", None, "because", "FALSE_ALARM"]))
+            self.refused(
+                InvalidInput,
+                RESOLVERS[method],
+                phase_id=phase.pk,
+                reason_code=code,
+                note="note",
+                actor=actor,
+            )
+        elif which == 2:
+            self.refused(InvalidInput, review_comment, phase_id=phase.pk, note=blank, actor=actor)
+        elif which == 3:
+            self.refused(InvalidInput, review_hold, phase_id=phase.pk, note=blank, actor=actor)
+        elif which == 4:
+            self.refused(
+                InvalidInput,
+                review_recategorize,
+                phase_id=phase.pk,
+                category="gremlins",
+                note="note",
+                actor=actor,
+            )
+        elif which == 5:
+            self.refused(
+                InvalidInput,
+                account_reactivate,
+                account=Account(pk=phase.account.pk),
+                note=blank,
+                actor=actor,
+            )
+        else:
+            bot = next((b for b in self.bots if b.pk == phase.bot_id), self.bots[0])
+            self.refused(
+                InvalidInput,
+                phase_fail,
+                phase_id=phase.pk,
+                bot=bot,
+                lease_token=phase.lease_token or uuid.uuid4(),
+                category="gremlins",
+                reason="?",
+            )
+
+    # --- invariants ---------------------------------------------------------------------
+
+    @invariant()
+    def database_keeps_its_invariants(self):
+        phases = list(WarmupPhase.objects.order_by("account_id", "order"))
+        attempts = list(PhaseAttempt.objects.order_by("phase_id", "number"))
+        self.check_status_fields(phases)
+        self.check_retry_counts(phases, attempts)
+        self.check_phase_order(phases)
+        self.check_attempts(phases, attempts)
+        self.check_review_log()
+        self.check_content()
+        self.check_model(phases, attempts)
+
+    def check_status_fields(self, phases):
+        for p in phases:
+            leased = p.lease_token is not None and p.lease_expires_at is not None
+            assert (p.status == S.IN_PROGRESS) == leased, p
+            if p.status == S.IN_PROGRESS:
+                assert p.bot_id is not None, p
+            assert (p.status == S.REVIEW_REQUIRED) == (p.review_required_since is not None), p
+            if p.status != S.REVIEW_REQUIRED:
+                assert p.escalation_level == 0 and p.review_assignee_id is None, p
+            completed = p.completed_at is not None and p.completion_method != ""
+            assert (p.status == S.COMPLETED) == completed, p
+            if p.status == S.CONTENT_ASSIGNED:
+                assert p.next_attempt_at is not None, p
+            needs_content = self.phase(p.pk).requires_content
+            if p.status in (S.CONTENT_ASSIGNED, S.IN_PROGRESS) and needs_content:
+                # A bot must never be handed a phase that needs content without any.
+                assert p.content_id is not None, p
+
+    def check_retry_counts(self, phases, attempts):
+        """retry_count is set only by a retried failure, and never beyond that category's
+        max_retries (DESIGN.md's table; a recategorisation afterwards does not matter)."""
+        for p in phases:
+            if p.retry_count == 0:
+                continue
+            retried = [
+                a
+                for a in attempts
+                if a.phase_id == p.pk and a.decision == FailureDecision.RETRY_SCHEDULED
+            ]
+            assert retried, p
+            last = retried[-1]
+            assert last.retry_count_after == p.retry_count, p
+            assert p.retry_count <= MAX_RETRIES[last.failure_category], (p, last)
+
+    def check_phase_order(self, phases):
+        by_account = {}
+        for p in phases:
+            by_account.setdefault(p.account_id, []).append(p)
+        for account_phases in by_account.values():
+            active = [i for i, p in enumerate(account_phases) if p.status in ACTIVE_STATUSES]
+            assert len(active) <= 1, account_phases
+            statuses = [p.status for p in account_phases]
+            if active:
+                i = active[0]
+                assert all(s == S.COMPLETED for s in statuses[:i]), statuses
+                assert all(s == S.PENDING for s in statuses[i + 1 :]), statuses
+            else:
+                done = statuses.count(S.COMPLETED)
+                assert statuses == [S.COMPLETED] * done + [S.PENDING] * (len(statuses) - done)
+
+    def check_attempts(self, phases, attempts):
+        for p in phases:
+            mine = [a for a in attempts if a.phase_id == p.pk]
+            assert p.attempt_count == len(mine), p
+            assert [a.number for a in mine] == list(range(1, len(mine) + 1)), p
+            running = [a for a in mine if not a.outcome]
+            if p.status == S.IN_PROGRESS:
+                assert len(running) == 1, p
+                assert running[0].lease_token == p.lease_token, p
+                assert running[0].bot_id == p.bot_id, p
+            else:
+                assert running == [], p
+
+    def check_review_log(self):
+        actual = Counter(
+            dict(ReviewLog.objects.values_list("action").annotate(n=Count("id")).order_by())
+        )
+        assert actual == +self.logs
+
+    def check_content(self):
+        used = dict(ContentItem.objects.values_list("pk", "times_used"))
+        assert used == {pk: c.times_used for pk, c in self.content.items()}
+        assert sum(used.values()) == self.content_assignments
+
+    def check_model(self, phases, attempts):
+        for p in phases:
+            m = self.phase(p.pk)
+            actual = (
+                p.status,
+                p.retry_count,
+                p.attempt_count,
+                p.last_failure_category,
+                p.available_at,
+                p.next_attempt_at,
+                p.content_id,
+                p.lease_token,
+                p.lease_expires_at,
+                p.review_required_since,
+                p.escalation_level,
+                p.review_assignee_id,
+                p.completed_at,
+                p.completion_method,
+            )
+            expected = (
+                m.status,
+                m.retry_count,
+                m.attempt_count,
+                m.last_failure_category,
+                m.available_at,
+                m.next_attempt_at,
+                m.content_id,
+                m.lease_token,
+                m.lease_expires_at,
+                m.review_required_since,
+                m.escalation_level,
+                m.review_assignee_id,
+                m.completed_at,
+                m.completion_method,
+            )
+            assert actual == expected, m
+            if p.status == S.IN_PROGRESS:
+                assert p.bot_id == m.bot_id, m
+        assert [(a.phase_id, a.number, a.bot_id, a.lease_token, a.outcome) for a in attempts] == [
+            (a.phase.pk, a.number, a.bot_id, a.token, a.outcome)
+            for a in sorted(self.attempts, key=lambda a: (a.phase.pk, a.number))
+        ]
+        statuses = dict(Account.objects.values_list("pk", "status"))
+        assert statuses == {a.pk: a.status for a in self.accounts}
+
+
+# A passing run takes ~20 s. Hypothesis may then spend up to five minutes shrinking a failure
+# to a short sequence of steps, hence the longer timeout.
+@pytest.mark.timeout(600)
+def test_random_operations_keep_the_pipeline_consistent(db):
+    run_state_machine_as_test(
+        WarmupMachine,
+        settings=settings(
+            max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "40")),
+            stateful_step_count=50,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
+    )
