@@ -66,6 +66,21 @@ def _least_used_content(phase_type: str) -> ContentItem | None:
     )
 
 
+def _lock_content_pool(batch: list[WarmupPhase]) -> None:
+    """Lock the content rows the batch may draw from, in id order. Two ticks assigning at once
+    would otherwise each hold one item's row and wait for the other's (a deadlock), and could
+    both pick the same "least used" item from a stale count. NO KEY: claims that reference
+    the content (PhaseAttempt.content) are not blocked."""
+    types = {phase.phase_type for phase in batch if phase.template.requires_content}
+    if types:
+        list(
+            ContentItem.objects.filter(phase_type__in=types, is_active=True)
+            .order_by("id")
+            .select_for_update(no_key=True)
+            .values_list("id", flat=True)
+        )
+
+
 def phases_assign_content(*, now: datetime) -> AssignReport:
     """Give each available phase its content (the least-used active item of its type) and make
     it claimable; a phase whose type has no content stays available and is counted starved."""
@@ -74,6 +89,7 @@ def phases_assign_content(*, now: datetime) -> AssignReport:
     while True:
         with transaction.atomic():
             batch = _locked_batch(available, after_id=last_id, size=size)
+            _lock_content_pool(batch)
             for phase in batch:
                 content = None
                 if phase.template.requires_content:
