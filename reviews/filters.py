@@ -66,6 +66,6 @@ class ReviewQueueFilter(django_filters.FilterSet):
 
     def filter_bot(self, qs, name, value):
         value = (value or "").strip()
-        if value.isdigit() and len(value) <= 18:
+        if value.isascii() and value.isdigit() and len(value) <= 18:
             return qs.filter(bot_id=int(value))
         return qs.filter(bot__name=value)

@@ -12,6 +12,7 @@ from warmup.api.serializers import (
     FailureSerializer,
 )
 from warmup.models import (
+    Account,
     AttemptOutcome,
     CompletionMethod,
     FailureCategory,
@@ -217,3 +218,10 @@ class StatsSerializer(serializers.Serializer):
     queue = QueueDepthSerializer()
     time_in_review = TimeInReviewSerializer()
     resolutions = serializers.DictField(child=ResolutionStatsSerializer())
+
+
+class AccountStatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["id", "platform", "username", "status", "status_changed_at"]
+        read_only_fields = fields

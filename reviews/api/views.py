@@ -5,14 +5,16 @@ from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reviews import analytics, selectors, services
+from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanResolveReviews, CanViewReviews
 from reviews.api.serializers import (
+    AccountStatusSerializer,
     AssignInput,
     HoldInput,
     NoteInput,
@@ -27,8 +29,11 @@ from reviews.filters import ReviewQueueFilter
 from warmup.actors import Actor
 from warmup.api.errors import ErrorSerializer
 from warmup.errors import NotFound
+from warmup.models import Account
+from warmup.services.accounts import account_pause, account_reactivate
 
 ITEM_NOT_FOUND = "Phase {phase_id} does not exist."
+ACCOUNT_NOT_FOUND = "Account {account_id} does not exist."
 
 
 def _errors(*codes: int) -> dict:
@@ -57,7 +62,7 @@ class ReviewQueuePagination(PageNumberPagination):
 
 
 class ReviewAPIView(APIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [CanResolveReviews]
 
     @property
@@ -75,7 +80,7 @@ class ReviewAPIView(APIView):
 
 
 class ReviewQueueView(generics.ListAPIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewReviews]
     serializer_class = ReviewItemSerializer
     pagination_class = ReviewQueuePagination
@@ -213,3 +218,45 @@ class StatsView(ReviewAPIView):
         query.is_valid(raise_exception=True)
         stats = analytics.review_stats(since=query.validated_data.get("since"))
         return Response(StatsSerializer(stats).data)
+
+
+class AccountStatusView(ReviewAPIView):
+    """Base for account-level review events (pause, reactivate); `service` is set per URL."""
+
+    service = None
+
+    def change_status(self, account_id: int):
+        data = self.validated(NoteInput)
+        account = Account.objects.filter(pk=account_id).first()
+        if account is None:
+            raise NotFound(ACCOUNT_NOT_FOUND.format(account_id=account_id))
+        account = type(self).service(account=account, actor=self.actor, note=data["note"])
+        return Response(AccountStatusSerializer(account).data)
+
+
+class AccountReactivateView(AccountStatusView):
+    service = staticmethod(account_reactivate)
+
+    @extend_schema(
+        operation_id="reviews_account_reactivate",
+        tags=["reviews"],
+        summary="Reactivate a suspended or paused account; its phases can be claimed again",
+        request=NoteInput,
+        responses={200: AccountStatusSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, account_id: int):
+        return self.change_status(account_id)
+
+
+class AccountPauseView(AccountStatusView):
+    service = staticmethod(account_pause)
+
+    @extend_schema(
+        operation_id="reviews_account_pause",
+        tags=["reviews"],
+        summary="Pause an account: none of its phases is claimed until it is reactivated",
+        request=NoteInput,
+        responses={200: AccountStatusSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, account_id: int):
+        return self.change_status(account_id)

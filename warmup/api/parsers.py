@@ -44,7 +44,8 @@ class BoundedJSONParser(JSONParser):
         parser_context = parser_context or {}
         request = parser_context.get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and str(declared).isdigit() and int(declared) > MAX_BODY_BYTES:
+        declared = str(declared or "")
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise PayloadTooLarge()
         body = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
         if len(body) > MAX_BODY_BYTES:

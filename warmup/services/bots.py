@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from warmup.errors import InvalidInput, NotFound
 from warmup.models import Bot
 
 TOKEN_SCHEME = "wb"
+TOKEN_SHAPE = re.compile(r"wb_([0-9a-f]{12})_[A-Za-z0-9_-]{1,128}")
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 BOT_NAME_REQUIRED = "A bot name is required."
@@ -77,9 +79,12 @@ def bot_deactivate(*, name: str) -> Bot:
 
 
 def bot_authenticate(token: str) -> Bot | None:
-    """The bot this token belongs to (active or not), or None. Constant-time comparison."""
-    parts = (token or "").split("_", 2)
-    prefix = parts[1] if len(parts) == 3 and parts[0] == TOKEN_SCHEME else ""
+    """The bot this token belongs to (active or not), or None. Constant-time comparison.
+
+    A token not of the issued shape is refused before any query (a NUL byte or other junk in a
+    header must not reach the database)."""
+    match = TOKEN_SHAPE.fullmatch(token or "")
+    prefix = match.group(1) if match else ""
     bot = Bot.objects.filter(token_prefix=prefix).first() if prefix else None
     expected = bot.token_hash if bot else _DUMMY_HASH
     if hmac.compare_digest(hash_token(token or ""), expected) and bot is not None:
