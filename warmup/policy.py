@@ -10,6 +10,18 @@ from django.conf import settings
 
 from warmup.models import FailureCategory, PhaseTemplate
 
+# No retry waits longer than this, whatever the settings say: a delay is a date the database
+# must store, and a month without an attempt is a case for a person anyway.
+MAX_DELAY_SECONDS = 30 * 24 * 3600
+
+# Upper bounds of override values (validated in the admin).
+OVERRIDE_LIMITS = {
+    "max_retries": 100,
+    "backoff_base": MAX_DELAY_SECONDS,
+    "backoff_factor": 10,
+    "backoff_cap": MAX_DELAY_SECONDS,
+}
+
 _DEFAULTS = {
     "retryable": False,
     "max_retries": 0,
@@ -33,10 +45,14 @@ class RetryPolicy:
         """Delay before retry `retry_number` (1-based): exponential, capped, then jittered."""
         if retry_number < 1:
             raise ValueError("retry_number is 1-based")
-        base = min(self.backoff_cap, self.backoff_base * self.backoff_factor ** (retry_number - 1))
+        cap = min(self.backoff_cap, MAX_DELAY_SECONDS)
+        try:
+            base = min(cap, self.backoff_base * self.backoff_factor ** (retry_number - 1))
+        except OverflowError:
+            base = cap
         if self.jitter:
             base *= (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
-        return timedelta(seconds=max(0.0, base))
+        return timedelta(seconds=min(max(0.0, base), 2 * MAX_DELAY_SECONDS))
 
     def allows_retry(self, *, retry_count: int, reported_retryable: bool | None = True) -> bool:
         """Whether a failure after `retry_count` retries so far gets another automatic retry."""
@@ -77,6 +93,8 @@ def validate_overrides(overrides) -> None:
                 raise ValueError(f"{category}.{key}: must not be negative")
             if key == "jitter" and value >= 1:
                 raise ValueError(f"{category}.jitter: must be below 1")
+            if key in OVERRIDE_LIMITS and value > OVERRIDE_LIMITS[key]:
+                raise ValueError(f"{category}.{key}: at most {OVERRIDE_LIMITS[key]}")
 
 
 def _known(values: dict) -> dict:

@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from warmup.models import PhaseTemplate
-from warmup.policy import policy_for
+from warmup.policy import MAX_DELAY_SECONDS, policy_for
 
 
 def template_with(overrides) -> PhaseTemplate:
@@ -47,3 +49,30 @@ def test_a_stored_unknown_key_does_not_break_a_failure_report(db):
     template = template_with({"network_error": {"max_retries": 1, "bogus": 2}})
 
     assert policy_for("network_error", template).max_retries == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"network_error": {"max_retries": 101}}, "network_error.max_retries: at most 100"),
+        ({"network_error": {"backoff_base": 1e12}}, "network_error.backoff_base: at most"),
+        ({"network_error": {"backoff_cap": 1e12}}, "network_error.backoff_cap: at most"),
+        ({"network_error": {"backoff_factor": 1000}}, "network_error.backoff_factor: at most 10"),
+    ],
+)
+def test_overrides_are_bounded(db, overrides, message):
+    with pytest.raises(ValidationError) as caught:
+        template_with(overrides).full_clean()
+
+    assert message in str(caught.value.message_dict["retry_overrides"])
+
+
+def test_a_huge_stored_override_still_gives_a_storable_date(db):
+    # Stored around validation: the delay is clamped, so `now + delay` cannot overflow.
+    template = template_with(
+        {"network_error": {"backoff_base": 1e12, "backoff_cap": 1e300, "backoff_factor": 1e6}}
+    )
+    policy = policy_for("network_error", template)
+
+    assert policy.backoff(1) <= timedelta(seconds=2 * MAX_DELAY_SECONDS)
+    assert policy.backoff(400) <= timedelta(seconds=2 * MAX_DELAY_SECONDS)
