@@ -3,8 +3,7 @@ reviewer acting on a phase at the moment its bot reports.
 
 Each thread has its own database connection (Django's are per thread) and closes it when it
 ends; a Barrier starts the threads together. These tests need committed data that other
-connections can see, hence transactional_db (with the default plan restored from the
-serialized test database, since the flush after each test removes it).
+connections can see, hence transactional_db.
 """
 
 from __future__ import annotations
@@ -13,9 +12,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.db import connection
 from django.db.models import Count, Sum
 
@@ -38,10 +39,16 @@ from warmup.services.phases import phase_claim, phase_complete, phase_fail
 
 S = PhaseStatus
 
-pytestmark = [
-    requires_postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def default_plan(transactional_db):
+    """The flush that ends every transactional test empties the tables its data migration
+    filled; put the default plan back (a no-op when it is there)."""
+    install = import_module("warmup.migrations.0002_default_plan").install_default_plan
+    install(apps, None)
+
 
 THREAD_TIMEOUT = 60  # seconds; a thread still running after this is a hang (deadlock, lost wakeup)
 
