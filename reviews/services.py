@@ -35,6 +35,7 @@ from warmup.models import (
     WarmupPhase,
 )
 from warmup.services.phases import lock_phase, unlock_next_phase, validate_category
+from warmup.services.scheduling import process_in_batches
 from warmup.state import apply_transition, check_transition
 
 S = PhaseStatus
@@ -304,7 +305,7 @@ def escalation_level_for(age, thresholds=None) -> int:
 
 def reviews_escalate_due(*, now: datetime) -> int:
     """Raise the escalation level of items by their time in review; each level crossed is
-    logged once. Side effects: after commit, one notification digest per batch that rose.
+    logged once. Side effects: after commit, one notification digest for the items that rose.
     Returns the number of levels raised."""
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
     if not thresholds:
@@ -314,27 +315,21 @@ def reviews_escalate_due(*, now: datetime) -> int:
         escalation_level__lt=len(thresholds),
         review_required_since__lte=now - min(thresholds),
     ).select_related("account")
-    raised, last_id, size = 0, 0, settings.WARMUP_TICK_BATCH_SIZE
-    while True:
-        with transaction.atomic():
-            risen: list[Escalation] = []
-            batch = list(
-                due.filter(pk__gt=last_id)
-                .order_by("pk")
-                .select_for_update(skip_locked=True, of=("self",))[:size]
-            )
-            for phase in batch:
-                target = escalation_level_for(now - phase.review_required_since, thresholds)
-                if target <= phase.escalation_level:
-                    continue
-                for level in range(phase.escalation_level + 1, target + 1):
-                    events.escalation_raised(phase=phase, level=level, at=now)
-                    raised += 1
-                phase.escalation_level = target
-                WarmupPhase.objects.filter(pk=phase.pk).update(escalation_level=target)
-                risen.append(Escalation(phase_id=phase.pk, level=target))
-            if risen:
-                transaction.on_commit(partial(notify_escalations, risen))
-        if len(batch) < size:
-            return raised
-        last_id = batch[-1].pk
+    risen: list[Escalation] = []
+
+    def escalate(phase):
+        target = escalation_level_for(now - phase.review_required_since, thresholds)
+        if target <= phase.escalation_level:
+            return None
+        for level in range(phase.escalation_level + 1, target + 1):
+            events.escalation_raised(phase=phase, level=level, at=now)
+        raised = target - phase.escalation_level
+        WarmupPhase.objects.filter(pk=phase.pk).update(escalation_level=target)
+        phase.escalation_level = target
+        risen.append(Escalation(phase_id=phase.pk, level=target))
+        return {"raised": raised}
+
+    raised = process_in_batches(due, escalate, what="Raising an escalation level")["raised"]
+    if risen:
+        transaction.on_commit(partial(notify_escalations, risen))
+    return raised

@@ -1,11 +1,15 @@
 """The scheduler's steps: unlock due phases, assign content, expire leases.
 
 Each step works in batches, one transaction per batch, locking rows with SKIP LOCKED on
-PostgreSQL: two ticks running at once split the work instead of doing it twice.
+PostgreSQL: two ticks running at once split the work instead of doing it twice. Each row is
+handled in its own savepoint, so one row that fails is logged and skipped, not fatal.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +22,7 @@ from warmup.services.phases import expire_lease
 from warmup.state import apply_transition
 
 S = PhaseStatus
+logger = logging.getLogger("warmup.scheduler")
 
 
 def _batch_size() -> int:
@@ -32,6 +37,34 @@ def _locked_batch(qs, *, after_id: int, size: int) -> list[WarmupPhase]:
     )
 
 
+def process_in_batches(
+    queryset,
+    step: Callable[[WarmupPhase], Mapping[str, int] | None],
+    *,
+    what: str,
+    prepare: Callable[[list[WarmupPhase]], None] | None = None,
+) -> Counter:
+    """Lock the rows of `queryset` batch by batch (SKIP LOCKED, one transaction per batch) and
+    run `step(row)` on each in a savepoint. A row whose step fails is logged and left for the
+    next tick: one bad row must not stop the scheduler for the whole fleet. Returns the sum of
+    the counts the steps returned."""
+    totals, last_id, size = Counter(), 0, _batch_size()
+    while True:
+        with transaction.atomic():
+            batch = _locked_batch(queryset, after_id=last_id, size=size)
+            if prepare is not None:
+                prepare(batch)
+            for row in batch:
+                try:
+                    with transaction.atomic():
+                        totals.update(step(row) or {})
+                except Exception:
+                    logger.exception("%s failed for phase %s; left for the next tick", what, row.pk)
+        if len(batch) < size:
+            return totals
+        last_id = batch[-1].pk
+
+
 def phases_unlock_due(*, now: datetime) -> int:
     """Make pending phases whose time has come available. Returns how many."""
     has_active = WarmupPhase.objects.filter(
@@ -40,16 +73,12 @@ def phases_unlock_due(*, now: datetime) -> int:
     due = WarmupPhase.objects.filter(status=S.PENDING, available_at__lte=now).exclude(
         Exists(has_active)
     )
-    unlocked, last_id, size = 0, 0, _batch_size()
-    while True:
-        with transaction.atomic():
-            batch = _locked_batch(due, after_id=last_id, size=size)
-            for phase in batch:
-                apply_transition(phase, S.AVAILABLE, available_at=phase.available_at)
-                unlocked += 1
-        if len(batch) < size:
-            return unlocked
-        last_id = batch[-1].pk
+
+    def unlock(phase):
+        apply_transition(phase, S.AVAILABLE, available_at=phase.available_at)
+        return {"unlocked": 1}
+
+    return process_in_batches(due, unlock, what="Unlocking")["unlocked"]
 
 
 @dataclass
@@ -84,25 +113,22 @@ def _lock_content_pool(batch: list[WarmupPhase]) -> None:
 def phases_assign_content(*, now: datetime) -> AssignReport:
     """Give each available phase its content (the least-used active item of its type) and make
     it claimable; a phase whose type has no content stays available and is counted starved."""
-    report, last_id, size = AssignReport(), 0, _batch_size()
     available = WarmupPhase.objects.filter(status=S.AVAILABLE).select_related("template")
-    while True:
-        with transaction.atomic():
-            batch = _locked_batch(available, after_id=last_id, size=size)
-            _lock_content_pool(batch)
-            for phase in batch:
-                content = None
-                if phase.template.requires_content:
-                    content = _least_used_content(phase.phase_type)
-                    if content is None:
-                        report.starved += 1
-                        continue
-                    ContentItem.objects.filter(pk=content.pk).update(times_used=F("times_used") + 1)
-                apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
-                report.assigned += 1
-        if len(batch) < size:
-            return report
-        last_id = batch[-1].pk
+
+    def assign(phase):
+        content = None
+        if phase.template.requires_content:
+            content = _least_used_content(phase.phase_type)
+            if content is None:
+                return {"starved": 1}
+            ContentItem.objects.filter(pk=content.pk).update(times_used=F("times_used") + 1)
+        apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
+        return {"assigned": 1}
+
+    totals = process_in_batches(
+        available, assign, what="Assigning content", prepare=_lock_content_pool
+    )
+    return AssignReport(assigned=totals["assigned"], starved=totals["starved"])
 
 
 def leases_expire(*, now: datetime) -> int:
@@ -110,13 +136,9 @@ def leases_expire(*, now: datetime) -> int:
     expired = WarmupPhase.objects.filter(
         status=S.IN_PROGRESS, lease_expires_at__lte=now
     ).select_related("template", "account", "bot")
-    count, last_id, size = 0, 0, _batch_size()
-    while True:
-        with transaction.atomic():
-            batch = _locked_batch(expired, after_id=last_id, size=size)
-            for phase in batch:
-                expire_lease(phase, now=now)
-                count += 1
-        if len(batch) < size:
-            return count
-        last_id = batch[-1].pk
+
+    def expire(phase):
+        expire_lease(phase, now=now)
+        return {"expired": 1}
+
+    return process_in_batches(expired, expire, what="Expiring a lease")["expired"]
