@@ -195,7 +195,8 @@ def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -
 
 @transaction.atomic
 def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
-    """Make the phase claimable at once with the same content."""
+    """Make the phase claimable at once with the same content, with a fresh retry budget (the
+    reviewer fixed the cause; a first blip afterwards should be retried, not escalated)."""
     return _resolve(
         phase_id=phase_id,
         method=ResolutionMethod.RETRY,
@@ -205,7 +206,7 @@ def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) ->
         actor=actor,
         needs_active_account=True,
         needs_content=True,
-        fields=lambda now: {"next_attempt_at": now},
+        fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
     )
 
 

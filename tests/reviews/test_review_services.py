@@ -243,7 +243,7 @@ def test_resume_resets_retries_and_lets_the_scheduler_assign_content_again(
     assert phase_claim(bot=bot).pk == phase.pk
 
 
-def test_retry_keeps_the_content_and_is_claimable_at_once(account, bot, clock, reviewer_actor):
+def test_retry_keeps_the_content_resets_the_budget_and_is_claimable_at_once(account, bot, clock, reviewer_actor):
     phase = review_after_a_retry(account, bot, clock)
     content = phase.content
 
@@ -253,7 +253,7 @@ def test_retry_keeps_the_content_and_is_claimable_at_once(account, bot, clock, r
 
     retried = reload(phase)
     assert retried.status == S.CONTENT_ASSIGNED
-    assert (retried.content, retried.retry_count) == (content, 1)
+    assert (retried.content, retried.retry_count) == (content, 0)
     assert retried.next_attempt_at == timezone.now()
     claimed = phase_claim(bot=bot)
     assert (claimed.pk, claimed.content) == (phase.pk, content)

@@ -769,6 +769,7 @@ class WarmupMachine(RuleBasedStateMachine):
             self.clear_review(phase)
             phase.status = S.CONTENT_ASSIGNED
             phase.next_attempt_at = now
+            phase.retry_count = 0
         elif method == ResolutionMethod.COMPLETE:
             self.model_complete(phase, CompletionMethod.MANUAL)
         else:
