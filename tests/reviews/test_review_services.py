@@ -243,7 +243,9 @@ def test_resume_resets_retries_and_lets_the_scheduler_assign_content_again(
     assert phase_claim(bot=bot).pk == phase.pk
 
 
-def test_retry_keeps_the_content_resets_the_budget_and_is_claimable_at_once(account, bot, clock, reviewer_actor):
+def test_retry_keeps_the_content_resets_the_budget_and_is_claimable_at_once(
+    account, bot, clock, reviewer_actor
+):
     phase = review_after_a_retry(account, bot, clock)
     content = phase.content
 
