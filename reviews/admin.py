@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.utils.text import Truncator
 
 from reviews.models import ReviewItem, ReviewLog
+from reviews.selectors import QUEUE_ORDER, review_queue
 from warmup.admin import PhaseAttemptInline, age_display
-from warmup.models import PhaseStatus
 
 
 @admin.register(ReviewLog)
@@ -80,7 +80,7 @@ class ReviewItemAdmin(admin.ModelAdmin):
     )
     search_fields = ("account__username", "last_failure_reason")
     list_select_related = ("account", "review_assignee")
-    ordering = ("-escalation_level", "review_required_since")
+    ordering = QUEUE_ORDER
     inlines = [PhaseAttemptInline]
     fieldsets = (
         (None, {"fields": ("account", "order", "phase_type", "status", "content")}),
@@ -101,12 +101,8 @@ class ReviewItemAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(status=PhaseStatus.REVIEW_REQUIRED)
-            .order_by("-escalation_level", "review_required_since")
-        )
+        # The same queue, in the same order, as the review API.
+        return review_queue()
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

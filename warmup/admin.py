@@ -4,10 +4,13 @@ live in the review queue (reviews.admin)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from warmup.actors import Actor
 from warmup.errors import DomainError, InvalidInput
 from warmup.imports import plural
 from warmup.models import (
@@ -20,7 +23,12 @@ from warmup.models import (
     WarmupPhase,
     WarmupPlan,
 )
-from warmup.services.accounts import account_enrol, validate_enrolment
+from warmup.services.accounts import (
+    account_enrol,
+    account_pause,
+    account_reactivate,
+    validate_enrolment,
+)
 from warmup.services.bots import bot_deactivate
 from warmup.services.content import build_content_item
 
@@ -131,6 +139,13 @@ class AccountPhaseInline(ReadOnlyInline):
     ordering = ("order",)
 
 
+class AccountStatusNoteForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why: it is written to each account's review log.",
+    )
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
@@ -147,6 +162,56 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ("username",)
     list_select_related = ("plan",)
     date_hierarchy = "created_at"
+
+    actions = ["pause_accounts", "reactivate_accounts"]
+
+    # Account status changes are review events: they need `reviews.resolve_review` and a note,
+    # and go through the account services (one ReviewLog row each).
+    def has_resolve_permission(self, request):
+        return request.user.has_perm("reviews.resolve_review")
+
+    @admin.action(description="Pause automation of the selected accounts", permissions=["resolve"])
+    def pause_accounts(self, request, queryset):
+        return self._change_status(request, queryset, account_pause, verb="Paused")
+
+    @admin.action(
+        description="Reactivate the selected (suspended or paused) accounts",
+        permissions=["resolve"],
+    )
+    def reactivate_accounts(self, request, queryset):
+        return self._change_status(request, queryset, account_reactivate, verb="Reactivated")
+
+    def _change_status(self, request, queryset, service, *, verb):
+        """First pass: a confirmation page asking for the note. Second pass: do it, account by
+        account, and report what was done and what was refused."""
+        form = AccountStatusNoteForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            actor = Actor.for_user(request.user)
+            done, refused = [], []
+            for account in queryset:
+                try:
+                    service(account=account, actor=actor, note=form.cleaned_data["note"])
+                    done.append(str(account))
+                except DomainError as exc:
+                    refused.append(f"{account}: {exc.message}")
+            if done:
+                self.message_user(
+                    request, f"{verb} {plural(len(done), 'account')}: {', '.join(done)}."
+                )
+            for reason in refused:
+                self.message_user(request, f"Skipped {reason}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Confirm: {verb.lower()} {plural(queryset.count(), 'account')}",
+            "accounts": queryset,
+            "form": form,
+            "action": request.POST.get("action"),
+            "verb": verb,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/warmup/account/change_status.html", context)
 
     def get_readonly_fields(self, request, obj=None):
         # Status changes (suspend, reactivate) are review events, made through the services.
