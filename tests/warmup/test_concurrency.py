@@ -19,9 +19,16 @@ import time_machine
 from django.apps import apps
 from django.db import connection
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_complete, review_hold, review_resume, review_retry
+from reviews.services import (
+    review_complete,
+    review_hold,
+    review_resume,
+    review_retry,
+    reviews_escalate_due,
+)
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from warmup.actors import Actor
@@ -84,6 +91,12 @@ def run_together(*targets: Callable[[], object]) -> list[tuple[object, BaseExcep
 
 def errors_of(outcomes) -> list[BaseException]:
     return [error for _, error in outcomes if error is not None]
+
+
+def scheduler_errors(caplog) -> list[str]:
+    """What the scheduler logged as failed: it skips a row that fails rather than stopping,
+    so a race it lost shows up here, not as an exception."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("warmup.scheduler")]
 
 
 def first_phases(accounts) -> list[WarmupPhase]:
@@ -153,7 +166,7 @@ def small_batches(settings):
     return settings
 
 
-def test_two_ticks_at_once_do_each_piece_of_work_exactly_once(small_batches):
+def test_two_ticks_at_once_do_each_piece_of_work_exactly_once(small_batches, caplog):
     start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False) as clock:
         # given content for the first two phase types, and accounts with every kind of due work
@@ -184,8 +197,10 @@ def test_two_ticks_at_once_do_each_piece_of_work_exactly_once(small_batches):
         # when two scheduler ticks run at the same moment
         outcomes = run_together(tick, tick)
 
-    # then neither failed, and between them they did each piece of work once
+    # then neither failed, nor skipped a row it could not process, and between them they did
+    # each piece of work once
     assert errors_of(outcomes) == []
+    assert scheduler_errors(caplog) == []
     reports = [report for report, _ in outcomes]
     total = Counter()
     for report in reports:
@@ -341,3 +356,101 @@ def test_two_reviewers_resolving_one_item_at_once_resolve_it_once(reviewer_actor
         assert resolutions.count() == 1
         phase.refresh_from_db()
         assert phase.review_required_since is None and phase.status != S.REVIEW_REQUIRED
+
+
+# --- (d) the scheduler and a bot or reviewer at the same moment ---------------------------
+
+
+def test_a_lease_swept_as_its_bot_completes_ends_one_way(reviewer_actor, caplog):
+    bot = BotFactory()
+    ContentItemFactory.create_batch(2, phase_type="profile_bio")
+    winners = Counter()
+    with time_machine.travel(datetime(2025, 3, 3, 9, 0, tzinfo=UTC), tick=False) as clock:
+        for round_ in range(ROUNDS):
+            # given a phase whose bot reports one second before its lease ends, while the
+            # scheduler's clock is already past the end
+            AccountFactory()
+            tick()
+            phase = phase_claim(bot=bot)
+            clock.shift(phase.lease_expires_at - timezone.now() - timedelta(seconds=1))
+            sweep_at = phase.lease_expires_at + timedelta(seconds=1)
+
+            # when the bot completes as the scheduler sweeps expired leases
+            def bot_completes(phase=phase):
+                return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+            def scheduler_sweeps(sweep_at=sweep_at):
+                return tick(now=sweep_at)
+
+            # (which thread starts first alternates, so that each side gets to win)
+            if round_ % 2:
+                (_, bot_error), (report, tick_error) = run_together(bot_completes, scheduler_sweeps)
+            else:
+                (report, tick_error), (_, bot_error) = run_together(scheduler_sweeps, bot_completes)
+
+            # then either the completion or the expiry happened, never both
+            assert tick_error is None
+            assert scheduler_errors(caplog) == []
+            phase.refresh_from_db()
+            outcome = phase.attempts.get().outcome
+            if bot_error is None:
+                winners["bot"] += 1
+                assert report.expired == 0
+                assert (phase.status, outcome) == (S.COMPLETED, AttemptOutcome.COMPLETED)
+            else:
+                winners["scheduler"] += 1
+                assert isinstance(bot_error, LeaseLost)
+                assert report.expired == 1
+                assert (phase.status, outcome) == (S.CONTENT_ASSIGNED, AttemptOutcome.LEASE_EXPIRED)
+                assert phase.retry_count == 1
+                # park it, so that the next round's claim gets the next round's phase
+                review_hold(phase_id=phase.pk, note="parked", actor=reviewer_actor)
+            clock.shift(timedelta(hours=1))
+    assert sum(winners.values()) == ROUNDS
+
+
+def test_a_resolution_racing_an_escalation_records_the_level_it_saw(reviewer_actor, caplog):
+    bot = BotFactory()
+    ContentItemFactory.create_batch(2, phase_type="profile_bio")
+    start = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        for round_ in range(ROUNDS):
+            # given an item 25 hours in review, due for escalation levels 1, 2 and 3
+            account = AccountFactory()
+            tick()
+            phase = phase_claim(bot=bot, platforms=[account.platform])
+            phase_fail(
+                phase_id=phase.pk,
+                bot=bot,
+                lease_token=phase.lease_token,
+                category=FailureCategory.CHALLENGE_REQUIRED,
+                reason="SMS code",
+            )
+            clock.shift(timedelta(hours=25))
+
+            # when a reviewer completes it as the scheduler raises its level
+            def reviewer_completes(phase=phase):
+                return review_complete(
+                    phase_id=phase.pk,
+                    reason_code="solved_challenge",
+                    note="typed the code",
+                    actor=reviewer_actor,
+                )
+
+            def scheduler_escalates():
+                # the tick's escalation step alone: a whole tick reaches it too late to race
+                return reviews_escalate_due(now=timezone.now())
+
+            pair = (reviewer_completes, scheduler_escalates)
+            outcomes = run_together(*(pair if round_ % 2 else pair[::-1]))
+
+            # then both went through, and the log tells one consistent story: the levels
+            # raised before the resolution, none after, and the resolution's own level
+            assert errors_of(outcomes) == []
+            assert scheduler_errors(caplog) == []
+            logs = list(phase.review_logs.order_by("id").values_list("action", "escalation_level"))
+            raised = [level for action, level in logs if action == ReviewAction.ESCALATION_RAISED]
+            assert raised in ([], [1, 2, 3]), logs
+            assert logs[-1] == (ReviewAction.COMPLETED, len(raised)), logs
+            phase.refresh_from_db()
+            assert (phase.status, phase.escalation_level) == (S.COMPLETED, 0)
