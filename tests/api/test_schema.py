@@ -47,6 +47,8 @@ REVIEW_PATHS = {
     "/api/v1/reviews/{phase_id}/assign/": {"post"},
     "/api/v1/reviews/{phase_id}/comment/": {"post"},
     "/api/v1/reviews/{phase_id}/recategorize/": {"post"},
+    "/api/v1/reviews/accounts/{account_id}/reactivate/": {"post"},
+    "/api/v1/reviews/accounts/{account_id}/pause/": {"post"},
 }
 # Operations that act on a phase's current state answer 409 when it does not allow the act.
 CONFLICTS = {
@@ -57,6 +59,8 @@ CONFLICTS = {
     "/api/v1/reviews/{phase_id}/resolve/",
     "/api/v1/reviews/{phase_id}/assign/",
     "/api/v1/reviews/{phase_id}/recategorize/",
+    "/api/v1/reviews/accounts/{account_id}/reactivate/",
+    "/api/v1/reviews/accounts/{account_id}/pause/",
 }
 
 
@@ -291,6 +295,9 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
     call("post", r + "hold/", 200, as_reviewer, {"phase": waiting.pk, "note": "n"})
     call("get", r + "stats/", 200, as_reviewer, query={"since": "2020-01-01T00:00:00Z"})
     call("get", r, 404, as_reviewer, query={"page": 99})
+    a = r + "accounts/{account_id}/"
+    call("post", a + "pause/", 200, as_reviewer, {"note": "n"}, account_id=waiting.account_id)
+    call("post", a + "reactivate/", 200, as_reviewer, {"note": "n"}, account_id=waiting.account_id)
 
     assert checked >= {(path, m) for path, ms in {**BOT_PATHS, **REVIEW_PATHS}.items() for m in ms}
 
