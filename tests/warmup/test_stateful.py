@@ -507,26 +507,40 @@ class WarmupMachine(RuleBasedStateMachine):
             self.do_fail(phase, category, retryable)
 
     def ready_on_active_accounts(self) -> list[MPhase]:
-        return [
-            p
-            for p in self.with_status(S.CONTENT_ASSIGNED)
-            if p.account.status == AccountStatus.ACTIVE
-        ]
+        """Phases a bot may claim now or after their backoff; if there are none, let time pass
+        until the next pending phase comes due and the scheduler ticks."""
 
-    @precondition(ready_on_active_accounts)
+        def ready():
+            return [
+                p
+                for p in self.with_status(S.CONTENT_ASSIGNED)
+                if p.account.status == AccountStatus.ACTIVE
+            ]
+
+        if not ready():
+            due = [
+                p.available_at
+                for p in self.with_status(S.PENDING, S.AVAILABLE)
+                if p.available_at is not None and p.account.status == AccountStatus.ACTIVE
+            ]
+            if due:
+                self._clock.shift(max(timedelta(0), min(due) - self.now()))
+                self.run_tick()
+        return ready()
+
     @rule(
         data=st.data(),
         bot=st.integers(min_value=0, max_value=2),
         category=categories,
-        times=st.integers(min_value=2, max_value=4),
     )
-    def bot_fails_repeatedly(self, data, bot, category, times):
+    def bot_fails_repeatedly(self, data, bot, category):
         """A bot fails the same phase again and again, waiting out each backoff, until the
         policy stops retrying it and sends it to review."""
-        phase = self.draw(data, self.ready_on_active_accounts(), "phase")
-        for _ in range(times):
-            if phase.status != S.CONTENT_ASSIGNED:
-                break
+        ready = self.ready_on_active_accounts()
+        if not ready:
+            return
+        phase = self.draw(data, ready, "phase")
+        while phase.status == S.CONTENT_ASSIGNED:
             if phase.next_attempt_at > self.now():
                 self._clock.shift(phase.next_attempt_at - self.now())
             claimed = self.do_claim(self.bots[bot], platforms=[phase.account.platform])
@@ -538,6 +552,9 @@ class WarmupMachine(RuleBasedStateMachine):
         claimed now by a random bot."""
         if self.with_status(S.IN_PROGRESS):
             return self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        ready = self.ready_on_active_accounts()
+        if ready and min(p.next_attempt_at for p in ready) > self.now():
+            self._clock.shift(min(p.next_attempt_at for p in ready) - self.now())
         return self.do_claim(self.draw(data, self.bots, "claiming bot"))
 
     def stale_report(self, phase: MPhase, bot, token, action: str):
@@ -736,7 +753,22 @@ class WarmupMachine(RuleBasedStateMachine):
         note=notes,
     )
     def resolve(self, data, method, reason_code, note):
-        phase = self.pick_phase(data, S.REVIEW_REQUIRED)
+        self.do_resolve(self.pick_phase(data, S.REVIEW_REQUIRED), method, reason_code, note)
+
+    @precondition(lambda self: self.with_status(S.REVIEW_REQUIRED))
+    @rule(method=st.sampled_from(ResolutionMethod.values), note=notes)
+    def work_the_queue(self, method, note):
+        """A reviewer takes the head of the queue (highest escalation level, then longest in
+        review), reactivates its account if it must, and resolves it."""
+        phase = min(
+            self.with_status(S.REVIEW_REQUIRED),
+            key=lambda p: (-p.escalation_level, p.review_required_since, p.pk),
+        )
+        if phase.account.status != AccountStatus.ACTIVE:
+            self.do_account_status(phase.account, note, pause=False)
+        self.do_resolve(phase, method, ReasonCode.OTHER, note)
+
+    def do_resolve(self, phase: MPhase, method: str, reason_code: str, note: str):
         kwargs = {"phase_id": phase.pk, "reason_code": reason_code, "note": note}
         fn = RESOLVERS[method]
         if phase.status != S.REVIEW_REQUIRED:
@@ -766,6 +798,7 @@ class WarmupMachine(RuleBasedStateMachine):
             phase.next_attempt_at = None
             phase.available_at = now
         elif method == ResolutionMethod.RETRY:
+            # Same content, claimable now, and a fresh retry budget (the cause was fixed).
             self.clear_review(phase)
             phase.status = S.CONTENT_ASSIGNED
             phase.next_attempt_at = now
@@ -844,10 +877,12 @@ class WarmupMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), note=notes, pause=st.integers(min_value=0, max_value=3))
     def account_status(self, data, note, pause):
-        """A reviewer reactivates an account (an operator now and then pauses one)."""
-        account = self.draw(data, self.accounts, "account")
+        """An operator pauses an account, or a reviewer reactivates one."""
+        self.do_account_status(self.draw(data, self.accounts, "account"), note, pause <= 1)
+
+    def do_account_status(self, account: MAccount, note: str, pause: bool):
         kwargs = {"account": Account(pk=account.pk), "actor": self.actor, "note": note}
-        if pause <= 1:
+        if pause:
             if account.status != AccountStatus.ACTIVE:
                 self.refused(InvalidTransition, account_pause, **kwargs)
                 return
