@@ -166,11 +166,12 @@ class Command(BaseCommand):
         return None
 
     def _stop_all(self, children) -> None:
-        for _label, process in reversed(children):
-            if process.poll() is None:
-                process.terminate()
+        # One at a time, newest first: the simulated bots deliver their last reports while the
+        # server still answers, so no phase is left waiting for its lease to expire.
         deadline = time.monotonic() + STOP_TIMEOUT
         for label, process in reversed(children):
+            if process.poll() is None:
+                process.terminate()
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
