@@ -6,11 +6,11 @@ from django.utils.text import Truncator
 
 from reviews.models import ReviewItem, ReviewLog
 from reviews.selectors import QUEUE_ORDER, review_queue
-from warmup.admin import PhaseAttemptInline, age_display
+from warmup.admin import PhaseAttemptInline, ReadOnlyAdmin, age_display
 
 
 @admin.register(ReviewLog)
-class ReviewLogAdmin(admin.ModelAdmin):
+class ReviewLogAdmin(ReadOnlyAdmin):
     """Entirely read-only: the log is append-only, written by reviews.events alone."""
 
     list_display = (
@@ -39,25 +39,13 @@ class ReviewLogAdmin(admin.ModelAdmin):
     list_select_related = ("account", "phase", "actor_user", "actor_bot")
     date_hierarchy = "created_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="note")
     def short_note(self, obj):
         return Truncator(obj.note).chars(60)
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(admin.ModelAdmin):
+class ReviewItemAdmin(ReadOnlyAdmin):
     """The review queue: phases in review_required, highest escalation level first, then the
     longest waiting. Read-only for now."""
 
@@ -103,18 +91,6 @@ class ReviewItemAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The same queue, in the same order, as the review API.
         return review_queue()
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="failure", ordering="last_failure_category")
     def failure(self, obj):

@@ -35,6 +35,22 @@ from warmup.services.content import build_content_item
 # --- Shared --------------------------------------------------------------------------------
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A view-only admin: what it shows changes only through the services."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -267,7 +283,7 @@ class PhaseAttemptInline(ReadOnlyInline):
 
 
 @admin.register(WarmupPhase)
-class WarmupPhaseAdmin(admin.ModelAdmin):
+class WarmupPhaseAdmin(ReadOnlyAdmin):
     """Read-only: phases change only through bot reports, the scheduler and review actions."""
 
     list_display = (
@@ -306,18 +322,6 @@ class WarmupPhaseAdmin(admin.ModelAdmin):
         ("Completion", {"fields": ("completed_at", "completion_method")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- Content -------------------------------------------------------------------------------
