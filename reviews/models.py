@@ -159,6 +159,7 @@ class ReviewLog(models.Model):
 
     @property
     def actor(self):
+        """Who acted: the user, the bot, or "system" (str() gives the name to show)."""
         return self.actor_user or self.actor_bot or "system"
 
 

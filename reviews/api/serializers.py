@@ -10,6 +10,7 @@ from warmup.api.serializers import (
     ContentSerializer,
     FailureCategoryField,
     FailureSerializer,
+    last_failure,
 )
 from warmup.models import (
     Account,
@@ -103,16 +104,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_failure(self, phase) -> FailureSerializer(allow_null=True):
-        if not phase.last_failure_category:
-            return None
-        return FailureSerializer(
-            {
-                "category": phase.last_failure_category,
-                "reason": phase.last_failure_reason,
-                "details": phase.last_failure_details,
-                "at": phase.last_failure_at,
-            }
-        ).data
+        return last_failure(phase)
 
     def get_seconds_in_review(self, phase) -> int | None:
         now = self.context.get("now")
@@ -148,7 +140,7 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class ReviewLogSerializer(serializers.ModelSerializer):
-    actor = serializers.SerializerMethodField()
+    actor = serializers.CharField(read_only=True, help_text="Username, bot name or 'system'.")
     from_status = blank_or(PhaseStatus.choices)
     to_status = blank_or(PhaseStatus.choices)
     failure_category = blank_or(FailureCategory.choices)
@@ -175,13 +167,6 @@ class ReviewLogSerializer(serializers.ModelSerializer):
             "data",
         ]
         read_only_fields = fields
-
-    def get_actor(self, row) -> str:
-        if row.actor_user_id:
-            return row.actor_user.get_username()
-        if row.actor_bot_id:
-            return row.actor_bot.name
-        return "system"
 
 
 class ReviewItemDetailSerializer(ReviewItemSerializer):

@@ -119,6 +119,20 @@ class FailureSerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False, allow_null=True)
 
 
+def last_failure(phase: WarmupPhase) -> dict | None:
+    """The phase's last failure as the APIs show it, or None if it never failed."""
+    if not phase.last_failure_category:
+        return None
+    return FailureSerializer(
+        {
+            "category": phase.last_failure_category,
+            "reason": phase.last_failure_reason,
+            "details": phase.last_failure_details,
+            "at": phase.last_failure_at,
+        }
+    ).data
+
+
 class BotPhaseSerializer(serializers.ModelSerializer):
     """A phase as a bot sees it. The lease token shows only to the bot that holds the lease."""
 
@@ -156,16 +170,7 @@ class BotPhaseSerializer(serializers.ModelSerializer):
         return None
 
     def get_last_failure(self, phase) -> FailureSerializer(allow_null=True):
-        if not phase.last_failure_category:
-            return None
-        return {
-            "category": phase.last_failure_category,
-            "reason": phase.last_failure_reason,
-            "details": phase.last_failure_details,
-            "at": serializers.DateTimeField().to_representation(phase.last_failure_at)
-            if phase.last_failure_at
-            else None,
-        }
+        return last_failure(phase)
 
 
 class HeartbeatSerializer(serializers.Serializer):

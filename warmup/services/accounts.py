@@ -30,6 +30,15 @@ PLAN_INACTIVE = "Plan {slug!r} is not active."
 PLAN_EMPTY = "Plan {slug!r} has no phases."
 
 
+def validate_plan(plan: WarmupPlan) -> WarmupPlan:
+    """Accounts can be enrolled on `plan`: it is active and has phases (InvalidInput if not)."""
+    if not plan.is_active:
+        raise InvalidInput(PLAN_INACTIVE.format(slug=plan.slug), field="plan")
+    if not plan.templates.exists():
+        raise InvalidInput(PLAN_EMPTY.format(slug=plan.slug), field="plan")
+    return plan
+
+
 def validate_enrolment(*, platform: str, username: str, plan: WarmupPlan) -> str:
     """Check one enrolment without writing; returns the normalised username."""
     if platform not in Platform.values:
@@ -40,8 +49,7 @@ def validate_enrolment(*, platform: str, username: str, plan: WarmupPlan) -> str
     username = (username or "").strip().lstrip("@")
     if not username:
         raise InvalidInput(USERNAME_REQUIRED, field="username")
-    if not plan.is_active:
-        raise InvalidInput(PLAN_INACTIVE.format(slug=plan.slug), field="plan")
+    validate_plan(plan)
     return username
 
 
@@ -53,8 +61,6 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
     """
     username = validate_enrolment(platform=platform, username=username, plan=plan)
     templates = list(plan.templates.order_by("order"))
-    if not templates:
-        raise InvalidInput(PLAN_EMPTY.format(slug=plan.slug), field="plan")
     try:
         with transaction.atomic():
             account = Account.objects.create(platform=platform, username=username, plan=plan)

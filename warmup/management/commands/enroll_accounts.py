@@ -2,13 +2,13 @@
 
 from django.core.management.base import CommandError
 
+from warmup.errors import InvalidInput
 from warmup.imports import breakdown, import_accounts, parse_accounts
 from warmup.management.csv_import import CsvImportCommand
 from warmup.models import WarmupPlan
+from warmup.services.accounts import validate_plan
 
 UNKNOWN_PLAN = "Unknown plan {slug!r}; plans are: {choices}."
-PLAN_INACTIVE = "Plan {slug!r} is not active; activate it or choose another with --plan."
-PLAN_EMPTY = "Plan {slug!r} has no phases; add phase templates to it first."
 
 
 class Command(CsvImportCommand):
@@ -31,10 +31,10 @@ class Command(CsvImportCommand):
         if plan is None:
             choices = ", ".join(WarmupPlan.objects.values_list("slug", flat=True)) or "(none)"
             raise CommandError(UNKNOWN_PLAN.format(slug=slug, choices=choices))
-        if not plan.is_active:
-            raise CommandError(PLAN_INACTIVE.format(slug=slug))
-        if not plan.templates.exists():
-            raise CommandError(PLAN_EMPTY.format(slug=slug))
+        try:
+            validate_plan(plan)
+        except InvalidInput as exc:
+            raise CommandError(f"{exc.message} Choose another with --plan.") from exc
         return {"plan": plan}
 
     def parse(self, text, context):
