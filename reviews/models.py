@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from reviews.permissions import RESOLVE_CODENAME
 from warmup.models import FailureCategory, PhaseStatus, WarmupPhase
 
 
@@ -115,7 +116,7 @@ class ReviewLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("resolve_review", "Can act on the review queue")]
+        permissions = [(RESOLVE_CODENAME, "Can act on the review queue")]
         constraints = [
             models.CheckConstraint(
                 condition=(

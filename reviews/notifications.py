@@ -12,13 +12,11 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.mail import send_mail
-from django.db.models import Q
 from django.urls import reverse
 
 from reviews.models import ReviewItem
+from reviews.permissions import resolvers
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +31,7 @@ class Escalation:
 
 def reviewer_emails() -> list[str]:
     """Emails of active users who may act on the review queue."""
-    permission = Permission.objects.filter(
-        content_type__app_label="reviews", codename="resolve_review"
-    ).first()
-    who = Q(is_superuser=True)
-    if permission is not None:
-        who |= Q(user_permissions=permission) | Q(groups__permissions=permission)
-    users = get_user_model().objects.filter(who, is_active=True).exclude(email="")
-    return sorted(set(users.values_list("email", flat=True)))
+    return sorted(set(resolvers().exclude(email="").values_list("email", flat=True)))
 
 
 def _item_url(phase_id: int) -> str:

@@ -3,8 +3,8 @@ writers of status), so a factory-made phase is always one the system could have 
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 
+from reviews.permissions import reviewers_group
 from warmup.models import Account, Bot, ContentItem, Platform, WarmupPlan
 from warmup.services.bots import hash_token
 
@@ -23,12 +23,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Params:
         reviewer = factory.Trait(
             permissions=factory.PostGeneration(
-                lambda user, create, extracted, **kw: user.user_permissions.add(
-                    *Permission.objects.filter(
-                        content_type__app_label="reviews",
-                        codename__in=["resolve_review", "view_reviewitem", "view_reviewlog"],
-                    )
-                )
+                lambda user, create, extracted, **kw: user.groups.add(reviewers_group())
             )
         )
 

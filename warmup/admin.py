@@ -10,9 +10,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from config.text import plural
+from reviews.permissions import can_resolve_reviews
 from warmup.actors import Actor
 from warmup.errors import DomainError, InvalidInput
-from warmup.imports import plural
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -184,7 +185,7 @@ class AccountAdmin(admin.ModelAdmin):
     # Account status changes are review events: they need `reviews.resolve_review` and a note,
     # and go through the account services (one ReviewLog row each).
     def has_resolve_permission(self, request):
-        return request.user.has_perm("reviews.resolve_review")
+        return can_resolve_reviews(request.user)
 
     @admin.action(description="Pause automation of the selected accounts", permissions=["resolve"])
     def pause_accounts(self, request, queryset):

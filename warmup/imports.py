@@ -305,17 +305,3 @@ def import_content(rows: list[ContentRow]) -> list[ContentItem]:
     for item in items:
         item.save()
     return items
-
-
-# --- Reporting -----------------------------------------------------------------------------
-
-
-def breakdown(values: Iterable[str]) -> str:
-    """'instagram 2, tiktok 1' for a summary line."""
-    counts = Counter(values)
-    return ", ".join(f"{key} {counts[key]}" for key in sorted(counts))
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 row', '2 rows'."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,20 +1,17 @@
 from rest_framework.permissions import BasePermission
 
-VIEW_PERMISSION = "reviews.view_reviewitem"
-RESOLVE_PERMISSION = "reviews.resolve_review"
+from reviews.permissions import can_resolve_reviews, can_view_reviews
 
 
 class CanViewReviews(BasePermission):
     """Reading the queue needs the view permission on the review queue."""
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(VIEW_PERMISSION))
+        return can_view_reviews(request.user)
 
 
 class CanResolveReviews(BasePermission):
-    """Acting on the queue needs `reviews.resolve_review`."""
+    """Acting on the queue needs the resolve permission."""
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(RESOLVE_PERMISSION))
+        return can_resolve_reviews(request.user)

@@ -4,7 +4,6 @@ DEMO_BOTS = ["phone-farm-01", "phone-farm-02", "cloud-runner-eu", "cloud-runner-
 
 # username, first name, last name. Reviewers act in the history; they cannot log in.
 DEMO_REVIEWERS = [("maria.santos", "Maria", "Santos"), ("tom.becker", "Tom", "Becker")]
-REVIEW_PERMISSIONS = ["resolve_review", "view_reviewitem", "view_reviewlog"]
 
 MEDIA = "https://example.com/media"
 CONTENT = {

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
 from reviews.models import ReviewLog
+from reviews.permissions import reviewers_group
 from reviews.services import (
     review_assign,
     review_comment,
@@ -36,7 +36,6 @@ from warmup.demo.material import (
     DEMO_BOTS,
     DEMO_REVIEWERS,
     FAILURES,
-    REVIEW_PERMISSIONS,
     USERNAME_FIRST,
     USERNAME_SECOND,
 )
@@ -188,9 +187,7 @@ def ensure_admin(password: str | None = None) -> tuple[object, str, bool]:
 
 def ensure_reviewers() -> dict:
     User = get_user_model()
-    permissions = Permission.objects.filter(
-        content_type__app_label="reviews", codename__in=REVIEW_PERMISSIONS
-    )
+    group = reviewers_group()
     reviewers = {}
     for username, first, last in DEMO_REVIEWERS:
         user = User.objects.filter(username=username).first()
@@ -204,7 +201,7 @@ def ensure_reviewers() -> dict:
             )
             user.set_unusable_password()
             user.save()
-            user.user_permissions.add(*permissions)
+            user.groups.add(group)
         reviewers[first.lower()] = user
     return reviewers
 

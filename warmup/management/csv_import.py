@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.imports import CsvFormatError, ParseResult, plural, read_text
+from config.text import plural
+from warmup.imports import CsvFormatError, ParseResult, read_text
 
 INVALID_ROWS = (
     "{file}: {invalid} of {total} rows are invalid; nothing was imported "

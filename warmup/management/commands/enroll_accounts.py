@@ -2,8 +2,9 @@
 
 from django.core.management.base import CommandError
 
+from config.text import breakdown
 from warmup.errors import InvalidInput
-from warmup.imports import breakdown, import_accounts, parse_accounts
+from warmup.imports import import_accounts, parse_accounts
 from warmup.management.csv_import import CsvImportCommand
 from warmup.models import WarmupPlan
 from warmup.services.accounts import validate_plan

@@ -1,6 +1,7 @@
 """Add captions and media to the content pool from a CSV file."""
 
-from warmup.imports import breakdown, import_content, parse_content
+from config.text import breakdown
+from warmup.imports import import_content, parse_content
 from warmup.management.csv_import import CsvImportCommand
 
 

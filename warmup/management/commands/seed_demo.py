@@ -5,8 +5,8 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from config.text import plural
 from warmup import demo
-from warmup.imports import plural
 
 
 class Command(BaseCommand):

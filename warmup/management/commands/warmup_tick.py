@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils import timezone
 
-from warmup.imports import plural
+from config.text import plural
 from warmup.scheduler import TickReport, tick
 
 logger = logging.getLogger("warmup.scheduler")
