@@ -20,8 +20,11 @@ from reviews.notifications import Escalation, notify_escalations
 from warmup.actors import Actor
 from warmup.errors import (
     ACCOUNT_NOT_ACTIVE,
+    NOT_IN_REVIEW,
     NOTE_REQUIRED,
     REASON_CODE_REQUIRED,
+    RETRY_NEEDS_CONTENT,
+    UNKNOWN_RESOLUTION,
     InvalidInput,
     InvalidTransition,
     NotClaimable,
@@ -40,11 +43,6 @@ from warmup.state import apply_transition, check_transition
 
 S = PhaseStatus
 
-NOT_IN_REVIEW = "Phase {phase_id} is {status!r}, not in review."
-UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
-RETRY_NEEDS_CONTENT = (
-    "Phase {phase_id} has no content to retry with; resume automation so content is assigned."
-)
 
 # Leaving review clears the review fields (the database insists).
 _REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}

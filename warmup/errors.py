@@ -50,13 +50,45 @@ class NotFound(DomainError):
     http_status = 404
 
 
-# Messages that tests and callers can import.
+# --- Messages ------------------------------------------------------------------------------
+# Every message a service raises, in one place: tests import and assert on them, the API, the
+# admin and the commands show them as they are.
+
+# Phases and the status machine
 TRANSITION_NOT_ALLOWED = "A phase in status {current!r} cannot move to {target!r}."
 TRANSITION_RACED = "The phase changed while you acted: it is now {current!r}."
+PHASE_NOT_FOUND = "Phase {phase_id} does not exist."
+PHASE_NOT_VISIBLE = "Phase {phase_id} not found among the phases this bot has attempted."
 LEASE_STALE = "This lease is no longer valid: the phase was expired, resolved or claimed again."
 LEASE_EXPIRED = "This lease expired at {expires_at}; the phase will be retried."
-NOTE_REQUIRED = "A note is required."
-REASON_CODE_REQUIRED = "A reason code is required; valid codes are: {codes}."
 UNKNOWN_CATEGORY = "Unknown failure category {value!r}; valid categories are: {choices}."
+
+# Accounts and plans
+ACCOUNT_NOT_FOUND = "Account {account_id} does not exist."
+ACCOUNT_NOT_VISIBLE = "Account {account_id} not found among the accounts this bot has worked on."
 ACCOUNT_NOT_ACTIVE = "Account {account} is {status}; reactivate it before resuming its phases."
 ACCOUNT_ALREADY_ACTIVE = "Account {account} is already active."
+ACCOUNT_NOT_PAUSABLE = "Account {account} is {status}; only an active account can be paused."
+ACCOUNT_MOVE_NOT_ALLOWED = "Account {account} is {status}; it cannot become {target}."
+UNKNOWN_PLATFORM = "Unknown platform {value!r}; valid platforms are: {choices}."
+USERNAME_REQUIRED = "A username is required."
+USERNAME_TAKEN = "Account {platform}:{username} is already enrolled."
+PLAN_INACTIVE = "Plan {slug!r} is not active."
+PLAN_EMPTY = "Plan {slug!r} has no phases."
+
+# Content and bots
+TITLE_REQUIRED = "A title is required."
+PHASE_TYPE_UNKNOWN = "Unknown phase type {value!r}; phase types that take content: {choices}."
+MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
+BOT_NAME_REQUIRED = "A bot name is required."
+BOT_NAME_TAKEN = "A bot named {name!r} already exists."
+BOT_NOT_FOUND = "No bot named {name!r}."
+
+# Reviews
+NOTE_REQUIRED = "A note is required."
+REASON_CODE_REQUIRED = "A reason code is required; valid codes are: {codes}."
+NOT_IN_REVIEW = "Phase {phase_id} is {status!r}, not in review."
+UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
+RETRY_NEEDS_CONTENT = (
+    "Phase {phase_id} has no content to retry with; resume automation so content is assigned."
+)

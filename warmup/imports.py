@@ -17,9 +17,9 @@ from pathlib import Path
 
 from django.db import transaction
 
-from warmup.errors import InvalidInput
+from warmup.errors import USERNAME_TAKEN, InvalidInput
 from warmup.models import Account, ContentItem, WarmupPlan
-from warmup.services.accounts import USERNAME_TAKEN, account_enrol, validate_enrolment
+from warmup.services.accounts import account_enrol, validate_enrolment
 from warmup.services.content import build_content_item, content_phase_types
 
 ACCOUNT_COLUMNS = ("platform", "username")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Prefetch
 
-from warmup.errors import NotFound
+from warmup.errors import ACCOUNT_NOT_VISIBLE, PHASE_NOT_VISIBLE, NotFound
 from warmup.models import Account, Bot, PhaseAttempt, WarmupPhase
-
-PHASE_NOT_VISIBLE = "Phase {phase_id} not found among the phases this bot has attempted."
-ACCOUNT_NOT_VISIBLE = "Account {account_id} not found among the accounts this bot has worked on."
 
 
 def bot_phase_get(*, bot: Bot, phase_id: int) -> WarmupPhase:

@@ -28,12 +28,9 @@ from reviews.api.serializers import (
 from reviews.filters import ReviewQueueFilter
 from warmup.actors import Actor
 from warmup.api.errors import ErrorSerializer
-from warmup.errors import NotFound
+from warmup.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
 from warmup.models import Account
 from warmup.services.accounts import account_pause, account_reactivate
-
-ITEM_NOT_FOUND = "Phase {phase_id} does not exist."
-ACCOUNT_NOT_FOUND = "Account {account_id} does not exist."
 
 
 def _errors(*codes: int) -> dict:
@@ -116,7 +113,7 @@ class ReviewItemView(ReviewAPIView):
     def get(self, request, phase_id: int):
         phase = selectors.review_item_with_history(phase_id=phase_id)
         if phase is None:
-            raise NotFound(ITEM_NOT_FOUND.format(phase_id=phase_id))
+            raise NotFound(PHASE_NOT_FOUND.format(phase_id=phase_id))
         return Response(ReviewItemDetailSerializer(phase, context={"now": timezone.now()}).data)
 
 

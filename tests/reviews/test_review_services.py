@@ -14,8 +14,6 @@ from reviews.models import (
     ReviewLog,
 )
 from reviews.services import (
-    RETRY_NEEDS_CONTENT,
-    UNKNOWN_RESOLUTION,
     review_assign,
     review_comment,
     review_complete,
@@ -43,6 +41,8 @@ from warmup.errors import (
     LEASE_STALE,
     NOTE_REQUIRED,
     REASON_CODE_REQUIRED,
+    RETRY_NEEDS_CONTENT,
+    UNKNOWN_RESOLUTION,
     InvalidInput,
     InvalidTransition,
     LeaseLost,

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from reviews.models import ReasonCode
 from reviews.services import (
-    NOT_IN_REVIEW,
     review_complete,
     review_hold,
     review_resume,
@@ -33,6 +32,7 @@ from tests.conftest import (
 from tests.factories import AccountFactory
 from warmup.errors import (
     LEASE_STALE,
+    NOT_IN_REVIEW,
     TRANSITION_NOT_ALLOWED,
     TRANSITION_RACED,
     InvalidTransition,

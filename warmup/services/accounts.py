@@ -11,7 +11,16 @@ from django.utils import timezone
 from reviews import events
 from reviews.models import ReviewAction
 from warmup.actors import Actor
-from warmup.errors import ACCOUNT_ALREADY_ACTIVE, InvalidInput, InvalidTransition
+from warmup.errors import (
+    ACCOUNT_ALREADY_ACTIVE,
+    PLAN_EMPTY,
+    PLAN_INACTIVE,
+    UNKNOWN_PLATFORM,
+    USERNAME_REQUIRED,
+    USERNAME_TAKEN,
+    InvalidInput,
+    InvalidTransition,
+)
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -22,12 +31,6 @@ from warmup.models import (
     WarmupPlan,
 )
 from warmup.state import apply_transition
-
-UNKNOWN_PLATFORM = "Unknown platform {value!r}; valid platforms are: {choices}."
-USERNAME_REQUIRED = "A username is required."
-USERNAME_TAKEN = "Account {platform}:{username} is already enrolled."
-PLAN_INACTIVE = "Plan {slug!r} is not active."
-PLAN_EMPTY = "Plan {slug!r} has no phases."
 
 
 def validate_plan(plan: WarmupPlan) -> WarmupPlan:

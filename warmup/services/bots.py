@@ -11,16 +11,13 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from warmup.errors import InvalidInput, NotFound
+from warmup.errors import BOT_NAME_REQUIRED, BOT_NAME_TAKEN, BOT_NOT_FOUND, InvalidInput, NotFound
 from warmup.models import Bot
 
 TOKEN_SCHEME = "wb"
 TOKEN_SHAPE = re.compile(r"wb_([0-9a-f]{12})_[A-Za-z0-9_-]{1,128}")
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-BOT_NAME_REQUIRED = "A bot name is required."
-BOT_NAME_TAKEN = "A bot named {name!r} already exists."
-BOT_NOT_FOUND = "No bot named {name!r}."
 
 # Compared against when no bot has the token's prefix, so a miss costs the same as a hit.
 _DUMMY_HASH = hashlib.sha256(b"no such bot").hexdigest()

@@ -5,12 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from warmup.errors import InvalidInput
+from warmup.errors import MEDIA_URL_INVALID, PHASE_TYPE_UNKNOWN, TITLE_REQUIRED, InvalidInput
 from warmup.models import ContentItem, PhaseTemplate
-
-TITLE_REQUIRED = "A title is required."
-PHASE_TYPE_UNKNOWN = "Unknown phase type {value!r}; phase types that take content: {choices}."
-MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 
 
 def content_phase_types() -> list[str]:

@@ -20,6 +20,7 @@ from warmup.actors import SYSTEM, Actor
 from warmup.errors import (
     LEASE_EXPIRED,
     LEASE_STALE,
+    PHASE_NOT_FOUND,
     UNKNOWN_CATEGORY,
     InvalidInput,
     LeaseLost,
@@ -41,7 +42,6 @@ from warmup.state import apply_transition
 
 S = PhaseStatus
 
-PHASE_NOT_FOUND = "Phase {phase_id} does not exist."
 
 
 @dataclass(frozen=True)
