@@ -15,14 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from reviews import events
-from reviews.models import ReasonCode, ResolutionMethod
+from reviews.models import ResolutionMethod
 from reviews.notifications import Escalation, notify_escalations
+from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
     ACCOUNT_NOT_ACTIVE,
     NOT_IN_REVIEW,
-    NOTE_REQUIRED,
-    REASON_CODE_REQUIRED,
     RETRY_NEEDS_CONTENT,
     UNKNOWN_RESOLUTION,
     InvalidInput,
@@ -37,35 +36,15 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.services.phases import lock_phase, unlock_next_phase, validate_category
+from warmup.services.phases import lock_phase, unlock_next_phase
 from warmup.services.scheduling import process_in_batches
-from warmup.state import apply_transition, check_transition
+from warmup.state import check_transition, completion, enter_review, leave_review
+from warmup.validation import require_note, validate_category
 
 S = PhaseStatus
 
 
-# Leaving review clears the review fields (the database insists).
-_REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
-
-
-# --- Validation --------------------------------------------------------------------------
-
-
-def require_note(note: str | None) -> str:
-    note = (note or "").strip()
-    if not note:
-        raise InvalidInput(NOTE_REQUIRED, field="note")
-    return note
-
-
-def require_reason_code(reason_code: str | None) -> str:
-    if reason_code not in ReasonCode.values:
-        raise InvalidInput(
-            REASON_CODE_REQUIRED.format(codes=", ".join(ReasonCode.values)),
-            field="reason_code",
-            choices=list(ReasonCode.values),
-        )
-    return reason_code
+# --- Helpers ---------------------------------------------------------------------------
 
 
 def _lock_in_review(phase_id: int, *, target: str | None = None) -> WarmupPhase:
@@ -161,7 +140,7 @@ def _resolve(
         "escalation_level": phase.escalation_level,
         "retry_count": phase.retry_count,
     }
-    apply_transition(phase, to_status, **_REVIEW_CLEARED, **fields(now))
+    leave_review(phase, to_status, **fields(now))
     events.resolved(
         phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
     )
@@ -219,11 +198,7 @@ def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor)
         note=note,
         actor=actor,
         needs_active_account=False,
-        fields=lambda now: {
-            "completed_at": now,
-            "completion_method": CompletionMethod.MANUAL,
-            "next_attempt_at": None,
-        },
+        fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
     )
 
 
@@ -238,11 +213,7 @@ def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> 
         note=note,
         actor=actor,
         needs_active_account=False,
-        fields=lambda now: {
-            "completed_at": now,
-            "completion_method": CompletionMethod.SKIPPED,
-            "next_attempt_at": None,
-        },
+        fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
     )
 
 
@@ -279,15 +250,7 @@ def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
     now = timezone.now()
     from_status = phase.status
     lease_token = phase.lease_token
-    apply_transition(
-        phase,
-        S.REVIEW_REQUIRED,
-        review_required_since=now,
-        escalation_level=0,
-        next_attempt_at=None,
-        lease_token=None,
-        lease_expires_at=None,
-    )
+    enter_review(phase, now=now)
     if lease_token is not None:
         PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).update(
             finished_at=now, outcome=AttemptOutcome.INTERRUPTED, reason=note

@@ -8,76 +8,21 @@ so a bug anywhere else cannot store an inconsistent phase.
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-# --- Choices -------------------------------------------------------------------------------
-
-
-class Platform(models.TextChoices):
-    INSTAGRAM = "instagram", "Instagram"
-    TIKTOK = "tiktok", "TikTok"
-    X = "x", "X"
-    FACEBOOK = "facebook", "Facebook"
-    YOUTUBE = "youtube", "YouTube"
-
-
-class AccountStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
-    SUSPENDED = "suspended", "Suspended"
-
-
-class PhaseStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    AVAILABLE = "available", "Available"
-    CONTENT_ASSIGNED = "content_assigned", "Content assigned"
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    REVIEW_REQUIRED = "review_required", "Review required"
-
-
-# An account has at most one phase in one of these at a time (enforced by the database).
-ACTIVE_STATUSES = (
-    PhaseStatus.AVAILABLE,
-    PhaseStatus.CONTENT_ASSIGNED,
-    PhaseStatus.IN_PROGRESS,
-    PhaseStatus.REVIEW_REQUIRED,
+from warmup.choices import (
+    ACTIVE_STATUSES,
+    AccountStatus,
+    AttemptOutcome,
+    CompletionMethod,
+    FailureCategory,
+    FailureDecision,
+    PhaseStatus,
+    Platform,
 )
-
-
-class FailureCategory(models.TextChoices):
-    LOGIN_FAILED = "login_failed", "Login failed"
-    CHALLENGE_REQUIRED = "challenge_required", "Challenge required"
-    RATE_LIMITED = "rate_limited", "Rate limited"
-    ACTION_BLOCKED = "action_blocked", "Action blocked"
-    ACCOUNT_SUSPENDED = "account_suspended", "Account suspended"
-    CONTENT_REJECTED = "content_rejected", "Content rejected"
-    PROXY_ERROR = "proxy_error", "Proxy error"
-    NETWORK_ERROR = "network_error", "Network error"
-    LEASE_EXPIRED = "lease_expired", "Lease expired"
-    BOT_ERROR = "bot_error", "Bot error"
-    UNKNOWN = "unknown", "Unknown"
-
-
-class CompletionMethod(models.TextChoices):
-    BOT = "bot", "By a bot"
-    MANUAL = "manual", "By hand"
-    SKIPPED = "skipped", "Skipped"
-
-
-class AttemptOutcome(models.TextChoices):
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    LEASE_EXPIRED = "lease_expired", "Lease expired"
-    # A reviewer put the phase on hold while a bot held it; the bot's lease became stale.
-    INTERRUPTED = "interrupted", "Interrupted by review"
-
-
-class FailureDecision(models.TextChoices):
-    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
-    REVIEW_REQUIRED = "review_required", "Review required"
-
+from warmup.policy import validate_overrides
 
 # --- Plans ---------------------------------------------------------------------------------
 
@@ -130,10 +75,6 @@ class PhaseTemplate(models.Model):
         return f"{self.plan.slug} #{self.order} {self.phase_type}"
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from warmup.policy import validate_overrides
-
         try:
             validate_overrides(self.retry_overrides)
         except ValueError as exc:

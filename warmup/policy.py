@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from warmup.models import FailureCategory, PhaseTemplate
+from warmup.choices import FailureCategory
+
+if TYPE_CHECKING:  # the template is only read here; the models import this module
+    from warmup.models import PhaseTemplate
 
 # No retry waits longer than this, whatever the settings say: a delay is a date the database
 # must store, and a month without an attempt is a case for a person anyway.

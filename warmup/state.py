@@ -1,18 +1,32 @@
-"""The status machine: the table of allowed moves and the one function that writes `status`.
+"""The status machines: the tables of allowed moves, the one function that writes a phase's
+`status` (and the one for an account's), and one function per kind of move that writes that
+move's fields with it.
 
-Services lock the row, decide, and call `apply_transition`; nothing else assigns a phase's
-status. The write is conditional on the status the caller saw (compare-and-set), so even on a
-database without row locks (SQLite) two writers cannot both win.
+Services lock the row, decide, and call a move here; nothing else assigns a status. Writes are
+conditional on the status the caller saw (compare-and-set), so even on a database without row
+locks (SQLite) two writers cannot both win.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 
-from warmup.errors import TRANSITION_NOT_ALLOWED, TRANSITION_RACED, InvalidTransition
-from warmup.models import PhaseStatus, WarmupPhase
+from warmup.errors import (
+    ACCOUNT_ALREADY_ACTIVE,
+    ACCOUNT_MOVE_NOT_ALLOWED,
+    ACCOUNT_NOT_PAUSABLE,
+    TRANSITION_NOT_ALLOWED,
+    TRANSITION_RACED,
+    InvalidTransition,
+)
+from warmup.models import Account, AccountStatus, Bot, PhaseStatus, WarmupPhase
 
 S = PhaseStatus
+A = AccountStatus
+
+# --- Phases ----------------------------------------------------------------------------------
 
 # (from, to) -> what the move is. The table of DESIGN.md, one row per allowed move.
 TRANSITIONS: dict[tuple[str, str], str] = {
@@ -70,3 +84,112 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
         setattr(phase, name, value)
     phase.status = str(to_status)
     return phase
+
+
+# The fields each kind of move writes. The database's check constraints insist on the same
+# pairs (a lease exactly while in progress, review fields exactly while in review), so a move
+# that forgot one would fail there rather than store an inconsistent phase.
+LEASE_RELEASED = {"lease_token": None, "lease_expires_at": None}
+REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
+
+
+def unlock(phase: WarmupPhase, *, available_at: datetime) -> WarmupPhase:
+    """pending -> available: the scheduler may now assign the phase its content."""
+    return apply_transition(phase, S.AVAILABLE, available_at=available_at)
+
+
+def assign_content(phase: WarmupPhase, *, content, now: datetime) -> WarmupPhase:
+    """available -> content_assigned: `content` (None when the step takes none), claimable
+    from `now`."""
+    return apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
+
+
+def take_lease(phase: WarmupPhase, *, bot: Bot, lease_token, expires_at: datetime) -> WarmupPhase:
+    """content_assigned -> in_progress: `bot` holds the phase until `expires_at`; the phase's
+    attempt count grows by one."""
+    return apply_transition(
+        phase,
+        S.IN_PROGRESS,
+        bot=bot,
+        lease_token=lease_token,
+        lease_expires_at=expires_at,
+        attempt_count=phase.attempt_count + 1,
+    )
+
+
+def release_lease(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
+    """in_progress -> completed or content_assigned (a retry): the lease ends with the move.
+    The bot stays recorded as the one that last held the phase."""
+    return apply_transition(phase, to_status, **LEASE_RELEASED, **fields)
+
+
+def enter_review(phase: WarmupPhase, *, now: datetime, **fields) -> WarmupPhase:
+    """-> review_required (an escalated failure or a hold): the review clock starts at `now` at
+    level 0, a lease, if any, ends, and no attempt is scheduled."""
+    return apply_transition(
+        phase,
+        S.REVIEW_REQUIRED,
+        review_required_since=now,
+        escalation_level=0,
+        next_attempt_at=None,
+        **LEASE_RELEASED,
+        **fields,
+    )
+
+
+def leave_review(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
+    """review_required -> available, content_assigned or completed: the review clock, the
+    escalation level and the assignee are cleared."""
+    return apply_transition(phase, to_status, **REVIEW_CLEARED, **fields)
+
+
+def completion(*, now: datetime, method: str) -> dict:
+    """The fields of a completed phase: when, how (CompletionMethod), nothing scheduled."""
+    return {"completed_at": now, "completion_method": method, "next_attempt_at": None}
+
+
+# --- Accounts --------------------------------------------------------------------------------
+
+# (from, to) -> what the move is. A suspended or paused account's phases are not claimed.
+ACCOUNT_TRANSITIONS: dict[tuple[str, str], str] = {
+    (A.ACTIVE, A.SUSPENDED): "suspend",
+    (A.PAUSED, A.SUSPENDED): "suspend",
+    (A.ACTIVE, A.PAUSED): "pause",
+    (A.SUSPENDED, A.ACTIVE): "reactivate",
+    (A.PAUSED, A.ACTIVE): "reactivate",
+}
+
+# What a refused move says, by where it was meant to go.
+_ACCOUNT_REFUSALS = {A.ACTIVE: ACCOUNT_ALREADY_ACTIVE, A.PAUSED: ACCOUNT_NOT_PAUSABLE}
+
+
+def check_account_transition(account: Account, to_status: str) -> None:
+    """Raise InvalidTransition unless `account` may move to `to_status`."""
+    if (account.status, to_status) not in ACCOUNT_TRANSITIONS:
+        current, to_status = str(account.status), str(to_status)
+        message = _ACCOUNT_REFUSALS.get(to_status, ACCOUNT_MOVE_NOT_ALLOWED)
+        raise InvalidTransition(
+            message.format(account=account, status=current, target=to_status),
+            current_status=current,
+            target_status=to_status,
+        )
+
+
+def apply_account_transition(account: Account, to_status: str) -> Account:
+    """Move `account` to `to_status` (and stamp `status_changed_at`), in the caller's
+    transaction with the row locked; InvalidTransition if the table refuses the move or the
+    stored status changed meanwhile."""
+    check_account_transition(account, to_status)
+    now = timezone.now()
+    updated = Account.objects.filter(pk=account.pk, status=account.status).update(
+        status=to_status, status_changed_at=now
+    )
+    if updated != 1:
+        current = Account.objects.filter(pk=account.pk).values_list("status", flat=True).first()
+        raise InvalidTransition(
+            ACCOUNT_MOVE_NOT_ALLOWED.format(account=account, status=current, target=to_status),
+            current_status=current or "",
+            target_status=to_status,
+        )
+    account.status, account.status_changed_at = str(to_status), now
+    return account

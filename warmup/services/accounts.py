@@ -12,25 +12,23 @@ from reviews import events
 from reviews.models import ReviewAction
 from warmup.actors import Actor
 from warmup.errors import (
-    ACCOUNT_ALREADY_ACTIVE,
     PLAN_EMPTY,
     PLAN_INACTIVE,
     UNKNOWN_PLATFORM,
     USERNAME_REQUIRED,
     USERNAME_TAKEN,
     InvalidInput,
-    InvalidTransition,
 )
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
     AccountStatus,
-    PhaseStatus,
     Platform,
     WarmupPhase,
     WarmupPlan,
 )
-from warmup.state import apply_transition
+from warmup.state import apply_account_transition, unlock
+from warmup.validation import require_note
 
 
 def validate_plan(plan: WarmupPlan) -> WarmupPlan:
@@ -83,7 +81,7 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
         ]
     )
     first = WarmupPhase.objects.select_for_update().get(pk=phases[0].pk)
-    apply_transition(first, PhaseStatus.AVAILABLE, available_at=timezone.now())
+    unlock(first, available_at=timezone.now())
     return account
 
 
@@ -91,14 +89,17 @@ def _active_phase(account: Account) -> WarmupPhase | None:
     return WarmupPhase.objects.filter(account=account, status__in=ACTIVE_STATUSES).first()
 
 
-def _set_account_status(
-    *, account: Account, status: str, action: str, actor: Actor, phase, note: str
+def _lock_account(account: Account) -> Account:
+    return Account.objects.select_for_update().get(pk=account.pk)
+
+
+def _change_status(
+    *, account: Account, status: str, action: str, actor: Actor, note: str, phase=None
 ) -> Account:
+    """Move the (locked) account by the account table and log the move: one ReviewLog row, on
+    the phase given or the account's active phase."""
     previous = account.status
-    now = timezone.now()
-    Account.objects.filter(pk=account.pk).update(status=status, status_changed_at=now)
-    account.status = status
-    account.status_changed_at = now
+    apply_account_transition(account, status)
     events.account_status_changed(
         account=account,
         actor=actor,
@@ -110,44 +111,33 @@ def _set_account_status(
     return account
 
 
-def _lock_account(account: Account) -> Account:
-    return Account.objects.select_for_update().get(pk=account.pk)
-
-
 @transaction.atomic
 def account_suspend(
     *, account: Account, actor: Actor, note: str, phase: WarmupPhase | None = None
 ) -> Account:
-    """Mark the account suspended: none of its phases is claimed until it is reactivated."""
+    """Mark the account suspended: none of its phases is claimed until it is reactivated.
+    Suspending a suspended account changes nothing (a second failure says what the first did)."""
     account = _lock_account(account)
     if account.status == AccountStatus.SUSPENDED:
         return account
-    return _set_account_status(
+    return _change_status(
         account=account,
         status=AccountStatus.SUSPENDED,
         action=ReviewAction.ACCOUNT_SUSPENDED,
         actor=actor,
-        phase=phase,
         note=note,
+        phase=phase,
     )
 
 
 @transaction.atomic
 def account_pause(*, account: Account, actor: Actor, note: str) -> Account:
     """Pause automation for the account (an operator's choice); reactivate to go on."""
-    account = _lock_account(account)
-    if account.status != AccountStatus.ACTIVE:
-        raise InvalidTransition(
-            f"Account {account} is {account.status}; only an active account can be paused.",
-            current_status=account.status,
-            target_status=AccountStatus.PAUSED,
-        )
-    return _set_account_status(
-        account=account,
+    return _change_status(
+        account=_lock_account(account),
         status=AccountStatus.PAUSED,
         action=ReviewAction.ACCOUNT_PAUSED,
         actor=actor,
-        phase=None,
         note=note,
     )
 
@@ -155,21 +145,11 @@ def account_pause(*, account: Account, actor: Actor, note: str) -> Account:
 @transaction.atomic
 def account_reactivate(*, account: Account, actor: Actor, note: str) -> Account:
     """Make a suspended or paused account active again (a logged review event)."""
-    from reviews.services import require_note
-
     note = require_note(note)
-    account = _lock_account(account)
-    if account.status == AccountStatus.ACTIVE:
-        raise InvalidTransition(
-            ACCOUNT_ALREADY_ACTIVE.format(account=account),
-            current_status=account.status,
-            target_status=AccountStatus.ACTIVE,
-        )
-    return _set_account_status(
-        account=account,
+    return _change_status(
+        account=_lock_account(account),
         status=AccountStatus.ACTIVE,
         action=ReviewAction.ACCOUNT_REACTIVATED,
         actor=actor,
-        phase=None,
         note=note,
     )

@@ -2,7 +2,7 @@
 with lease expiry (retry by policy, or escalate to review).
 
 Every function here locks the phase row, checks, writes the change with its PhaseAttempt and
-ReviewLog rows in one transaction, and leaves `status` to `warmup.state.apply_transition`.
+ReviewLog rows in one transaction, and leaves `status` to the moves of `warmup.state`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from warmup.errors import (
     LEASE_EXPIRED,
     LEASE_STALE,
     PHASE_NOT_FOUND,
-    UNKNOWN_CATEGORY,
-    InvalidInput,
     LeaseLost,
     NotFound,
 )
@@ -38,10 +36,11 @@ from warmup.models import (
     WarmupPhase,
 )
 from warmup.policy import policy_for
-from warmup.state import apply_transition
+from warmup.services.accounts import account_suspend
+from warmup.state import completion, enter_review, release_lease, take_lease, unlock
+from warmup.validation import validate_category
 
 S = PhaseStatus
-
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,12 @@ def lock_phase(phase_id: int) -> WarmupPhase:
 
 def _attempt_for(phase: WarmupPhase, lease_token) -> PhaseAttempt | None:
     return PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).first()
+
+
+def _is_replay(attempt: PhaseAttempt | None, *, bot: Bot, outcome: str) -> bool:
+    """Whether a report is the same bot's repeat of one that already ended this attempt with
+    `outcome` (a retry after a timeout): it gets the first answer and changes nothing."""
+    return attempt is not None and attempt.bot_id == bot.pk and attempt.outcome == outcome
 
 
 def _check_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> None:
@@ -136,19 +141,11 @@ def phase_claim(
     )
     if phase is None:
         return None
-    number = phase.attempt_count + 1
     token = uuid.uuid4()
-    apply_transition(
-        phase,
-        S.IN_PROGRESS,
-        bot=bot,
-        lease_token=token,
-        lease_expires_at=now + phase.template.lease_duration,
-        attempt_count=number,
-    )
+    take_lease(phase, bot=bot, lease_token=token, expires_at=now + phase.template.lease_duration)
     PhaseAttempt.objects.create(
         phase=phase,
-        number=number,
+        number=phase.attempt_count,
         bot=bot,
         lease_token=token,
         content=phase.content,
@@ -186,22 +183,10 @@ def phase_complete(
     token = _parse_token(lease_token)
     phase = lock_phase(phase_id)
     attempt = _attempt_for(phase, token)
-    if (
-        attempt is not None
-        and attempt.bot_id == bot.pk
-        and attempt.outcome == AttemptOutcome.COMPLETED
-    ):
-        return phase  # a replay of a report that already succeeded
+    if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.COMPLETED):
+        return phase
     _check_lease(phase, bot=bot, lease_token=token, now=now)
-    apply_transition(
-        phase,
-        S.COMPLETED,
-        completed_at=now,
-        completion_method=CompletionMethod.BOT,
-        lease_token=None,
-        lease_expires_at=None,
-        next_attempt_at=None,
-    )
+    release_lease(phase, S.COMPLETED, **completion(now=now, method=CompletionMethod.BOT))
     attempt.finished_at = now
     attempt.outcome = AttemptOutcome.COMPLETED
     attempt.result = result or {}
@@ -224,23 +209,13 @@ def unlock_next_phase(phase: WarmupPhase, *, now: datetime) -> WarmupPhase | Non
         return None
     available_at = now + following.template.delay
     if available_at <= now:
-        return apply_transition(following, S.AVAILABLE, available_at=now)
+        return unlock(following, available_at=now)
     following.available_at = available_at
     WarmupPhase.objects.filter(pk=following.pk).update(available_at=available_at, updated_at=now)
     return following
 
 
 # --- Failure path ----------------------------------------------------------------------
-
-
-def validate_category(category: str) -> str:
-    if category not in FailureCategory.values:
-        raise InvalidInput(
-            UNKNOWN_CATEGORY.format(value=category, choices=", ".join(FailureCategory.values)),
-            field="category",
-            choices=list(FailureCategory.values),
-        )
-    return category
 
 
 @transaction.atomic
@@ -264,11 +239,7 @@ def phase_fail(
     token = _parse_token(lease_token)
     phase = lock_phase(phase_id)
     attempt = _attempt_for(phase, token)
-    if (
-        attempt is not None
-        and attempt.bot_id == bot.pk
-        and attempt.outcome == AttemptOutcome.FAILED
-    ):
+    if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.FAILED):
         return _replayed_outcome(phase, attempt)
     _check_lease(phase, bot=bot, lease_token=token, now=now)
     return record_failure(
@@ -303,29 +274,19 @@ def record_failure(
         "last_failure_reason": reason,
         "last_failure_details": details,
         "last_failure_at": now,
-        "lease_token": None,
-        "lease_expires_at": None,
     }
     if policy.allows_retry(retry_count=phase.retry_count, reported_retryable=reported_retryable):
         retry_count = phase.retry_count + 1
-        next_attempt_at = now + policy.backoff(retry_count)
-        apply_transition(
+        release_lease(
             phase,
             S.CONTENT_ASSIGNED,
             retry_count=retry_count,
-            next_attempt_at=next_attempt_at,
+            next_attempt_at=now + policy.backoff(retry_count),
             **failure_fields,
         )
         decision = FailureDecision.RETRY_SCHEDULED
     else:
-        apply_transition(
-            phase,
-            S.REVIEW_REQUIRED,
-            review_required_since=now,
-            escalation_level=0,
-            next_attempt_at=None,
-            **failure_fields,
-        )
+        enter_review(phase, now=now, **failure_fields)
         decision = FailureDecision.REVIEW_REQUIRED
         events.escalated(phase=phase, actor=actor, from_status=S.IN_PROGRESS, reason=reason)
 
@@ -343,8 +304,6 @@ def record_failure(
         attempt.save()
 
     if category == FailureCategory.ACCOUNT_SUSPENDED:
-        from warmup.services.accounts import account_suspend
-
         account_suspend(account=phase.account, actor=actor, phase=phase, note=reason)
 
     return FailureOutcome(

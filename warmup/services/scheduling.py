@@ -19,7 +19,7 @@ from django.db.models import Exists, F, OuterRef
 
 from warmup.models import ACTIVE_STATUSES, ContentItem, PhaseStatus, WarmupPhase
 from warmup.services.phases import expire_lease
-from warmup.state import apply_transition
+from warmup.state import assign_content, unlock
 
 S = PhaseStatus
 logger = logging.getLogger("warmup.scheduler")
@@ -74,11 +74,11 @@ def phases_unlock_due(*, now: datetime) -> int:
         Exists(has_active)
     )
 
-    def unlock(phase):
-        apply_transition(phase, S.AVAILABLE, available_at=phase.available_at)
+    def unlock_one(phase):
+        unlock(phase, available_at=phase.available_at)
         return {"unlocked": 1}
 
-    return process_in_batches(due, unlock, what="Unlocking")["unlocked"]
+    return process_in_batches(due, unlock_one, what="Unlocking")["unlocked"]
 
 
 @dataclass
@@ -122,7 +122,7 @@ def phases_assign_content(*, now: datetime) -> AssignReport:
             if content is None:
                 return {"starved": 1}
             ContentItem.objects.filter(pk=content.pk).update(times_used=F("times_used") + 1)
-        apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
+        assign_content(phase, content=content, now=now)
         return {"assigned": 1}
 
     totals = process_in_batches(
