@@ -199,7 +199,7 @@ WARMUP_TICK_BATCH_SIZE = 500
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PARSER_CLASSES": ["warmup.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "reviews.api.authentication.UserTokenAuthentication",
@@ -207,7 +207,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "warmup.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
     # Per-bot request rate for the bot API (BotRateThrottle); override with BOT_RATE.
     "DEFAULT_THROTTLE_RATES": {"bot": env_str("BOT_RATE", default="600/minute")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -3,7 +3,7 @@
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
-from warmup.api.errors import json_not_found, json_server_error
+from config.api.errors import json_not_found, json_server_error
 
 
 # Also the catch-all route under /api/: CSRF-exempt like the API views, so a POST to an unknown

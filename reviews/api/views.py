@@ -3,13 +3,14 @@ and answer with the item as it is after the change."""
 
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.errors import error_responses
 from reviews import analytics, selectors, services
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanResolveReviews, CanViewReviews
@@ -27,25 +28,23 @@ from reviews.api.serializers import (
 )
 from reviews.filters import ReviewQueueFilter
 from warmup.actors import Actor
-from warmup.api.errors import ErrorSerializer
 from warmup.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
 from warmup.models import Account
 from warmup.services.accounts import account_pause, account_reactivate
 
+ERRORS = {
+    400: "validation_error (per-field `errors`) or parse_error",
+    401: "not_authenticated or authentication_failed",
+    403: "permission_denied (needs the review permission)",
+    404: "not_found",
+    409: "invalid_transition (says `current_status`) or account_not_active",
+    413: "payload_too_large (body over 64 KiB)",
+    415: "unsupported_media_type (send application/json)",
+}
 
-def _errors(*codes: int) -> dict:
-    descriptions = {
-        400: "validation_error (per-field `errors`) or parse_error",
-        401: "not_authenticated or authentication_failed",
-        403: "permission_denied (needs the review permission)",
-        404: "not_found",
-        409: "invalid_transition (says `current_status`) or account_not_active",
-        413: "payload_too_large (body over 64 KiB)",
-        415: "unsupported_media_type (send application/json)",
-    }
-    return {
-        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
-    }
+
+def _errors(*statuses: int) -> dict:
+    return error_responses(ERRORS, *statuses)
 
 
 READ_ERRORS = (401, 403)

@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.api.parsers import MAX_BODY_BYTES
 from tests.api.conftest import (
     CLAIM,
     HOLD,
@@ -27,7 +28,6 @@ from tests.api.conftest import (
 )
 from tests.conftest import make_completed, make_content_assigned, make_review_required, reload
 from tests.factories import AccountFactory, UserFactory
-from warmup.api.errors import MAX_BODY_BYTES
 from warmup.models import FailureCategory, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.bots import bot_deactivate

@@ -3,11 +3,16 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from warmup.api.errors import BotInactive
 from warmup.services.bots import bot_authenticate, bot_touch
 
 INVALID_TOKEN = "Invalid bot token."
+BOT_INACTIVE = "This bot is deactivated."
 MALFORMED_HEADER = "Malformed Authorization header; expected 'Bearer <token>'."
+
+
+class BotInactive(exceptions.PermissionDenied):
+    default_detail = BOT_INACTIVE
+    default_code = "bot_inactive"
 
 
 class BotTokenAuthentication(authentication.BaseAuthentication):

@@ -8,9 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.errors import error_responses
 from warmup import selectors
 from warmup.api.authentication import BotTokenAuthentication
-from warmup.api.errors import ErrorSerializer
 from warmup.api.permissions import IsBot
 from warmup.api.serializers import (
     BotAccountSerializer,
@@ -25,21 +25,20 @@ from warmup.api.serializers import (
 from warmup.api.throttling import BotRateThrottle
 from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
 
+ERRORS = {
+    400: "validation_error or parse_error",
+    401: "not_authenticated or authentication_failed (missing or wrong bot token)",
+    403: "bot_inactive (the bot is deactivated)",
+    404: "not_found",
+    409: "lease_lost (stale or foreign lease) or invalid_transition",
+    413: "payload_too_large (body over 64 KiB)",
+    415: "unsupported_media_type (send application/json)",
+    429: "throttled (the bot exceeded its request rate)",
+}
 
-def _errors(*codes: int) -> dict:
-    descriptions = {
-        400: "validation_error or parse_error",
-        401: "not_authenticated or authentication_failed (missing or wrong bot token)",
-        403: "bot_inactive (the bot is deactivated)",
-        404: "not_found",
-        409: "lease_lost (stale or foreign lease) or invalid_transition",
-        413: "payload_too_large (body over 64 KiB)",
-        415: "unsupported_media_type (send application/json)",
-        429: "throttled (the bot exceeded its request rate)",
-    }
-    return {
-        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
-    }
+
+def _errors(*statuses: int) -> dict:
+    return error_responses(ERRORS, *statuses)
 
 
 AUTH_ERRORS = (401, 403, 429)

@@ -7,17 +7,24 @@ import json
 import math
 
 from django.conf import settings
+from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
-from warmup.api.errors import MAX_BODY_BYTES, PayloadTooLarge
+MAX_BODY_BYTES = 64 * 1024
 
 NUMBER_OUT_OF_RANGE = "Out of range float values are not JSON compliant"
 # Deeper documents are refused: storing and rendering them recurses once per level, and a few
 # hundred levels already exhaust the stack below a request (a 500 instead of a 400).
 MAX_JSON_DEPTH = 64
 NESTED_TOO_DEEPLY = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB."
+    default_code = "payload_too_large"
 
 
 def _finite_float(text: str) -> float:

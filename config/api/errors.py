@@ -1,7 +1,9 @@
-"""API errors: every error is JSON `{"code": ..., "detail": ...}` with a stable code.
+"""API errors, for both APIs: every error is JSON `{"code": ..., "detail": ...}` with a
+stable code.
 
 One exception handler maps domain errors (warmup.errors) and DRF's own exceptions; the JSON
-404/500 handlers cover what happens outside a DRF view under /api/.
+404/500 handlers cover what happens outside a DRF view under /api/; ErrorSerializer and
+`error_responses` describe the shape in the schema.
 """
 
 from __future__ import annotations
@@ -10,26 +12,14 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from warmup.errors import DomainError
 
 logger = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = f"Request body is larger than {MAX_BODY_BYTES // 1024} KiB."
-    default_code = "payload_too_large"
-
-
-class BotInactive(exceptions.PermissionDenied):
-    default_detail = "This bot is deactivated."
-    default_code = "bot_inactive"
-
 
 # DRF exception class -> our stable code (DRF's own codes are mostly fine; a few are renamed
 # so the API speaks one vocabulary).
@@ -52,11 +42,6 @@ def _code_for(exc: exceptions.APIException) -> str:
 
 def api_exception_handler(exc, context):
     """DRF exception handler: DomainError and APIException to JSON with `code` and `detail`."""
-    # Imported here: rest_framework.views loads the parser classes from settings, and the
-    # parser imports this module, so a module-level import is circular whenever this module
-    # is imported first (a test, a command).
-    from rest_framework.views import set_rollback
-
     if isinstance(exc, DomainError):
         set_rollback()
         data = {"code": exc.code, "detail": exc.message}
@@ -141,3 +126,11 @@ class ErrorSerializer(serializers.Serializer):
     choices = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Valid values, when relevant."
     )
+
+
+def error_responses(descriptions: dict[int, str], *statuses: int) -> dict:
+    """Schema responses for the error statuses an endpoint can answer, each with the error
+    shape and the API's own words for what that status means there."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in statuses
+    }
