@@ -1,19 +1,15 @@
 """Admin for the warmup domain. The admin never writes a phase's status: phases and attempts
 are read-only here, accounts and bots are created through the services, and review actions
-live in the review queue (reviews.admin)."""
+(the queue, and pausing or reactivating accounts) live in reviews.admin."""
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.db.models import Count
-from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from config.text import plural
-from reviews.permissions import can_resolve_reviews
-from warmup.actors import Actor
-from warmup.errors import DomainError, InvalidInput
+from config.admin import ReadOnlyAdmin, ReadOnlyInline, confirm_action
+from config.text import age_display
+from warmup.errors import InvalidInput
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -24,59 +20,9 @@ from warmup.models import (
     WarmupPhase,
     WarmupPlan,
 )
-from warmup.services.accounts import (
-    account_enrol,
-    account_pause,
-    account_reactivate,
-    validate_enrolment,
-)
+from warmup.services.accounts import account_enrol, validate_enrolment
 from warmup.services.bots import bot_deactivate
 from warmup.services.content import build_content_item
-
-# --- Shared --------------------------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A view-only admin: what it shows changes only through the services."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def age_display(value):
-    if value is None:
-        return "-"
-    seconds = int((timezone.now() - value).total_seconds())
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
-
 
 # --- Plans ---------------------------------------------------------------------------------
 
@@ -156,13 +102,6 @@ class AccountPhaseInline(ReadOnlyInline):
     ordering = ("order",)
 
 
-class AccountStatusNoteForm(forms.Form):
-    note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Why: it is written to each account's review log.",
-    )
-
-
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
@@ -179,56 +118,6 @@ class AccountAdmin(admin.ModelAdmin):
     search_fields = ("username",)
     list_select_related = ("plan",)
     date_hierarchy = "created_at"
-
-    actions = ["pause_accounts", "reactivate_accounts"]
-
-    # Account status changes are review events: they need `reviews.resolve_review` and a note,
-    # and go through the account services (one ReviewLog row each).
-    def has_resolve_permission(self, request):
-        return can_resolve_reviews(request.user)
-
-    @admin.action(description="Pause automation of the selected accounts", permissions=["resolve"])
-    def pause_accounts(self, request, queryset):
-        return self._change_status(request, queryset, account_pause, verb="Paused")
-
-    @admin.action(
-        description="Reactivate the selected (suspended or paused) accounts",
-        permissions=["resolve"],
-    )
-    def reactivate_accounts(self, request, queryset):
-        return self._change_status(request, queryset, account_reactivate, verb="Reactivated")
-
-    def _change_status(self, request, queryset, service, *, verb):
-        """First pass: a confirmation page asking for the note. Second pass: do it, account by
-        account, and report what was done and what was refused."""
-        form = AccountStatusNoteForm(request.POST if "confirm" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            actor = Actor.for_user(request.user)
-            done, refused = [], []
-            for account in queryset:
-                try:
-                    service(account=account, actor=actor, note=form.cleaned_data["note"])
-                    done.append(str(account))
-                except DomainError as exc:
-                    refused.append(f"{account}: {exc.message}")
-            if done:
-                self.message_user(
-                    request, f"{verb} {plural(len(done), 'account')}: {', '.join(done)}."
-                )
-            for reason in refused:
-                self.message_user(request, f"Skipped {reason}", messages.ERROR)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Confirm: {verb.lower()} {plural(queryset.count(), 'account')}",
-            "accounts": queryset,
-            "form": form,
-            "action": request.POST.get("action"),
-            "verb": verb,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/warmup/account/change_status.html", context)
 
     def get_readonly_fields(self, request, obj=None):
         # Status changes (suspend, reactivate) are review events, made through the services.
@@ -397,16 +286,14 @@ class BotAdmin(admin.ModelAdmin):
     def has_deactivate_permission(self, request):
         return request.user.has_perm("warmup.change_bot")
 
-    @admin.action(
+    @confirm_action(
         description="Deactivate selected bots (their requests are refused)",
+        title="Deactivate {count} {noun}",
+        button="Deactivate",
+        done="Deactivated",
+        noun=("bot", "bots"),
+        intro="Their requests are refused from now on; their tokens are kept for the record.",
         permissions=["deactivate"],
     )
-    def deactivate(self, request, queryset):
-        done = 0
-        for bot in queryset:
-            try:
-                bot_deactivate(name=bot.name)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{bot}: {exc.message}", messages.ERROR)
-        self.message_user(request, f"Deactivated {plural(done, 'bot')}.", messages.SUCCESS)
+    def deactivate(self, request, bot, data):
+        bot_deactivate(name=bot.name)

@@ -160,15 +160,20 @@ def test_a_content_item_with_an_unknown_phase_type_is_refused(superuser_client):
     assert not ContentItem.objects.exists()
 
 
-def test_deactivating_bots_from_the_changelist_goes_through_the_service(superuser_client, fleet):
+def test_deactivating_bots_asks_first_then_goes_through_the_service(superuser_client, fleet):
     bot = Bot.objects.first()
+    selection = {"action": "deactivate", "_selected_action": [bot.pk]}
 
-    response = superuser_client.post(
-        changelist(Bot), {"action": "deactivate", "_selected_action": [bot.pk]}, follow=True
-    )
+    confirmation = superuser_client.post(changelist(Bot), selection)
+    bot.refresh_from_db()
+    assert confirmation.status_code == 200
+    assert "Deactivate 1 bot" in confirmation.content.decode()
+    assert bot.is_active is True  # nothing happens before the confirmation
+
+    response = superuser_client.post(changelist(Bot), {**selection, "confirm": "yes"}, follow=True)
 
     assert response.status_code == 200
-    assert "Deactivated 1 bot." in response.content.decode()
+    assert f"Deactivated 1 bot: {bot.name}." in response.content.decode()
     bot.refresh_from_db()
     assert bot.is_active is False
 

@@ -1,47 +1,14 @@
-"""Admin for the review side: the append-only ReviewLog and the review queue (read-only for
-now; the review console with its actions is built separately)."""
+"""The review queue in the admin: phases in review_required, most escalated and longest waiting
+first (read-only for now; the review console with its actions is built on this)."""
 
 from django.contrib import admin
 from django.utils.text import Truncator
 
-from reviews.models import ReviewItem, ReviewLog
+from config.admin import ReadOnlyAdmin
+from config.text import age_display
+from reviews.models import ReviewItem
 from reviews.selectors import QUEUE_ORDER, review_queue
-from warmup.admin import PhaseAttemptInline, ReadOnlyAdmin, age_display
-
-
-@admin.register(ReviewLog)
-class ReviewLogAdmin(ReadOnlyAdmin):
-    """Entirely read-only: the log is append-only, written by reviews.events alone."""
-
-    list_display = (
-        "created_at",
-        "action",
-        "account",
-        "phase",
-        "actor",
-        "from_status",
-        "to_status",
-        "failure_category",
-        "resolution_method",
-        "reason_code",
-        "escalation_level",
-        "short_note",
-    )
-    list_filter = (
-        "action",
-        "actor_type",
-        "failure_category",
-        "resolution_method",
-        "reason_code",
-        "escalation_level",
-    )
-    search_fields = ("account__username", "note")
-    list_select_related = ("account", "phase", "actor_user", "actor_bot")
-    date_hierarchy = "created_at"
-
-    @admin.display(description="note")
-    def short_note(self, obj):
-        return Truncator(obj.note).chars(60)
+from warmup.admin import PhaseAttemptInline
 
 
 @admin.register(ReviewItem)
