@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from django.core.management.base import BaseCommand, CommandError
 
 from warmup.errors import DomainError
-from warmup.models import Bot
+from warmup.models import Bot, FailureCategory
 from warmup.services.bots import bot_create, bot_rotate_token
 from warmup.simulator import (
     DEFAULT_MIX_SPEC,
@@ -152,7 +152,7 @@ class Command(BaseCommand):
             return SimulationConfig(
                 url=options["url"],
                 fail_rate=options["fail_rate"],
-                mix=parse_mix(options["mix"]),
+                mix=parse_mix(options["mix"], categories=FailureCategory.values),
                 hang_rate=options["hang_rate"],
                 nonretryable_rate=options["nonretryable_rate"],
                 think=options["think"],
