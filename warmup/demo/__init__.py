@@ -1,19 +1,17 @@
 """Demo data: a believable fleet in the middle of its warmup, built only through the services.
 See warmup.demo.seed."""
 
+from warmup.demo.fixtures import ADMIN_URL, ADMIN_USERNAME, FAST_PLAN
 from warmup.demo.seed import (
-    ADMIN_URL,
-    ADMIN_USERNAME,
     DEFAULT_ACCOUNTS,
     DEFAULT_LIVE,
-    FAST_PLAN,
-    DemoError,
     SeedReport,
     queue_levels,
     resolution_count,
     seed,
     status_counts,
 )
+from warmup.demo.stories import DemoError
 
 __all__ = [
     "ADMIN_URL",
