@@ -1,4 +1,5 @@
-"""Shared fixtures. Helpers here drive phases into each status through the real services."""
+"""Shared fixtures; tests/builders.py drives phases into each status through the real services,
+tests/factories.py makes rows (a phase in a given status: `WarmupPhaseFactory(in_review=True)`)."""
 
 from datetime import timedelta
 
@@ -7,13 +8,9 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
+from tests.builders import CONTENT_TYPES
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from warmup.actors import Actor
-from warmup.models import PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_fail
-
-CONTENT_TYPES = ["profile_bio", "avatar", "first_post", "first_story"]
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -66,91 +63,6 @@ def clock():
     `clock.move_to(datetime)`; time stands still between calls."""
     with time_machine.travel(timezone.now(), tick=False) as t:
         yield t
-
-
-def first_phase(account) -> WarmupPhase:
-    return account.phases.order_by("order").first()
-
-
-def reload(phase) -> WarmupPhase:
-    return WarmupPhase.objects.get(pk=phase.pk)
-
-
-def make_content_assigned(account) -> WarmupPhase:
-    tick()
-    phase = reload(first_phase(account))
-    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
-    return phase
-
-
-def make_in_progress(account, bot) -> WarmupPhase:
-    make_content_assigned(account)
-    phase = phase_claim(bot=bot)
-    assert phase is not None and phase.status == PhaseStatus.IN_PROGRESS
-    return phase
-
-
-def make_review_required(account, bot, category="challenge_required") -> WarmupPhase:
-    phase = make_in_progress(account, bot)
-    outcome = phase_fail(
-        phase_id=phase.pk,
-        bot=bot,
-        lease_token=phase.lease_token,
-        category=category,
-        reason="Instagram asks for an SMS code",
-        details={"step": "login"},
-    )
-    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
-    return reload(phase)
-
-
-def make_completed(account, bot) -> WarmupPhase:
-    from warmup.services.phases import phase_complete
-
-    phase = make_in_progress(account, bot)
-    return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
-
-
-def make_pending(account, bot) -> WarmupPhase:
-    """Complete the first phase; return the second, pending until its template delay passes."""
-    make_completed(account, bot)
-    phase = account.phases.get(order=2)
-    assert phase.status == PhaseStatus.PENDING
-    return phase
-
-
-def make_available(account) -> WarmupPhase:
-    phase = reload(first_phase(account))
-    assert phase.status == PhaseStatus.AVAILABLE
-    return phase
-
-
-# Build a phase in any status through the real services: MAKERS[status](account, bot).
-MAKERS = {
-    PhaseStatus.PENDING: make_pending,
-    PhaseStatus.AVAILABLE: lambda account, bot: make_available(account),
-    PhaseStatus.CONTENT_ASSIGNED: lambda account, bot: make_content_assigned(account),
-    PhaseStatus.IN_PROGRESS: make_in_progress,
-    PhaseStatus.REVIEW_REQUIRED: make_review_required,
-    PhaseStatus.COMPLETED: make_completed,
-}
-
-
-def make_phase_in(status, account, bot) -> WarmupPhase:
-    return reload(MAKERS[status](account, bot))
-
-
-def fail(phase, bot, category="network_error", **kwargs):
-    """Report a failure of `phase` (as claimed by `bot`) under its current lease."""
-    kwargs.setdefault("reason", f"{category} during {phase.phase_type}")
-    return phase_fail(
-        phase_id=phase.pk, bot=bot, lease_token=phase.lease_token, category=category, **kwargs
-    )
-
-
-def stored(phase) -> dict:
-    """Every stored column of the phase: compare before/after to prove nothing changed."""
-    return WarmupPhase.objects.filter(pk=phase.pk).values().get()
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ import factory
 from django.contrib.auth import get_user_model
 
 from reviews.permissions import reviewers_group
-from warmup.models import Account, Bot, ContentItem, Platform, WarmupPlan
+from tests.builders import CONTENT_TYPES, make_phase_in, make_review_required, reload
+from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
+from warmup.services.accounts import account_enrol
 from warmup.services.bots import hash_token
 
 
@@ -69,8 +71,40 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        from warmup.services.accounts import account_enrol
-
         return account_enrol(
             platform=kwargs["platform"], username=kwargs["username"], plan=kwargs["plan"]
         )
+
+
+class WarmupPhaseFactory(factory.django.DjangoModelFactory):
+    """The first phase of a freshly enrolled account, driven to a status through the services.
+
+    `WarmupPhaseFactory()` is available; say the situation with a trait:
+    `WarmupPhaseFactory(in_review=True)`, `(in_progress=True, bot=bot)`, `(completed=True)`,
+    `(pending=True)` (the second phase, waiting for its delay), `(content_assigned=True)`.
+    `category` is the failure that sent an in-review phase to review.
+    """
+
+    class Meta:
+        model = WarmupPhase
+
+    account = factory.SubFactory(AccountFactory)
+    bot = factory.SubFactory(BotFactory)
+    status = PhaseStatus.AVAILABLE
+    category = "challenge_required"
+
+    class Params:
+        pending = factory.Trait(status=PhaseStatus.PENDING)
+        content_assigned = factory.Trait(status=PhaseStatus.CONTENT_ASSIGNED)
+        in_progress = factory.Trait(status=PhaseStatus.IN_PROGRESS)
+        in_review = factory.Trait(status=PhaseStatus.REVIEW_REQUIRED)
+        completed = factory.Trait(status=PhaseStatus.COMPLETED)
+
+    @classmethod
+    def _create(cls, model_class, *, account, bot, status, category, **kwargs):
+        for phase_type in CONTENT_TYPES:  # something for the scheduler to assign
+            if not ContentItem.objects.filter(phase_type=phase_type, is_active=True).exists():
+                ContentItemFactory(phase_type=phase_type)
+        if status == PhaseStatus.REVIEW_REQUIRED:
+            return reload(make_review_required(account, bot, category=category))
+        return make_phase_in(status, account, bot)

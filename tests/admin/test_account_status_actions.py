@@ -5,7 +5,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.conftest import make_review_required
+from tests.builders import make_review_required
 from tests.factories import AccountFactory, UserFactory
 from warmup.models import AccountStatus
 

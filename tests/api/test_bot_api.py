@@ -21,7 +21,7 @@ from tests.api.conftest import (
     report,
     user_client,
 )
-from tests.conftest import first_phase, make_content_assigned, reload
+from tests.builders import first_phase, make_content_assigned, reload
 from tests.factories import AccountFactory, BotFactory
 from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick

@@ -26,7 +26,7 @@ from tests.api.conftest import (
     review_url,
     user_client,
 )
-from tests.conftest import make_completed, make_content_assigned, make_review_required, reload
+from tests.builders import make_completed, make_content_assigned, make_review_required, reload
 from tests.factories import AccountFactory, UserFactory
 from warmup.models import FailureCategory, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick

@@ -23,7 +23,7 @@ from tests.api.conftest import (
     user_client,
     view_only_user,
 )
-from tests.conftest import make_content_assigned, reload
+from tests.builders import make_content_assigned, reload
 from tests.factories import AccountFactory, BotFactory, UserFactory
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick

@@ -21,7 +21,7 @@ from schemathesis.config import SchemathesisConfig
 from werkzeug.test import Client as WSGIClient
 
 from config.wsgi import application
-from tests.conftest import (
+from tests.builders import (
     make_completed,
     make_content_assigned,
     make_in_progress,

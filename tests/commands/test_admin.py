@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from reviews.models import ReviewItem, ReviewLog
-from tests.conftest import make_completed, make_in_progress, make_review_required
+from tests.builders import make_completed, make_in_progress, make_review_required
 from tests.factories import AccountFactory, BotFactory, UserFactory
 from warmup.models import Account, Bot, ContentItem, PhaseTemplate, WarmupPhase, WarmupPlan
 

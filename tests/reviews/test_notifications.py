@@ -10,7 +10,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from tests.conftest import make_review_required
+from tests.builders import make_review_required
 from tests.factories import AccountFactory, UserFactory
 from warmup.scheduler import tick
 

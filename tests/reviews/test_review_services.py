@@ -24,7 +24,7 @@ from reviews.services import (
     review_retry,
     review_skip,
 )
-from tests.conftest import (
+from tests.builders import (
     fail,
     first_phase,
     make_content_assigned,

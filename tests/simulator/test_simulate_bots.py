@@ -17,7 +17,7 @@ from django.test import override_settings
 from rest_framework.settings import api_settings
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.conftest import first_phase, reload
+from tests.builders import first_phase, reload
 from tests.factories import AccountFactory
 from tests.simulator.conftest import TTYStringIO, simulate, summary
 from warmup.models import AttemptOutcome, Bot, CompletionMethod, PhaseAttempt, PhaseStatus

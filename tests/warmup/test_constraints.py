@@ -9,7 +9,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from reviews.models import REVIEW_LOG_IS_APPEND_ONLY, AppendOnlyError, ReviewLog
-from tests.conftest import make_phase_in, make_review_required, requires_postgres, stored
+from tests.builders import make_phase_in, make_review_required, stored
+from tests.conftest import requires_postgres
 from warmup.models import PhaseStatus, WarmupPhase
 
 S = PhaseStatus

@@ -8,13 +8,7 @@ from django.utils import timezone
 
 from reviews.models import ActorType, ReasonCode, ReviewAction, ReviewLog
 from reviews.services import review_retry
-from tests.conftest import (
-    fail,
-    make_in_progress,
-    make_review_required,
-    reload,
-    stored,
-)
+from tests.builders import fail, make_in_progress, make_review_required, reload, stored
 from warmup.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
 from warmup.models import AttemptOutcome, FailureCategory, FailureDecision, PhaseStatus
 from warmup.scheduler import tick

@@ -10,7 +10,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import fail, make_in_progress, reload
+from tests.builders import fail, make_in_progress, reload
 from warmup.models import FailureCategory, FailureDecision, PhaseStatus, PhaseTemplate
 from warmup.policy import RetryPolicy, policy_for
 from warmup.services.phases import FailureOutcome, phase_claim

@@ -5,7 +5,7 @@ from datetime import timedelta
 import time_machine
 from django.utils import timezone
 
-from tests.conftest import make_in_progress, reload
+from tests.builders import make_in_progress, reload
 from tests.factories import AccountFactory
 from warmup.models import PhaseStatus
 from warmup.scheduler import tick

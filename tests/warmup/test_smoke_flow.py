@@ -1,4 +1,4 @@
-from tests.conftest import make_in_progress, make_review_required, reload
+from tests.builders import make_in_progress, make_review_required, reload
 from warmup.models import PhaseStatus
 from warmup.services.phases import phase_complete
 

@@ -48,7 +48,7 @@ from reviews.services import (
     review_retry,
     review_skip,
 )
-from tests.conftest import CONTENT_TYPES
+from tests.builders import CONTENT_TYPES
 from tests.factories import (
     AccountFactory,
     BotFactory,
