@@ -5,14 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.conf import settings
 
 from warmup.choices import FailureCategory
-
-if TYPE_CHECKING:  # the template is only read here; the models import this module
-    from warmup.models import PhaseTemplate
 
 # No retry waits longer than this, whatever the settings say: a delay is a date the database
 # must store, and a month without an attempt is a case for a person anyway.
@@ -25,6 +22,14 @@ OVERRIDE_LIMITS = {
     "backoff_factor": 10,
     "backoff_cap": MAX_DELAY_SECONDS,
 }
+
+
+class HasRetryOverrides(Protocol):
+    """A plan step (PhaseTemplate) as the policy sees it: only its overrides. The models
+    validate overrides with this module, so it names no model."""
+
+    retry_overrides: dict
+
 
 _DEFAULTS = {
     "retryable": False,
@@ -107,7 +112,7 @@ def _known(values: dict) -> dict:
     return {key: value for key, value in values.items() if key in _FIELD_NAMES}
 
 
-def policy_for(category: str, template: PhaseTemplate | None = None) -> RetryPolicy:
+def policy_for(category: str, template: HasRetryOverrides | None = None) -> RetryPolicy:
     """The policy for a failure category, with the template's overrides applied."""
     if category not in FailureCategory.values:
         raise ValueError(f"unknown failure category {category!r}")

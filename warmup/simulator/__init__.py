@@ -28,8 +28,8 @@ from .config import (
     SimulatorConfigError,
     parse_mix,
 )
-from .fleet import Simulation, SimulationResult
-from .stats import REASONS, SUMMARY_ROWS, Stats, format_progress, format_summary
+from .fleet import Simulation
+from .stats import REASONS, SUMMARY_ROWS, SimulationResult, Stats, format_progress, format_summary
 from .stories import FAILURE_STORIES, Plan, draw_plan
 
 __all__ = [

@@ -8,19 +8,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 from .client import SimulatedBot
 from .config import SimulationConfig
-from .stats import Stats
-
-
-@dataclass
-class SimulationResult:
-    stats: dict
-    elapsed: float
-    reason: str  # a key of stats.REASONS
-    fatal: list[str] = field(default_factory=list)
+from .stats import SimulationResult, Stats
 
 
 class Simulation:

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from .fleet import SimulationResult
+
+@dataclass
+class SimulationResult:
+    """How a simulation ended: the final counters, how long it ran, why it stopped."""
+
+    stats: dict
+    elapsed: float
+    reason: str  # a key of stats.REASONS
+    fatal: list[str] = field(default_factory=list)
+
 
 # --- Shared counters -------------------------------------------------------------------
 
