@@ -292,7 +292,8 @@ class BotAdmin(admin.ModelAdmin):
         button="Deactivate",
         done="Deactivated",
         noun=("bot", "bots"),
-        intro="Their requests are refused from now on; their tokens are kept for the record.",
+        intro="A deactivated bot's requests are refused from now on; "
+        "its token is kept for the record.",
         permissions=["deactivate"],
     )
     def deactivate(self, request, bot, data):
