@@ -23,6 +23,26 @@ CONFIRM_TEMPLATE = "admin/confirm_action.html"
 LISTED_IN_SUMMARY = 10  # names in the summary message before "and N more"
 
 
+class WarmupAdminSite(admin.AdminSite):
+    """The admin site: titled for this system, the review side first (reviewers live in its
+    queue), then the warmup domain, then users, groups and tokens."""
+
+    site_header = "Warmup review"
+    site_title = "Warmup review"
+    index_title = "Review queue and warmup pipeline"
+    # The queue needs the width: eight columns and the filters fit 1,400 px without it.
+    enable_nav_sidebar = False
+    APP_ORDER = ("reviews", "warmup")
+    MODEL_ORDER = ("reviewitem",)  # the queue before the log
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        for app in apps:
+            app["models"].sort(key=lambda m: m["object_name"].lower() not in self.MODEL_ORDER)
+        rank = {label: i for i, label in enumerate(self.APP_ORDER)}
+        return sorted(apps, key=lambda app: rank.get(app["app_label"], len(rank)))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A view-only admin: what it shows changes only through the services."""
 
@@ -72,20 +92,27 @@ def confirm_action(
     permissions: list[str] | None = None,
     intro: str = "",
     describe: Callable[[object], str] = str,
+    explain: Callable[[DomainError], str] = lambda exc: exc.message,
+    gone: str = "no longer listed here",
+    ask: bool = True,
 ):
     """Turn `apply(modeladmin, request, obj, data)` (one object, through a service) into an
     admin action with a confirmation page.
 
     `title` and `button` may use {count} and {noun} ("Pause automation for {count} {noun}");
     `done` is the past tense for the summary ("Paused"). A DomainError from `apply` is
-    reported for that object and the others go on. Side effects: only those of `apply`.
+    reported for that object (in the words of `explain`) and the others go on; a selected
+    object the page no longer lists (it changed meanwhile) is reported as `gone`. With
+    `ask=False` (a form with nothing to fill in) the action runs at once. Side effects: only
+    those of `apply`.
     """
 
     def decorator(apply: Callable) -> Callable:
         @admin.action(description=description, permissions=permissions)
         @wraps(apply)
         def action(modeladmin, request, queryset):
-            form = form_class(request.POST if "confirm" in request.POST else None)
+            confirmed = "confirm" in request.POST or not ask
+            form = form_class(request.POST if confirmed else None)
             if form.is_bound and form.is_valid():
                 changed, refused = [], []
                 for obj in queryset:
@@ -93,7 +120,8 @@ def confirm_action(
                         apply(modeladmin, request, obj, form.cleaned_data)
                         changed.append(obj)
                     except DomainError as exc:
-                        refused.append((obj, exc.message))
+                        refused.append((obj, explain(exc)))
+                refused += [(obj, gone) for obj in _gone(modeladmin, request, queryset)]
                 _report(modeladmin, request, changed, refused, done=done, noun=noun)
                 return None
             count = queryset.count()
@@ -117,14 +145,38 @@ def confirm_action(
     return decorator
 
 
+def _gone(modeladmin, request, queryset) -> list:
+    """Objects that were selected but the page's queryset no longer holds: they changed since
+    the page was drawn (resolved by someone else, say), so the action skipped them."""
+    if request.POST.get("select_across") == "1":
+        return []
+    listed = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+    selected = {value for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
+    missing = [value for value in selected - listed if value.isascii() and value.isdigit()]
+    if not missing:
+        return []
+    return list(modeladmin.model._default_manager.filter(pk__in=missing[:1000]).order_by("pk"))
+
+
+def _names(objects) -> str:
+    names = ", ".join(str(obj) for obj in objects[:LISTED_IN_SUMMARY])
+    if len(objects) > LISTED_IN_SUMMARY:
+        names += f" and {len(objects) - LISTED_IN_SUMMARY} more"
+    return names
+
+
 def _report(modeladmin, request, changed, refused, *, done: str, noun: tuple[str, str]) -> None:
-    """One message for what changed, one error message per object that did not."""
+    """One message: what changed, then what did not, grouped by why ("Resumed 12 items: ...
+    1 not changed: no longer in review (...)")."""
+    parts = []
     if changed:
-        names = ", ".join(str(obj) for obj in changed[:LISTED_IN_SUMMARY])
-        if len(changed) > LISTED_IN_SUMMARY:
-            names += f" and {len(changed) - LISTED_IN_SUMMARY} more"
-        modeladmin.message_user(
-            request, f"{done} {plural(len(changed), *noun)}: {names}.", messages.SUCCESS
-        )
+        parts.append(f"{done} {plural(len(changed), *noun)}: {_names(changed)}.")
+    by_reason: dict[str, list] = {}
     for obj, reason in refused:
-        modeladmin.message_user(request, f"Skipped {obj}: {reason}", messages.ERROR)
+        by_reason.setdefault(reason, []).append(obj)
+    for reason, objects in by_reason.items():
+        parts.append(f"{len(objects)} not changed: {reason.rstrip('.')} ({_names(objects)}).")
+    if not changed and not refused:
+        parts.append("Nothing was selected.")
+    level = messages.SUCCESS if not refused else messages.WARNING if changed else messages.ERROR
+    modeladmin.message_user(request, " ".join(parts), level)

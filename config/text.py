@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.utils import timezone
 
@@ -25,9 +26,19 @@ def age_display(since) -> str:
     """How long ago `since` was, as a person says it: '42 min', '3 h 12 min', '2 d 5 h'."""
     if since is None:
         return "-"
-    seconds = int((timezone.now() - since).total_seconds())
+    return duration_display(max(timezone.now() - since, timedelta(0)))
+
+
+def duration_display(duration) -> str:
+    """A length of time as a person says it: '45 s', '12 min', '1 h', '3 h 12 min', '2 d 5 h'.
+    Takes a timedelta or seconds."""
+    seconds = int(duration.total_seconds() if hasattr(duration, "total_seconds") else duration)
+    if seconds < 60:
+        return f"{seconds} s"
     if seconds < 3600:
         return f"{seconds // 60} min"
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
     if seconds < 2 * 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = seconds // 86400, seconds % 86400 // 3600
+    return f"{days} d {hours} h" if hours else f"{days} d"

@@ -23,7 +23,9 @@ def review_queue() -> QuerySet[ReviewItem]:
 def review_item_with_history(*, phase_id: int) -> WarmupPhase | None:
     """Any phase (in review or not) with its attempts and its review log, oldest first."""
     return (
-        ReviewItem.objects.select_related("account", "content", "bot", "review_assignee")
+        ReviewItem.objects.select_related(
+            "account", "content", "bot", "review_assignee", "template"
+        )
         .prefetch_related(
             Prefetch(
                 "attempts",

@@ -7,6 +7,7 @@ spent in review.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -17,13 +18,16 @@ from django.utils import timezone
 from reviews import events
 from reviews.models import ResolutionMethod
 from reviews.notifications import Escalation, notify_escalations
+from reviews.permissions import can_resolve_reviews
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
     ACCOUNT_NOT_ACTIVE,
+    ASSIGNEE_CANNOT_RESOLVE,
     NOT_IN_REVIEW,
     RETRY_NEEDS_CONTENT,
     UNKNOWN_RESOLUTION,
+    DomainError,
     InvalidInput,
     InvalidTransition,
     NotClaimable,
@@ -64,7 +68,10 @@ def _lock_in_review(phase_id: int, *, target: str | None = None) -> WarmupPhase:
 
 @transaction.atomic
 def review_assign(*, phase_id: int, assignee, actor: Actor) -> WarmupPhase:
-    """Assign the item to `assignee` (a user) or unassign it (None). No change, no log row."""
+    """Assign the item to `assignee` (a user who may resolve it) or unassign it (None).
+    No change, no log row."""
+    if assignee is not None and not can_resolve_reviews(assignee):
+        raise InvalidInput(ASSIGNEE_CANNOT_RESOLVE.format(user=assignee), field="user")
     phase = _lock_in_review(phase_id)
     new_id = assignee.pk if assignee is not None else None
     previous_id = phase.review_assignee_id
@@ -103,36 +110,64 @@ def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor
 # --- Resolutions -------------------------------------------------------------------------
 
 
-def _resolve(
-    *,
-    phase_id: int,
-    method: str,
-    to_status: str,
-    reason_code: str,
-    note: str,
-    actor: Actor,
-    fields: dict,
-    needs_active_account: bool,
-    needs_content: bool = False,
-) -> WarmupPhase:
-    reason_code = require_reason_code(reason_code)
-    note = require_note(note)
-    phase = _lock_in_review(phase_id, target=to_status)
-    check_transition(phase, to_status)
-    if needs_content and phase.template.requires_content and phase.content_id is None:
-        # Held before the scheduler assigned content: a bot would get a phase with nothing
-        # to post. Resume hands it back to the scheduler instead.
-        raise InvalidTransition(
-            RETRY_NEEDS_CONTENT.format(phase_id=phase.pk),
+@dataclass(frozen=True)
+class Resolution:
+    """Where a resolution takes a phase, and what it needs first."""
+
+    to_status: str
+    needs_active_account: bool  # the phase goes back to bots: a paused account would block it
+    needs_content: bool = False  # the phase keeps its content: it must have some
+
+
+RESOLUTIONS = {
+    ResolutionMethod.RESUME: Resolution(S.AVAILABLE, needs_active_account=True),
+    ResolutionMethod.RETRY: Resolution(
+        S.CONTENT_ASSIGNED, needs_active_account=True, needs_content=True
+    ),
+    ResolutionMethod.COMPLETE: Resolution(S.COMPLETED, needs_active_account=False),
+    ResolutionMethod.SKIP: Resolution(S.COMPLETED, needs_active_account=False),
+}
+
+
+def resolution_refusal(phase: WarmupPhase, method: str) -> DomainError | None:
+    """Why `method` cannot resolve `phase` as it is now: the error the resolution would raise,
+    or None. The services raise it; the admin shows it beside a disabled button."""
+    rule = RESOLUTIONS[method]
+    if phase.status != S.REVIEW_REQUIRED:
+        return InvalidTransition(
+            NOT_IN_REVIEW.format(phase_id=phase.pk, status=phase.status),
             current_status=phase.status,
-            target_status=to_status,
+            target_status=rule.to_status,
             phase_id=phase.pk,
         )
-    if needs_active_account and phase.account.status != AccountStatus.ACTIVE:
-        raise NotClaimable(
+    if rule.needs_content and phase.template.requires_content and phase.content_id is None:
+        # Held before the scheduler assigned content: a bot would get a phase with nothing
+        # to post. Resume hands it back to the scheduler instead.
+        return InvalidTransition(
+            RETRY_NEEDS_CONTENT.format(phase_id=phase.pk),
+            current_status=phase.status,
+            target_status=rule.to_status,
+            phase_id=phase.pk,
+        )
+    if rule.needs_active_account and phase.account.status != AccountStatus.ACTIVE:
+        return NotClaimable(
             ACCOUNT_NOT_ACTIVE.format(account=phase.account, status=phase.account.status),
             account_status=phase.account.status,
         )
+    return None
+
+
+def _resolve(
+    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor, fields
+) -> WarmupPhase:
+    reason_code = require_reason_code(reason_code)
+    note = require_note(note)
+    to_status = RESOLUTIONS[method].to_status
+    phase = _lock_in_review(phase_id, target=to_status)
+    check_transition(phase, to_status)
+    refusal = resolution_refusal(phase, method)
+    if refusal is not None:
+        raise refusal
     now = timezone.now()
     before = {
         "from_status": phase.status,
@@ -156,11 +191,9 @@ def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -
     return _resolve(
         phase_id=phase_id,
         method=ResolutionMethod.RESUME,
-        to_status=S.AVAILABLE,
         reason_code=reason_code,
         note=note,
         actor=actor,
-        needs_active_account=True,
         fields=lambda now: {
             "retry_count": 0,
             "content": None,
@@ -177,12 +210,9 @@ def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) ->
     return _resolve(
         phase_id=phase_id,
         method=ResolutionMethod.RETRY,
-        to_status=S.CONTENT_ASSIGNED,
         reason_code=reason_code,
         note=note,
         actor=actor,
-        needs_active_account=True,
-        needs_content=True,
         fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
     )
 
@@ -193,11 +223,9 @@ def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor)
     return _resolve(
         phase_id=phase_id,
         method=ResolutionMethod.COMPLETE,
-        to_status=S.COMPLETED,
         reason_code=reason_code,
         note=note,
         actor=actor,
-        needs_active_account=False,
         fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
     )
 
@@ -208,11 +236,9 @@ def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> 
     return _resolve(
         phase_id=phase_id,
         method=ResolutionMethod.SKIP,
-        to_status=S.COMPLETED,
         reason_code=reason_code,
         note=note,
         actor=actor,
-        needs_active_account=False,
         fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
     )
 

@@ -12,6 +12,7 @@ from config.admin import confirm_action
 from reviews.permissions import can_resolve_reviews
 from warmup.actors import Actor
 from warmup.admin import AccountAdmin
+from warmup.errors import DomainError, InvalidTransition
 from warmup.models import Account
 from warmup.services.accounts import account_pause, account_reactivate
 
@@ -21,6 +22,12 @@ class AccountStatusNoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why: it is written to each account's review log.",
     )
+
+
+def _why_not(exc: DomainError) -> str:
+    if isinstance(exc, InvalidTransition):
+        return f"it is {exc.current_status}"
+    return exc.message
 
 
 def _with_status(account: Account) -> str:
@@ -47,6 +54,7 @@ class AccountReviewAdmin(AccountAdmin):
         intro="Nothing of these accounts is claimed until they are reactivated. "
         "Each pause is written to the account's review log with your note.",
         describe=_with_status,
+        explain=_why_not,
         permissions=["resolve"],
     )
     def pause_accounts(self, request, account, data):
@@ -62,6 +70,7 @@ class AccountReviewAdmin(AccountAdmin):
         intro="Their phases can be claimed by bots again. "
         "Each reactivation is written to the account's review log with your note.",
         describe=_with_status,
+        explain=_why_not,
         permissions=["resolve"],
     )
     def reactivate_accounts(self, request, account, data):

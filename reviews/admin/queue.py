@@ -1,72 +1,394 @@
-"""The review queue in the admin: phases in review_required, most escalated and longest waiting
-first (read-only for now; the review console with its actions is built on this)."""
+"""The review console in the admin: the queue (phases in review, most escalated and longest
+waiting first) with bulk actions, and the item page with its failure, attempts, review
+timeline and the actions allowed now.
 
-from django.contrib import admin
+Every action calls a review service; nothing here writes a phase. Bulk actions ask first
+through `config.admin.confirm_action`; the item page posts to one small view per action.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, urlize
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from config.admin import ReadOnlyAdmin
+from config.admin import ConfirmForm, ReadOnlyAdmin, confirm_action
 from config.text import age_display
-from reviews.models import ReviewItem
-from reviews.selectors import QUEUE_ORDER, review_queue
-from warmup.admin import PhaseAttemptInline
+from reviews import selectors
+from reviews.admin import filters
+from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
+from reviews.models import ResolutionMethod, ReviewItem
+from reviews.permissions import can_resolve_reviews
+from reviews.services import (
+    RESOLUTIONS,
+    resolution_refusal,
+    review_assign,
+    review_comment,
+    review_recategorize,
+    review_resolve,
+)
+from warmup.actors import Actor
+from warmup.errors import DomainError, InvalidTransition, NotClaimable
+from warmup.models import PhaseStatus
+from warmup.policy import policy_for
+
+LEVEL_COLOURS = {0: "#4b5563", 1: "#a16207", 2: "#c2410c", 3: "#991b1b"}
+
+
+def why_not(exc: DomainError) -> str:
+    """A refusal in the words of the queue: what happened to the item, what to do."""
+    if isinstance(exc, NotClaimable):
+        return f"the account is {exc.context.get('account_status')}: reactivate it first"
+    if isinstance(exc, InvalidTransition) and exc.current_status not in (
+        "",
+        PhaseStatus.REVIEW_REQUIRED,
+    ):
+        status = PhaseStatus(exc.current_status).label.lower()
+        return f"no longer in review: it is {status} (resolved by someone else)"
+    return exc.message
+
+
+def describe(item: ReviewItem) -> str:
+    failure = item.get_last_failure_category_display() or "held by a reviewer"
+    return (
+        f"{item.account} \N{MIDDLE DOT} {item.template.name} \N{MIDDLE DOT} {failure} "
+        f"\N{MIDDLE DOT} {age_display(item.review_required_since)} in review"
+    )
+
+
+# --- What a reviewer can do to an item ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueAction:
+    """One thing a reviewer does to an item, in bulk on the queue and by button on the page."""
+
+    label: str  # "Resume automation"
+    done: str  # "Resumed", for the summary
+    form: type[forms.Form]
+    run: Callable[[int, Actor, dict], object]  # (phase id, actor, form data)
+    method: str = ""  # the resolution method, for resolutions
+
+    def apply(self, request, phase_id: int, data: dict) -> None:
+        self.run(phase_id, Actor.for_user(request.user), data)
+
+
+def _resolver(method: str) -> Callable:
+    def run(phase_id, actor, data):
+        review_resolve(
+            phase_id=phase_id,
+            method=method,
+            reason_code=data["reason_code"],
+            note=data["note"],
+            actor=actor,
+        )
+
+    return run
+
+
+ACTIONS: dict[str, QueueAction] = {
+    "resume": QueueAction(
+        "Resume automation",
+        "Resumed",
+        ResolutionForm,
+        _resolver(ResolutionMethod.RESUME),
+        ResolutionMethod.RESUME,
+    ),
+    "retry": QueueAction(
+        "Retry now",
+        "Retried",
+        ResolutionForm,
+        _resolver(ResolutionMethod.RETRY),
+        ResolutionMethod.RETRY,
+    ),
+    "complete": QueueAction(
+        "Mark completed",
+        "Completed",
+        ResolutionForm,
+        _resolver(ResolutionMethod.COMPLETE),
+        ResolutionMethod.COMPLETE,
+    ),
+    "skip": QueueAction(
+        "Skip",
+        "Skipped",
+        ResolutionForm,
+        _resolver(ResolutionMethod.SKIP),
+        ResolutionMethod.SKIP,
+    ),
+    "assign_to_me": QueueAction(
+        "Assign to me",
+        "Assigned to you",
+        ConfirmForm,
+        lambda phase_id, actor, data: review_assign(
+            phase_id=phase_id, assignee=actor.user, actor=actor
+        ),
+    ),
+    "unassign": QueueAction(
+        "Unassign",
+        "Unassigned",
+        ConfirmForm,
+        lambda phase_id, actor, data: review_assign(phase_id=phase_id, assignee=None, actor=actor),
+    ),
+    "recategorize": QueueAction(
+        "Recategorise",
+        "Recategorised",
+        RecategorizeForm,
+        lambda phase_id, actor, data: review_recategorize(
+            phase_id=phase_id, category=data["category"], note=data["note"], actor=actor
+        ),
+    ),
+    "comment": QueueAction(
+        "Comment",
+        "Commented on",
+        NoteForm,
+        lambda phase_id, actor, data: review_comment(
+            phase_id=phase_id, note=data["note"], actor=actor
+        ),
+    ),
+}
+BULK = ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete", "skip")
+
+
+def _bulk_action(name: str):
+    """The queue's bulk action for ACTIONS[name], asking first unless there is nothing to
+    fill in."""
+    spec = ACTIONS[name]
+
+    def apply(modeladmin, request, item, data):
+        spec.apply(request, item.pk, data)
+
+    apply.__name__ = name
+    asks = bool(spec.form.base_fields)
+    return confirm_action(
+        description=f"{spec.label}" + ("\N{HORIZONTAL ELLIPSIS}" if asks else ""),
+        title=f"{spec.label}: {{count}} {{noun}}",
+        button=f"{spec.label}",
+        done=spec.done,
+        noun=("item", "items"),
+        form_class=spec.form,
+        permissions=["resolve"],
+        describe=describe,
+        explain=why_not,
+        gone="no longer in review (resolved by someone else)",
+        ask=asks,
+    )(apply)
+
+
+# --- The queue -----------------------------------------------------------------------------
 
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(ReadOnlyAdmin):
-    """The review queue: phases in review_required, highest escalation level first, then the
-    longest waiting. Read-only for now."""
-
     list_display = (
         "account",
-        "phase_type",
+        "phase",
         "failure",
-        "escalation_level",
-        "in_review_for",
-        "review_assignee",
-        "retry_count",
-        "short_reason",
+        "reason",
+        "retries",
+        "in_review",
+        "assignee",
+        "last_bot",
     )
+    list_display_links = ("account",)
     list_filter = (
-        "escalation_level",
-        "last_failure_category",
-        "account__platform",
-        "phase_type",
-        "review_assignee",
+        filters.CategoryFilter,
+        filters.EscalationFilter,
+        filters.WaitingFilter,
+        filters.AssigneeFilter,
+        filters.PhaseTypeFilter,
+        filters.PlatformFilter,
+        filters.BotFilter,
+        filters.AccountStatusFilter,
     )
     search_fields = ("account__username", "last_failure_reason")
-    list_select_related = ("account", "review_assignee")
-    ordering = QUEUE_ORDER
-    inlines = [PhaseAttemptInline]
-    fieldsets = (
-        (None, {"fields": ("account", "order", "phase_type", "status", "content")}),
-        (
-            "Failure",
-            {
-                "fields": (
-                    "last_failure_category",
-                    "last_failure_reason",
-                    "last_failure_details",
-                    "last_failure_at",
-                    "retry_count",
-                    "attempt_count",
-                )
-            },
-        ),
-        ("Review", {"fields": ("review_required_since", "escalation_level", "review_assignee")}),
-    )
+    search_help_text = "Username or failure reason"
+    list_per_page = 50
+    show_full_result_count = False  # one COUNT of the queue, not a second one of all phases
+    ordering = selectors.QUEUE_ORDER
+    actions = [_bulk_action(name) for name in BULK]
+    change_form_template = "admin/reviews/reviewitem/item.html"
 
     def get_queryset(self, request):
         # The same queue, in the same order, as the review API.
-        return review_queue()
+        return selectors.review_queue()
+
+    def get_object(self, request, object_id, from_field=None):
+        # Any phase opens, in review or not: a link to a resolved item (from a notification or
+        # a bookmark) shows what happened to it.
+        if not str(object_id).isascii() or not str(object_id).isdigit():
+            return None
+        return selectors.review_item_with_history(phase_id=int(object_id))
+
+    def has_resolve_permission(self, request):
+        return can_resolve_reviews(request.user)
+
+    # Columns --------------------------------------------------------------------------------
+
+    @admin.display(description="phase", ordering="order")
+    def phase(self, item):
+        return item.template.name
 
     @admin.display(description="failure", ordering="last_failure_category")
-    def failure(self, obj):
-        return obj.get_last_failure_category_display() or "(held)"
-
-    @admin.display(description="in review for", ordering="review_required_since")
-    def in_review_for(self, obj):
-        return age_display(obj.review_required_since)
+    def failure(self, item):
+        return item.get_last_failure_category_display() or "Held by a reviewer"
 
     @admin.display(description="reason")
-    def short_reason(self, obj):
-        return Truncator(obj.last_failure_reason).chars(70)
+    def reason(self, item):
+        text = item.last_failure_reason
+        return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(60))
+
+    @admin.display(description="retries")
+    def retries(self, item):
+        if not item.last_failure_category:
+            return f"{item.retry_count}"
+        allowed = policy_for(item.last_failure_category, item.template).max_retries
+        return f"{item.retry_count} / {allowed}"
+
+    @admin.display(description="in review", ordering="review_required_since")
+    def in_review(self, item):
+        return level_badge(item)
+
+    @admin.display(description="assignee", ordering="review_assignee__username")
+    def assignee(self, item):
+        return item.review_assignee.get_username() if item.review_assignee else "\N{EM DASH}"
+
+    @admin.display(description="last bot", ordering="bot__name")
+    def last_bot(self, item):
+        return item.bot.name if item.bot else "\N{EM DASH}"
+
+    # The item page ----------------------------------------------------------------------------
+
+    def get_urls(self):
+        act = self.admin_site.admin_view(self.item_action_view)
+        return [
+            path("<path:object_id>/act/<str:action>/", act, name="reviews_reviewitem_act"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        item = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if item is not None:
+            context.update(self.item_context(request, item))
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def item_context(self, request, item) -> dict:
+        logs = list(item.review_logs.all())
+        logs.reverse()  # newest first, like an event history
+        return {
+            "title": f"{item.account} \N{MIDDLE DOT} {item.template.name}",
+            "subtitle": None,
+            "item": item,
+            "in_review": item.status == PhaseStatus.REVIEW_REQUIRED,
+            "badge": level_badge(item),
+            "retries": self.retries(item),
+            "details": details_html(item.last_failure_details),
+            "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
+            "timeline": logs,
+            "buttons": self.item_buttons(request, item),
+            "can_act": can_resolve_reviews(request.user),
+        }
+
+    def item_buttons(self, request, item) -> list[dict]:
+        """The actions for this item, each enabled or with the reason it is not."""
+        if not can_resolve_reviews(request.user):
+            return []
+        in_review = item.status == PhaseStatus.REVIEW_REQUIRED
+        account_url = reverse("admin:warmup_account_change", args=[item.account_id])
+        buttons = []
+        for name, spec in ACTIONS.items():
+            why, link = "", ""
+            if spec.method:
+                refusal = resolution_refusal(item, spec.method)
+                if refusal is not None:
+                    why = why_not(refusal) if in_review else "the item is not in review"
+                    link = account_url if isinstance(refusal, NotClaimable) else ""
+            elif name != "comment" and not in_review:
+                why = "the item is not in review"
+            if name == "assign_to_me" and item.review_assignee_id == request.user.pk:
+                continue
+            if name == "unassign" and item.review_assignee_id is None:
+                continue
+            initial = {"category": item.last_failure_category} if name == "recategorize" else None
+            buttons.append(
+                {
+                    "name": name,
+                    "label": spec.label,
+                    "form": spec.form(initial=initial, auto_id=f"id_{name}_%s"),
+                    "asks": bool(spec.form.base_fields),
+                    "why": why,
+                    "link": link,
+                    "url": reverse("admin:reviews_reviewitem_act", args=[item.pk, name]),
+                    "resolution": bool(spec.method),
+                    "to": RESOLUTIONS[spec.method].to_status if spec.method else "",
+                }
+            )
+        return buttons
+
+    def item_action_view(self, request, object_id, action):
+        """POST one action on one item (a button of the item page), then back to the page."""
+        spec = ACTIONS.get(action)
+        item = self.get_object(request, object_id)
+        if spec is None or item is None:
+            raise Http404("No such item or action.")
+        if not can_resolve_reviews(request.user):
+            raise PermissionDenied
+        page = reverse("admin:reviews_reviewitem_change", args=[item.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(page)
+        form = spec.form(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(
+                f"{form.fields[field].label or field}: {' '.join(errs)}"
+                if field in form.fields
+                else " ".join(errs)
+                for field, errs in form.errors.items()
+            )
+            self.message_user(request, f"{spec.label}: nothing changed. {errors}", messages.ERROR)
+            return HttpResponseRedirect(page)
+        try:
+            spec.apply(request, item.pk, form.cleaned_data)
+        except DomainError as exc:
+            self.message_user(
+                request, f"{spec.label}: nothing changed; {why_not(exc)}.", messages.ERROR
+            )
+        else:
+            self.message_user(
+                request,
+                f"{spec.done} {item.account} \N{MIDDLE DOT} {item.template.name}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(page)
+
+
+def level_badge(item) -> str:
+    if item.review_required_since is None:
+        return "\N{EM DASH}"
+    level = item.escalation_level
+    return format_html(
+        '<span class="level-badge" style="background:{}" title="Escalation level {}">'
+        "L{} \N{MIDDLE DOT} {}</span>",
+        LEVEL_COLOURS.get(level, LEVEL_COLOURS[3]),
+        level,
+        level,
+        age_display(item.review_required_since),
+    )
+
+
+def details_html(details) -> str:
+    """The failure details as indented JSON with the URLs in it clickable (escaped first)."""
+    if not details:
+        return ""
+    text = json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    # urlize escapes the text around the links it makes (autoescape=True).
+    linked = mark_safe(urlize(text, autoescape=True))  # noqa: S308
+    return format_html('<pre class="failure-details">{}</pre>', linked)

@@ -1,0 +1,98 @@
+"""Admin actions on accounts: pause and reactivate, with a confirmation page and a note."""
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from reviews.models import ReviewAction, ReviewLog
+from tests.builders import make_review_required
+from tests.factories import AccountFactory, UserFactory
+from warmup.models import AccountStatus
+
+CHANGELIST = reverse("admin:warmup_account_changelist")
+
+
+@pytest.fixture
+def reviewer(reviewer):
+    """A reviewer who can also see the accounts page of the admin."""
+    reviewer.user_permissions.add(*_perms("view_account"))
+    return reviewer
+
+
+def post_action(client, action, accounts, **extra):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [a.pk for a in accounts], **extra}
+    return client.post(CHANGELIST, data, follow=True)
+
+
+def test_reactivate_asks_for_a_note_then_logs_each_account(client, account, bot, reviewer):
+    make_review_required(account, bot, category="account_suspended")
+    client.force_login(reviewer)
+
+    confirmation = post_action(client, "reactivate_accounts", [account])
+    done = post_action(
+        client, "reactivate_accounts", [account], confirm="yes", note="appeal accepted"
+    )
+
+    assert confirmation.status_code == 200
+    assert "Reactivate 1 account" in confirmation.content.decode()
+    assert f"{account} \N{EM DASH} now suspended" in confirmation.content.decode()
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+    messages = [str(m) for m in done.context["messages"]]
+    assert messages == [f"Reactivated 1 account: {account}."]
+    row = ReviewLog.objects.get(action=ReviewAction.ACCOUNT_REACTIVATED)
+    assert (row.note, row.actor_user) == ("appeal accepted", reviewer)
+
+
+def test_without_a_note_nothing_changes_and_the_page_says_why(client, account, reviewer):
+    client.force_login(reviewer)
+
+    response = post_action(client, "pause_accounts", [account], confirm="yes", note="  ")
+
+    assert "This field is required." in response.content.decode()
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+    assert not ReviewLog.objects.exists()
+
+
+def test_accounts_that_cannot_change_are_reported_in_one_message(client, account, reviewer):
+    other = AccountFactory()
+    client.force_login(reviewer)
+
+    done = post_action(client, "reactivate_accounts", [account, other], confirm="yes", note="x")
+
+    messages = [str(m) for m in done.context["messages"]]
+    first, second = sorted([account, other], key=lambda a: (a.platform, a.username))
+    assert messages == [f"2 not changed: it is active ({first}, {second})."]
+    assert not ReviewLog.objects.exists()
+
+
+def test_some_changed_some_not_one_message_says_both(client, account, bot, reviewer):
+    make_review_required(account, bot, category="account_suspended")
+    active = AccountFactory()
+    client.force_login(reviewer)
+
+    done = post_action(client, "reactivate_accounts", [account, active], confirm="yes", note="ok")
+
+    messages = [str(m) for m in done.context["messages"]]
+    assert messages == [
+        f"Reactivated 1 account: {account}. 1 not changed: it is active ({active})."
+    ]
+    assert ReviewLog.objects.filter(action=ReviewAction.ACCOUNT_REACTIVATED).count() == 1
+
+
+def test_the_actions_need_the_resolve_permission(client, account):
+    viewer = UserFactory()
+    viewer.user_permissions.add(*_perms("view_account"))
+    client.force_login(viewer)
+
+    page = client.get(CHANGELIST)
+
+    assert page.status_code == 200
+    assert "pause_accounts" not in page.content.decode()
+
+
+def _perms(*codenames):
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(codename__in=codenames)
