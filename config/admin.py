@@ -93,7 +93,7 @@ def confirm_action(
     intro: str = "",
     describe: Callable[[object], str] = str,
     explain: Callable[[DomainError], str] = lambda exc: exc.message,
-    gone: str = "no longer listed here",
+    gone_reason: str = "no longer listed here",
     ask: bool = True,
 ):
     """Turn `apply(modeladmin, request, obj, data)` (one object, through a service) into an
@@ -102,7 +102,7 @@ def confirm_action(
     `title` and `button` may use {count} and {noun} ("Pause automation for {count} {noun}");
     `done` is the past tense for the summary ("Paused"). A DomainError from `apply` is
     reported for that object (in the words of `explain`) and the others go on; a selected
-    object the page no longer lists (it changed meanwhile) is reported as `gone`. With
+    object the page no longer lists (it changed meanwhile) is reported as `gone_reason`. With
     `ask=False` (a form with nothing to fill in) the action runs at once. Side effects: only
     those of `apply`.
     """
@@ -115,13 +115,15 @@ def confirm_action(
             form = form_class(request.POST if confirmed else None)
             if form.is_bound and form.is_valid():
                 changed, refused = [], []
-                for obj in queryset:
+                selected = list(queryset)  # as listed now: applying changes what it holds
+                gone = _gone(modeladmin, request, selected)
+                for obj in selected:
                     try:
                         apply(modeladmin, request, obj, form.cleaned_data)
                         changed.append(obj)
                     except DomainError as exc:
                         refused.append((obj, explain(exc)))
-                refused += [(obj, gone) for obj in _gone(modeladmin, request, queryset)]
+                refused += [(obj, gone_reason) for obj in gone]
                 _report(modeladmin, request, changed, refused, done=done, noun=noun)
                 return None
             count = queryset.count()
@@ -145,12 +147,12 @@ def confirm_action(
     return decorator
 
 
-def _gone(modeladmin, request, queryset) -> list:
+def _gone(modeladmin, request, listed_objects: list) -> list:
     """Objects that were selected but the page's queryset no longer holds: they changed since
     the page was drawn (resolved by someone else, say), so the action skipped them."""
     if request.POST.get("select_across") == "1":
         return []
-    listed = {str(pk) for pk in queryset.values_list("pk", flat=True)}
+    listed = {str(obj.pk) for obj in listed_objects}
     selected = {value for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)}
     missing = [value for value in selected - listed if value.isascii() and value.isdigit()]
     if not missing:

@@ -171,3 +171,6 @@ class ReviewItem(WarmupPhase):
         proxy = True
         verbose_name = "review item"
         verbose_name_plural = "review queue"
+
+    def __str__(self):
+        return f"{self.account} #{self.order} {self.phase_type}"

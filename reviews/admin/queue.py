@@ -178,7 +178,7 @@ def _bulk_action(name: str):
         permissions=["resolve"],
         describe=describe,
         explain=why_not,
-        gone="no longer in review (resolved by someone else)",
+        gone_reason="no longer in review (resolved by someone else)",
         ask=asks,
     )(apply)
 
