@@ -1,43 +1,79 @@
-"""The ReviewLog in the admin: every intervention, read-only (the log is append-only, written
-by reviews.events alone)."""
+"""The ReviewLog in the admin: every intervention, newest first, read-only (the log is
+append-only, written by reviews.events alone)."""
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from config.admin import ReadOnlyAdmin
-from reviews.models import ReviewLog
+from config.text import duration_display
+from reviews.models import ReviewAction, ReviewLog
 
 
 @admin.register(ReviewLog)
 class ReviewLogAdmin(ReadOnlyAdmin):
-    """Entirely read-only: the log is append-only, written by reviews.events alone."""
-
     list_display = (
         "created_at",
         "action",
-        "account",
-        "phase",
-        "actor",
-        "from_status",
-        "to_status",
+        "item",
+        "who",
+        "move",
         "failure_category",
-        "resolution_method",
-        "reason_code",
-        "escalation_level",
+        "resolution",
+        "waited",
         "short_note",
     )
+    list_display_links = ("created_at",)
     list_filter = (
         "action",
-        "actor_type",
+        ("actor_type", admin.ChoicesFieldListFilter),
         "failure_category",
         "resolution_method",
         "reason_code",
-        "escalation_level",
+        ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("account__username", "note")
+    search_help_text = "Username or note"
     list_select_related = ("account", "phase", "actor_user", "actor_bot")
+    list_per_page = 100
+    show_full_result_count = False
     date_hierarchy = "created_at"
 
+    @admin.display(description="item", ordering="account")
+    def item(self, log):
+        """The account and the phase the row is about, linked to the item's page."""
+        if log.phase_id is None:
+            return str(log.account)
+        url = reverse("admin:reviews_reviewitem_change", args=[log.phase_id])
+        return format_html(
+            '<a href="{}">{} #{} {}</a>', url, log.account, log.phase.order, log.phase.phase_type
+        )
+
+    @admin.display(description="by")
+    def who(self, log):
+        return str(log.actor)
+
+    @admin.display(description="moved")
+    def move(self, log):
+        """What the row changed, as it was then (not the phase's status now)."""
+        if log.action == ReviewAction.ESCALATION_RAISED:
+            return f"to level {log.escalation_level}"
+        if log.from_status and log.to_status and log.from_status != log.to_status:
+            before, after = log.get_from_status_display(), log.get_to_status_display()
+            return f"{before} \N{RIGHTWARDS ARROW} {after}"
+        return "\N{EM DASH}"
+
+    @admin.display(description="resolution", ordering="resolution_method")
+    def resolution(self, log):
+        if not log.resolution_method:
+            return "\N{EM DASH}"
+        return f"{log.get_resolution_method_display()}: {log.get_reason_code_display().lower()}"
+
+    @admin.display(description="in review", ordering="time_in_review")
+    def waited(self, log):
+        return duration_display(log.time_in_review) if log.time_in_review else "\N{EM DASH}"
+
     @admin.display(description="note")
-    def short_note(self, obj):
-        return Truncator(obj.note).chars(60)
+    def short_note(self, log):
+        return format_html('<span title="{}">{}</span>', log.note, Truncator(log.note).chars(50))
