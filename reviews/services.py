@@ -25,6 +25,7 @@ from warmup.errors import (
     ACCOUNT_NOT_ACTIVE,
     ASSIGNEE_CANNOT_RESOLVE,
     NOT_IN_REVIEW,
+    NOTHING_TO_HOLD,
     RETRY_NEEDS_CONTENT,
     UNKNOWN_RESOLUTION,
     DomainError,
@@ -33,6 +34,7 @@ from warmup.errors import (
     NotClaimable,
 )
 from warmup.models import (
+    ACTIVE_STATUSES,
     AccountStatus,
     AttemptOutcome,
     CompletionMethod,
@@ -42,7 +44,7 @@ from warmup.models import (
 )
 from warmup.services.phases import lock_phase, unlock_next_phase
 from warmup.services.scheduling import process_in_batches
-from warmup.state import check_transition, completion, enter_review, leave_review
+from warmup.state import TRANSITIONS, check_transition, completion, enter_review, leave_review
 from warmup.validation import require_note, validate_category
 
 S = PhaseStatus
@@ -283,6 +285,25 @@ def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
         )
     events.held(phase=phase, actor=actor, from_status=from_status, note=note)
     return phase
+
+
+def review_hold_account(*, account, note: str, actor: Actor) -> WarmupPhase:
+    """Hold the account's active phase for review (see `review_hold`). InvalidTransition when
+    the account has none to hold: it is in review already, or no phase is active."""
+    holdable = [src for (src, dst) in TRANSITIONS if dst == S.REVIEW_REQUIRED]
+    active = (
+        WarmupPhase.objects.filter(account=account, status__in=ACTIVE_STATUSES)
+        .values_list("pk", "status")
+        .first()
+    )
+    if active is None or active[1] not in holdable:
+        why = "its phase is in review already" if active else "no phase of its plan is active"
+        raise InvalidTransition(
+            NOTHING_TO_HOLD.format(account=account, why=why),
+            current_status=active[1] if active else "",
+            target_status=S.REVIEW_REQUIRED,
+        )
+    return review_hold(phase_id=active[0], note=note, actor=actor)
 
 
 def escalation_level_for(age, thresholds=None) -> int:

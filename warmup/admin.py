@@ -16,6 +16,7 @@ from warmup.models import (
     Bot,
     ContentItem,
     PhaseAttempt,
+    PhaseStatus,
     PhaseTemplate,
     WarmupPhase,
     WarmupPlan,
@@ -105,16 +106,8 @@ class AccountPhaseInline(ReadOnlyInline):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
-    list_display = (
-        "__str__",
-        "platform",
-        "username",
-        "status",
-        "plan",
-        "current_phase",
-        "created_at",
-    )
-    list_filter = ("platform", "status", "plan")
+    list_display = ("__str__", "status", "plan", "progress", "current_phase", "created_at")
+    list_filter = ("status", "platform", "plan")
     search_fields = ("username",)
     list_select_related = ("plan",)
     date_hierarchy = "created_at"
@@ -133,13 +126,24 @@ class AccountAdmin(admin.ModelAdmin):
         # account services change (suspension and reactivation are logged review events).
         return False
 
+    @admin.display(description="plan progress")
+    def progress(self, obj):
+        phases = obj.phases.all()
+        done = sum(1 for p in phases if p.status == PhaseStatus.COMPLETED)
+        return f"{done}/{len(phases)} done"
+
     @admin.display(description="current phase")
     def current_phase(self, obj):
         phase = next((p for p in obj.phases.all() if p.status in ACTIVE_STATUSES), None)
-        return f"#{phase.order} {phase.phase_type} ({phase.get_status_display()})" if phase else "-"
+        if phase is None:
+            return "\N{EM DASH}"
+        return f"#{phase.order} {phase.phase_type}: {phase.get_status_display().lower()}"
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("phases")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an account's history (attempts, review log) is kept; pause it instead
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -88,6 +88,7 @@ BOT_NOT_FOUND = "No bot named {name!r}."
 NOTE_REQUIRED = "A note is required."
 REASON_CODE_REQUIRED = "A reason code is required; valid codes are: {codes}."
 ASSIGNEE_CANNOT_RESOLVE = "{user} cannot act on the review queue; assign the item to a reviewer."
+NOTHING_TO_HOLD = "Account {account} has no phase to hold: {why}."
 NOT_IN_REVIEW = "Phase {phase_id} is {status!r}, not in review."
 UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
 RETRY_NEEDS_CONTENT = (

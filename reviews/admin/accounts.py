@@ -1,19 +1,25 @@
-"""Accounts' review actions: pausing and reactivating accounts from the accounts page.
+"""Accounts' review side: which accounts have an item in review, their review history, and the
+review actions on them (pause, reactivate, hold for review).
 
 Account status changes are review events: they need the resolve permission and a note, and go
-through the account services (one ReviewLog row each). The review side extends the accounts
-page of warmup.admin with them, so the warmup admin knows nothing of reviews.
+through the services (one ReviewLog row each). The review side extends the accounts page of
+warmup.admin with them, so the warmup admin knows nothing of reviews.
 """
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
+from django.utils.html import format_html
 
-from config.admin import confirm_action
+from config.admin import ReadOnlyInline, confirm_action
+from reviews.models import ReviewLog
 from reviews.permissions import can_resolve_reviews
+from reviews.services import review_hold_account
 from warmup.actors import Actor
 from warmup.admin import AccountAdmin
 from warmup.errors import DomainError, InvalidTransition
-from warmup.models import Account
+from warmup.models import ACTIVE_STATUSES, Account, PhaseStatus, WarmupPhase
 from warmup.services.accounts import account_pause, account_reactivate
 
 
@@ -25,7 +31,8 @@ class AccountStatusNoteForm(forms.Form):
 
 
 def _why_not(exc: DomainError) -> str:
-    if isinstance(exc, InvalidTransition):
+    """A refused account move, briefly: the account is named beside it already."""
+    if isinstance(exc, InvalidTransition) and exc.current_status:
         return f"it is {exc.current_status}"
     return exc.message
 
@@ -34,15 +41,60 @@ def _with_status(account: Account) -> str:
     return f"{account} \N{EM DASH} now {account.get_status_display().lower()}"
 
 
+class InReviewFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "in_review"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an item in review"), ("no", "Nothing in review")]
+
+    def queryset(self, request, queryset):
+        in_review = Exists(
+            WarmupPhase.objects.filter(account=OuterRef("pk"), status=PhaseStatus.REVIEW_REQUIRED)
+        )
+        if self.value() == "yes":
+            return queryset.filter(in_review)
+        if self.value() == "no":
+            return queryset.exclude(in_review)
+        return queryset
+
+
+class AccountReviewLogInline(ReadOnlyInline):
+    model = ReviewLog
+    fk_name = "account"
+    verbose_name_plural = "review history, newest first"
+    fields = ("created_at", "action", "phase", "actor", "reason_code", "note")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("phase", "actor_user", "actor_bot")
+
+
 admin.site.unregister(Account)
 
 
 @admin.register(Account)
 class AccountReviewAdmin(AccountAdmin):
-    actions = ["pause_accounts", "reactivate_accounts"]
+    list_filter = (InReviewFilter, *AccountAdmin.list_filter)
+    actions = ["pause_accounts", "reactivate_accounts", "hold_accounts"]
 
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)
+
+    def get_inlines(self, request, obj):
+        return [*super().get_inlines(request, obj), AccountReviewLogInline] if obj else []
+
+    @admin.display(description="current phase")
+    def current_phase(self, obj):
+        """The account's active phase; one in review links to its page in the queue."""
+        text = super().current_phase(obj)
+        phase = next((p for p in obj.phases.all() if p.status in ACTIVE_STATUSES), None)
+        if phase is None or phase.status != PhaseStatus.REVIEW_REQUIRED:
+            return text
+        url = reverse("admin:reviews_reviewitem_change", args=[phase.pk])
+        return format_html('<a href="{}">{}</a>', url, text)
 
     @confirm_action(
         description="Pause automation of the selected accounts",
@@ -75,3 +127,17 @@ class AccountReviewAdmin(AccountAdmin):
     )
     def reactivate_accounts(self, request, account, data):
         account_reactivate(account=account, actor=Actor.for_user(request.user), note=data["note"])
+
+    @confirm_action(
+        description="Hold the selected accounts' current phases for review",
+        title="Hold for review: {count} {noun}",
+        button="Hold for review",
+        done="Held",
+        noun=("account", "accounts"),
+        form_class=AccountStatusNoteForm,
+        intro="Each account's current phase goes to the review queue; a bot working on it "
+        "loses its lease. Your note is written to the phase's review log.",
+        permissions=["resolve"],
+    )
+    def hold_accounts(self, request, account, data):
+        review_hold_account(account=account, note=data["note"], actor=Actor.for_user(request.user))

@@ -5,9 +5,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.builders import make_review_required
+from tests.builders import make_in_progress, make_review_required, reload
 from tests.factories import AccountFactory, UserFactory
-from warmup.models import AccountStatus
+from warmup.models import AccountStatus, PhaseStatus
 
 CHANGELIST = reverse("admin:warmup_account_changelist")
 
@@ -96,3 +96,36 @@ def _perms(*codenames):
     from django.contrib.auth.models import Permission
 
     return Permission.objects.filter(codename__in=codenames)
+
+
+def test_hold_sends_each_accounts_current_phase_to_review(client, content_pool, bot, reviewer):
+
+    # Made one after the other: each builder runs the scheduler and claims the next ready phase.
+    done_already = make_review_required(AccountFactory(), bot)
+    account = AccountFactory()
+    working = make_in_progress(account, bot)
+    idle = AccountFactory()  # its first phase is available
+    client.force_login(reviewer)
+
+    response = post_action(
+        client, "hold_accounts", [account, idle, done_already.account], confirm="yes", note="odd"
+    )
+
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message.startswith("Held 2 accounts: ")
+    assert "its phase is in review already" in message
+    assert reload(working).status == PhaseStatus.REVIEW_REQUIRED
+    assert idle.phases.get(order=1).status == PhaseStatus.REVIEW_REQUIRED
+    assert ReviewLog.objects.filter(action=ReviewAction.HELD).count() == 2
+
+
+def test_the_accounts_page_shows_plan_progress_and_links_items_in_review(
+    client, account, bot, reviewer
+):
+    item = make_review_required(account, bot)
+    client.force_login(reviewer)
+
+    html = client.get(CHANGELIST, {"in_review": "yes"}).content.decode()
+
+    assert "0/5 done" in html
+    assert reverse("admin:reviews_reviewitem_change", args=[item.pk]) in html
