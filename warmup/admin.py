@@ -3,8 +3,10 @@ are read-only here, accounts and bots are created through the services, and revi
 (the queue, and pausing or reactivating accounts) live in reviews.admin."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from config.admin import ReadOnlyAdmin, ReadOnlyInline, confirm_action
@@ -22,7 +24,7 @@ from warmup.models import (
     WarmupPlan,
 )
 from warmup.services.accounts import account_enrol, validate_enrolment
-from warmup.services.bots import bot_deactivate
+from warmup.services.bots import bot_create, bot_deactivate
 from warmup.services.content import build_content_item
 
 # --- Plans ---------------------------------------------------------------------------------
@@ -66,6 +68,9 @@ class WarmupPlanAdmin(admin.ModelAdmin):
     @admin.display(description="accounts", ordering="_accounts")
     def account_count(self, obj):
         return obj._accounts
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # accounts keep their plan; retire one by unticking "is active"
 
 
 # --- Accounts ------------------------------------------------------------------------------
@@ -250,6 +255,9 @@ class ContentItemAdmin(admin.ModelAdmin):
     search_fields = ("title", "body")
     readonly_fields = ("times_used", "created_at")
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # phases and attempts keep their content; untick "is active" instead
+
     @admin.display(description="media")
     def media_link(self, obj):
         if not obj.media_url:
@@ -262,24 +270,56 @@ class ContentItemAdmin(admin.ModelAdmin):
 # --- Bots ----------------------------------------------------------------------------------
 
 
+class BotCreateForm(forms.ModelForm):
+    class Meta:
+        model = Bot
+        fields = ("name",)
+
+    def clean_name(self):
+        return (self.cleaned_data.get("name") or "").strip()
+
+
 @admin.register(Bot)
 class BotAdmin(admin.ModelAdmin):
-    """Bots are created with `manage.py create_bot NAME`, which shows the token once. The
-    token hash is not shown at all; the prefix identifies the token a bot uses."""
+    """Adding a bot here (or with `manage.py create_bot NAME`) shows its token once. The token
+    hash is not shown at all; the prefix identifies the token a bot uses."""
 
     list_display = ("name", "is_active", "token_prefix", "last_seen", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "token_prefix")
-    fields = ("name", "is_active", "token_prefix", "created_at", "last_seen_at")
-    readonly_fields = fields
     actions = ["deactivate"]
 
     @admin.display(description="last seen", ordering="last_seen_at")
     def last_seen(self, obj):
         return f"{age_display(obj.last_seen_at)} ago" if obj.last_seen_at else "never"
 
-    def has_add_permission(self, request):
-        return False
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = BotCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name",)
+        return ("name", "is_active", "token_prefix", "created_at", "last_seen_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, which makes the token; it exists in plaintext only here.
+        bot, token = bot_create(name=obj.name)
+        obj.pk, obj.token_prefix, obj.created_at = bot.pk, bot.token_prefix, bot.created_at
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"Bot {bot.name} created. Its token, shown this once (copy it now): {token}",
+            messages.WARNING,
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Straight to the list: Django's own "was added successfully" would bury the token.
+        return HttpResponseRedirect(reverse("admin:warmup_bot_changelist"))
 
     def has_change_permission(self, request, obj=None):
         return False  # every field is read-only; changes go through the bot services
