@@ -1,16 +1,28 @@
 """Shared fixtures; tests/builders.py drives phases into each status through the real services,
-tests/factories.py makes rows (a phase in a given status: `WarmupPhaseFactory(in_review=True)`)."""
+tests/factories.py makes rows (a phase in a given status: `WarmupPhaseFactory(in_review=True)`),
+tests/clients.py reaches the APIs and the admin over HTTP. Fixtures used by one folder only
+live in that folder's conftest.py."""
 
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from tests.builders import CONTENT_TYPES
+from tests.builders import (
+    CONTENT_TYPES,
+    make_completed,
+    make_in_progress,
+    make_review_required,
+)
+from tests.clients import bot_client, user_client, view_only_user
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from warmup.actors import Actor
+from warmup.models import WarmupPhase
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -68,3 +80,62 @@ def clock():
 @pytest.fixture
 def hour():
     return timedelta(hours=1)
+
+
+# --- HTTP: the APIs and the admin (tests of both apps and of config) ------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Throttle counters live in the cache, keyed by bot id; ids repeat between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def frozen():
+    """A frozen clock: `frozen.shift(timedelta)`; time stands still between calls."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def bot_api(bot):
+    return bot_client(bot)
+
+
+@pytest.fixture
+def reviewer_api(reviewer):
+    return user_client(reviewer)
+
+
+@pytest.fixture
+def viewer(db):
+    return view_only_user()
+
+
+@pytest.fixture
+def superuser_client(db):
+    user = UserFactory(username="root", is_superuser=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def fleet(content_pool, bot):
+    """A waiting review item, an older and escalated one, a bot at work and a finished phase."""
+    waiting = make_review_required(AccountFactory(username="waiting_one"), bot)
+    escalated = make_review_required(AccountFactory(username="escalated_one"), bot, "login_failed")
+    WarmupPhase.objects.filter(pk=escalated.pk).update(
+        escalation_level=2, review_required_since=waiting.review_required_since
+    )
+    working = make_in_progress(AccountFactory(username="working_one"), BotFactory())
+    done = make_completed(AccountFactory(username="done_one"), BotFactory())
+    return {"waiting": waiting, "escalated": escalated, "working": working, "done": done}

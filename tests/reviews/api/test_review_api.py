@@ -11,7 +11,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from reviews.models import ReviewLog
-from tests.api.conftest import (
+from tests.builders import make_content_assigned, reload
+from tests.clients import (
     HOLD,
     REVIEWS,
     STATS,
@@ -23,7 +24,6 @@ from tests.api.conftest import (
     user_client,
     view_only_user,
 )
-from tests.builders import make_content_assigned, reload
 from tests.factories import AccountFactory, BotFactory, UserFactory
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick

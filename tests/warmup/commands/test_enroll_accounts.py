@@ -1,8 +1,8 @@
 import pytest
 from django.core.management.base import CommandError
 
-from tests.commands.conftest import run
 from tests.factories import AccountFactory
+from tests.warmup.commands.conftest import run
 from warmup.models import Account, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 
 pytestmark = pytest.mark.django_db

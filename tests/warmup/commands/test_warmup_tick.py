@@ -5,7 +5,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from tests.builders import first_phase, make_in_progress, reload
-from tests.commands.conftest import run
+from tests.warmup.commands.conftest import run
 from warmup.management.commands import warmup_tick
 from warmup.models import FailureCategory, PhaseStatus
 from warmup.scheduler import TickReport

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.api.parsers import MAX_BODY_BYTES
-from tests.api.conftest import (
+from tests.builders import make_completed, make_content_assigned, make_review_required, reload
+from tests.clients import (
     CLAIM,
     HOLD,
     REVIEWS,
@@ -26,7 +27,6 @@ from tests.api.conftest import (
     review_url,
     user_client,
 )
-from tests.builders import make_completed, make_content_assigned, make_review_required, reload
 from tests.factories import AccountFactory, UserFactory
 from warmup.models import FailureCategory, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.test import Client
 
-from tests.commands.conftest import run
+from tests.warmup.commands.conftest import run
 from warmup.models import Account, PhaseStatus, WarmupPhase
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ its phase could only be completed or skipped and its later phases would never be
 import pytest
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.api.conftest import REVIEWS, assert_error, claim, review_url, user_client
 from tests.builders import make_content_assigned, make_review_required
+from tests.clients import REVIEWS, assert_error, claim, review_url, user_client
 from tests.factories import UserFactory
 from warmup.models import AccountStatus
 

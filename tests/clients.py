@@ -1,13 +1,11 @@
-"""Fixtures for the HTTP API tests: clients authenticated as a bot or as a reviewer, the
-contract's URLs, and a frozen clock."""
+"""How tests reach the project over HTTP: clients authenticated as a bot or as a reviewer, the
+APIs' URLs, the error shape every API error has, and the admin's URLs. The fixtures built on
+them are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import pytest
-import time_machine
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
-from django.utils import timezone
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
@@ -66,41 +64,6 @@ def assert_error(response, status: int, code: str) -> dict:
     return body
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters():
-    """Throttle counters live in the cache, keyed by bot id; ids repeat between tests."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def frozen():
-    """A frozen clock: `frozen.shift(timedelta)`; time stands still between calls."""
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def anon():
-    return APIClient()
-
-
-@pytest.fixture
-def bot_api(bot):
-    return bot_client(bot)
-
-
-@pytest.fixture
-def other_bot_api(other_bot):
-    return bot_client(other_bot)
-
-
-@pytest.fixture
-def reviewer_api(reviewer):
-    return user_client(reviewer)
-
-
 def view_only_user():
     """A staff user who may read the review queue but not act on it."""
     user = UserFactory()
@@ -110,6 +73,11 @@ def view_only_user():
     return user
 
 
-@pytest.fixture
-def viewer(db):
-    return view_only_user()
+def changelist(model) -> str:
+    """The admin's list page of a model."""
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def change(obj) -> str:
+    """The admin's page of one object."""
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])

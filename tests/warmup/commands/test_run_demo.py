@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 
 from warmup.management.commands.run_demo import child_commands
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_children_are_the_web_server_and_the_scheduler_loop():

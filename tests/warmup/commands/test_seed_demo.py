@@ -10,7 +10,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from reviews.models import ResolutionMethod, ReviewAction, ReviewLog
-from tests.commands.conftest import run
+from tests.warmup.commands.conftest import run
 from warmup.demo.scenarios import SCENARIOS
 from warmup.demo.seed import demo_usernames
 from warmup.models import (

@@ -19,7 +19,7 @@ from rest_framework.settings import api_settings
 from reviews.models import ReviewAction, ReviewLog
 from tests.builders import first_phase, reload
 from tests.factories import AccountFactory
-from tests.simulator.conftest import TTYStringIO, simulate, summary
+from tests.warmup.simulator.conftest import TTYStringIO, simulate, summary
 from warmup.models import AttemptOutcome, Bot, CompletionMethod, PhaseAttempt, PhaseStatus
 from warmup.models import WarmupPhase as Phase
 from warmup.scheduler import tick

@@ -1,8 +1,8 @@
 import pytest
 from django.core.management.base import CommandError
 
-from tests.commands.conftest import run
 from tests.factories import ContentItemFactory
+from tests.warmup.commands.conftest import run
 from warmup.models import ContentItem
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import CLAIM, REVIEWS, assert_error
+from tests.clients import CLAIM, REVIEWS, assert_error
 
 
 @pytest.mark.parametrize("token", ["wb_ab\x00c_x", "wb_0123456789ab_\x00", "wb_\u00b2" * 3])

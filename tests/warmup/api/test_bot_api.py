@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from reviews.models import ReviewLog
-from tests.api.conftest import (
+from tests.builders import first_phase, make_content_assigned, reload
+from tests.clients import (
     CLAIM,
     account_url,
     assert_error,
@@ -21,7 +22,6 @@ from tests.api.conftest import (
     report,
     user_client,
 )
-from tests.builders import first_phase, make_content_assigned, reload
 from tests.factories import AccountFactory, BotFactory
 from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
