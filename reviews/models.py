@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from reviews.permissions import RESOLVE_CODENAME
+from reviews.permissions import MANAGE_ACCOUNTS_CODENAME, RESOLVE_CODENAME
 from warmup.models import FailureCategory, PhaseStatus, WarmupPhase
 
 
@@ -116,7 +116,10 @@ class ReviewLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [(RESOLVE_CODENAME, "Can act on the review queue")]
+        permissions = [
+            (RESOLVE_CODENAME, "Can act on the review queue"),
+            (MANAGE_ACCOUNTS_CODENAME, "Can pause and reactivate accounts"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(

@@ -1,5 +1,10 @@
-"""The review permissions, named once: the admin, the review API, the notifications and the
-reviewers' group all take them from here."""
+"""The review permissions and roles, named once: the admin, the review API, the notifications
+and the groups all take them from here.
+
+Two roles (groups made by a data migration): Reviewers read accounts, phases, attempts and the
+log, act on the queue and make their own API token; Review leads also manage bots, content and
+plans, and pause and reactivate accounts.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,47 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Q, QuerySet
 
 APP_LABEL = "reviews"
-RESOLVE_CODENAME = "resolve_review"  # act on the queue: resolve, assign, hold, pause, ...
+RESOLVE_CODENAME = "resolve_review"  # act on the queue: resolve, assign, hold, comment, ...
 VIEW_CODENAME = "view_reviewitem"  # read the queue
+MANAGE_ACCOUNTS_CODENAME = "manage_accounts"  # pause and reactivate accounts
 
 RESOLVE_PERMISSION = f"{APP_LABEL}.{RESOLVE_CODENAME}"
 VIEW_PERMISSION = f"{APP_LABEL}.{VIEW_CODENAME}"
+MANAGE_ACCOUNTS_PERMISSION = f"{APP_LABEL}.{MANAGE_ACCOUNTS_CODENAME}"
 
-# What a reviewer holds: read the queue and the log, and act on the queue.
-REVIEWER_CODENAMES = (RESOLVE_CODENAME, VIEW_CODENAME, "view_reviewlog")
 REVIEWERS_GROUP = "Reviewers"
+REVIEW_LEADS_GROUP = "Review leads"
+
+# (app label, codename) of what each role holds.
+REVIEWER_PERMISSIONS = (
+    (APP_LABEL, RESOLVE_CODENAME),
+    (APP_LABEL, VIEW_CODENAME),
+    (APP_LABEL, "view_reviewlog"),
+    ("warmup", "view_account"),
+    ("warmup", "view_warmupphase"),
+    ("warmup", "view_phaseattempt"),
+    ("authtoken", "view_tokenproxy"),
+    ("authtoken", "add_tokenproxy"),
+    ("authtoken", "delete_tokenproxy"),
+)
+REVIEW_LEAD_PERMISSIONS = (
+    *REVIEWER_PERMISSIONS,
+    (APP_LABEL, MANAGE_ACCOUNTS_CODENAME),
+    ("warmup", "view_bot"),
+    ("warmup", "add_bot"),
+    ("warmup", "change_bot"),
+    ("warmup", "view_contentitem"),
+    ("warmup", "add_contentitem"),
+    ("warmup", "change_contentitem"),
+    ("warmup", "view_warmupplan"),
+    ("warmup", "add_warmupplan"),
+    ("warmup", "change_warmupplan"),
+    ("warmup", "view_phasetemplate"),
+    ("warmup", "add_phasetemplate"),
+    ("warmup", "change_phasetemplate"),
+    ("warmup", "delete_phasetemplate"),
+)
+ROLES = {REVIEWERS_GROUP: REVIEWER_PERMISSIONS, REVIEW_LEADS_GROUP: REVIEW_LEAD_PERMISSIONS}
 
 
 def can_view_reviews(user) -> bool:
@@ -27,17 +64,32 @@ def can_resolve_reviews(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(RESOLVE_PERMISSION))
 
 
-def reviewer_permissions() -> QuerySet[Permission]:
-    return Permission.objects.filter(
-        content_type__app_label=APP_LABEL, codename__in=REVIEWER_CODENAMES
-    )
+def can_manage_accounts(user) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(MANAGE_ACCOUNTS_PERMISSION))
+
+
+def permissions_of(pairs) -> QuerySet[Permission]:
+    """The Permission rows named by (app label, codename) pairs."""
+    who = Q(pk__in=[])
+    for app_label, codename in pairs:
+        who |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(who)
+
+
+def role_group(name: str) -> Group:
+    """The group of a role (REVIEWERS_GROUP, REVIEW_LEADS_GROUP) with its permissions. The data
+    migration makes both; this keeps them whole where a test database was flushed."""
+    group, _ = Group.objects.get_or_create(name=name)
+    group.permissions.add(*permissions_of(ROLES[name]))
+    return group
 
 
 def reviewers_group() -> Group:
-    """The "Reviewers" group with the reviewer permissions (created on first use)."""
-    group, _ = Group.objects.get_or_create(name=REVIEWERS_GROUP)
-    group.permissions.add(*reviewer_permissions())
-    return group
+    return role_group(REVIEWERS_GROUP)
+
+
+def review_leads_group() -> Group:
+    return role_group(REVIEW_LEADS_GROUP)
 
 
 def resolvers() -> QuerySet:

@@ -4,7 +4,7 @@ writers of status), so a factory-made phase is always one the system could have 
 import factory
 from django.contrib.auth import get_user_model
 
-from reviews.permissions import reviewers_group
+from reviews.permissions import review_leads_group, reviewers_group
 from tests.builders import CONTENT_TYPES, make_phase_in, make_review_required, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.services.accounts import account_enrol
@@ -26,6 +26,11 @@ class UserFactory(factory.django.DjangoModelFactory):
         reviewer = factory.Trait(
             permissions=factory.PostGeneration(
                 lambda user, create, extracted, **kw: user.groups.add(reviewers_group())
+            )
+        )
+        lead = factory.Trait(
+            permissions=factory.PostGeneration(
+                lambda user, create, extracted, **kw: user.groups.add(review_leads_group())
             )
         )
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from config.admin import ReadOnlyInline, confirm_action
 from reviews.models import ReviewLog
-from reviews.permissions import can_resolve_reviews
+from reviews.permissions import can_manage_accounts, can_resolve_reviews
 from reviews.services import review_hold_account
 from warmup.actors import Actor
 from warmup.admin import AccountAdmin
@@ -83,6 +83,9 @@ class AccountReviewAdmin(AccountAdmin):
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)
 
+    def has_manage_permission(self, request):
+        return can_manage_accounts(request.user)
+
     def get_inlines(self, request, obj):
         return [*super().get_inlines(request, obj), AccountReviewLogInline] if obj else []
 
@@ -107,7 +110,7 @@ class AccountReviewAdmin(AccountAdmin):
         "Each pause is written to the account's review log with your note.",
         describe=_with_status,
         explain=_why_not,
-        permissions=["resolve"],
+        permissions=["manage"],
     )
     def pause_accounts(self, request, account, data):
         account_pause(account=account, actor=Actor.for_user(request.user), note=data["note"])
@@ -123,7 +126,7 @@ class AccountReviewAdmin(AccountAdmin):
         "Each reactivation is written to the account's review log with your note.",
         describe=_with_status,
         explain=_why_not,
-        permissions=["resolve"],
+        permissions=["manage"],
     )
     def reactivate_accounts(self, request, account, data):
         account_reactivate(account=account, actor=Actor.for_user(request.user), note=data["note"])

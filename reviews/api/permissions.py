@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from reviews.permissions import can_resolve_reviews, can_view_reviews
+from reviews.permissions import can_manage_accounts, can_resolve_reviews, can_view_reviews
 
 
 class CanViewReviews(BasePermission):
@@ -15,3 +15,10 @@ class CanResolveReviews(BasePermission):
 
     def has_permission(self, request, view):
         return can_resolve_reviews(request.user)
+
+
+class CanManageAccounts(BasePermission):
+    """Pausing and reactivating accounts needs the manage-accounts permission (review leads)."""
+
+    def has_permission(self, request, view):
+        return can_manage_accounts(request.user)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from config.api.errors import error_responses
 from reviews import analytics, selectors, services
 from reviews.api.authentication import UserTokenAuthentication
-from reviews.api.permissions import CanResolveReviews, CanViewReviews
+from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
 from reviews.api.serializers import (
     AccountStatusSerializer,
     AssignInput,
@@ -35,7 +35,8 @@ from warmup.services.accounts import account_pause, account_reactivate
 ERRORS = {
     400: "validation_error (per-field `errors`) or parse_error",
     401: "not_authenticated or authentication_failed",
-    403: "permission_denied (needs the review permission)",
+    403: "permission_denied (needs the review permission; pausing and reactivating accounts "
+    "needs the manage-accounts permission)",
     404: "not_found",
     409: "invalid_transition (says `current_status`) or account_not_active",
     413: "payload_too_large (body over 64 KiB)",
@@ -219,6 +220,7 @@ class StatsView(ReviewAPIView):
 class AccountStatusView(ReviewAPIView):
     """Base for account-level review events (pause, reactivate); `service` is set per URL."""
 
+    permission_classes = [CanManageAccounts]
     service = None
 
     def change_status(self, account_id: int):

@@ -223,7 +223,7 @@ def loaded_schema(_localhost):
 def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
     """Walk a bot and a reviewer through every endpoint; each answer must match the schema."""
     bot = BotFactory()
-    reviewer = UserFactory(reviewer=True)
+    reviewer = UserFactory(lead=True)  # a review lead may also pause and reactivate accounts
     wsgi = WSGIClient(in_test_transaction)
     as_bot = {"Authorization": f"Bearer {bot.token}"}
     as_reviewer = {"Authorization": f"Token {Token.objects.create(user=reviewer).key}"}

@@ -13,10 +13,18 @@ CHANGELIST = reverse("admin:warmup_account_changelist")
 
 
 @pytest.fixture
-def reviewer(reviewer):
-    """A reviewer who can also see the accounts page of the admin."""
-    reviewer.user_permissions.add(*_perms("view_account"))
-    return reviewer
+def reviewer(db):
+    """A review lead: pausing and reactivating accounts is theirs (reviewers may hold)."""
+    return UserFactory(lead=True)
+
+
+def test_a_reviewer_who_is_not_a_lead_may_hold_but_not_pause(client, account):
+    client.force_login(UserFactory(reviewer=True))
+
+    page = client.get(CHANGELIST).content.decode()
+
+    assert "hold_accounts" in page
+    assert "pause_accounts" not in page and "reactivate_accounts" not in page
 
 
 def post_action(client, action, accounts, **extra):

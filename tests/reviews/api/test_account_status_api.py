@@ -20,6 +20,23 @@ def account_action(account_id, action: str) -> str:
 RESUME = {"action": "resume", "reason_code": "fixed_credentials", "note": "appeal accepted"}
 
 
+@pytest.fixture
+def reviewer(db):
+    """Pausing and reactivating accounts is a review lead's job."""
+    return UserFactory(lead=True)
+
+
+def test_a_reviewer_who_is_not_a_lead_may_not_pause_or_reactivate(account):
+    client = user_client(UserFactory(reviewer=True))
+
+    for action in ("pause", "reactivate"):
+        response = client.post(account_action(account.pk, action), {"note": "x"}, format="json")
+        assert_error(response, 403, "permission_denied")
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+    assert not ReviewLog.objects.exists()
+
+
 def test_a_suspended_account_is_reactivated_then_its_phase_resumed(
     account, bot, reviewer, reviewer_api
 ):
