@@ -1,7 +1,7 @@
 """Demo data: a believable fleet in the middle of its warmup, built only through the services.
 See warmup.demo.seed."""
 
-from warmup.demo.fixtures import ADMIN_URL, ADMIN_USERNAME, FAST_PLAN
+from warmup.demo.fixtures import ADMIN_URL, ADMIN_USERNAME, FAST_PLAN, ROLE_USERS
 from warmup.demo.seed import (
     DEFAULT_ACCOUNTS,
     DEFAULT_LIVE,
@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_ACCOUNTS",
     "DEFAULT_LIVE",
     "FAST_PLAN",
+    "ROLE_USERS",
     "DemoError",
     "SeedReport",
     "queue_levels",

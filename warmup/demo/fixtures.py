@@ -9,7 +9,12 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from reviews.permissions import reviewers_group
+from reviews.permissions import (
+    REVIEW_LEADS_GROUP,
+    REVIEWERS_GROUP,
+    reviewers_group,
+    role_group,
+)
 from warmup.demo.material import CONTENT, DEMO_BOTS, DEMO_REVIEWERS
 from warmup.models import Bot, ContentItem, PhaseTemplate, WarmupPlan
 from warmup.services.bots import bot_create
@@ -75,6 +80,26 @@ def ensure_admin(password: str | None = None) -> tuple[object, str, bool]:
         user.set_password(password)
         user.save()
     return user, password, created
+
+
+# Users who log in as one role each, so a newcomer sees what a reviewer and a lead see.
+ROLE_USERS = {"reviewer": REVIEWERS_GROUP, "lead": REVIEW_LEADS_GROUP}
+
+
+def ensure_role_users(password: str | None = None) -> dict[str, str]:
+    """Create or reset one staff user per role; returns {username: password}."""
+    User = get_user_model()
+    passwords = {}
+    for username, group in ROLE_USERS.items():
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
+        user.is_staff, user.is_active, user.is_superuser = True, True, False
+        passwords[username] = password or secrets.token_urlsafe(12)
+        user.set_password(passwords[username])
+        user.save()
+        user.groups.add(role_group(group))
+    return passwords
 
 
 def ensure_reviewers() -> dict:

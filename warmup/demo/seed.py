@@ -23,6 +23,7 @@ from warmup.demo.fixtures import (
     ensure_content,
     ensure_fast_plan,
     ensure_reviewers,
+    ensure_role_users,
 )
 from warmup.demo.material import USERNAME_FIRST, USERNAME_SECOND
 from warmup.demo.scenarios import SCENARIOS
@@ -44,6 +45,7 @@ class SeedReport:
     accounts_existing: int = 0
     admin_password: str | None = None
     admin_created: bool = False
+    role_passwords: dict = field(default_factory=dict)  # username -> password
 
 
 # --- The demo's accounts -------------------------------------------------------------------
@@ -109,6 +111,7 @@ def seed(
     admin = None
     if with_admin:
         admin, report.admin_password, report.admin_created = ensure_admin(admin_password)
+        report.role_passwords = ensure_role_users(admin_password)
     report.content_added = ensure_content()
     bots, report.bots_created = ensure_bots()
     reviewers = ensure_reviewers()

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.test import Client
+from django.urls import reverse
 
 from tests.warmup.commands.conftest import run
 from warmup.models import Account, PhaseStatus, WarmupPhase
@@ -60,3 +61,15 @@ def test_only_live_accounts_then_a_second_run_adds_nothing():
 
     assert Account.objects.count() == 3
     assert "demo data already present (3 demo accounts)" in out.stdout
+
+
+def test_with_admin_also_makes_a_reviewer_and_a_lead_who_can_log_in():
+    out = run("seed_demo", "--with-admin", "--accounts", "2", "--live", "0")
+
+    for username, role in (("reviewer", "Reviewers"), ("lead", "Review leads")):
+        line = next(line for line in out.stdout.splitlines() if f"  {username} ({role})" in line)
+        password = line.rsplit(" ", 1)[-1]
+        client = Client()
+        assert client.login(username=username, password=password)
+        queue = client.get(reverse("admin:reviews_reviewitem_changelist"))
+        assert queue.status_code == 200

@@ -85,3 +85,7 @@ class Command(BaseCommand):
             out(f"Log in at {demo.ADMIN_URL}")
             out(f"  username: {demo.ADMIN_USERNAME}")
             out(f"  password: {report.admin_password}")
+            out("To see what each role sees, log in as (same address):")
+            for username, role_password in report.role_passwords.items():
+                role = demo.ROLE_USERS[username]
+                out(f"  {username} ({role}) with the password {role_password}")
