@@ -5,11 +5,19 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.converters import DatabaseIdConverter
 from config.views import not_found
+from reviews.admin.dashboard import dashboard_view
 
 register_converter(DatabaseIdConverter, "id")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Before the admin's own URLs, which would answer 404 for it; admin_view asks for a staff
+    # login like any admin page (the view itself checks the review permission).
+    path(
+        "admin/reviews/dashboard/",
+        admin.site.admin_view(dashboard_view),
+        name="reviews-dashboard",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/bot/", include("warmup.api.urls")),
     path("api/v1/reviews/", include("reviews.api.urls")),

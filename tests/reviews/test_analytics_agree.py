@@ -1,0 +1,151 @@
+"""The review dashboard and the review API's stats read the same analytics: for the same window
+they show the same queue depth, time in review and resolutions by method with success rates."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from reviews.admin.dashboard import duration_or_dash, window_start
+from reviews.services import review_complete, review_resume, review_retry, review_skip
+from tests.builders import fail, reload
+from tests.factories import AccountFactory
+from warmup.models import PhaseStatus
+from warmup.scheduler import tick
+from warmup.services.phases import phase_claim, phase_complete
+
+STATS = "/api/v1/reviews/stats/"
+FIRST_STEP = ["profile_bio"]
+WHY = {"reason_code": "solved_challenge", "note": "solved it by hand"}
+
+
+def to_review(bot, category="challenge_required"):
+    """A new account's first phase, claimed by `bot` and sent to review by its failure.
+    Claims only first steps, so a later step of an earlier account never gets in the way."""
+    account = AccountFactory()
+    tick()
+    phase = phase_claim(bot=bot, phase_types=FIRST_STEP)
+    assert phase is not None and phase.account_id == account.pk
+    outcome = fail(phase, bot, category, retryable=False)  # the bot says: a person must look
+    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
+    return reload(phase)
+
+
+def bot_takes_it_again(phase, bot):
+    """After a resume or retry: the bot claims this very phase again."""
+    tick()
+    claimed = phase_claim(bot=bot, phase_types=FIRST_STEP)
+    assert claimed is not None and claimed.pk == phase.pk
+    return claimed
+
+
+def csv_numbers(response) -> dict:
+    rows = csv.DictReader(io.StringIO(response.content.decode()))
+    return {(row["metric"], row["key"]): row["value"] for row in rows}
+
+
+def number(value: str):
+    return None if value == "" else float(value)
+
+
+@pytest.fixture
+def history(content_pool, bot, reviewer_actor, clock):
+    """Resolutions before and inside a 7-day window, with every outcome, and a queue."""
+    # given: a skip 10 days ago (outside the window)
+    old = to_review(bot)
+    clock.shift(timedelta(minutes=30))
+    review_skip(phase_id=old.pk, actor=reviewer_actor, **WHY)
+    clock.shift(timedelta(days=10))
+    # a resume the bot then completes (worked), after 20 min in review
+    good = to_review(bot)
+    clock.shift(timedelta(minutes=20))
+    review_resume(phase_id=good.pk, actor=reviewer_actor, **WHY)
+    claimed = bot_takes_it_again(good, bot)
+    phase_complete(phase_id=good.pk, bot=bot, lease_token=claimed.lease_token)
+    # a completion by hand after 5 h, and an item still open that reaches level 2 (over 4 h)
+    by_hand = to_review(bot, category="content_rejected")
+    waiting = to_review(bot, category="action_blocked")
+    clock.shift(timedelta(hours=5))
+    review_complete(phase_id=by_hand.pk, actor=reviewer_actor, **WHY)
+    tick()
+    # a retry after 2 h that came back to review (failed)
+    bad = to_review(bot, category="login_failed")
+    clock.shift(timedelta(hours=2))
+    review_retry(phase_id=bad.pk, actor=reviewer_actor, **WHY)
+    claimed = bot_takes_it_again(bad, bot)
+    fail(claimed, bot, "login_failed")
+    # a retry nobody has claimed yet (pending), after 1 h
+    pending = to_review(bot)
+    clock.shift(timedelta(hours=1))
+    review_retry(phase_id=pending.pk, actor=reviewer_actor, **WHY)
+    return {"waiting": waiting, "bad": bad}
+
+
+def test_dashboard_and_stats_api_agree_for_the_same_window(history, client, reviewer):
+    client.force_login(reviewer)
+    since = window_start(7)
+
+    api = client.get(STATS, {"since": since.isoformat()}).json()
+    page = client.get(reverse("reviews-dashboard"), {"days": 7})
+    exported = csv_numbers(client.get(reverse("reviews-dashboard"), {"days": 7, "format": "csv"}))
+
+    # then: the queue now (the failed retry is back at level 0, the open one is at level 2)
+    assert api["queue"] == {
+        "total": 2,
+        "by_category": {"login_failed": 1, "action_blocked": 1},
+        "by_escalation_level": {"0": 1, "2": 1},
+    }
+    assert int(exported[("queue", "total")]) == api["queue"]["total"] == page.context["queue_total"]
+    for category, n in api["queue"]["by_category"].items():
+        assert int(exported[("queue_by_category", category)]) == n
+    for level, n in api["queue"]["by_escalation_level"].items():
+        assert int(exported[("queue_by_escalation_level", level)]) == n
+
+    # time in review: 20 min, 1 h, 2 h, 5 h (the skip 10 days ago is outside the window)
+    time_in_review = api["time_in_review"]
+    assert time_in_review["resolved"] == 4
+    assert time_in_review["median_seconds"] == 90 * 60
+    assert time_in_review["p90_seconds"] == pytest.approx(4.1 * 3600)
+    for key in ("resolved", "median_seconds", "p90_seconds"):
+        assert number(exported[("time_in_review", key)]) == pytest.approx(time_in_review[key])
+    assert page.context["median"] == duration_or_dash(time_in_review["median_seconds"])
+    assert page.context["p90"] == duration_or_dash(time_in_review["p90_seconds"])
+    assert "1 h 30 min" in page.content.decode()
+
+    # resolutions by method with success rates
+    resolutions = api["resolutions"]
+    assert resolutions["resume"] == {
+        "count": 1,
+        "success": 1,
+        "failed": 0,
+        "pending": 0,
+        "success_rate": 1.0,
+    }
+    assert resolutions["retry"] == {
+        "count": 2,
+        "success": 0,
+        "failed": 1,
+        "pending": 1,
+        "success_rate": 0.0,
+    }
+    assert resolutions["complete"]["count"] == 1 and resolutions["skip"]["count"] == 0
+    for method, entry in resolutions.items():
+        for field, value in entry.items():
+            assert number(exported[(f"resolutions.{field}", method)]) == value, (method, field)
+    shown = {row["key"]: row for row in page.context["methods"]}
+    assert shown["resume"]["success_rate"] == "100 %"
+    assert shown["retry"]["success_rate"] == "0 %"
+    assert shown["retry"]["count"] == 2
+
+
+def test_without_a_window_the_stats_count_every_resolution(history, client, reviewer):
+    client.force_login(reviewer)
+
+    api = client.get(STATS).json()
+
+    assert api["time_in_review"]["resolved"] == 5
+    assert api["resolutions"]["skip"]["count"] == 1
