@@ -3,6 +3,8 @@ append-only, written by reviews.events alone)."""
 
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -13,18 +15,8 @@ from reviews.models import ReviewAction, ReviewLog
 
 @admin.register(ReviewLog)
 class ReviewLogAdmin(ReadOnlyAdmin):
-    list_display = (
-        "created_at",
-        "action",
-        "item",
-        "who",
-        "move",
-        "failure_category",
-        "resolution",
-        "waited",
-        "short_note",
-    )
-    list_display_links = ("created_at",)
+    list_display = ("when", "what", "item", "who", "failure_category", "resolution", "short_note")
+    list_display_links = ("when",)
     list_filter = (
         "action",
         ("actor_type", admin.ChoicesFieldListFilter),
@@ -40,6 +32,22 @@ class ReviewLogAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     date_hierarchy = "created_at"
 
+    def changelist_view(self, request, extra_context=None):
+        title = "Review log: every intervention, newest first"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    @admin.display(description="when", ordering="created_at")
+    def when(self, log):
+        return date_format(timezone.localtime(log.created_at), "j M, H:i")
+
+    @admin.display(description="what", ordering="action")
+    def what(self, log):
+        """The event, and the move it made then (not the phase's status now)."""
+        move = self.move(log)
+        if not move:
+            return log.get_action_display()
+        return format_html('{}<br><span class="quiet">{}</span>', log.get_action_display(), move)
+
     @admin.display(description="item", ordering="account")
     def item(self, log):
         """The account and the phase the row is about, linked to the item's page."""
@@ -54,25 +62,25 @@ class ReviewLogAdmin(ReadOnlyAdmin):
     def who(self, log):
         return str(log.actor)
 
-    @admin.display(description="moved")
-    def move(self, log):
-        """What the row changed, as it was then (not the phase's status now)."""
+    @staticmethod
+    def move(log) -> str:
         if log.action == ReviewAction.ESCALATION_RAISED:
             return f"to level {log.escalation_level}"
         if log.from_status and log.to_status and log.from_status != log.to_status:
             before, after = log.get_from_status_display(), log.get_to_status_display()
             return f"{before} \N{RIGHTWARDS ARROW} {after}"
-        return "\N{EM DASH}"
+        return ""
 
     @admin.display(description="resolution", ordering="resolution_method")
     def resolution(self, log):
+        """How it was resolved, why, and after how long in review."""
         if not log.resolution_method:
             return "\N{EM DASH}"
-        return f"{log.get_resolution_method_display()}: {log.get_reason_code_display().lower()}"
-
-    @admin.display(description="in review", ordering="time_in_review")
-    def waited(self, log):
-        return duration_display(log.time_in_review) if log.time_in_review else "\N{EM DASH}"
+        how = f"{log.get_resolution_method_display()}: {log.get_reason_code_display().lower()}"
+        if log.time_in_review is None:
+            return how
+        waited = duration_display(log.time_in_review)
+        return format_html('{}<br><span class="quiet">after {} in review</span>', how, waited)
 
     @admin.display(description="note")
     def short_note(self, log):

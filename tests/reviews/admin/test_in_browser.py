@@ -1,0 +1,211 @@
+"""The review console in a real browser: Playwright driving Debian's Chromium against Django's
+live server, as a reviewer would use it.
+
+Chromium comes from the system (`apt-get install chromium`); no browser is ever downloaded.
+Without it these tests skip and say why, unless REQUIRE_BROWSER=1 (as in .ci/run), where a
+missing browser fails the run. Screenshots go to screenshots/ (git-ignored).
+"""
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from reviews.models import ReviewAction, ReviewLog
+from reviews.services import review_skip
+from tests.factories import UserFactory, WarmupPhaseFactory
+from warmup.actors import Actor
+from warmup.models import PhaseStatus, WarmupPhase
+
+# Playwright's sync API runs an event loop in this thread; the test's own database calls (the
+# factories) are ordinary blocking calls, which Django would otherwise refuse there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
+SHOTS = Path(__file__).resolve().parents[3] / "screenshots"
+PASSWORD = "browser-pw-123"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def _unavailable() -> str:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (it is in the dev extra)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    why = _unavailable()
+    if why:
+        if REQUIRED:
+            pytest.fail(f"REQUIRE_BROWSER=1 but {why}")
+        pytest.skip(f"browser tests need a browser: {why}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def default_plan(transactional_db):
+    """Each test here ends with a flush, which empties what the data migrations made."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("warmup.migrations.0002_default_plan").install_default_plan(apps, None)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def log_in(page, user):
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+
+
+def shot(page, name):
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def with_password(user):
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def reviewer_user():
+    return with_password(UserFactory(reviewer=True))
+
+
+def test_a_reviewer_filters_opens_and_resolves_an_item(page):
+    reviewer = reviewer_user()
+    item = WarmupPhaseFactory(in_review=True, category="login_failed")
+    WarmupPhaseFactory(in_review=True, category="action_blocked")
+
+    log_in(page, reviewer)
+    page.click('#content-main a:text-is("Review queue")')
+    assert page.locator("h1").inner_text() == "2 items in review"
+    page.click("#changelist-filter >> text=Login failed")
+    assert page.locator("h1").inner_text() == "1 item in review matching the filters"
+    shot(page, "queue")
+    page.click(f"#result_list >> text={item.account}")
+    shot(page, "item")
+    page.select_option("#id_resume_reason_code", "fixed_credentials")
+    page.fill("#id_resume_note", "Reset the password from the phone")
+    page.click("input[type=submit][value='Resume automation']")
+
+    assert "Resumed" in page.locator(".messagelist").inner_text()
+    assert "Reset the password from the phone" in page.locator(".timeline").inner_text()
+    page.click(".breadcrumbs >> text=Review queue")
+    assert page.locator("h1").inner_text() == "1 item in review"
+    assert WarmupPhase.objects.get(pk=item.pk).status == PhaseStatus.AVAILABLE
+
+
+def test_a_bulk_resume_asks_first_and_a_second_submission_changes_nothing(page):
+    reviewer = reviewer_user()
+    items = [WarmupPhaseFactory(in_review=True) for _ in range(3)]
+
+    log_in(page, reviewer)
+    page.goto("/admin/reviews/reviewitem/")
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "resume")
+    page.click("button[name=index]")
+    assert page.locator("h1").inner_text() == "Resume automation: 3 items"
+    page.select_option("#id_reason_code", "replaced_proxy")
+    page.fill("#id_note", "New proxy pool")
+    # What the page would post; posted once more below, as a double click or the back button
+    # followed by "resubmit" would.
+    pairs = page.evaluate(
+        "() => Array.from(new FormData(document.querySelector('#content form')).entries())"
+    )
+    page.click("input[type=submit][value='Resume automation']")
+    assert page.locator(".messagelist").inner_text().startswith("Resumed 3 items")
+
+    again = page.request.post(
+        "/admin/reviews/reviewitem/",
+        data=urlencode([tuple(pair) for pair in pairs]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert again.ok  # the redirect to the queue was followed: its page carries the message
+
+    assert "3 not changed: no longer in review" in again.text()
+    assert ReviewLog.objects.filter(action=ReviewAction.RESUMED).count() == 3
+    assert {WarmupPhase.objects.get(pk=i.pk).status for i in items} == {PhaseStatus.AVAILABLE}
+
+
+def test_a_staff_user_without_the_permission_sees_no_actions_or_buttons(page):
+    from django.contrib.auth.models import Permission
+
+    reader = with_password(UserFactory())
+    reader.user_permissions.add(Permission.objects.get(codename="view_reviewitem"))
+    item = WarmupPhaseFactory(in_review=True)
+
+    log_in(page, reader)
+    page.goto("/admin/reviews/reviewitem/")
+    assert page.locator("select[name=action]").count() == 0
+    page.click(f"#result_list >> text={item.account}")
+
+    assert page.locator("input[type=submit][value='Resume automation']").count() == 0
+    assert "needs the resolve permission" in page.locator(".review-actions").inner_text()
+
+
+def test_a_disabled_button_on_a_suspended_accounts_item_says_why(page):
+    reviewer = reviewer_user()
+    item = WarmupPhaseFactory(in_review=True, category="account_suspended")
+
+    log_in(page, reviewer)
+    page.goto(f"/admin/reviews/reviewitem/{item.pk}/change/")
+
+    resume = page.locator("p.disabled", has_text="Resume automation")
+    assert resume.locator("button").is_disabled()
+    assert "the account is suspended: reactivate it first" in resume.inner_text()
+    assert resume.locator("a", has_text="open the account").count() == 1
+
+
+def test_the_dashboard_draws_its_charts_and_agrees_with_the_stats_api(page):
+    reviewer = reviewer_user()
+    items = [WarmupPhaseFactory(in_review=True) for _ in range(3)]
+
+    review_skip(phase_id=items[0].pk, reason_code="other", note="n", actor=Actor.for_user(reviewer))
+
+    log_in(page, reviewer)
+    page.click("text=Open the review dashboard")
+    page.wait_for_selector("svg")
+    shot(page, "dashboard")
+    cards = {
+        card.locator(".what").inner_text(): card.locator(".number").inner_text()
+        for card in page.locator(".dash-card").all()
+    }
+    stats = page.request.get("/api/v1/reviews/stats/").json()
+
+    assert page.locator("svg").count() >= 3
+    assert int(cards["Items in review now"]) == stats["queue"]["total"] == 2
+    assert int(cards["Resolved in 14 days"]) == stats["resolutions"]["skip"]["count"] == 1
