@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewItem, ReviewLog
-from reviews.services import review_resume
+from reviews.services import review_assign, review_resume
 from tests.clients import changelist, view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
@@ -302,8 +302,6 @@ def test_a_readers_post_is_refused_and_changes_nothing(db):
 
 
 def test_an_item_cannot_be_assigned_to_someone_who_cannot_resolve_it(reviewer):
-    from reviews.services import review_assign
-
     (item,) = in_review(1)
     reader = view_only_user()
 
@@ -320,3 +318,16 @@ def test_the_index_puts_the_review_side_first(superuser_client):
     assert "Warmup review" in html
     positions = [html.index(name) for name in ("Review queue", "Review logs", "Accounts", "Users")]
     assert positions == sorted(positions)
+
+
+def test_the_index_shows_the_queue_at_a_glance(reviewer_client, reviewer):
+    first, _second = in_review(2)
+    review_assign(phase_id=first.pk, assignee=reviewer, actor=Actor.for_user(reviewer))
+
+    response = reviewer_client.get(reverse("admin:index"))
+
+    summary = response.content.decode().split('id="review-summary"')[1].split("</table>")[0]
+    assert "2 items in review" in summary
+    assert "Level 0: under 1 h</a></td><td" in summary
+    counts = [int(cell.split("<")[0]) for cell in summary.split('text-align: right;">')[1:]]
+    assert counts == [0, 0, 0, 2, 1]  # levels 3, 2, 1, 0, then assigned to me
