@@ -1,43 +1,26 @@
-"""Stateful property test of the whole pipeline: bots, the scheduler, the clock and reviewers
-act in random order on a few accounts, and after every step the database must agree with a
-small model of DESIGN.md and keep its invariants.
-
-The model predicts every deterministic outcome (which phase a claim hands out, the status a
-report or a review action leads to, which content the scheduler picks, how many ReviewLog rows
-each event writes). What the code draws at random (lease tokens, jittered retry times) is read
-back from the service's answer and checked against its bounds. Invalid attempts (stale leases,
-wrong-status review actions, missing notes) must raise a DomainError and change nothing.
+"""The state machine: rules in which bots, the scheduler, the clock and reviewers call the real
+services and the model (model.py) makes the same move, and invariants, checked after every
+step, that compare the database with the model. Invalid attempts (stale leases, wrong-status
+review actions, missing notes) must raise a DomainError and change nothing.
 
 Each example runs inside a savepoint that is rolled back at teardown (ReviewLog rows cannot be
-deleted), with the clock frozen by time-machine and moved only by the rules. More examples for
-a soak run: STATEFUL_EXAMPLES=500 .venv/bin/pytest tests/warmup/test_stateful.py
+deleted), with the clock frozen by time-machine and moved only by the rules.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    initialize,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from reviews.models import ReasonCode, ResolutionMethod, ReviewAction, ReviewLog
+from reviews.models import ReasonCode, ResolutionMethod, ReviewLog
 from reviews.services import (
     review_assign,
     review_comment,
@@ -56,6 +39,21 @@ from tests.factories import (
     UserFactory,
     default_plan,
 )
+from tests.warmup.stateful.model import (
+    MAX_RETRIES,
+    PLATFORMS,
+    RESOLUTION_ACTIONS,
+    START,
+    MAccount,
+    Model,
+    MPhase,
+    S,
+    blank_notes,
+    categories,
+    clock_steps,
+    notes,
+    sql,
+)
 from warmup.actors import Actor
 from warmup.errors import DomainError, InvalidInput, InvalidTransition, LeaseLost, NotClaimable
 from warmup.models import (
@@ -63,33 +61,15 @@ from warmup.models import (
     Account,
     AccountStatus,
     AttemptOutcome,
-    CompletionMethod,
     ContentItem,
     FailureCategory,
     FailureDecision,
     PhaseAttempt,
-    PhaseStatus,
-    Platform,
     WarmupPhase,
 )
 from warmup.scheduler import tick
 from warmup.services.accounts import account_pause, account_reactivate
 from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
-
-S = PhaseStatus
-START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
-PLATFORMS = [Platform.INSTAGRAM, Platform.TIKTOK, Platform.X]
-
-# DESIGN.md's retry defaults, written out here rather than read from warmup.policy: automatic
-# retries after the first failure per category; categories missing here go to review at once.
-MAX_RETRIES = {
-    FailureCategory.NETWORK_ERROR: 3,
-    FailureCategory.PROXY_ERROR: 3,
-    FailureCategory.RATE_LIMITED: 3,
-    FailureCategory.BOT_ERROR: 2,
-    FailureCategory.LEASE_EXPIRED: 2,
-    FailureCategory.UNKNOWN: 1,
-}
 
 SNAPSHOT_MODELS = [WarmupPhase, PhaseAttempt, Account, ContentItem]
 LOG_TABLE = ReviewLog._meta.db_table
@@ -102,120 +82,6 @@ RESOLVERS = {
     ResolutionMethod.COMPLETE: review_complete,
     ResolutionMethod.SKIP: review_skip,
 }
-RESOLUTION_ACTIONS = {
-    ResolutionMethod.RESUME: ReviewAction.RESUMED,
-    ResolutionMethod.RETRY: ReviewAction.RETRIED,
-    ResolutionMethod.COMPLETE: ReviewAction.COMPLETED,
-    ResolutionMethod.SKIP: ReviewAction.SKIPPED,
-}
-
-notes = st.sampled_from(["Fixed it by hand.", "  logged in from the phone ", "checked"])
-blank_notes = st.sampled_from(["", "   ", None])
-# Weighted towards categories that retry (so phases run through several retries) and towards
-# account_suspended (which also suspends the account).
-categories = st.sampled_from(
-    [*MAX_RETRIES, *MAX_RETRIES, *FailureCategory.values, FailureCategory.ACCOUNT_SUSPENDED]
-)
-clock_steps = st.one_of(
-    st.integers(min_value=1, max_value=2 * 86400).map(lambda s: timedelta(seconds=s)),
-    st.sampled_from(
-        [
-            timedelta(seconds=1),
-            timedelta(minutes=10),
-            timedelta(minutes=30),
-            timedelta(hours=1),
-            timedelta(hours=4),
-            timedelta(hours=6),
-            timedelta(hours=12),
-            timedelta(days=1),
-        ]
-    ),
-)
-
-
-def sql(query: str) -> list[tuple]:
-    """Rows of a read-only query, in plain SQL: the checks run after every step, and the ORM's
-    query compilation would be most of their cost."""
-    with connection.cursor() as cursor:
-        cursor.execute(query)
-        return cursor.fetchall()
-
-
-def backoff_bounds(category: str, retry_number: int) -> tuple[timedelta, timedelta]:
-    """The range settings allow for the delay before retry `retry_number` of `category`."""
-    cfg = django_settings.WARMUP_RETRY_POLICY[category]
-    delay = min(
-        cfg["backoff_cap"], cfg["backoff_base"] * cfg["backoff_factor"] ** (retry_number - 1)
-    )
-    jitter = cfg.get("jitter", 0)
-    slack = timedelta(milliseconds=1)
-    return (
-        timedelta(seconds=delay * (1 - jitter)) - slack,
-        timedelta(seconds=delay * (1 + jitter)) + slack,
-    )
-
-
-# --- The model ---------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class MAccount:
-    pk: int
-    platform: str
-    status: str = AccountStatus.ACTIVE
-    phases: list[MPhase] = field(default_factory=list)
-
-    def active_phase(self) -> MPhase | None:
-        return next((p for p in self.phases if p.status in ACTIVE_STATUSES), None)
-
-
-@dataclass(eq=False)
-class MPhase:
-    pk: int
-    account: MAccount
-    order: int
-    phase_type: str
-    requires_content: bool
-    delay: timedelta
-    lease_duration: timedelta
-    status: str = S.PENDING
-    available_at: datetime | None = None
-    next_attempt_at: datetime | None = None
-    content_id: int | None = None
-    bot_id: int | None = None
-    lease_token: uuid.UUID | None = None
-    lease_expires_at: datetime | None = None
-    retry_count: int = 0
-    attempt_count: int = 0
-    last_failure_category: str = ""
-    review_required_since: datetime | None = None
-    escalation_level: int = 0
-    review_assignee_id: int | None = None
-    completed_at: datetime | None = None
-    completion_method: str = ""
-
-    def __repr__(self):
-        return f"<phase {self.pk} acct {self.account.pk} #{self.order} {self.status}>"
-
-
-@dataclass(eq=False)
-class MAttempt:
-    phase: MPhase
-    number: int
-    bot_id: int
-    token: uuid.UUID
-    outcome: str = ""
-    decision: str = ""
-
-
-@dataclass
-class MContent:
-    pk: int
-    phase_type: str
-    times_used: int = 0
-
-
-# --- The machine -------------------------------------------------------------------------
 
 
 class WarmupMachine(RuleBasedStateMachine):
@@ -233,20 +99,17 @@ class WarmupMachine(RuleBasedStateMachine):
             raise
 
     def _set_up(self):
+        self.model = Model()
         self.bots = [BotFactory() for _ in range(3)]
         self.reviewer = UserFactory(reviewer=True)
         self.other_reviewer = UserFactory(reviewer=True)
         self.actor = Actor.for_user(self.reviewer)
-        self.content = {}
         for phase_type in CONTENT_TYPES:
             for _ in range(2):
                 item = ContentItemFactory(phase_type=phase_type)
-                self.content[item.pk] = MContent(pk=item.pk, phase_type=phase_type)
-        self.content_assignments = 0
+                self.model.add_content(item.pk, phase_type)
 
         templates = {t.pk: t for t in default_plan().templates.all()}
-        self.accounts: list[MAccount] = []
-        self.phases: list[MPhase] = []
         for platform in PLATFORMS:
             account = AccountFactory(platform=platform)
             m_account = MAccount(pk=account.pk, platform=platform)
@@ -262,14 +125,7 @@ class WarmupMachine(RuleBasedStateMachine):
                     lease_duration=template.lease_duration,
                 )
                 m_account.phases.append(m_phase)
-                self.phases.append(m_phase)
-            self.accounts.append(m_account)
-            # Enrolment makes the first phase available at once.
-            first = m_account.phases[0]
-            first.status, first.available_at = S.AVAILABLE, START
-
-        self.attempts: list[MAttempt] = []
-        self.logs: Counter[str] = Counter()
+            self.model.enrol(m_account, now=START)
 
     @initialize(head_starts=st.lists(st.integers(0, 4), min_size=3, max_size=3))
     def head_start(self, head_starts):
@@ -277,7 +133,9 @@ class WarmupMachine(RuleBasedStateMachine):
         dozen steps also reaches the later phases of the plan. One tick per round, not per
         phase: this runs before every example."""
         for round_ in range(max(head_starts)):
-            behind = [a for a, n in zip(self.accounts, head_starts, strict=True) if n > round_]
+            behind = [
+                a for a, n in zip(self.model.accounts, head_starts, strict=True) if n > round_
+            ]
             due = max(
                 next(p for p in a.phases if p.status != S.COMPLETED).available_at for a in behind
             )
@@ -293,19 +151,10 @@ class WarmupMachine(RuleBasedStateMachine):
         self._travel.stop()
         transaction.savepoint_rollback(self._savepoint)
 
-    # --- helpers ------------------------------------------------------------------------
+    # --- helpers ------------------------------------------------------------------------------
 
     def now(self) -> datetime:
         return timezone.now()
-
-    def with_status(self, *statuses) -> list[MPhase]:
-        return [p for p in self.phases if p.status in statuses]
-
-    def phase(self, pk: int) -> MPhase:
-        return next(p for p in self.phases if p.pk == pk)
-
-    def current_attempt(self, phase: MPhase) -> MAttempt:
-        return next(a for a in self.attempts if a.phase is phase and a.token == phase.lease_token)
 
     def draw(self, data, items, label: str):
         """One of `items` (phases, accounts, bots, attempts), drawn by position so that
@@ -314,10 +163,10 @@ class WarmupMachine(RuleBasedStateMachine):
 
     def pick_phase(self, data, *preferred_statuses) -> MPhase:
         """Mostly a phase in one of `preferred_statuses` (if any), sometimes any phase."""
-        preferred = self.with_status(*preferred_statuses)
+        preferred = self.model.with_status(*preferred_statuses)
         if preferred and data.draw(st.integers(min_value=0, max_value=3), label="any") > 0:
             return self.draw(data, preferred, "phase")
-        return self.draw(data, self.phases, "phase")
+        return self.draw(data, self.model.phases, "phase")
 
     def snapshot(self) -> list:
         """Every row this test can touch (this runs twice per refused call)."""
@@ -336,84 +185,19 @@ class WarmupMachine(RuleBasedStateMachine):
         return excinfo.value
 
     def lease_is_live(self, phase: MPhase) -> bool:
-        return phase.lease_expires_at > self.now()
-
-    def clear_lease(self, phase: MPhase):
-        phase.lease_token = None
-        phase.lease_expires_at = None
-
-    def clear_review(self, phase: MPhase):
-        phase.review_required_since = None
-        phase.escalation_level = 0
-        phase.review_assignee_id = None
+        return phase.lease_is_live(self.now())
 
     def db_next_attempt_at(self, phase: MPhase) -> datetime:
         return WarmupPhase.objects.values_list("next_attempt_at", flat=True).get(pk=phase.pk)
 
-    # --- model transitions --------------------------------------------------------------
-
-    def model_complete(self, phase: MPhase, method: str):
-        now = self.now()
-        phase.status = S.COMPLETED
-        phase.completed_at = now
-        phase.completion_method = method
-        phase.next_attempt_at = None
-        self.clear_lease(phase)
-        self.clear_review(phase)
-        following = next(
-            (p for p in phase.account.phases if p.order > phase.order and p.status == S.PENDING),
-            None,
-        )
-        if following is not None:
-            following.available_at = now + following.delay
-            if following.delay <= timedelta(0):
-                following.status = S.AVAILABLE
-
-    def model_failure(self, phase: MPhase, category: str, retryable: bool, outcome: str) -> str:
-        """Apply the retry policy to a failure of the phase's current attempt; the decision."""
-        now = self.now()
-        attempt = self.current_attempt(phase)
-        attempt.outcome = outcome
-        phase.last_failure_category = category
-        self.clear_lease(phase)
-        max_retries = MAX_RETRIES.get(category, 0)
-        if retryable and phase.retry_count < max_retries:
-            phase.retry_count += 1
-            phase.status = S.CONTENT_ASSIGNED
-            # The jittered time is the code's to draw; it must lie within the policy's bounds.
-            phase.next_attempt_at = self.db_next_attempt_at(phase)
-            low, high = backoff_bounds(category, phase.retry_count)
-            assert low <= phase.next_attempt_at - now <= high, (category, phase.retry_count)
-            attempt.decision = FailureDecision.RETRY_SCHEDULED
-        else:
-            phase.status = S.REVIEW_REQUIRED
-            phase.review_required_since = now
-            phase.escalation_level = 0
-            phase.next_attempt_at = None
-            self.logs[ReviewAction.ESCALATED] += 1
-            attempt.decision = FailureDecision.REVIEW_REQUIRED
-        if category == FailureCategory.ACCOUNT_SUSPENDED:
-            if phase.account.status != AccountStatus.SUSPENDED:
-                phase.account.status = AccountStatus.SUSPENDED
-                self.logs[ReviewAction.ACCOUNT_SUSPENDED] += 1
-        return attempt.decision
-
-    # --- bots ---------------------------------------------------------------------------
+    # --- bots ---------------------------------------------------------------------------------
 
     def bot_by_pk(self, pk):
         return next(b for b in self.bots if b.pk == pk)
 
     def do_claim(self, bot, platforms=None, phase_types=None) -> MPhase | None:
         now = self.now()
-        candidates = [
-            p
-            for p in self.with_status(S.CONTENT_ASSIGNED)
-            if p.next_attempt_at <= now
-            and p.account.status == AccountStatus.ACTIVE
-            and (not platforms or p.account.platform in platforms)
-            and (not phase_types or p.phase_type in phase_types)
-        ]
-        expected = min(candidates, key=lambda p: (p.next_attempt_at, p.pk), default=None)
+        expected = self.model.next_claim(now, platforms, phase_types)
 
         claimed = phase_claim(bot=bot, platforms=platforms, phase_types=phase_types)
 
@@ -422,19 +206,7 @@ class WarmupMachine(RuleBasedStateMachine):
             return None
         assert claimed is not None and claimed.pk == expected.pk
         assert claimed.content_id == expected.content_id
-        expected.status = S.IN_PROGRESS
-        expected.bot_id = bot.pk
-        expected.lease_token = claimed.lease_token
-        expected.lease_expires_at = now + expected.lease_duration
-        expected.attempt_count += 1
-        self.attempts.append(
-            MAttempt(
-                phase=expected,
-                number=expected.attempt_count,
-                bot_id=bot.pk,
-                token=claimed.lease_token,
-            )
-        )
+        self.model.claim(expected, bot_id=bot.pk, token=claimed.lease_token, now=now)
         return expected
 
     def do_complete(self, phase: MPhase):
@@ -448,8 +220,7 @@ class WarmupMachine(RuleBasedStateMachine):
             return
         result = phase_complete(**kwargs, result={"post_url": "https://example.com/p/1"})
         assert result.status == S.COMPLETED
-        self.current_attempt(phase).outcome = AttemptOutcome.COMPLETED
-        self.model_complete(phase, CompletionMethod.BOT)
+        self.model.bot_complete(phase, now=self.now())
 
     def do_fail(self, phase: MPhase, category: str, retryable: bool):
         kwargs = {
@@ -465,7 +236,14 @@ class WarmupMachine(RuleBasedStateMachine):
             self.refused(LeaseLost, phase_fail, **kwargs)
             return
         outcome = phase_fail(**kwargs)
-        decision = self.model_failure(phase, category, retryable, AttemptOutcome.FAILED)
+        decision = self.model.failure(
+            phase,
+            category,
+            retryable,
+            AttemptOutcome.FAILED,
+            now=self.now(),
+            read_retry_at=self.db_next_attempt_at,
+        )
         assert not outcome.replayed
         assert outcome.decision == decision
         assert outcome.retry_count == phase.retry_count
@@ -509,24 +287,12 @@ class WarmupMachine(RuleBasedStateMachine):
     def ready_on_active_accounts(self) -> list[MPhase]:
         """Phases a bot may claim now or after their backoff; if there are none, let time pass
         until the next pending phase comes due and the scheduler ticks."""
-
-        def ready():
-            return [
-                p
-                for p in self.with_status(S.CONTENT_ASSIGNED)
-                if p.account.status == AccountStatus.ACTIVE
-            ]
-
-        if not ready():
-            due = [
-                p.available_at
-                for p in self.with_status(S.PENDING, S.AVAILABLE)
-                if p.available_at is not None and p.account.status == AccountStatus.ACTIVE
-            ]
+        if not self.model.ready():
+            due = self.model.next_due()
             if due:
                 self._clock.shift(max(timedelta(0), min(due) - self.now()))
                 self.run_tick()
-        return ready()
+        return self.model.ready()
 
     @rule(
         data=st.data(),
@@ -550,8 +316,8 @@ class WarmupMachine(RuleBasedStateMachine):
     def working_phase(self, data) -> MPhase | None:
         """A phase some bot is working on: one in progress, or else the next one ready,
         claimed now by a random bot."""
-        if self.with_status(S.IN_PROGRESS):
-            return self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        if self.model.with_status(S.IN_PROGRESS):
+            return self.draw(data, self.model.with_status(S.IN_PROGRESS), "phase")
         ready = self.ready_on_active_accounts()
         if ready and min(p.next_attempt_at for p in ready) > self.now():
             self._clock.shift(min(p.next_attempt_at for p in ready) - self.now())
@@ -587,10 +353,10 @@ class WarmupMachine(RuleBasedStateMachine):
         self.do_hold(phase, note)
         self.stale_report(phase, holder, token, action)
 
-    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @precondition(lambda self: self.model.with_status(S.IN_PROGRESS))
     @rule(data=st.data())
     def heartbeat(self, data):
-        phase = self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        phase = self.draw(data, self.model.with_status(S.IN_PROGRESS), "phase")
         kwargs = {
             "phase_id": phase.pk,
             "bot": self.bot_by_pk(phase.bot_id),
@@ -600,25 +366,27 @@ class WarmupMachine(RuleBasedStateMachine):
             self.refused(LeaseLost, phase_heartbeat, **kwargs)
             return
         phase_heartbeat(**kwargs)
-        phase.lease_expires_at = self.now() + phase.lease_duration
+        self.model.heartbeat(phase, now=self.now())
 
-    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @precondition(lambda self: self.model.with_status(S.IN_PROGRESS))
     @rule(data=st.data())
     def complete(self, data):
-        self.do_complete(self.draw(data, self.with_status(S.IN_PROGRESS), "phase"))
+        self.do_complete(self.draw(data, self.model.with_status(S.IN_PROGRESS), "phase"))
 
-    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @precondition(lambda self: self.model.with_status(S.IN_PROGRESS))
     @rule(data=st.data(), category=categories, retryable=st.booleans())
     def fail(self, data, category, retryable):
-        self.do_fail(self.draw(data, self.with_status(S.IN_PROGRESS), "phase"), category, retryable)
+        self.do_fail(
+            self.draw(data, self.model.with_status(S.IN_PROGRESS), "phase"), category, retryable
+        )
 
-    @precondition(lambda self: any(a.outcome for a in self.attempts))
+    @precondition(lambda self: any(a.outcome for a in self.model.attempts))
     @rule(data=st.data())
     def replay_finished_report(self, data):
         """A bot resends a report that already went through: same answer, no change."""
         finished = [
             a
-            for a in self.attempts
+            for a in self.model.attempts
             if a.outcome in (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED)
         ]
         if not finished:
@@ -650,7 +418,7 @@ class WarmupMachine(RuleBasedStateMachine):
         replayable = {"complete": AttemptOutcome.COMPLETED, "fail": AttemptOutcome.FAILED}
         old = [
             a
-            for a in self.attempts
+            for a in self.model.attempts
             if a.phase is phase and a.outcome and a.outcome != replayable.get(action)
         ]
         kind = data.draw(
@@ -664,7 +432,7 @@ class WarmupMachine(RuleBasedStateMachine):
             bot, token = self.bot_by_pk(attempt.bot_id), attempt.token
         self.stale_report(phase, bot, token, action)
 
-    # --- clock and scheduler -------------------------------------------------------------
+    # --- clock and scheduler ------------------------------------------------------------------
 
     @rule(step=st.just(timedelta(0)) | clock_steps, then_tick=st.booleans())
     def advance_clock(self, step, then_tick):
@@ -673,7 +441,7 @@ class WarmupMachine(RuleBasedStateMachine):
         if then_tick:
             self.run_tick()
 
-    @precondition(lambda self: self.with_status(S.IN_PROGRESS))
+    @precondition(lambda self: self.model.with_status(S.IN_PROGRESS))
     @rule(
         data=st.data(),
         extra=st.just(0) | st.integers(min_value=0, max_value=600),
@@ -682,7 +450,7 @@ class WarmupMachine(RuleBasedStateMachine):
     def lease_runs_out(self, data, extra, report):
         """The clock reaches the end of a lease (exactly, or a little past it); the bot's late
         report is refused, and the scheduler sweeps every lease that has ended."""
-        phase = self.draw(data, self.with_status(S.IN_PROGRESS), "phase")
+        phase = self.draw(data, self.model.with_status(S.IN_PROGRESS), "phase")
         self._clock.shift(phase.lease_expires_at - self.now() + timedelta(seconds=extra))
         self.stale_report(phase, self.bot_by_pk(phase.bot_id), phase.lease_token, report)
         self.run_tick()
@@ -691,60 +459,21 @@ class WarmupMachine(RuleBasedStateMachine):
         now = self.now()
         # A lease ends at its expiry instant: from then on reports are refused and the
         # scheduler sweeps it (read before the tick; the model catches up after it).
-        expiring = [p for p in self.with_status(S.IN_PROGRESS) if not self.lease_is_live(p)]
+        expiring = self.model.expiring(now)
         report = tick()
-        # 1. expired leases become lease_expired failures
-        for phase in sorted(expiring, key=lambda p: p.pk):
-            self.model_failure(
-                phase, FailureCategory.LEASE_EXPIRED, True, AttemptOutcome.LEASE_EXPIRED
-            )
-        # 2. pending phases whose time has come, on accounts with no active phase
-        unlocked = [
-            p
-            for p in self.with_status(S.PENDING)
-            if p.available_at is not None
-            and p.available_at <= now
-            and p.account.active_phase() is None
-        ]
-        for phase in unlocked:
-            phase.status = S.AVAILABLE
-        # 3. content for available phases: the least-used active item of the type
-        assigned = starved = 0
-        for phase in sorted(self.with_status(S.AVAILABLE), key=lambda p: p.pk):
-            content_id = None
-            if phase.requires_content:
-                items = [c for c in self.content.values() if c.phase_type == phase.phase_type]
-                if not items:
-                    starved += 1
-                    continue
-                item = min(items, key=lambda c: (c.times_used, c.pk))
-                item.times_used += 1
-                self.content_assignments += 1
-                content_id = item.pk
-            phase.content_id = content_id
-            phase.status = S.CONTENT_ASSIGNED
-            phase.next_attempt_at = now
-            assigned += 1
-        # 4. escalation levels by time in review, one log row per level crossed
-        thresholds = django_settings.WARMUP_ESCALATION_THRESHOLDS
-        raised = 0
-        for phase in self.with_status(S.REVIEW_REQUIRED):
-            age = now - phase.review_required_since
-            target = sum(1 for t in thresholds if age >= t)
-            if target > phase.escalation_level:
-                raised += target - phase.escalation_level
-                phase.escalation_level = target
-        self.logs[ReviewAction.ESCALATION_RAISED] += raised
+        expected = self.model.tick(
+            now=now, expiring=expiring, read_retry_at=self.db_next_attempt_at
+        )
 
         assert (report.expired, report.unlocked, report.assigned, report.starved) == (
-            len(expiring),
-            len(unlocked),
-            assigned,
-            starved,
+            expected.expired,
+            expected.unlocked,
+            expected.assigned,
+            expected.starved,
         )
-        assert report.escalated == raised
+        assert report.escalated == expected.escalated
 
-    # --- reviewers ----------------------------------------------------------------------
+    # --- reviewers ----------------------------------------------------------------------------
 
     @rule(
         data=st.data(),
@@ -755,15 +484,12 @@ class WarmupMachine(RuleBasedStateMachine):
     def resolve(self, data, method, reason_code, note):
         self.do_resolve(self.pick_phase(data, S.REVIEW_REQUIRED), method, reason_code, note)
 
-    @precondition(lambda self: self.with_status(S.REVIEW_REQUIRED))
+    @precondition(lambda self: self.model.with_status(S.REVIEW_REQUIRED))
     @rule(method=st.sampled_from(ResolutionMethod.values), note=notes)
     def work_the_queue(self, method, note):
         """A reviewer takes the head of the queue (highest escalation level, then longest in
         review), reactivates its account if it must, and resolves it."""
-        phase = min(
-            self.with_status(S.REVIEW_REQUIRED),
-            key=lambda p: (-p.escalation_level, p.review_required_since, p.pk),
-        )
+        phase = self.model.queue_head()
         if phase.account.status != AccountStatus.ACTIVE:
             self.do_account_status(phase.account, note, pause=False)
         self.do_resolve(phase, method, ReasonCode.OTHER, note)
@@ -790,24 +516,7 @@ class WarmupMachine(RuleBasedStateMachine):
 
         result = fn(**kwargs, actor=self.actor)
 
-        if method == ResolutionMethod.RESUME:
-            self.clear_review(phase)
-            phase.status = S.AVAILABLE
-            phase.retry_count = 0
-            phase.content_id = None
-            phase.next_attempt_at = None
-            phase.available_at = now
-        elif method == ResolutionMethod.RETRY:
-            # Same content, claimable now, and a fresh retry budget (the cause was fixed).
-            self.clear_review(phase)
-            phase.status = S.CONTENT_ASSIGNED
-            phase.next_attempt_at = now
-            phase.retry_count = 0
-        elif method == ResolutionMethod.COMPLETE:
-            self.model_complete(phase, CompletionMethod.MANUAL)
-        else:
-            self.model_complete(phase, CompletionMethod.SKIPPED)
-        self.logs[RESOLUTION_ACTIONS[method]] += 1
+        self.model.resolve(phase, method, now=now)
         assert result.status == phase.status
 
         log = ReviewLog.objects.filter(phase_id=phase.pk).order_by("-id").first()
@@ -833,15 +542,7 @@ class WarmupMachine(RuleBasedStateMachine):
             self.refused(InvalidTransition, review_hold, **kwargs)
             return
         review_hold(**kwargs)
-        if phase.status == S.IN_PROGRESS:
-            # The bot's lease becomes stale; its attempt ends as interrupted.
-            self.current_attempt(phase).outcome = AttemptOutcome.INTERRUPTED
-        phase.status = S.REVIEW_REQUIRED
-        phase.review_required_since = self.now()
-        phase.escalation_level = 0
-        phase.next_attempt_at = None
-        self.clear_lease(phase)
-        self.logs[ReviewAction.HELD] += 1
+        self.model.hold(phase, now=self.now())
 
     @rule(data=st.data(), who=st.sampled_from(["me", "other", "nobody"]))
     def assign(self, data, who):
@@ -853,15 +554,13 @@ class WarmupMachine(RuleBasedStateMachine):
             return
         new_id = assignee.pk if assignee is not None else None
         review_assign(**kwargs)
-        if new_id != phase.review_assignee_id:
-            phase.review_assignee_id = new_id
-            self.logs[ReviewAction.ASSIGNED if new_id else ReviewAction.UNASSIGNED] += 1
+        self.model.assign(phase, new_id)
 
     @rule(data=st.data(), note=notes)
     def comment(self, data, note):
-        phase = self.draw(data, self.phases, "phase")
+        phase = self.draw(data, self.model.phases, "phase")
         review_comment(phase_id=phase.pk, note=note, actor=self.actor)
-        self.logs[ReviewAction.COMMENTED] += 1
+        self.model.comment()
 
     @rule(data=st.data(), category=categories, note=notes)
     def recategorise(self, data, category, note):
@@ -871,14 +570,12 @@ class WarmupMachine(RuleBasedStateMachine):
             self.refused(InvalidTransition, review_recategorize, **kwargs)
             return
         review_recategorize(**kwargs)
-        if category != phase.last_failure_category:
-            phase.last_failure_category = category
-            self.logs[ReviewAction.RECATEGORIZED] += 1
+        self.model.recategorise(phase, category)
 
     @rule(data=st.data(), note=notes, pause=st.integers(min_value=0, max_value=3))
     def account_status(self, data, note, pause):
         """An operator pauses an account, or a reviewer reactivates one."""
-        self.do_account_status(self.draw(data, self.accounts, "account"), note, pause <= 1)
+        self.do_account_status(self.draw(data, self.model.accounts, "account"), note, pause <= 1)
 
     def do_account_status(self, account: MAccount, note: str, pause: bool):
         kwargs = {"account": Account(pk=account.pk), "actor": self.actor, "note": note}
@@ -887,15 +584,13 @@ class WarmupMachine(RuleBasedStateMachine):
                 self.refused(InvalidTransition, account_pause, **kwargs)
                 return
             account_pause(**kwargs)
-            account.status = AccountStatus.PAUSED
-            self.logs[ReviewAction.ACCOUNT_PAUSED] += 1
+            self.model.pause(account)
             return
         if account.status == AccountStatus.ACTIVE:
             self.refused(InvalidTransition, account_reactivate, **kwargs)
             return
         account_reactivate(**kwargs)
-        account.status = AccountStatus.ACTIVE
-        self.logs[ReviewAction.ACCOUNT_REACTIVATED] += 1
+        self.model.reactivate(account)
 
     @rule(data=st.data(), blank=blank_notes, which=st.integers(min_value=0, max_value=6))
     def invalid_input(self, data, blank, which):
@@ -956,7 +651,7 @@ class WarmupMachine(RuleBasedStateMachine):
                 reason="?",
             )
 
-    # --- invariants ---------------------------------------------------------------------
+    # --- invariants ---------------------------------------------------------------------------
 
     @invariant()
     def database_keeps_its_invariants(self):
@@ -983,7 +678,7 @@ class WarmupMachine(RuleBasedStateMachine):
             assert (p.status == S.COMPLETED) == completed, p
             if p.status == S.CONTENT_ASSIGNED:
                 assert p.next_attempt_at is not None, p
-            needs_content = self.phase(p.pk).requires_content
+            needs_content = self.model.phase(p.pk).requires_content
             if p.status in (S.CONTENT_ASSIGNED, S.IN_PROGRESS) and needs_content:
                 # A bot must never be handed a phase that needs content without any.
                 assert p.content_id is not None, p
@@ -1035,16 +730,16 @@ class WarmupMachine(RuleBasedStateMachine):
 
     def check_review_log(self):
         actual = Counter(dict(sql(f"SELECT action, COUNT(*) FROM {LOG_TABLE} GROUP BY action")))
-        assert actual == +self.logs
+        assert actual == +self.model.logs
 
     def check_content(self):
         used = dict(sql(f"SELECT id, times_used FROM {CONTENT_TABLE}"))
-        assert used == {pk: c.times_used for pk, c in self.content.items()}
-        assert sum(used.values()) == self.content_assignments
+        assert used == {pk: c.times_used for pk, c in self.model.content.items()}
+        assert sum(used.values()) == self.model.content_assignments
 
     def check_model(self, phases, attempts):
         for p in phases:
-            m = self.phase(p.pk)
+            m = self.model.phase(p.pk)
             actual = (
                 p.status,
                 p.retry_count,
@@ -1082,22 +777,7 @@ class WarmupMachine(RuleBasedStateMachine):
                 assert p.bot_id == m.bot_id, m
         assert [(a.phase_id, a.number, a.bot_id, a.lease_token, a.outcome) for a in attempts] == [
             (a.phase.pk, a.number, a.bot_id, a.token, a.outcome)
-            for a in sorted(self.attempts, key=lambda a: (a.phase.pk, a.number))
+            for a in sorted(self.model.attempts, key=lambda a: (a.phase.pk, a.number))
         ]
         statuses = dict(sql(f"SELECT id, status FROM {ACCOUNT_TABLE}"))
-        assert statuses == {a.pk: a.status for a in self.accounts}
-
-
-# A passing run takes ~20 s. Hypothesis may then spend up to five minutes shrinking a failure
-# to a short sequence of steps, hence the longer timeout.
-@pytest.mark.timeout(600)
-def test_random_operations_keep_the_pipeline_consistent(db):
-    run_state_machine_as_test(
-        WarmupMachine,
-        settings=settings(
-            max_examples=int(os.environ.get("STATEFUL_EXAMPLES", "30")),
-            stateful_step_count=50,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
-    )
+        assert statuses == {a.pk: a.status for a in self.model.accounts}
