@@ -121,12 +121,21 @@ def _resolution_outcome(resolution: ReviewLog, later_events: list[ReviewLog]) ->
 
 
 def resolutions(
-    *, since: datetime | None = None, until: datetime | None = None
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    category: str | None = None,
+    phase_type: str | None = None,
 ) -> list[Resolution]:
-    """The resolutions in the window, oldest first, each with its outcome (two queries)."""
+    """The resolutions in the window (of items that failed with `category`, of `phase_type`,
+    when given), oldest first, each with its outcome (two queries)."""
     rows = _in_window(
         ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
     )
+    if category is not None:
+        rows = rows.filter(failure_category=category)
+    if phase_type is not None:
+        rows = rows.filter(phase__phase_type=phase_type)
     rows = list(rows.order_by("created_at", "id"))
 
     later_by_phase: dict[int, list[ReviewLog]] = defaultdict(list)
@@ -198,6 +207,31 @@ def by_method(rows: list[Resolution]) -> dict:
 def by_reason_code(rows: list[Resolution]) -> dict:
     """Every reason code: count, and the outcomes of its resumes and retries (None if none)."""
     return {code: _tally([r for r in rows if r.reason_code == code]) for code in ReasonCode.values}
+
+
+TRACK_RECORD_DAYS = 90
+
+
+def track_record(
+    *, category: str, phase_type: str | None = None, now: datetime | None = None
+) -> list[dict]:
+    """What worked before for this kind of failure: the last 90 days' resolutions of items that
+    failed with `category` (of `phase_type` too, when that has any), by method and reason code,
+    each with how often the phase then completed without coming back to review. Best first:
+    the highest success rate, then the most used."""
+    since = (now or timezone.now()) - timedelta(days=TRACK_RECORD_DAYS)
+    rows = resolutions(since=since, category=category, phase_type=phase_type)
+    if not rows and phase_type is not None:
+        rows = resolutions(since=since, category=category)
+    groups: dict[tuple[str, str], list[Resolution]] = defaultdict(list)
+    for row in rows:
+        groups[(row.method, row.reason_code)].append(row)
+    record = [
+        {"method": method, "reason_code": code, **_tally(group)}
+        for (method, code), group in groups.items()
+    ]
+    record.sort(key=lambda e: (-(e["success_rate"] or 0), -e["count"], e["method"]))
+    return record
 
 
 def resolutions_by_method(*, since: datetime | None = None, until: datetime | None = None) -> dict:

@@ -23,10 +23,10 @@ from django.utils.text import Truncator
 
 from config.admin import ConfirmForm, ReadOnlyAdmin, confirm_action
 from config.text import age_display
-from reviews import selectors
+from reviews import analytics, selectors
 from reviews.admin import filters
 from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
-from reviews.models import ResolutionMethod, ReviewItem
+from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
 from reviews.services import (
     RESOLUTIONS,
@@ -282,6 +282,19 @@ class ReviewItemAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def item_context(self, request, item) -> dict:
+        record = []
+        if item.last_failure_category:
+            record = [
+                {
+                    **entry,
+                    "how": ResolutionMethod(entry["method"]).label,
+                    "why": ReasonCode(entry["reason_code"]).label,
+                    "said": worked_display(entry),
+                }
+                for entry in analytics.track_record(
+                    category=item.last_failure_category, phase_type=item.phase_type
+                )
+            ]
         logs = list(item.review_logs.all())
         logs.reverse()  # newest first, like an event history
         return {
@@ -294,12 +307,14 @@ class ReviewItemAdmin(ReadOnlyAdmin):
             "details": details_html(item.last_failure_details),
             "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
             "timeline": logs,
-            "buttons": self.item_buttons(request, item),
+            "track_record": record,
+            "buttons": self.item_buttons(request, item, best=record[0] if record else None),
             "can_act": can_resolve_reviews(request.user),
         }
 
-    def item_buttons(self, request, item) -> list[dict]:
-        """The actions for this item, each enabled or with the reason it is not."""
+    def item_buttons(self, request, item, best: dict | None = None) -> list[dict]:
+        """The actions for this item, each enabled or with the reason it is not. The resolution
+        that worked best before for this kind of failure (`best`) is open, its reason chosen."""
         if not can_resolve_reviews(request.user):
             return []
         in_review = item.status == PhaseStatus.REVIEW_REQUIRED
@@ -319,6 +334,9 @@ class ReviewItemAdmin(ReadOnlyAdmin):
             if name == "unassign" and item.review_assignee_id is None:
                 continue
             initial = {"category": item.last_failure_category} if name == "recategorize" else None
+            suggested = bool(best) and spec.method == best["method"] and not why
+            if suggested:
+                initial = {"reason_code": best["reason_code"]}
             buttons.append(
                 {
                     "name": name,
@@ -329,6 +347,7 @@ class ReviewItemAdmin(ReadOnlyAdmin):
                     "link": link,
                     "url": reverse("admin:reviews_reviewitem_act", args=[item.pk, name]),
                     "resolution": bool(spec.method),
+                    "suggested": suggested,
                     "to": RESOLUTIONS[spec.method].to_status if spec.method else "",
                 }
             )
@@ -368,6 +387,16 @@ class ReviewItemAdmin(ReadOnlyAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
+
+
+def worked_display(entry: dict) -> str:
+    """How a past resolution turned out, in words: 'worked 4 of 5 (80 %)'."""
+    if entry["success_rate"] is None:
+        if entry["success"] is None:
+            return "done by hand"
+        return "no outcome yet"
+    decided = entry["success"] + entry["failed"]
+    return f"worked {entry['success']} of {decided} ({round(entry['success_rate'] * 100)} %)"
 
 
 def level_badge(item) -> str:

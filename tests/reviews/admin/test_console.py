@@ -9,13 +9,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewItem, ReviewLog
-from reviews.services import review_assign, review_resume
+from reviews.services import review_assign, review_resume, review_retry, review_skip
 from tests.clients import changelist, view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.errors import InvalidInput
 from warmup.models import AccountStatus, PhaseStatus, WarmupPhase
 from warmup.services.accounts import account_pause
+from warmup.services.phases import phase_claim, phase_complete
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,12 @@ def reviewer_client(reviewer):
 
 def in_review(n, **kwargs):
     return [WarmupPhaseFactory(in_review=True, **kwargs) for _ in range(n)]
+
+
+def make_completed_by_bot(phase, bot):
+    claimed = phase_claim(bot=bot)
+    assert claimed is not None and claimed.pk == phase.pk
+    phase_complete(phase_id=claimed.pk, bot=bot, lease_token=claimed.lease_token)
 
 
 def statuses(phases):
@@ -331,3 +338,27 @@ def test_the_index_shows_the_queue_at_a_glance(reviewer_client, reviewer):
     assert "Level 0: under 1 h</a></td><td" in summary
     counts = [int(cell.split("<")[0]) for cell in summary.split('text-align: right;">')[1:]]
     assert counts == [0, 0, 0, 2, 1]  # levels 3, 2, 1, 0, then assigned to me
+
+
+def test_the_item_page_says_what_worked_before_and_suggests_it(reviewer_client, reviewer, bot):
+    actor = Actor.for_user(reviewer)
+    # given: two earlier challenge items retried with "solved_challenge": a bot completed one;
+    # the other is the next ready phase when the later items are made, so it fails back to review
+    worked, failed_again = in_review(2)
+    for past in (worked, failed_again):
+        review_retry(phase_id=past.pk, reason_code="solved_challenge", note="code", actor=actor)
+    make_completed_by_bot(worked, bot)
+    (skipped,) = in_review(1)
+    review_skip(phase_id=skipped.pk, reason_code="account_lost", note="gone", actor=actor)
+    (item,) = in_review(1)
+
+    html = reviewer_client.get(item_url(item)).content.decode()
+
+    record = html.split("What worked before")[1].split("</table>")[0]
+    assert "Retry now" in record and "Solved challenge" in record
+    assert "worked 1 of 2 (50 %)" in record
+    assert ReviewLog.objects.filter(phase=failed_again, action=ReviewAction.ESCALATED).count() == 2
+    assert "Skip" in record and "done by hand" in record
+    assert record.index("Retry now") < record.index("Skip")  # best first
+    suggested = html.split("Suggested: what worked best")[1].split("</form>")[0]
+    assert '<option value="solved_challenge" selected>' in suggested
