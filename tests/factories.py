@@ -5,10 +5,12 @@ import factory
 from django.contrib.auth import get_user_model
 
 from reviews.permissions import review_leads_group, reviewers_group
-from tests.builders import CONTENT_TYPES, make_phase_in, make_review_required, reload
+from tests.builders import CONTENT_TYPES, fail, make_phase_in, make_review_required, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
+from warmup.scheduler import tick
 from warmup.services.accounts import account_enrol
 from warmup.services.bots import hash_token
+from warmup.services.phases import phase_claim
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -113,3 +115,19 @@ class WarmupPhaseFactory(factory.django.DjangoModelFactory):
         if status == PhaseStatus.REVIEW_REQUIRED:
             return reload(make_review_required(account, bot, category=category))
         return make_phase_in(status, account, bot)
+
+
+FIRST_STEP = "profile_bio"  # the default plan's first phase type
+
+
+def new_item_in_review(bot, category="challenge_required") -> WarmupPhase:
+    """A new account's first phase, claimed by `bot` and sent to review by its failure (the bot
+    says a person must look, so any category goes to review). Claims only first steps, so a
+    later step of an earlier account never gets in the way."""
+    account = AccountFactory()
+    tick()
+    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    assert phase is not None and phase.account_id == account.pk
+    outcome = fail(phase, bot, category, retryable=False)
+    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
+    return reload(phase)

@@ -22,32 +22,26 @@ from reviews.services import (
     review_retry,
     review_skip,
 )
-from tests.builders import fail, reload
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.builders import reload
+from tests.factories import (
+    FIRST_STEP,
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    new_item_in_review,
+)
 from warmup.models import PhaseStatus
 from warmup.scheduler import tick
 from warmup.services.accounts import account_pause
 from warmup.services.phases import phase_claim
 
-FIRST_STEP = ["profile_bio"]
 WHY = {"reason_code": "replaced_proxy", "note": "new proxy"}
 
 
 def dashboard_url(**query) -> str:
     url = reverse("reviews-dashboard")
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
-
-
-def to_review(bot, category="challenge_required"):
-    """A new account's first phase, claimed by `bot` and sent to review by its failure.
-    Claims only first steps, so a later step of an earlier account never gets in the way."""
-    account = AccountFactory()
-    tick()
-    phase = phase_claim(bot=bot, phase_types=FIRST_STEP)
-    assert phase is not None and phase.account_id == account.pk
-    outcome = fail(phase, bot, category, retryable=False)  # the bot says: a person must look
-    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
-    return reload(phase)
 
 
 def csv_numbers(response) -> dict:
@@ -132,15 +126,15 @@ def test_daily_counts_over_several_days(content_pool, bot, reviewer_actor, revie
     # given: on 8 March, before a 7-day window that ends on 16 March, one item enters review
     # and is skipped
     clock.move_to(datetime(2026, 3, 8, 9, 0, tzinfo=UTC))
-    early = to_review(bot)
+    early = new_item_in_review(bot)
     review_skip(phase_id=early.pk, actor=reviewer_actor, **WHY)
     # 11 March: two enter review
     clock.move_to(datetime(2026, 3, 11, 9, 0, tzinfo=UTC))
-    first, second = to_review(bot), to_review(bot, category="login_failed")
+    first, second = new_item_in_review(bot), new_item_in_review(bot, category="login_failed")
     # 12 March, late: one is completed by hand, a third enters review
     clock.move_to(datetime(2026, 3, 12, 23, 30, tzinfo=UTC))
     review_complete(phase_id=first.pk, actor=reviewer_actor, **WHY)
-    third = to_review(bot)
+    third = new_item_in_review(bot)
     # 14 March, just after midnight: both are resolved, and the resumed one is held again
     clock.move_to(datetime(2026, 3, 14, 0, 15, tzinfo=UTC))
     review_skip(phase_id=second.pk, actor=reviewer_actor, **WHY)
@@ -192,11 +186,11 @@ def test_daily_counts_over_several_days(content_pool, bot, reviewer_actor, revie
 
 
 def test_csv_export_has_the_numbers(content_pool, bot, reviewer_actor, reviewer_client, clock):
-    skipped = to_review(bot, category="login_failed")
+    skipped = new_item_in_review(bot, category="login_failed")
     clock.shift(timedelta(minutes=10))
     review_skip(phase_id=skipped.pk, actor=reviewer_actor, **WHY)
-    retried = to_review(bot)
-    waiting = to_review(bot, category="proxy_error")
+    retried = new_item_in_review(bot)
+    waiting = new_item_in_review(bot, category="proxy_error")
     clock.shift(timedelta(minutes=30))
     review_retry(phase_id=retried.pk, actor=reviewer_actor, **WHY)
 
@@ -226,9 +220,9 @@ def test_csv_export_has_the_numbers(content_pool, bot, reviewer_actor, reviewer_
 
 
 def test_oldest_open_items_link_to_their_review_page(content_pool, bot, reviewer_client, clock):
-    older = to_review(bot)
+    older = new_item_in_review(bot)
     clock.shift(timedelta(hours=2))
-    newer = to_review(bot, category="login_failed")
+    newer = new_item_in_review(bot, category="login_failed")
     clock.shift(timedelta(minutes=3))
 
     response = reviewer_client.get(reverse("reviews-dashboard"))
@@ -244,14 +238,14 @@ def test_oldest_open_items_link_to_their_review_page(content_pool, bot, reviewer
 def test_top_escalations_by_phase_type_platform_and_bot(content_pool, reviewer_client, clock):
     busy, quiet = BotFactory(name="busy-bot"), BotFactory(name="quiet-bot")
     for _ in range(3):
-        to_review(busy)
-    to_review(quiet)
+        new_item_in_review(busy)
+    new_item_in_review(quiet)
     # a lease that expires until the retries run out: the system escalates, the bot is named
     account = AccountFactory()
     for _ in range(3):  # the first attempt and two automatic retries
         tick()
         clock.shift(timedelta(minutes=30))  # past the retry's backoff
-        phase = phase_claim(bot=quiet, phase_types=FIRST_STEP)
+        phase = phase_claim(bot=quiet, phase_types=[FIRST_STEP])
         assert phase.account_id == account.pk
         clock.shift(phase.template.lease_duration + timedelta(minutes=1))
     tick()
@@ -285,9 +279,10 @@ def build_resolutions(count: int, bot, actor):
     phases are held again (a resolution that failed); retried ones wait on a paused account
     (pending), so no later claim picks them up."""
     phases = [
-        to_review(bot, category=("login_failed", "content_rejected")[n % 2]) for n in range(count)
+        new_item_in_review(bot, category=("login_failed", "content_rejected")[n % 2])
+        for n in range(count)
     ]
-    to_review(bot)  # left open
+    new_item_in_review(bot)  # left open
     resolvers = [review_resume, review_retry, review_complete, review_skip]
     for n, phase in enumerate(phases):
         resolve = resolvers[n % len(resolvers)]

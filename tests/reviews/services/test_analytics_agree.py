@@ -12,33 +12,19 @@ from django.urls import reverse
 
 from reviews.admin.dashboard import duration_or_dash, window_start
 from reviews.services import review_complete, review_resume, review_retry, review_skip
-from tests.builders import fail, reload
-from tests.factories import AccountFactory
-from warmup.models import PhaseStatus
+from tests.builders import fail
+from tests.factories import FIRST_STEP, new_item_in_review
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_complete
 
 STATS = "/api/v1/reviews/stats/"
-FIRST_STEP = ["profile_bio"]
 WHY = {"reason_code": "solved_challenge", "note": "solved it by hand"}
-
-
-def to_review(bot, category="challenge_required"):
-    """A new account's first phase, claimed by `bot` and sent to review by its failure.
-    Claims only first steps, so a later step of an earlier account never gets in the way."""
-    account = AccountFactory()
-    tick()
-    phase = phase_claim(bot=bot, phase_types=FIRST_STEP)
-    assert phase is not None and phase.account_id == account.pk
-    outcome = fail(phase, bot, category, retryable=False)  # the bot says: a person must look
-    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
-    return reload(phase)
 
 
 def bot_takes_it_again(phase, bot):
     """After a resume or retry: the bot claims this very phase again."""
     tick()
-    claimed = phase_claim(bot=bot, phase_types=FIRST_STEP)
+    claimed = phase_claim(bot=bot, phase_types=[FIRST_STEP])
     assert claimed is not None and claimed.pk == phase.pk
     return claimed
 
@@ -56,30 +42,30 @@ def number(value: str):
 def history(content_pool, bot, reviewer_actor, clock):
     """Resolutions before and inside a 7-day window, with every outcome, and a queue."""
     # given: a skip 10 days ago (outside the window)
-    old = to_review(bot)
+    old = new_item_in_review(bot)
     clock.shift(timedelta(minutes=30))
     review_skip(phase_id=old.pk, actor=reviewer_actor, **WHY)
     clock.shift(timedelta(days=10))
     # a resume the bot then completes (worked), after 20 min in review
-    good = to_review(bot)
+    good = new_item_in_review(bot)
     clock.shift(timedelta(minutes=20))
     review_resume(phase_id=good.pk, actor=reviewer_actor, **WHY)
     claimed = bot_takes_it_again(good, bot)
     phase_complete(phase_id=good.pk, bot=bot, lease_token=claimed.lease_token)
     # a completion by hand after 5 h, and an item still open that reaches level 2 (over 4 h)
-    by_hand = to_review(bot, category="content_rejected")
-    waiting = to_review(bot, category="action_blocked")
+    by_hand = new_item_in_review(bot, category="content_rejected")
+    waiting = new_item_in_review(bot, category="action_blocked")
     clock.shift(timedelta(hours=5))
     review_complete(phase_id=by_hand.pk, actor=reviewer_actor, **WHY)
     tick()
     # a retry after 2 h that came back to review (failed)
-    bad = to_review(bot, category="login_failed")
+    bad = new_item_in_review(bot, category="login_failed")
     clock.shift(timedelta(hours=2))
     review_retry(phase_id=bad.pk, actor=reviewer_actor, **WHY)
     claimed = bot_takes_it_again(bad, bot)
     fail(claimed, bot, "login_failed")
     # a retry nobody has claimed yet (pending), after 1 h
-    pending = to_review(bot)
+    pending = new_item_in_review(bot)
     clock.shift(timedelta(hours=1))
     review_retry(phase_id=pending.pk, actor=reviewer_actor, **WHY)
     return {"waiting": waiting, "bad": bad}
