@@ -100,8 +100,10 @@ def confirm_action(
     admin action with a confirmation page.
 
     `title` and `button` may use {count} and {noun} ("Pause automation for {count} {noun}");
-    `done` is the past tense for the summary ("Paused"). A DomainError from `apply` is
-    reported for that object (in the words of `explain`) and the others go on; a selected
+    `done` is the past tense for the summary ("Paused" reads "Paused 2 accounts: a, b."; one
+    ending in a colon, "Assigned to you:", reads "Assigned to you: 2 items (a, b)."). A
+    DomainError from `apply` is reported for that object (in the words of `explain`) and the
+    others go on; a selected
     object the page no longer lists (it changed meanwhile) is reported as `gone_reason`. With
     `ask=False` (a form with nothing to fill in) the action runs at once. Side effects: only
     those of `apply`.
@@ -172,7 +174,10 @@ def _report(modeladmin, request, changed, refused, *, done: str, noun: tuple[str
     1 not changed: no longer in review (...)")."""
     parts = []
     if changed:
-        parts.append(f"{done} {plural(len(changed), *noun)}: {_names(changed)}.")
+        if done.endswith(":"):  # "Assigned to you: 2 items (a, b)."
+            parts.append(f"{done} {plural(len(changed), *noun)} ({_names(changed)}).")
+        else:  # "Resumed 2 items: a, b."
+            parts.append(f"{done} {plural(len(changed), *noun)}: {_names(changed)}.")
     by_reason: dict[str, list] = {}
     for obj, reason in refused:
         by_reason.setdefault(reason, []).append(obj)

@@ -126,7 +126,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "assign_to_me": QueueAction(
         "Assign to me",
-        "Assigned to you",
+        "Assigned to you:",
         ConfirmForm,
         lambda phase_id, actor, data: review_assign(
             phase_id=phase_id, assignee=actor.user, actor=actor

@@ -201,7 +201,7 @@ def test_assign_to_me_needs_no_confirmation(reviewer_client, reviewer):
 
     done = bulk(reviewer_client, "assign_to_me", items)
 
-    assert messages_of(done)[0].startswith("Assigned to you 2 items")
+    assert messages_of(done)[0].startswith("Assigned to you: 2 items (")
     assert {WarmupPhase.objects.get(pk=p.pk).review_assignee for p in items} == {reviewer}
 
 
