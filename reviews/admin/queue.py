@@ -73,6 +73,9 @@ class QueueAction:
     """One thing a reviewer does to an item, in bulk on the queue and by button on the page."""
 
     label: str  # "Resume automation"
+    title: (
+        str  # the confirmation page's, in the present tense: "Resume automation for {count} {noun}"
+    )
     done: str  # "Resumed", for the summary
     form: type[forms.Form]
     run: Callable[[int, Actor, dict], object]  # (phase id, actor, form data)
@@ -98,6 +101,7 @@ def _resolver(method: str) -> Callable:
 ACTIONS: dict[str, QueueAction] = {
     "resume": QueueAction(
         "Resume automation",
+        "Resume automation for {count} {noun}",
         "Resumed",
         ResolutionForm,
         _resolver(ResolutionMethod.RESUME),
@@ -105,6 +109,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "retry": QueueAction(
         "Retry now",
+        "Retry {count} {noun} now",
         "Retried",
         ResolutionForm,
         _resolver(ResolutionMethod.RETRY),
@@ -112,6 +117,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "complete": QueueAction(
         "Mark completed",
+        "Mark {count} {noun} completed by hand",
         "Completed",
         ResolutionForm,
         _resolver(ResolutionMethod.COMPLETE),
@@ -119,6 +125,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "skip": QueueAction(
         "Skip",
+        "Skip {count} {noun}",
         "Skipped",
         ResolutionForm,
         _resolver(ResolutionMethod.SKIP),
@@ -126,6 +133,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "assign_to_me": QueueAction(
         "Assign to me",
+        "Assign {count} {noun} to me",
         "Assigned to you:",
         ConfirmForm,
         lambda phase_id, actor, data: review_assign(
@@ -134,12 +142,14 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "unassign": QueueAction(
         "Unassign",
+        "Unassign {count} {noun}",
         "Unassigned",
         ConfirmForm,
         lambda phase_id, actor, data: review_assign(phase_id=phase_id, assignee=None, actor=actor),
     ),
     "recategorize": QueueAction(
         "Recategorise",
+        "Recategorise {count} {noun}",
         "Recategorised",
         RecategorizeForm,
         lambda phase_id, actor, data: review_recategorize(
@@ -148,6 +158,7 @@ ACTIONS: dict[str, QueueAction] = {
     ),
     "comment": QueueAction(
         "Comment",
+        "Comment on {count} {noun}",
         "Commented on",
         NoteForm,
         lambda phase_id, actor, data: review_comment(
@@ -170,7 +181,7 @@ def _bulk_action(name: str):
     asks = bool(spec.form.base_fields)
     return confirm_action(
         description=f"{spec.label}" + ("\N{HORIZONTAL ELLIPSIS}" if asks else ""),
-        title=f"{spec.label}: {{count}} {{noun}}",
+        title=spec.title,
         button=f"{spec.label}",
         done=spec.done,
         noun=("item", "items"),
@@ -216,6 +227,14 @@ class ReviewItemAdmin(ReadOnlyAdmin):
     ordering = selectors.QUEUE_ORDER
     actions = [_bulk_action(name) for name in BULK]
     change_form_template = "admin/reviews/reviewitem/item.html"
+
+    def changelist_view(self, request, extra_context=None):
+        # Django drops an action the user may not run and says "No action selected"; a
+        # reader posting one on purpose is refused outright, as the item page's actions are.
+        if request.method == "POST" and request.POST.get("action") in BULK:
+            if not self.has_resolve_permission(request):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request):
         # The same queue, in the same order, as the review API.

@@ -138,7 +138,7 @@ def test_a_bulk_resume_asks_first_and_a_second_submission_changes_nothing(page):
     page.check("#action-toggle")
     page.select_option("select[name=action]", "resume")
     page.click("button[name=index]")
-    assert page.locator("h1").inner_text() == "Resume automation: 3 items"
+    assert page.locator("h1").inner_text() == "Resume automation for 3 items"
     page.select_option("#id_reason_code", "replaced_proxy")
     page.fill("#id_note", "New proxy pool")
     # What the page would post; posted once more below, as a double click or the back button
