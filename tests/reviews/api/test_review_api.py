@@ -25,6 +25,7 @@ from tests.clients import (
     view_only_user,
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory
+from warmup.errors import ASSIGNEE_CANNOT_RESOLVE
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_complete, phase_fail
@@ -457,6 +458,17 @@ def test_assign_to_an_inactive_user_is_400(item, reviewer_api):
     response = reviewer_api.post(review_url(item.pk, "assign"), {"user": gone.pk}, format="json")
 
     assert_error(response, 400, "validation_error")
+
+
+def test_assign_to_someone_who_cannot_resolve_is_400_and_changes_nothing(item, reviewer_api):
+    reader = UserFactory()  # staff, but without the review permission
+
+    response = reviewer_api.post(review_url(item.pk, "assign"), {"user": reader.pk}, format="json")
+
+    body = assert_error(response, 400, "validation_error")
+    assert body["errors"] == {"user": [ASSIGNEE_CANNOT_RESOLVE.format(user=reader)]}
+    assert reload(item).review_assignee_id is None
+    assert log_rows(item) == ["escalated"]
 
 
 def test_comment_adds_a_note_to_the_log(item, reviewer, reviewer_api):
