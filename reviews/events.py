@@ -15,10 +15,10 @@ from warmup.actors import Actor
 from warmup.models import Account, WarmupPhase
 
 
-def _log(
+def _row(
     *, action: str, actor: Actor, account: Account, phase: WarmupPhase | None = None, **fields
 ) -> ReviewLog:
-    """Create the row; failure category, retry count and escalation level default to the
+    """The row, unsaved; failure category, retry count and escalation level default to the
     phase's current values (the moment of the event), callers may pass the values from before."""
     snapshot = {}
     if phase is not None:
@@ -28,7 +28,7 @@ def _log(
             "escalation_level": phase.escalation_level,
         }
     fields.setdefault("created_at", timezone.now())
-    return ReviewLog.objects.create(
+    return ReviewLog(
         phase=phase,
         account=account,
         action=action,
@@ -37,6 +37,12 @@ def _log(
         actor_bot=actor.bot,
         **{**snapshot, **fields},
     )
+
+
+def _log(**kwargs) -> ReviewLog:
+    row = _row(**kwargs)
+    row.save()
+    return row
 
 
 def escalated(*, phase: WarmupPhase, actor: Actor, from_status: str, reason: str) -> ReviewLog:
@@ -96,7 +102,22 @@ def recategorized(
     )
 
 
-def resolved(
+def resolved(**kwargs) -> ReviewLog:
+    """Resolution row; level and retry count are those the item had before it was resolved."""
+    row = _resolution_row(**kwargs)
+    row.save()
+    return row
+
+
+def resolved_many(resolutions: list[dict], *, batch) -> list[ReviewLog]:
+    """The resolution rows of a bulk run, in one INSERT, each naming the run's batch.
+    `resolutions` holds the keyword arguments `resolved` takes, one dict per phase."""
+    return ReviewLog.objects.bulk_create(
+        [_resolution_row(**fields, batch=batch) for fields in resolutions]
+    )
+
+
+def _resolution_row(
     *,
     phase: WarmupPhase,
     actor: Actor,
@@ -107,9 +128,10 @@ def resolved(
     time_in_review: timedelta,
     escalation_level: int,
     retry_count: int,
+    batch=None,
 ) -> ReviewLog:
-    """Resolution row; level and retry count are those the item had before it was resolved."""
-    return _log(
+    return _row(
+        batch=batch,
         action=RESOLUTION_ACTIONS[method],
         actor=actor,
         account=phase.account,
@@ -156,4 +178,27 @@ def account_status_changed(
         phase=phase,
         note=note,
         data={"account_status": account.status, "previous_account_status": previous_status},
+    )
+
+
+def resolutions_undone(
+    undone: list[tuple[WarmupPhase, ReviewLog]], *, actor: Actor, note: str, batch
+):
+    """One row per phase a bulk undo put back in review (in one INSERT): from the status the
+    resolution left it in, back to review, naming the undo's batch and the resolution's."""
+    return ReviewLog.objects.bulk_create(
+        [
+            _row(
+                action=ReviewAction.RESOLUTION_UNDONE,
+                actor=actor,
+                account=phase.account,
+                phase=phase,
+                from_status=from_status,
+                to_status=phase.status,
+                note=note,
+                batch=batch,
+                data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
+            )
+            for phase, resolution, from_status in undone
+        ]
     )

@@ -27,6 +27,7 @@ class ReviewAction(models.TextChoices):
     ACCOUNT_SUSPENDED = "account_suspended", "Account suspended"
     ACCOUNT_PAUSED = "account_paused", "Account paused"
     ACCOUNT_REACTIVATED = "account_reactivated", "Account reactivated"
+    RESOLUTION_UNDONE = "resolution_undone", "Resolution undone"
 
 
 class ResolutionMethod(models.TextChoices):
@@ -111,6 +112,8 @@ class ReviewLog(models.Model):
     time_in_review = models.DurationField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # The bulk run (`manage.py resolve_reviews`) that wrote the row; `--undo BATCH` finds it.
+    batch = models.UUIDField(null=True, blank=True, db_index=True)
 
     objects = ReviewLogQuerySet.as_manager()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from warmup.errors import (
@@ -86,6 +87,48 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
     return phase
 
 
+def apply_transition_many(
+    phases: list[WarmupPhase], to_status: str, *, per_row: dict | None = None, **fields
+) -> list[WarmupPhase]:
+    """Move every one of `phases` to `to_status` in one UPDATE per starting status, writing
+    `fields` (the same for all) and `per_row` ({pk: {field: value}}, values that differ).
+
+    The set-based form of `apply_transition`, for bulk runs: the same table decides, the caller
+    holds the row locks, and every row must still have the status its instance carries, or
+    InvalidTransition is raised and the caller's transaction rolls the batch back.
+    """
+    for phase in phases:
+        check_transition(phase, to_status)
+    fields.setdefault("updated_at", timezone.now())
+    varying = {}
+    if per_row:
+        names = {name for values in per_row.values() for name in values}
+        for name in names:
+            field = WarmupPhase._meta.get_field(name)
+            whens = [
+                When(pk=pk, then=Value(v[name], output_field=field)) for pk, v in per_row.items()
+            ]
+            varying[name] = Case(*whens, output_field=field)
+    by_status: dict[str, list[WarmupPhase]] = {}
+    for phase in phases:
+        by_status.setdefault(str(phase.status), []).append(phase)
+    for from_status, group in by_status.items():
+        updated = WarmupPhase.objects.filter(
+            pk__in=[p.pk for p in group], status=from_status
+        ).update(status=to_status, **fields, **varying)
+        if updated != len(group):
+            raise InvalidTransition(
+                TRANSITION_RACED.format(current="changed for some of the batch"),
+                current_status=from_status,
+                target_status=to_status,
+            )
+    for phase in phases:
+        for name, value in {**fields, **(per_row or {}).get(phase.pk, {})}.items():
+            setattr(phase, name, value)
+        phase.status = str(to_status)
+    return phases
+
+
 # The fields each kind of move writes. The database's check constraints insist on the same
 # pairs (a lease exactly while in progress, review fields exactly while in review), so a move
 # that forgot one would fail there rather than store an inconsistent phase.
@@ -141,6 +184,11 @@ def leave_review(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
     """review_required -> available, content_assigned or completed: the review clock, the
     escalation level and the assignee are cleared."""
     return apply_transition(phase, to_status, **REVIEW_CLEARED, **fields)
+
+
+def leave_review_many(phases: list[WarmupPhase], to_status: str, **fields) -> list[WarmupPhase]:
+    """`leave_review` for a batch, in one UPDATE."""
+    return apply_transition_many(phases, to_status, **REVIEW_CLEARED, **fields)
 
 
 def completion(*, now: datetime, method: str) -> dict:
