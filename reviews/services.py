@@ -7,6 +7,7 @@ spent in review.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -114,20 +115,44 @@ def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor
 
 @dataclass(frozen=True)
 class Resolution:
-    """Where a resolution takes a phase, and what it needs first."""
+    """Where a resolution takes a phase, what it needs first, and what it writes."""
 
     to_status: str
     needs_active_account: bool  # the phase goes back to bots: a paused account would block it
+    fields: Callable[[datetime], dict]  # what the move writes besides leaving review, at `now`
     needs_content: bool = False  # the phase keeps its content: it must have some
 
 
 RESOLUTIONS = {
-    ResolutionMethod.RESUME: Resolution(S.AVAILABLE, needs_active_account=True),
-    ResolutionMethod.RETRY: Resolution(
-        S.CONTENT_ASSIGNED, needs_active_account=True, needs_content=True
+    # Back to automation: available again, retry count reset, content re-assigned.
+    ResolutionMethod.RESUME: Resolution(
+        S.AVAILABLE,
+        needs_active_account=True,
+        fields=lambda now: {
+            "retry_count": 0,
+            "content": None,
+            "next_attempt_at": None,
+            "available_at": now,
+        },
     ),
-    ResolutionMethod.COMPLETE: Resolution(S.COMPLETED, needs_active_account=False),
-    ResolutionMethod.SKIP: Resolution(S.COMPLETED, needs_active_account=False),
+    # Claimable at once with the same content and a fresh retry budget (the reviewer fixed the
+    # cause; a first blip afterwards should be retried, not escalated).
+    ResolutionMethod.RETRY: Resolution(
+        S.CONTENT_ASSIGNED,
+        needs_active_account=True,
+        needs_content=True,
+        fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
+    ),
+    ResolutionMethod.COMPLETE: Resolution(
+        S.COMPLETED,
+        needs_active_account=False,
+        fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
+    ),
+    ResolutionMethod.SKIP: Resolution(
+        S.COMPLETED,
+        needs_active_account=False,
+        fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
+    ),
 }
 
 
@@ -160,7 +185,7 @@ def resolution_refusal(phase: WarmupPhase, method: str) -> DomainError | None:
 
 
 def _resolve(
-    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor, fields
+    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
 ) -> WarmupPhase:
     reason_code = require_reason_code(reason_code)
     note = require_note(note)
@@ -177,7 +202,7 @@ def _resolve(
         "escalation_level": phase.escalation_level,
         "retry_count": phase.retry_count,
     }
-    leave_review(phase, to_status, **fields(now))
+    leave_review(phase, to_status, **RESOLUTIONS[method].fields(now))
     events.resolved(
         phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
     )
@@ -196,12 +221,6 @@ def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -
         reason_code=reason_code,
         note=note,
         actor=actor,
-        fields=lambda now: {
-            "retry_count": 0,
-            "content": None,
-            "next_attempt_at": None,
-            "available_at": now,
-        },
     )
 
 
@@ -215,7 +234,6 @@ def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) ->
         reason_code=reason_code,
         note=note,
         actor=actor,
-        fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
     )
 
 
@@ -228,7 +246,6 @@ def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor)
         reason_code=reason_code,
         note=note,
         actor=actor,
-        fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
     )
 
 
@@ -241,7 +258,6 @@ def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> 
         reason_code=reason_code,
         note=note,
         actor=actor,
-        fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
     )
 
 
