@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config import metrics
 from reviews import events
 from reviews.models import ResolutionMethod
 from reviews.notifications import Escalation, notify_escalations
@@ -206,6 +207,7 @@ def _resolve(
     events.resolved(
         phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
     )
+    transaction.on_commit(partial(metrics.observe_resolution, method, before["time_in_review"]))
     if to_status == S.COMPLETED:
         unlock_next_phase(phase, now=now)
     return phase
