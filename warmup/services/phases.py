@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config import metrics
 from reviews import events
 from warmup.actors import SYSTEM, Actor
 from warmup.errors import (
@@ -143,6 +144,7 @@ def phase_claim(
         return None
     token = uuid.uuid4()
     take_lease(phase, bot=bot, lease_token=token, expires_at=now + phase.template.lease_duration)
+    transaction.on_commit(metrics.PHASE_CLAIMS.labels(phase_type=phase.phase_type).inc)
     PhaseAttempt.objects.create(
         phase=phase,
         number=phase.attempt_count,
@@ -187,6 +189,7 @@ def phase_complete(
         return phase
     _check_lease(phase, bot=bot, lease_token=token, now=now)
     release_lease(phase, S.COMPLETED, **completion(now=now, method=CompletionMethod.BOT))
+    transaction.on_commit(metrics.PHASE_COMPLETIONS.labels(phase_type=phase.phase_type).inc)
     attempt.finished_at = now
     attempt.outcome = AttemptOutcome.COMPLETED
     attempt.result = result or {}
@@ -289,6 +292,7 @@ def record_failure(
         enter_review(phase, now=now, **failure_fields)
         decision = FailureDecision.REVIEW_REQUIRED
         events.escalated(phase=phase, actor=actor, from_status=S.IN_PROGRESS, reason=reason)
+    transaction.on_commit(metrics.PHASE_FAILURES.labels(category=category, decision=decision).inc)
 
     if attempt is not None:
         attempt.finished_at = now
