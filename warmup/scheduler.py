@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from config import metrics
 from reviews.services import reviews_escalate_due
 from warmup.services.scheduling import leases_expire, phases_assign_content, phases_unlock_due
 
@@ -26,6 +27,7 @@ class TickReport:
         return ", ".join(f"{key} {value}" for key, value in self.as_dict().items())
 
 
+@metrics.TICK_DURATION.time()
 def tick(*, now: datetime | None = None) -> TickReport:
     """Expire leases, unlock due phases, assign content, raise escalations.
 
