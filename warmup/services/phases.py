@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -38,7 +38,13 @@ from warmup.models import (
 )
 from warmup.policy import policy_for
 from warmup.services.accounts import account_suspend
-from warmup.state import completion, enter_review, release_lease, take_lease, unlock
+from warmup.state import (
+    apply_transition_many,
+    completion,
+    enter_review,
+    release_lease,
+    take_lease,
+)
 from warmup.validation import validate_category
 
 S = PhaseStatus
@@ -201,21 +207,39 @@ def phase_complete(
 def unlock_next_phase(phase: WarmupPhase, *, now: datetime) -> WarmupPhase | None:
     """After `phase` completed: schedule the account's next pending phase after its delay
     (or make it available at once when the delay is zero). Caller holds the transaction."""
-    following = (
+    following = unlock_next_phases([phase], now=now)
+    return following[0] if following else None
+
+
+def unlock_next_phases(phases: list[WarmupPhase], *, now: datetime) -> list[WarmupPhase]:
+    """`unlock_next_phase` for phases of different accounts at once: one query finds each
+    account's next pending phase; those with no delay become available in one UPDATE, the
+    others get their time in one UPDATE per delay. Caller holds the transaction."""
+    after = {phase.account_id: phase.order for phase in phases}
+    following: dict[int, WarmupPhase] = {}
+    pending = (
         WarmupPhase.objects.select_for_update(of=("self",))
         .select_related("template")
-        .filter(account_id=phase.account_id, order__gt=phase.order, status=S.PENDING)
-        .order_by("order")
-        .first()
+        .filter(account_id__in=list(after), status=S.PENDING)
+        .order_by("account_id", "order")
     )
-    if following is None:
-        return None
-    available_at = now + following.template.delay
-    if available_at <= now:
-        return unlock(following, available_at=now)
-    following.available_at = available_at
-    WarmupPhase.objects.filter(pk=following.pk).update(available_at=available_at, updated_at=now)
-    return following
+    for candidate in pending:
+        if candidate.order > after[candidate.account_id]:
+            following.setdefault(candidate.account_id, candidate)
+    due_now = [p for p in following.values() if p.template.delay <= timedelta(0)]
+    if due_now:
+        apply_transition_many(due_now, S.AVAILABLE, available_at=now)
+    by_delay: dict[timedelta, list[WarmupPhase]] = {}
+    for phase in following.values():
+        if phase.template.delay > timedelta(0):
+            by_delay.setdefault(phase.template.delay, []).append(phase)
+    for delay, group in by_delay.items():
+        WarmupPhase.objects.filter(pk__in=[p.pk for p in group]).update(
+            available_at=now + delay, updated_at=now
+        )
+        for phase in group:
+            phase.available_at = now + delay
+    return list(following.values())
 
 
 # --- Failure path ----------------------------------------------------------------------
