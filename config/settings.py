@@ -4,6 +4,12 @@ DATABASE_URL   default: SQLite file db.sqlite3 in the project root (the embedded
 SECRET_KEY     required when DEBUG is off; a development default is used only while DEBUG is on
 DEBUG          "1"/"true"/"yes" to turn on (default off)
 ALLOWED_HOSTS  comma-separated (default: localhost,127.0.0.1 while DEBUG is on)
+LOG_FORMAT     json | keyvalue (default: keyvalue on a terminal, json otherwise); LOG_LEVEL
+METRICS_TOKEN  when set, /metrics needs `Authorization: Bearer <token>`; unset, it is open
+HTTPS          "1" when the site is served over HTTPS: redirects http and marks cookies secure
+               (each also on its own: SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE,
+               CSRF_COOKIE_SECURE); SECURE_HSTS_SECONDS, TRUST_X_FORWARDED_PROTO
+The README's Configuration table and "Running in production" say more.
 """
 
 from datetime import timedelta
@@ -13,6 +19,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_list, env_str
+from config.logs import configure_structlog, default_format, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -45,7 +52,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line of a request, errors included, carries its context and none of the
+    # previous request's.
+    "config.middleware.LogContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS) from STATIC_ROOT with DEBUG off, before anything else
+    # spends time on them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -76,7 +89,10 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        # Keep a connection for a minute per server thread, and check it before reusing it
+        # so a restarted database costs one reconnect, not one failed request.
         conn_max_age=60,
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -105,22 +121,51 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env_str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+# collectstatic (`make serve` runs it) writes hashed, compressed copies that WhiteNoise serves
+# with far-future cache headers; with DEBUG on the names stay plain and no manifest is needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 LOGIN_URL = "admin:login"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "warmup": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
-        "reviews": {"handlers": ["console"], "level": env_str("LOG_LEVEL", default="INFO")},
-    },
-}
+# Every record, Django's request errors (with their tracebacks) and one line per status change
+# (warmup/state.py) included, to standard error in LOG_FORMAT: see config/logs.py.
+LOG_FORMAT = env_str("LOG_FORMAT", default=default_format()).strip().lower()
+try:
+    LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", default="INFO"))
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+configure_structlog()
+
+# --- Production: metrics and HTTPS ---------------------------------------------------------
+
+# /metrics (Prometheus) needs `Authorization: Bearer <METRICS_TOKEN>` when it is set; unset, the
+# endpoint is open (restrict it at the load balancer then).
+METRICS_TOKEN = env_str("METRICS_TOKEN", default="")
+
+# HTTPS=1 says the site is served over HTTPS only: http is redirected and the session and CSRF
+# cookies are sent over HTTPS only. Off by default, so the development server and the tests
+# speak plain http. Behind a load balancer that ends TLS, also TRUST_X_FORWARDED_PROTO=1 (the
+# balancer must set X-Forwarded-Proto and strip a client's), or every request looks like http
+# and the redirect never ends.
+HTTPS = env_bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=HTTPS)
+if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Prometheus scrapes from inside the network, often over plain http: no redirect for it.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+# HSTS makes browsers refuse http for this host for that long: set it once HTTPS works
+# (e.g. 3600, then 31536000). 0 (the default) sends no header.
+SECURE_HSTS_SECONDS = int(env_str("SECURE_HSTS_SECONDS", default="0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 
 # --- Warmup domain -------------------------------------------------------------------------
 

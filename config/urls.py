@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.converters import DatabaseIdConverter
+from config.monitoring import metrics_view
 from config.views import not_found
 from reviews.admin.dashboard import dashboard_view
 
@@ -19,6 +20,8 @@ urlpatterns = [
         name="reviews-dashboard",
     ),
     path("admin/", admin.site.urls),
+    # Prometheus scrapes this (behind METRICS_TOKEN when it is set).
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/bot/", include("warmup.api.urls")),
     path("api/v1/reviews/", include("reviews.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

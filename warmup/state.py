@@ -5,12 +5,19 @@ move's fields with it.
 Services lock the row, decide, and call a move here; nothing else assigns a status. Writes are
 conditional on the status the caller saw (compare-and-set), so even on a database without row
 locks (SQLite) two writers cannot both win.
+
+Every change writes one structured log line (`phase_status_changed`, `account_status_changed`)
+once its transaction commits, with who acted and in which batch taken from the log context
+that the edges bind: `bot` (bot API), `user` (admin, review API), `batch` (bulk commands).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
+import structlog
+from django.db import transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
@@ -26,6 +33,30 @@ from warmup.models import Account, AccountStatus, Bot, PhaseStatus, WarmupPhase
 
 S = PhaseStatus
 A = AccountStatus
+
+log = structlog.get_logger("warmup.state")
+
+
+def _log_change(event: str, **fields) -> None:
+    """One line for one status change, written after commit (a rolled-back move changed
+    nothing), with the log context of the moment of the move (bot or user, batch)."""
+    line = {**structlog.contextvars.get_contextvars(), **fields}
+    transaction.on_commit(partial(log.info, event, **line))
+
+
+def _log_phase_change(phase: WarmupPhase, from_status: str, to_status: str) -> None:
+    # The failure behind the move, where there is one: a retry, an escalation or a hold, a
+    # resolution. A claim or a completion has none, whatever failed before.
+    retry = (from_status, to_status) == (S.IN_PROGRESS, S.CONTENT_ASSIGNED)
+    review = S.REVIEW_REQUIRED in (from_status, to_status)
+    _log_change(
+        "phase_status_changed",
+        phase=phase.pk,
+        account=phase.account_id,
+        **{"from": str(from_status), "to": str(to_status)},
+        category=(phase.last_failure_category or None) if retry or review else None,
+    )
+
 
 # --- Phases ----------------------------------------------------------------------------------
 
@@ -83,6 +114,7 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
         )
     for name, value in fields.items():
         setattr(phase, name, value)
+    _log_phase_change(phase, phase.status, to_status)
     phase.status = str(to_status)
     return phase
 
@@ -125,6 +157,7 @@ def apply_transition_many(
     for phase in phases:
         for name, value in {**fields, **(per_row or {}).get(phase.pk, {})}.items():
             setattr(phase, name, value)
+        _log_phase_change(phase, phase.status, to_status)
         phase.status = str(to_status)
     return phases
 
@@ -239,5 +272,10 @@ def apply_account_transition(account: Account, to_status: str) -> Account:
             current_status=current or "",
             target_status=to_status,
         )
+    _log_change(
+        "account_status_changed",
+        account=account.pk,
+        **{"from": str(account.status), "to": str(to_status)},
+    )
     account.status, account.status_changed_at = str(to_status), now
     return account

@@ -1,5 +1,6 @@
 """Bot authentication: `Authorization: Bearer <token>`, as printed by `create_bot`."""
 
+import structlog
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -34,6 +35,8 @@ class BotTokenAuthentication(authentication.BaseAuthentication):
         if not bot.is_active:
             raise BotInactive()
         bot_touch(bot)
+        # Who acts, for the log lines of this request (config.middleware clears it after).
+        structlog.contextvars.bind_contextvars(bot=bot.name)
         return bot, token
 
     def authenticate_header(self, request):

@@ -1,0 +1,139 @@
+"""The Prometheus scrape at /metrics: the counters of config.metrics and gauges read from the
+database on each scrape.
+
+The gauges are computed per scrape by a custom collector, not set by the code, so every server
+process answers the same and no gauge outlives a restart. Two queries, each served by the
+partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
+size of the phases table.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.db.models import Count, Min
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from config import metrics
+from warmup.models import PhaseStatus, WarmupPhase
+
+S = PhaseStatus
+
+# The statuses counted by `warmup_phases`: each has a partial index (claim, lease expiry,
+# unlocking, content assignment, review queue), so each count reads only that status's rows.
+# `completed` is left out on purpose: it is where every phase ends, grows without bound and
+# has no index of its own, so counting it would read the whole table on every scrape. Its
+# rate is `warmup_phase_completions_total` (bots) and the resolutions of the review histogram.
+COUNTED_STATUSES = (
+    S.PENDING,
+    S.AVAILABLE,
+    S.CONTENT_ASSIGNED,
+    S.IN_PROGRESS,
+    S.REVIEW_REQUIRED,
+)
+
+NOT_AUTHENTICATED = "Metrics need 'Authorization: Bearer <METRICS_TOKEN>'.\n"
+WRONG_TOKEN = "Wrong metrics token.\n"
+
+
+def phase_counts():
+    """Phases per counted status, as (status, count) rows: one UNION ALL of one filtered
+    count per status, so each branch can use that status's partial index."""
+    branches = [
+        WarmupPhase.objects.filter(status=status)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+        for status in COUNTED_STATUSES
+    ]
+    return branches[0].union(*branches[1:], all=True)
+
+
+def review_queue():
+    """The review queue by failure category and escalation level, with the oldest entry of
+    each group: read through the review queue's partial index."""
+    return (
+        WarmupPhase.objects.filter(status=S.REVIEW_REQUIRED)
+        .order_by()
+        .values("last_failure_category", "escalation_level")
+        .annotate(n=Count("pk"), oldest=Min("review_required_since"))
+    )
+
+
+class DatabaseCollector(Collector):
+    """Gauges read on scrape: the review queue, its oldest item, phases by live status."""
+
+    def collect(self):
+        now = timezone.now()
+        depth = GaugeMetricFamily(
+            "warmup_review_queue_depth",
+            "Items in review, by failure category and escalation level.",
+            labels=["category", "escalation_level"],
+        )
+        oldest = None
+        for row in review_queue():
+            depth.add_metric(
+                [row["last_failure_category"] or "none", str(row["escalation_level"])], row["n"]
+            )
+            if oldest is None or row["oldest"] < oldest:
+                oldest = row["oldest"]
+        yield depth
+        yield GaugeMetricFamily(
+            "warmup_review_oldest_age_seconds",
+            "How long the item waiting longest in review has waited (0 when the queue is empty).",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+        counts = dict.fromkeys(COUNTED_STATUSES, 0)
+        counts.update(dict(phase_counts()))
+        phases = GaugeMetricFamily(
+            "warmup_phases",
+            "Phases by status, for the statuses that are not final (completed is not counted).",
+            labels=["status"],
+        )
+        for status, n in counts.items():
+            phases.add_metric([str(status)], n)
+        yield phases
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What one scrape reports: the database gauges and the counters of every process (the
+    files of PROMETHEUS_MULTIPROC_DIR) or of this one."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector())
+    if metrics.MULTIPROCESS_DIR:
+        multiprocess.MultiProcessCollector(registry, path=metrics.MULTIPROCESS_DIR)
+    else:
+        registry.register(metrics.REGISTRY)
+    return registry
+
+
+def _refusal(request) -> HttpResponse | None:
+    """401 without a bearer token, 403 with a wrong one, None when METRICS_TOKEN is unset
+    (open: restrict /metrics elsewhere) or the token matches."""
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return None
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        response = HttpResponse(NOT_AUTHENTICATED, status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return HttpResponse(WRONG_TOKEN, status=403, content_type="text/plain")
+    return None
+
+
+@require_safe
+def metrics_view(request):
+    """GET /metrics: the Prometheus text format."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
