@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from reviews import events
 from reviews.models import RESOLUTION_ACTIONS, ReviewLog
-from reviews.services import RESOLUTIONS, resolution_refusal
+from reviews.services import RESOLUTIONS, refusal_reason, resolution_refusal
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
@@ -28,6 +28,7 @@ from warmup.errors import (
     BATCH_ITEM_MISSING,
     UNDO_CLAIMED_SINCE,
     UNDO_COMPLETED,
+    UNDO_IN_REVIEW,
     UNDO_MOVED_ON,
     UNDO_NOT_IN_BATCH,
     UNKNOWN_RESOLUTION,
@@ -91,7 +92,7 @@ def resolve_batch(
         if refusal is None:
             allowed.append(phase)
         else:
-            unchanged[phase.pk] = refusal.message
+            unchanged[phase.pk] = refusal_reason(refusal)
     now = timezone.now()
     before = [
         {
@@ -174,6 +175,8 @@ def undo_batch(
             unchanged[phase.pk] = UNDO_COMPLETED
         elif claims:
             unchanged[phase.pk] = UNDO_CLAIMED_SINCE
+        elif phase.status == S.REVIEW_REQUIRED:
+            unchanged[phase.pk] = UNDO_IN_REVIEW
         elif phase.status not in (S.AVAILABLE, S.CONTENT_ASSIGNED):
             unchanged[phase.pk] = UNDO_MOVED_ON.format(status=phase.get_status_display().lower())
         else:

@@ -185,6 +185,18 @@ def resolution_refusal(phase: WarmupPhase, method: str) -> DomainError | None:
     return None
 
 
+def refusal_reason(exc: DomainError) -> str:
+    """A refused review action in a few words that hold for many items at once (no ids), for
+    summaries of bulk actions: "no longer in review", "the account is suspended: ..."."""
+    if isinstance(exc, NotClaimable):
+        return f"the account is {exc.context.get('account_status')}: reactivate it first"
+    if isinstance(exc, InvalidTransition) and exc.current_status not in ("", S.REVIEW_REQUIRED):
+        return f"no longer in review: it is {S(exc.current_status).label.lower()}"
+    if exc.message == RETRY_NEEDS_CONTENT.format(phase_id=exc.context.get("phase_id")):
+        return "it has no content to retry with: resume automation instead"
+    return exc.message
+
+
 def _resolve(
     *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
 ) -> WarmupPhase:

@@ -30,6 +30,7 @@ from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
 from reviews.services import (
     RESOLUTIONS,
+    refusal_reason,
     resolution_refusal,
     review_assign,
     review_comment,
@@ -37,7 +38,7 @@ from reviews.services import (
     review_resolve,
 )
 from warmup.actors import Actor
-from warmup.errors import DomainError, InvalidTransition, NotClaimable
+from warmup.errors import DomainError, NotClaimable
 from warmup.models import PhaseStatus
 from warmup.policy import policy_for
 
@@ -46,15 +47,10 @@ LEVEL_COLOURS = {0: "#4b5563", 1: "#a16207", 2: "#c2410c", 3: "#991b1b"}
 
 def why_not(exc: DomainError) -> str:
     """A refusal in the words of the queue: what happened to the item, what to do."""
-    if isinstance(exc, NotClaimable):
-        return f"the account is {exc.context.get('account_status')}: reactivate it first"
-    if isinstance(exc, InvalidTransition) and exc.current_status not in (
-        "",
-        PhaseStatus.REVIEW_REQUIRED,
-    ):
-        status = PhaseStatus(exc.current_status).label.lower()
-        return f"no longer in review: it is {status} (resolved by someone else)"
-    return exc.message
+    reason = refusal_reason(exc)
+    if reason.startswith("no longer in review"):
+        return f"{reason} (resolved by someone else)"
+    return reason
 
 
 def describe(item: ReviewItem) -> str:

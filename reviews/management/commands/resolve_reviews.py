@@ -1,0 +1,363 @@
+"""manage.py resolve_reviews: resolve review items in bulk, or undo a bulk run.
+
+Select (by category, phase type, platform, age, level, assignee, account, bot or ids), preview
+with --dry-run, then resolve in batches of --batch-size, each batch one transaction through
+reviews.batches (the same rules as one resolution). Every run has a batch id, printed first and
+written on each of its ReviewLog rows; --undo BATCH puts back in review what that run left
+where it was.
+
+Exit codes: 0 every selected item changed (or nothing was selected); 1 some did not (listed);
+2 a usage error, an unknown reason code or a --user who may not resolve (nothing changed);
+130 interrupted (what was done stays done; run the same command again to finish).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from config.text import duration_display, plural
+from reviews import batches
+from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
+from reviews.permissions import can_resolve_reviews
+from reviews.selectors import review_selection
+from warmup.actors import Actor
+from warmup.errors import DomainError
+from warmup.models import FailureCategory, Platform
+
+USAGE = 2
+SOME_NOT_CHANGED = 1
+INTERRUPTED = 130
+SHOWN_IN_DRY_RUN = 50  # rows of the preview table before "and N more"
+IDS_PER_REASON = 20  # ids listed per reason in the summary
+
+AGE = re.compile(r"^\s*(\d{1,6})\s*([mhd])\s*$")
+AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+USER_UNKNOWN = "No user named {name!r}; --user names the reviewer the log will show."
+USER_INACTIVE = "User {name!r} is deactivated."
+USER_CANNOT_RESOLVE = (
+    "User {name!r} may not act on the review queue (needs the resolve permission, e.g. the "
+    "Reviewers group); nothing was changed."
+)
+NEEDS = "--{option} is required with --action (nothing was changed)."
+UNDO_ALONE = (
+    "--undo takes no --action, --reason or selection options: it undoes what the batch did."
+)
+
+
+def parse_age(value: str) -> timedelta:
+    """'90m', '2h', '3d' -> timedelta (an argparse type: a bad value is a usage error)."""
+    match = AGE.match(value)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an age such as 90m, 2h or 3d")
+    return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_account(value: str) -> tuple[str, str]:
+    platform, _, username = value.partition(":")
+    if platform not in Platform.values or not username.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not platform:username (platforms: {', '.join(Platform.values)})"
+        )
+    return platform, username.strip().lstrip("@")
+
+
+def parse_ids(value: str) -> list[int] | str:
+    if value == "-":
+        return "-"
+    return _ids(value.split(","))
+
+
+def _ids(parts) -> list[int]:
+    ids = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit() and len(part) <= 18):
+            raise argparse.ArgumentTypeError(f"{part!r} is not a phase id")
+        ids.append(int(part))
+    return ids
+
+
+def positive(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to 100000")
+    return int(value)
+
+
+def level(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) > 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an escalation level (0, 1, 2, ...)")
+    return int(value)
+
+
+class Command(BaseCommand):
+    help = (
+        "Resolve review items in bulk (resume, retry, complete or skip), in batches, with a "
+        "dry run; or undo an earlier run with --undo BATCH."
+    )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.epilog = (
+            "Exit codes: 0 all selected items changed or none selected; 1 some not changed "
+            "(listed); 2 usage error, unknown reason code or a --user who may not resolve "
+            "(nothing changed); 130 interrupted (rerun to finish)."
+        )
+        return parser
+
+    def add_arguments(self, parser):
+        pick = parser.add_argument_group("which items (all of these narrow the queue)")
+        pick.add_argument(
+            "--category",
+            action="append",
+            choices=FailureCategory.values,
+            metavar="CATEGORY",
+            help="failure category; repeat for several",
+        )
+        pick.add_argument("--phase-type", help="e.g. first_post")
+        pick.add_argument("--platform", choices=Platform.values)
+        pick.add_argument(
+            "--older-than",
+            type=parse_age,
+            metavar="AGE",
+            help="in review at least this long: 90m, 2h, 3d",
+        )
+        pick.add_argument("--escalation-level", type=level, metavar="N")
+        pick.add_argument("--assignee", metavar="USERNAME", help="a username, or none")
+        pick.add_argument("--account", type=parse_account, metavar="PLATFORM:USERNAME")
+        pick.add_argument("--bot", metavar="NAME", help="the bot that last held the phase")
+        pick.add_argument(
+            "--ids",
+            type=parse_ids,
+            metavar="ID,ID,...",
+            help="phase ids, comma-separated, or - to read them from stdin",
+        )
+        pick.add_argument("--limit", type=positive, metavar="N", help="at most N items")
+
+        act = parser.add_argument_group("what to do")
+        act.add_argument("--action", choices=ResolutionMethod.values)
+        act.add_argument(
+            "--reason", metavar="REASON_CODE", help="one of: " + ", ".join(ReasonCode.values)
+        )
+        act.add_argument("--note", help="what was done, for the review log (required)")
+        act.add_argument(
+            "--user",
+            required=True,
+            metavar="USERNAME",
+            help="the reviewer acting (must be allowed to resolve)",
+        )
+        act.add_argument(
+            "--undo",
+            type=uuid.UUID,
+            metavar="BATCH",
+            help="undo the run with this batch id instead",
+        )
+        act.add_argument(
+            "--dry-run", action="store_true", help="show what would change; change nothing"
+        )
+        act.add_argument(
+            "--batch-size",
+            type=positive,
+            default=500,
+            metavar="N",
+            help="items per transaction (default 500)",
+        )
+
+    # --- The flow --------------------------------------------------------------------------
+
+    def handle(self, *args, **options):
+        actor = Actor.for_user(self.resolve_user(options["user"]))
+        if options["undo"]:
+            self.check_undo(options)
+            ids, missing = batches.batch_resolutions(options["undo"]), []
+        else:
+            self.check_action(options)
+            ids, missing = self.select(options)
+        if options["limit"]:
+            ids = ids[: options["limit"]]
+
+        batch = uuid.uuid4()
+        self.stdout.write(f"Batch {batch}")
+        what = f"undo batch {options['undo']}" if options["undo"] else options["action"]
+        if not ids:
+            self.stdout.write("Nothing selected; nothing changed.")
+            return
+        if options["dry_run"]:
+            self.preview(ids, what)
+            return
+        self.run(ids, missing, batch=batch, actor=actor, options=options, what=what)
+
+    def resolve_user(self, username: str):
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(USER_UNKNOWN.format(name=username), returncode=USAGE)
+        if not user.is_active:
+            raise CommandError(USER_INACTIVE.format(name=username), returncode=USAGE)
+        if not can_resolve_reviews(user):
+            raise CommandError(USER_CANNOT_RESOLVE.format(name=username), returncode=USAGE)
+        return user
+
+    def check_action(self, options) -> None:
+        for option in ("action", "reason", "note"):
+            if not options[option]:
+                raise CommandError(NEEDS.format(option=option), returncode=USAGE)
+        try:
+            batches.validate_resolution(
+                method=options["action"], reason_code=options["reason"], note=options["note"]
+            )
+        except DomainError as exc:
+            raise CommandError(f"{exc.message} Nothing was changed.", returncode=USAGE) from None
+
+    def check_undo(self, options) -> None:
+        chosen = [
+            o
+            for o in (
+                "action",
+                "reason",
+                "category",
+                "phase_type",
+                "platform",
+                "older_than",
+                "escalation_level",
+                "assignee",
+                "account",
+                "bot",
+                "ids",
+            )
+            if options[o] not in (None, [])
+        ]
+        if chosen:
+            raise CommandError(UNDO_ALONE, returncode=USAGE)
+        if not (options["note"] or "").strip():
+            raise CommandError(
+                NEEDS.format(option="note").replace("--action", "--undo"), returncode=USAGE
+            )
+
+    def select(self, options) -> tuple[list[int], list[int]]:
+        """The selected items in queue order, and the named --ids that are not in review."""
+        ids = options["ids"]
+        if ids == "-":
+            try:
+                ids = _ids(re.split(r"[\s,]+", sys.stdin.read()))
+            except argparse.ArgumentTypeError as exc:
+                raise CommandError(
+                    f"stdin: {exc}; nothing was changed.", returncode=USAGE
+                ) from None
+        older = options["older_than"]
+        queue = review_selection(
+            categories=options["category"],
+            phase_type=options["phase_type"],
+            platform=options["platform"],
+            waiting_since=timezone.now() - older if older is not None else None,
+            escalation_level=options["escalation_level"],
+            assignee=options["assignee"],
+            account=options["account"],
+            bot=options["bot"],
+            ids=ids,
+        )
+        selected = list(queue.values_list("pk", flat=True))
+        chosen = set(selected)
+        return selected, [pk for pk in ids or [] if pk not in chosen]
+
+    def preview(self, ids: list[int], what: str) -> None:
+        """The items a run would touch, as a table, and their count by category."""
+        now = timezone.now()
+        items = ReviewItem.objects.select_related("account").filter(pk__in=ids).order_by("pk")
+        self.stdout.write(
+            f"{'id':>8}  {'account':<28} {'phase':<16} {'failure':<20} {'status':<16} in review"
+        )
+        counts = Counter()
+        for n, item in enumerate(items):
+            category = item.last_failure_category or "held"
+            counts[category] += 1
+            if n >= SHOWN_IN_DRY_RUN:
+                continue
+            waited = item.review_required_since
+            self.stdout.write(
+                f"{item.pk:>8}  {str(item.account)[:28]:<28} {item.phase_type[:16]:<16} "
+                f"{category[:20]:<20} {item.status[:16]:<16} "
+                f"{duration_display(now - waited) if waited else '-'}"
+            )
+        if len(ids) > SHOWN_IN_DRY_RUN:
+            self.stdout.write(f"... and {len(ids) - SHOWN_IN_DRY_RUN} more")
+        self.stdout.write("By category: " + ", ".join(f"{c} {n}" for c, n in counts.most_common()))
+        self.stdout.write(f"Dry run: would {what} {plural(len(ids), 'item')}; nothing was changed.")
+
+    def run(self, ids, missing, *, batch, actor, options, what: str) -> None:
+        size = options["batch_size"]
+        changed, unchanged = [], {pk: "not in review" for pk in missing}
+        started = time.monotonic()
+        bar = tqdm(total=len(ids), unit="item", file=sys.stderr, disable=not self.stdout.isatty())
+        try:
+            for start in range(0, len(ids), size):
+                chunk = ids[start : start + size]
+                result = self.one_batch(chunk, batch=batch, actor=actor, options=options)
+                changed += result.changed
+                unchanged.update(result.unchanged)
+                bar.update(len(chunk))
+                if bar.disable:
+                    self.stdout.write(
+                        f"{start + len(chunk)}/{len(ids)} done: {len(changed)} changed, "
+                        f"{len(unchanged)} not changed"
+                    )
+        except KeyboardInterrupt:
+            bar.close()
+            self.summary(changed, unchanged, started, what)
+            self.stderr.write(
+                "Interrupted. The batches above are done; the one in progress was rolled "
+                "back. Run the same command again to finish."
+            )
+            sys.exit(INTERRUPTED)
+        bar.close()
+        self.summary(changed, unchanged, started, what)
+        if unchanged:
+            raise CommandError(
+                f"{plural(len(unchanged), 'item')} not changed (listed above).",
+                returncode=SOME_NOT_CHANGED,
+            )
+
+    def one_batch(self, chunk, *, batch, actor, options) -> batches.BatchResult:
+        if options["undo"]:
+            return batches.undo_batch(
+                undo=options["undo"],
+                phase_ids=chunk,
+                note=options["note"],
+                actor=actor,
+                batch=batch,
+            )
+        return batches.resolve_batch(
+            phase_ids=chunk,
+            method=options["action"],
+            reason_code=options["reason"],
+            note=options["note"],
+            actor=actor,
+            batch=batch,
+        )
+
+    def summary(self, changed, unchanged, started, what) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        self.stdout.write(
+            f"Done: {what}: {plural(len(changed), 'item')} changed, "
+            f"{len(unchanged)} not changed, in {elapsed:.1f} s "
+            f"({len(changed) / elapsed:.0f} items/s)."
+        )
+        by_reason = defaultdict(list)
+        for pk, reason in unchanged.items():
+            by_reason[reason].append(pk)
+        for reason, pks in sorted(by_reason.items(), key=lambda kv: -len(kv[1])):
+            shown = ", ".join(str(pk) for pk in sorted(pks)[:IDS_PER_REASON])
+            more = f" and {len(pks) - IDS_PER_REASON} more" if len(pks) > IDS_PER_REASON else ""
+            self.stdout.write(f"  not changed, {reason}: {shown}{more}")
