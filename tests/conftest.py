@@ -4,9 +4,11 @@ tests/clients.py reaches the APIs and the admin over HTTP. Fixtures used by one 
 live in that folder's conftest.py."""
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -22,7 +24,7 @@ from tests.builders import (
 from tests.clients import bot_client, user_client, view_only_user
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from warmup.actors import Actor
-from warmup.models import WarmupPhase
+from warmup.models import WarmupPhase, WarmupPlan
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -139,3 +141,12 @@ def fleet(content_pool, bot):
     working = make_in_progress(AccountFactory(username="working_one"), BotFactory())
     done = make_completed(AccountFactory(username="done_one"), BotFactory())
     return {"waiting": waiting, "escalated": escalated, "working": working, "done": done}
+
+
+@pytest.fixture
+def default_plan(transactional_db):
+    """The default plan, as its data migration installs it. Transactional tests end with a
+    flush that empties every table, data migrations' rows included, so put it back (a no-op
+    when it is there)."""
+    import_module("warmup.migrations.0002_default_plan").install_default_plan(apps, None)
+    return WarmupPlan.objects.get(slug="default")

@@ -36,7 +36,11 @@ ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.usefixtures("default_plan"),
+]
 
 
 def _unavailable() -> str:
@@ -62,16 +66,6 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(autouse=True)
-def default_plan(transactional_db):
-    """Each test here ends with a flush, which empties what the data migrations made."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    import_module("warmup.migrations.0002_default_plan").install_default_plan(apps, None)
 
 
 @pytest.fixture

@@ -13,11 +13,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from importlib import import_module
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -47,15 +45,11 @@ from warmup.services.phases import phase_claim, phase_complete, phase_fail
 
 S = PhaseStatus
 
-pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def default_plan(transactional_db):
-    """The flush that ends every transactional test empties the tables its data migration
-    filled; put the default plan back (a no-op when it is there)."""
-    install = import_module("warmup.migrations.0002_default_plan").install_default_plan
-    install(apps, None)
+pytestmark = [
+    requires_postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("default_plan"),
+]
 
 
 THREAD_TIMEOUT = 60  # seconds; a thread still running after this is a hang (deadlock, lost wakeup)

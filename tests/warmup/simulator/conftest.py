@@ -6,26 +6,12 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from importlib import import_module
 from io import StringIO
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
-
-from warmup.models import WarmupPlan
-
-
-@pytest.fixture
-def default_plan(transactional_db):
-    """The default plan, as its data migration installs it. Transactional tests end with a
-    flush that empties every table, data migrations' rows included, so put it back."""
-    from django.apps import apps
-
-    install_default_plan = import_module("warmup.migrations.0002_default_plan").install_default_plan
-    install_default_plan(apps, None)
-    return WarmupPlan.objects.get(slug="default")
 
 
 @pytest.fixture

@@ -1,0 +1,394 @@
+"""manage.py resolve_reviews: bulk resolution from the command line, with a dry run and undo."""
+
+import re
+import threading
+import uuid
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import ManagementUtility, call_command
+from django.core.management.base import CommandError
+from django.db import connection, connections, transaction
+
+from reviews import batches
+from reviews.models import ReviewAction, ReviewLog
+from reviews.services import review_resume
+from tests.clients import view_only_user
+from tests.conftest import requires_postgres
+from tests.factories import BotFactory, UserFactory, new_item_in_review
+from warmup.actors import Actor
+from warmup.models import Account, PhaseStatus, WarmupPhase
+from warmup.scheduler import tick
+from warmup.services.phases import phase_claim
+
+pytestmark = pytest.mark.django_db
+
+WHY = ["--reason", "replaced_proxy", "--note", "proxy pool back"]
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(username="oncall", reviewer=True)
+
+
+def resolve(*args, expect=0):
+    """Run the command; returns (stdout, batch id). `expect` is the exit code it must give."""
+    out, err = StringIO(), StringIO()
+    code = 0
+    try:
+        call_command("resolve_reviews", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        code = exc.returncode
+        err.write(str(exc))
+    assert code == expect, (out.getvalue(), err.getvalue())
+    printed = out.getvalue()
+    match = re.match(r"Batch ([0-9a-f-]{36})", printed)
+    return printed + err.getvalue(), uuid.UUID(match.group(1)) if match else None
+
+
+def exit_code(monkeypatch, *argv) -> int:
+    """The exit code of the command run as from a shell (argparse errors exit 2 there)."""
+    # Run from a shell, a command closes the database connections when it ends; here that
+    # would close the test's own connection, inside its transaction.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+    try:
+        ManagementUtility(["manage.py", "resolve_reviews", *argv]).execute()
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def status(phase):
+    return WarmupPhase.objects.get(pk=phase.pk).status
+
+
+def resolution_rows(phase):
+    return ReviewLog.objects.filter(phase=phase, resolution_method__gt="").count()
+
+
+# --- Selection and actions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action, to_status",
+    [
+        ("resume", PhaseStatus.AVAILABLE),
+        ("retry", PhaseStatus.CONTENT_ASSIGNED),
+        ("complete", PhaseStatus.COMPLETED),
+        ("skip", PhaseStatus.COMPLETED),
+    ],
+)
+def test_each_action_resolves_the_selection_and_logs_each_with_the_batch(
+    operator, bot, content_pool, action, to_status
+):
+    items = [new_item_in_review(bot, "proxy_error") for _ in range(3)]
+
+    printed, batch = resolve("--user", "oncall", "--action", action, *WHY)
+
+    assert [status(i) for i in items] == [to_status] * 3
+    rows = ReviewLog.objects.filter(batch=batch)
+    assert rows.count() == 3
+    assert {(r.actor_user, r.reason_code, r.note) for r in rows} == {
+        (operator, "replaced_proxy", "proxy pool back")
+    }
+    assert "3 items changed, 0 not changed" in printed
+
+
+def test_complete_in_bulk_unlocks_each_accounts_next_phase(operator, bot, content_pool):
+    items = [new_item_in_review(bot) for _ in range(2)]
+
+    resolve("--user", "oncall", "--action", "complete", *WHY)
+
+    for item in items:
+        nxt = WarmupPhase.objects.get(account=item.account, order=2)
+        assert nxt.available_at is not None  # scheduled after its delay, as one by one
+
+
+@pytest.mark.parametrize(
+    "selection, chosen",
+    [
+        (["--category", "login_failed"], {"login"}),
+        (["--category", "login_failed", "--category", "proxy_error"], {"login", "proxy"}),
+        (["--platform", "PLATFORM_OF_LOGIN"], {"login"}),
+        (["--older-than", "2h"], {"old"}),
+        (["--escalation-level", "0"], {"login", "proxy"}),
+        (["--assignee", "none"], {"login", "proxy", "old"}),
+        (["--assignee", "oncall"], set()),
+        (["--account", "ACCOUNT_OF_PROXY"], {"proxy"}),
+        (["--bot", "BOT_OF_OLD"], {"old"}),
+        (["--ids", "IDS_OF_LOGIN_AND_OLD"], {"login", "old"}),
+        (["--phase-type", "profile_bio", "--limit", "1"], {"old"}),
+    ],
+)
+def test_each_selection_flag_narrows_what_is_resolved(
+    operator, content_pool, clock, selection, chosen
+):
+    old_bot, bot = BotFactory(), BotFactory()
+    made = {"old": new_item_in_review(old_bot, "challenge_required")}
+    clock.shift(timedelta(hours=3))
+    tick()  # level 1 for the old one: over 1 h
+    made["login"] = new_item_in_review(bot, "login_failed")
+    made["proxy"] = new_item_in_review(bot, "proxy_error")
+    words = {
+        "PLATFORM_OF_LOGIN": made["login"].account.platform,
+        "ACCOUNT_OF_PROXY": str(made["proxy"].account),
+        "BOT_OF_OLD": old_bot.name,
+        "IDS_OF_LOGIN_AND_OLD": f"{made['login'].pk},{made['old'].pk}",
+    }
+    assert len({item.account.platform for item in made.values()}) == 3  # the factory cycles
+    args = [words.get(arg, arg) for arg in selection]
+
+    resolve("--user", "oncall", "--action", "skip", *WHY, *args)
+
+    done = {name for name, item in made.items() if status(item) == PhaseStatus.COMPLETED}
+    assert done == chosen
+
+
+def test_ids_can_come_from_stdin(operator, bot, content_pool, monkeypatch):
+    first, second, third = (new_item_in_review(bot) for _ in range(3))
+    monkeypatch.setattr("sys.stdin", StringIO(f"{first.pk}\n{third.pk}\n"))
+
+    resolve("--user", "oncall", "--action", "resume", *WHY, "--ids", "-")
+
+    assert [status(p) for p in (first, second, third)] == [
+        PhaseStatus.AVAILABLE,
+        PhaseStatus.REVIEW_REQUIRED,
+        PhaseStatus.AVAILABLE,
+    ]
+
+
+def test_a_dry_run_shows_the_items_and_changes_nothing(operator, bot, content_pool):
+    items = [new_item_in_review(bot, "proxy_error") for _ in range(2)]
+    before = ReviewLog.objects.count()
+
+    printed, _ = resolve("--user", "oncall", "--action", "retry", *WHY, "--dry-run")
+
+    assert str(items[0].account) in printed and str(items[1].account) in printed
+    assert "By category: proxy_error 2" in printed
+    assert "Dry run: would retry 2 items; nothing was changed." in printed
+    assert [status(i) for i in items] == [PhaseStatus.REVIEW_REQUIRED] * 2
+    assert ReviewLog.objects.count() == before
+
+
+def test_nothing_selected_is_said_and_exits_0(operator):
+    printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY)
+
+    assert "Nothing selected; nothing changed." in printed
+
+
+# --- Who may act, and bad input -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "who, message",
+    [
+        ("ghost", "No user named 'ghost'"),
+        ("reader", "may not act on the review queue"),
+        ("retired", "is deactivated"),
+    ],
+)
+def test_the_user_must_exist_be_active_and_may_resolve(bot, content_pool, who, message):
+    reader = view_only_user()
+    reader.username = "reader"
+    reader.save()
+    UserFactory(username="retired", reviewer=True, is_active=False)
+    item = new_item_in_review(bot)
+
+    printed, _ = resolve("--user", who, "--action", "resume", *WHY, expect=2)
+
+    assert message in printed
+    assert status(item) == PhaseStatus.REVIEW_REQUIRED
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--action", "resume", "--reason", "bogus", "--note", "x"],
+        ["--action", "resume", "--reason", "other", "--note", "  "],
+        ["--action", "resume", "--note", "x"],
+        ["--action", "explode", "--reason", "other", "--note", "x"],
+        ["--action", "resume", "--reason", "other", "--note", "x", "--older-than", "3x"],
+        ["--action", "resume", "--reason", "other", "--note", "x", "--ids", "1,abc"],
+        ["--action", "resume", "--reason", "other", "--note", "x", "--account", "myspace:bob"],
+        ["--action", "resume", "--reason", "other", "--note", "x", "--batch-size", "0"],
+        ["--undo", "not-a-uuid", "--note", "x"],
+        ["--undo", str(uuid.uuid4()), "--action", "resume", "--note", "x"],
+    ],
+)
+def test_usage_errors_exit_2_and_change_nothing(
+    operator, bot, content_pool, argv, capsys, monkeypatch
+):
+    item = new_item_in_review(bot)
+
+    code = exit_code(monkeypatch, "--user", "oncall", *argv)
+
+    assert code == 2
+    assert status(item) == PhaseStatus.REVIEW_REQUIRED
+    assert not ReviewLog.objects.filter(batch__isnull=False).exists()
+
+
+# --- Items that changed meanwhile, interruptions ----------------------------------------------
+
+
+def test_an_item_resolved_between_selection_and_update_is_reported_not_overwritten(
+    operator, bot, content_pool, monkeypatch
+):
+    first, second = new_item_in_review(bot), new_item_in_review(bot)
+    real_batch = batches.resolve_batch
+
+    def someone_else_first(**kwargs):
+        review_resume(
+            phase_id=second.pk, reason_code="other", note="by hand", actor=Actor.for_user(operator)
+        )
+        return real_batch(**kwargs)
+
+    monkeypatch.setattr(batches, "resolve_batch", someone_else_first)
+
+    printed, batch = resolve("--user", "oncall", "--action", "skip", *WHY, expect=1)
+
+    assert status(first) == PhaseStatus.COMPLETED
+    assert status(second) == PhaseStatus.AVAILABLE  # the other reviewer's resume stands
+    assert f"not changed, no longer in review: it is available: {second.pk}" in printed
+    assert ReviewLog.objects.filter(batch=batch).count() == 1
+
+
+def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
+    operator, bot, content_pool, monkeypatch
+):
+    items = [new_item_in_review(bot) for _ in range(5)]
+    real_batch = batches.resolve_batch
+    calls = []
+
+    def killed_in_the_second_batch(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_batch(**kwargs)
+
+    monkeypatch.setattr(batches, "resolve_batch", killed_in_the_second_batch)
+    with pytest.raises(SystemExit) as stopped:
+        call_command(
+            "resolve_reviews",
+            "--user",
+            "oncall",
+            "--action",
+            "resume",
+            *WHY,
+            "--batch-size",
+            "2",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert stopped.value.code == 130
+    assert [status(i) for i in items].count(PhaseStatus.AVAILABLE) == 2  # the first batch
+
+    monkeypatch.setattr(batches, "resolve_batch", real_batch)
+    printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY, "--batch-size", "2")
+
+    assert "3 items changed, 0 not changed" in printed
+    assert [status(i) for i in items] == [PhaseStatus.AVAILABLE] * 5
+    assert [resolution_rows(i) for i in items] == [1] * 5
+
+
+def test_some_items_not_changed_exit_1_and_are_listed(operator, bot, content_pool):
+    fine = new_item_in_review(bot)
+    suspended = new_item_in_review(bot, "account_suspended")
+
+    printed, _ = resolve(
+        "--user",
+        "oncall",
+        "--action",
+        "resume",
+        *WHY,
+        "--ids",
+        f"{fine.pk},{suspended.pk},999999",
+        expect=1,
+    )
+
+    assert status(fine) == PhaseStatus.AVAILABLE
+    assert "the account is suspended: reactivate it first: " + str(suspended.pk) in printed
+    assert "not changed, not in review: 999999" in printed
+
+
+# --- Undo --------------------------------------------------------------------------------------
+
+
+def test_undo_puts_a_batch_back_in_review_with_its_earlier_context(
+    operator, bot, content_pool, clock
+):
+    items = [new_item_in_review(bot, "proxy_error") for _ in range(2)]
+    since = {i.pk: i.review_required_since for i in items}
+    clock.shift(timedelta(minutes=90))
+    tick()  # level 1
+    _, batch = resolve("--user", "oncall", "--action", "resume", *WHY)
+    clock.shift(timedelta(minutes=5))
+
+    printed, undo = resolve("--user", "oncall", "--undo", str(batch), "--note", "wrong call")
+
+    for item in items:
+        now = WarmupPhase.objects.get(pk=item.pk)
+        assert now.status == PhaseStatus.REVIEW_REQUIRED
+        assert now.review_required_since == since[item.pk]  # the clock it had
+        assert now.escalation_level == 1
+        assert now.last_failure_category == "proxy_error"
+    rows = ReviewLog.objects.filter(batch=undo)
+    assert {r.action for r in rows} == {ReviewAction.RESOLUTION_UNDONE}
+    assert {r.data["undoes_batch"] for r in rows} == {str(batch)}
+    assert "2 items changed, 0 not changed" in printed
+
+
+def test_undo_of_a_partly_reclaimed_batch_leaves_the_claimed_ones(operator, bot, content_pool):
+    items = [new_item_in_review(bot) for _ in range(3)]
+    _, batch = resolve("--user", "oncall", "--action", "retry", *WHY)
+    claimed = phase_claim(bot=bot)  # a bot took one of them again
+    assert claimed.pk in {i.pk for i in items}
+
+    printed, _ = resolve("--user", "oncall", "--undo", str(batch), "--note", "undo", expect=1)
+
+    back = [i for i in items if status(i) == PhaseStatus.REVIEW_REQUIRED]
+    assert len(back) == 2
+    assert status(claimed) == PhaseStatus.IN_PROGRESS
+    assert f"not changed, a bot has claimed it since: {claimed.pk}" in printed
+
+
+def test_undo_leaves_completed_phases_completed(operator, bot, content_pool):
+    item = new_item_in_review(bot)
+    _, batch = resolve("--user", "oncall", "--action", "skip", *WHY)
+
+    printed, _ = resolve("--user", "oncall", "--undo", str(batch), "--note", "undo", expect=1)
+
+    assert status(item) == PhaseStatus.COMPLETED
+    assert "completed phases stay completed" in printed
+
+
+# --- Locks -------------------------------------------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_row_someone_holds_is_skipped_not_waited_for(content_pool, bot, default_plan):
+    UserFactory(username="oncall", reviewer=True)
+    held, free = new_item_in_review(bot), new_item_in_review(bot)
+    locked, release = threading.Event(), threading.Event()
+
+    def a_reviewer_holds_the_row():
+        with transaction.atomic():
+            WarmupPhase.objects.select_for_update().get(pk=held.pk)
+            locked.set()
+            release.wait(30)
+        connection.close()
+
+    holder = threading.Thread(target=a_reviewer_holds_the_row)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY, expect=1)
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert status(free) == PhaseStatus.AVAILABLE
+    assert status(held) == PhaseStatus.REVIEW_REQUIRED
+    assert f"a bot or a reviewer holds it right now; run again to retry it: {held.pk}" in printed
+    assert Account.objects.count() == 2
