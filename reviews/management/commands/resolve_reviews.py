@@ -21,6 +21,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+import structlog
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -198,7 +199,9 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.preview(ids, what)
             return
-        self.run(ids, missing, batch=batch, actor=actor, options=options, what=what)
+        # Each status change this run makes is logged with its batch and its reviewer.
+        with structlog.contextvars.bound_contextvars(batch=str(batch), user=options["user"]):
+            self.run(ids, missing, batch=batch, actor=actor, options=options, what=what)
 
     def resolve_user(self, username: str):
         user = get_user_model().objects.filter(username=username).first()
