@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_BOTS ?= 3
+WEB_CONCURRENCY ?= 2
+WEB_THREADS ?= 4
 
 .PHONY: demo test lint serve migrate clean
 
@@ -19,8 +21,28 @@ $(VENV)/.installed: pyproject.toml
 ## serve on http://127.0.0.1:8000 with the scheduler and a few simulated bots running.
 demo: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py seed_demo --with-admin
+	DEBUG=1 BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo --with-admin
 	DEBUG=1 $(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
+
+## make serve: the production web server. Migrates, collects static files, and runs gunicorn on
+## HOST:PORT with WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread: a slow
+## client holds a thread, not a whole worker, and database connections live CONN_MAX_AGE).
+## Needs SECRET_KEY and ALLOWED_HOSTS, and DATABASE_URL for PostgreSQL; see the README.
+## With PROMETHEUS_MULTIPROC_DIR set, the metric files of processes that are gone are removed
+## first (those of a running scheduler stay). GUNICORN_CMD_ARGS adds gunicorn options.
+serve: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@if [ -n "$$PROMETHEUS_MULTIPROC_DIR" ]; then \
+	    mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; \
+	    for file in "$$PROMETHEUS_MULTIPROC_DIR"/*.db; do \
+	        [ -e "$$file" ] || continue; \
+	        pid=$${file##*_}; pid=$${pid%.db}; \
+	        kill -0 "$$pid" 2>/dev/null || rm -f "$$file"; \
+	    done; \
+	fi
+	exec $(VENV)/bin/gunicorn config.wsgi:application --bind $(HOST):$(PORT) \
+	    --workers $(WEB_CONCURRENCY) --worker-class gthread --threads $(WEB_THREADS)
 
 ## make test: install the dev extra and run the whole suite (SQLite, or DATABASE_URL).
 test: $(VENV)/.installed

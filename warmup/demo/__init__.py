@@ -1,11 +1,12 @@
 """Demo data: a believable fleet in the middle of its warmup, built only through the services.
 See warmup.demo.seed."""
 
-from warmup.demo.fixtures import ADMIN_URL, ADMIN_USERNAME, FAST_PLAN, ROLE_USERS
+from warmup.demo.fixtures import ADMIN_USERNAME, FAST_PLAN, ROLE_USERS
 from warmup.demo.seed import (
     DEFAULT_ACCOUNTS,
     DEFAULT_LIVE,
     SeedReport,
+    enrol_fresh,
     queue_levels,
     resolution_count,
     seed,
@@ -14,7 +15,6 @@ from warmup.demo.seed import (
 from warmup.demo.stories import DemoError
 
 __all__ = [
-    "ADMIN_URL",
     "ADMIN_USERNAME",
     "DEFAULT_ACCOUNTS",
     "DEFAULT_LIVE",
@@ -22,6 +22,7 @@ __all__ = [
     "ROLE_USERS",
     "DemoError",
     "SeedReport",
+    "enrol_fresh",
     "queue_levels",
     "resolution_count",
     "seed",

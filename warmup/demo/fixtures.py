@@ -21,7 +21,6 @@ from warmup.services.bots import bot_create
 from warmup.services.content import content_create
 
 ADMIN_USERNAME = "admin"
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
 FAST_PLAN = "demo-fast"
 M, D = timedelta(minutes=1), timedelta(days=1)
 # The fast plan moves while a person watches: steps 20 s apart, a hung bot's lease expires

@@ -142,6 +142,22 @@ def seed(
     return report
 
 
+def enrol_fresh(count: int) -> list[Account]:
+    """Enrol `count` new accounts on the fast plan, named after the ones already there, so a
+    running demo always has work for its bots (the trickle of `demo_trickle`)."""
+    fast = ensure_fast_plan()
+    taken = set(Account.objects.values_list("platform", "username"))
+    start = Account.objects.filter(plan=fast).count()
+    fresh, i = [], start
+    while len(fresh) < count:
+        candidate = live_usernames(i + 1)[i]
+        if candidate not in taken:
+            fresh.append(account_enrol(platform=candidate[0], username=candidate[1], plan=fast))
+            taken.add(candidate)
+        i += 1
+    return fresh
+
+
 # --- Summaries -----------------------------------------------------------------------------
 
 

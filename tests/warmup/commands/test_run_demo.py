@@ -131,3 +131,9 @@ def test_serves_the_admin_and_stops_cleanly_on_a_signal(tmp_path, migrated_db, s
     assert "Scheduler stopped after" in stdout  # the loop ended with its summary
     assert stdout.rstrip().endswith("Demo stopped.")
     assert port_is_closed(port)
+
+
+def test_a_child_keeps_enrolling_fresh_accounts():
+    children = dict(child_commands(host="127.0.0.1", port=8123, bots=0, commands={}))
+
+    assert children["new accounts"][2:] == ["demo_trickle", "--every", "60"]

@@ -15,6 +15,7 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
 
 TICK_INTERVAL = 5
+TRICKLE_EVERY = 60  # seconds between the demo's batches of fresh accounts
 SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
 STOP_TIMEOUT = 10  # seconds a child gets to exit after SIGTERM before it is killed
 READY_TIMEOUT = 30
@@ -31,6 +32,8 @@ def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tu
     children = [
         ("web server", [*manage, "runserver", f"{host}:{port}", "--noreload"]),
         ("scheduler", [*manage, "warmup_tick", "--loop", "--interval", str(TICK_INTERVAL)]),
+        # Fresh accounts every so often, so the bots never run dry and the queue keeps moving.
+        ("new accounts", [*manage, "demo_trickle", "--every", str(TRICKLE_EVERY)]),
     ]
     # Hook: simulated bots. `simulate_bots` is built separately; start it only once it exists.
     commands = get_commands() if commands is None else commands
@@ -101,6 +104,8 @@ class Command(BaseCommand):
         }
         children: list[tuple[str, subprocess.Popen]] = []
         commands = child_commands(host=host, port=port, bots=bots)
+        # Links in notifications point where this demo really serves.
+        os.environ.setdefault("BASE_URL", f"http://{_client_host(host)}:{port}")
         try:
             # The web server and the scheduler first; the simulated bots once the server
             # answers, so they do not start with a burst of connection errors.
@@ -110,7 +115,7 @@ class Command(BaseCommand):
             if ready:
                 for label, argv in commands[2:]:
                     children.append((label, self._start(label, argv)))
-                if len(commands) == 2:
+                if not any(label == "simulated bots" for label, _ in commands):
                     self.stdout.write(
                         "No simulated bots: --bots 0, or the simulate_bots command is missing."
                     )

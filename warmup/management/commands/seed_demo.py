@@ -3,6 +3,7 @@ queue and its history, all made through the services."""
 
 import os
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from config.text import plural
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         if report.admin_password:
             action = "Created" if report.admin_created else "Reset the password of"
             out(self.style.SUCCESS(f"{action} the superuser '{demo.ADMIN_USERNAME}'."))
-            out(f"Log in at {demo.ADMIN_URL}")
+            out(f"Log in at {settings.WARMUP_BASE_URL.rstrip('/')}/admin/")
             out(f"  username: {demo.ADMIN_USERNAME}")
             out(f"  password: {report.admin_password}")
             out("To see what each role sees, log in as (same address):")
