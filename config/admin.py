@@ -103,10 +103,9 @@ def confirm_action(
     `done` is the past tense for the summary ("Paused" reads "Paused 2 accounts: a, b."; one
     ending in a colon, "Assigned to you:", reads "Assigned to you: 2 items (a, b)."). A
     DomainError from `apply` is reported for that object (in the words of `explain`) and the
-    others go on; a selected
-    object the page no longer lists (it changed meanwhile) is reported as `gone_reason`. With
-    `ask=False` (a form with nothing to fill in) the action runs at once. Side effects: only
-    those of `apply`.
+    others go on; a selected object the page no longer lists (it changed meanwhile) is
+    reported as `gone_reason`. With `ask=False` (a form with nothing to fill in) the action
+    runs at once. Side effects: only those of `apply`.
     """
 
     def decorator(apply: Callable) -> Callable:
