@@ -16,8 +16,9 @@ from django.db.models import Count, Min
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from config import metrics
@@ -132,8 +133,9 @@ def _refusal(request) -> HttpResponse | None:
 
 @require_safe
 def metrics_view(request):
-    """GET /metrics: the Prometheus text format."""
+    """GET /metrics: the Prometheus text format (or OpenMetrics, if the scraper asks for it)."""
     refusal = _refusal(request)
     if refusal is not None:
         return refusal
-    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(scrape_registry()), content_type=content_type)

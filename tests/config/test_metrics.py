@@ -1,0 +1,286 @@
+"""/metrics: what it says after a known sequence of events, who may read it, and what its
+gauges cost (a constant number of queries, each on a status's partial index)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from prometheus_client.parser import text_string_to_metric_families
+
+from config.monitoring import NOT_AUTHENTICATED, WRONG_TOKEN, phase_counts, review_queue
+from reviews.services import review_resume
+from tests.builders import fail
+from tests.conftest import requires_postgres
+from tests.factories import AccountFactory
+from warmup.scheduler import tick
+from warmup.services.phases import phase_claim, phase_complete
+
+pytestmark = pytest.mark.django_db
+
+METRICS = "/metrics"
+BIO = "profile_bio"  # the default plan's first phase type
+
+
+@pytest.fixture
+def open_metrics(settings):
+    settings.METRICS_TOKEN = ""
+
+
+def scrape(client, **headers) -> dict:
+    """{(sample name, sorted labels): value} of one scrape."""
+    response = client.get(METRICS, **headers)
+    assert response.status_code == 200, response.content[:500]
+    assert response["Content-Type"].startswith("text/plain; version=")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples: dict, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def grew(before: dict, after: dict, name: str, **labels) -> float:
+    """How much a counter or histogram sample grew (they are per process, not per test)."""
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def depth(samples: dict, category: str, level: int) -> float:
+    return value(
+        samples, "warmup_review_queue_depth", category=category, escalation_level=str(level)
+    )
+
+
+def phases_by_status(samples: dict) -> dict:
+    return {
+        dict(labels)["status"]: n
+        for (name, labels), n in samples.items()
+        if name == "warmup_phases"
+    }
+
+
+# --- What it says ------------------------------------------------------------------------
+
+
+def test_claims_a_failure_a_completion_and_a_resolution_show_in_the_metrics(
+    client,
+    open_metrics,
+    bot,
+    reviewer_actor,
+    content_pool,
+    frozen,
+    django_capture_on_commit_callbacks,
+):
+    # given three new accounts whose first phases the scheduler made ready
+    for _ in range(3):
+        AccountFactory()
+    tick()
+    before = scrape(client)
+
+    # when bots claim all three; one fails and will be retried, one needs a person, one is done
+    with django_capture_on_commit_callbacks(execute=True):
+        retried, escalated, done = (phase_claim(bot=bot) for _ in range(3))
+        fail(retried, bot, "network_error")
+        fail(escalated, bot, "challenge_required")
+        phase_complete(phase_id=done.pk, bot=bot, lease_token=done.lease_token)
+    frozen.shift(timedelta(hours=2))
+    waiting = scrape(client)
+
+    # then the counters say so, and the queue holds the escalated item, two hours old
+    assert grew(before, waiting, "warmup_phase_claims_total", phase_type=BIO) == 3
+    assert grew(before, waiting, "warmup_phase_completions_total", phase_type=BIO) == 1
+    failures = "warmup_phase_failures_total"
+    retry, review = "retry_scheduled", "review_required"
+    assert grew(before, waiting, failures, category="network_error", decision=retry) == 1
+    assert grew(before, waiting, failures, category="challenge_required", decision=review) == 1
+    assert grew(before, waiting, failures, category="network_error", decision=review) == 0
+    assert depth(waiting, "challenge_required", 0) == 1
+    assert value(waiting, "warmup_review_oldest_age_seconds") == 7200
+    # 3 accounts x 5 steps: the later steps pending (the done one's next waits out its delay)
+    assert phases_by_status(waiting) == {
+        "pending": 12,
+        "available": 0,
+        "content_assigned": 1,
+        "in_progress": 0,
+        "review_required": 1,
+    }
+
+    # when the scheduler ticks (the item rises to level 1) and a reviewer resumes it
+    tick()
+    escalated_now = scrape(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        review_resume(
+            phase_id=escalated.pk,
+            reason_code="solved_challenge",
+            note="Entered the SMS code",
+            actor=reviewer_actor,
+        )
+    after = scrape(client)
+
+    # then the tick is timed, the queue is empty, and the resolution took two hours
+    assert grew(waiting, escalated_now, "warmup_scheduler_tick_duration_seconds_count") == 1
+    assert depth(escalated_now, "challenge_required", 1) == 1
+    assert depth(escalated_now, "challenge_required", 0) == 0
+    assert depth(after, "challenge_required", 1) == 0
+    assert value(after, "warmup_review_oldest_age_seconds") == 0
+    resumed = "warmup_review_time_in_review_seconds"
+    assert grew(before, after, f"{resumed}_count", method="resume") == 1
+    assert grew(before, after, f"{resumed}_sum", method="resume") == 7200
+    assert grew(before, after, f"{resumed}_bucket", method="resume", le="3600.0") == 0
+    assert grew(before, after, f"{resumed}_bucket", method="resume", le="14400.0") == 1
+    assert phases_by_status(after)["available"] == 1
+    assert phases_by_status(after)["review_required"] == 0
+
+
+def test_a_claim_that_is_rolled_back_is_not_counted(
+    client, open_metrics, bot, account, django_capture_on_commit_callbacks
+):
+    tick()
+    before = scrape(client)
+
+    # when a claim's transaction rolls back
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            assert phase_claim(bot=bot) is not None
+            raise RuntimeError("the request died after the claim")
+    # then nothing was counted; the claim that commits is
+    assert grew(before, scrape(client), "warmup_phase_claims_total", phase_type=BIO) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert phase_claim(bot=bot) is not None
+    assert grew(before, scrape(client), "warmup_phase_claims_total", phase_type=BIO) == 1
+
+
+def test_an_empty_system_reports_zeros_for_every_counted_status(client, open_metrics):
+    samples = scrape(client)
+
+    assert phases_by_status(samples) == dict.fromkeys(
+        ["pending", "available", "content_assigned", "in_progress", "review_required"], 0
+    )
+    assert value(samples, "warmup_review_oldest_age_seconds") == 0
+    assert "completed" not in phases_by_status(samples)
+
+
+# --- Who may read it -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization, status, body",
+    [
+        (None, 401, NOT_AUTHENTICATED),
+        ("Bearer", 401, NOT_AUTHENTICATED),
+        ("Token s3cret-metrics", 401, NOT_AUTHENTICATED),
+        ("Bearer wrong", 403, WRONG_TOKEN),
+        ("Bearer s3cret-metrics-and-more", 403, WRONG_TOKEN),
+    ],
+)
+def test_with_a_token_set_a_missing_or_wrong_token_gets_no_data(
+    client, settings, authorization, status, body
+):
+    settings.METRICS_TOKEN = "s3cret-metrics"
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+
+    response = client.get(METRICS, **headers)
+
+    assert response.status_code == status
+    assert response.content.decode() == body
+    assert b"warmup_" not in response.content
+    if status == 401:
+        assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+
+
+def test_with_a_token_set_the_right_token_reads_the_metrics(client, settings):
+    settings.METRICS_TOKEN = "s3cret-metrics"
+
+    samples = scrape(client, HTTP_AUTHORIZATION="Bearer s3cret-metrics")
+
+    assert "in_progress" in phases_by_status(samples)
+
+
+def test_without_a_token_set_the_metrics_are_open(client, open_metrics):
+    assert "in_progress" in phases_by_status(scrape(client))
+
+
+def test_only_get_and_head(client, open_metrics):
+    assert client.post(METRICS).status_code == 405
+    assert client.head(METRICS).status_code == 200
+
+
+# --- What it costs -------------------------------------------------------------------------
+
+
+def test_a_scrape_costs_two_queries_however_many_phases(
+    client, open_metrics, bot, content_pool, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        scrape(client)
+    # given more accounts, phases in several statuses and a review queue
+    for _ in range(4):
+        AccountFactory()
+    tick()
+    fail(phase_claim(bot=bot), bot, "challenge_required")
+    done = phase_claim(bot=bot)
+    phase_complete(phase_id=done.pk, bot=bot, lease_token=done.lease_token)
+    phase_claim(bot=bot)
+
+    with django_assert_num_queries(2):
+        scrape(client)
+
+
+def test_the_gauge_queries_read_only_live_statuses_by_their_status(client, open_metrics):
+    with CaptureQueriesContext(connection) as queries:
+        scrape(client)
+
+    phase_table = [q["sql"] for q in queries.captured_queries if "warmup_warmupphase" in q["sql"]]
+    assert len(phase_table) == 2
+    union, queue = sorted(phase_table, key=len, reverse=True)
+    # one equality on status per branch: each branch is served by that status's partial index
+    statuses = ["pending", "available", "content_assigned", "in_progress", "review_required"]
+    status_filters = [f""""warmup_warmupphase"."status" = '{s}'""" for s in statuses]
+    assert all(f in union for f in status_filters), union
+    assert union.count("UNION ALL") == 4
+    assert queue.count(""""warmup_warmupphase"."status" = 'review_required'""") == 1
+    assert "completed" not in union + queue
+
+
+def explain(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Only for this test's transaction: if an index can serve the query, the plan
+            # uses it; if none can, the plan still reads the table and says so.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", params)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize("query", [phase_counts, review_queue], ids=["phases", "queue"])
+def test_each_gauge_query_can_be_served_by_the_partial_indexes(query):
+    plan = explain(query())
+
+    if connection.vendor == "postgresql":
+        assert "Seq Scan on warmup_warmupphase" not in plan, plan
+    else:
+        reads = [line for line in plan.splitlines() if "warmup_warmupphase" in line]
+        assert reads and all("USING" in line and "INDEX" in line for line in reads), plan
+    assert "_idx" in plan, plan
+
+
+@requires_postgres
+def test_on_postgresql_each_status_count_uses_its_own_index():
+    plan = explain(phase_counts())
+
+    for index in (
+        "phase_unlock_idx",
+        "phase_assign_idx",
+        "phase_claim_idx",
+        "phase_lease_expiry_idx",
+        "phase_review_queue_idx",
+    ):
+        assert index in plan, plan
