@@ -166,6 +166,7 @@ SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 # (e.g. 3600, then 31536000). 0 (the default) sends no header.
 SECURE_HSTS_SECONDS = int(env_str("SECURE_HSTS_SECONDS", default="0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 
 # --- Warmup domain -------------------------------------------------------------------------
 
