@@ -1,11 +1,14 @@
 """Review analytics: queue depth, flow in and out of review, time in review, which resolutions
-work and where escalations come from. The review API's stats and the review dashboard both read
-their numbers from here, so the two always agree.
+and automatic retries work and where escalations come from. The review API's stats, the review
+dashboard and `manage.py review_report` read their numbers from here, so they always agree.
 
 A resume or retry succeeded when the phase was later completed by a bot without returning to
 review; it failed when the phase came back to review first; otherwise it is still pending.
 Categories are the corrected ones (a recategorisation changes the phase's category, and the
 resolution row records the category at resolution time).
+
+An automatic retry worked when the phase of the retried failure was later completed by a bot
+without entering review at or after that failure (see `retry_effectiveness`).
 
 Windows: `since` is inclusive, `until` exclusive; either may be None (no bound). The queue and
 the oldest items are always "now".
@@ -30,7 +33,7 @@ from reviews.models import (
     ReviewLog,
 )
 from reviews.selectors import review_queue
-from warmup.models import CompletionMethod, PhaseAttempt
+from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
 
 ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD)
 RETURNS_TO_REVIEW = ENTERS_REVIEW
@@ -137,7 +140,19 @@ def resolutions(
     if phase_type is not None:
         rows = rows.filter(phase__phase_type=phase_type)
     rows = list(rows.order_by("created_at", "id"))
+    return [
+        Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
+        for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True)
+    ]
 
+
+def _seconds_in_review(row: ReviewLog) -> float | None:
+    return row.time_in_review.total_seconds() if row.time_in_review else None
+
+
+def _resolution_outcomes(rows: list[ReviewLog]) -> list[str | None]:
+    """The outcome of each resolution row (`phase` selected): success | failed | pending for a
+    resume or a retry, None for complete and skip (one query)."""
     later_by_phase: dict[int, list[ReviewLog]] = defaultdict(list)
     phase_ids = {r.phase_id for r in rows if r.resolution_method in AUTOMATED_RESOLUTIONS}
     if phase_ids:
@@ -146,7 +161,7 @@ def resolutions(
         ).order_by("created_at", "id"):
             later_by_phase[event.phase_id].append(event)
 
-    result = []
+    outcomes: list[str | None] = []
     for row in rows:
         outcome = None
         if row.resolution_method in AUTOMATED_RESOLUTIONS:
@@ -156,9 +171,8 @@ def resolutions(
                 if (e.created_at, e.id) > (row.created_at, row.id)
             ]
             outcome = _resolution_outcome(row, later)
-        seconds = row.time_in_review.total_seconds() if row.time_in_review else None
-        result.append(Resolution(row.resolution_method, row.reason_code, seconds, outcome))
-    return result
+        outcomes.append(outcome)
+    return outcomes
 
 
 def time_in_review(rows: list[Resolution]) -> dict:
@@ -334,4 +348,172 @@ def review_dashboard(
         "reason_codes": by_reason_code(rows),
         "top_escalations": top_escalations(since=since, until=until, limit=top),
         "oldest": oldest_in_review(limit=oldest),
+    }
+
+
+# --- Automatic retries: did retrying work? ---------------------------------------------------
+
+
+def _retry_tally(outcomes: list[str]) -> dict:
+    tally = {"count": len(outcomes), "success": 0, "failed": 0, "pending": 0}
+    for outcome in outcomes:
+        tally[outcome] += 1
+    decided = tally["success"] + tally["failed"]
+    tally["success_rate"] = round(tally["success"] / decided, 4) if decided else None
+    return tally
+
+
+def retry_effectiveness(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """How often an automatic retry worked, over the failures the retry policy retried in the
+    window: the PhaseAttempt rows with decision `retry_scheduled` that finished in
+    [since, until). Each such failure counts once (a phase retried twice before it completed
+    counts twice) and is
+
+    - success: its phase was later completed by a bot, and did not enter review (escalated or
+      held) at or after the failure;
+    - failed: its phase entered review at or after the failure, whatever happened next (a
+      reviewer's resume that then worked is the reviewer's success, not the retry's);
+    - pending: neither yet (waiting for its next attempt, or still being retried).
+
+    `success_rate` is success / (success + failed), rounded to 4 places, None when nothing is
+    decided yet: pending failures are left out, as for resolutions. Returns the overall counts
+    (count, success, failed, pending, success_rate) and the same per failure category in
+    `by_category` (only categories that were retried, most retried first). One query.
+    """
+    last_entry = ReviewLog.objects.filter(
+        phase_id=OuterRef("phase_id"), action__in=ENTERS_REVIEW
+    ).order_by("-created_at")
+    attempts = PhaseAttempt.objects.filter(decision=FailureDecision.RETRY_SCHEDULED)
+    if since is not None:
+        attempts = attempts.filter(finished_at__gte=since)
+    if until is not None:
+        attempts = attempts.filter(finished_at__lt=until)
+    attempts = attempts.order_by().values(
+        "failure_category",
+        "finished_at",
+        "phase__completed_at",
+        "phase__completion_method",
+        entered_review_at=Subquery(last_entry.values("created_at")[:1]),
+    )
+
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for row in attempts:
+        if row["entered_review_at"] is not None and row["entered_review_at"] >= row["finished_at"]:
+            outcome = "failed"
+        elif row["phase__completed_at"] and row["phase__completion_method"] == CompletionMethod.BOT:
+            outcome = "success"
+        else:
+            outcome = "pending"
+        by_category[row["failure_category"]].append(outcome)
+
+    everything = [outcome for outcomes in by_category.values() for outcome in outcomes]
+    ranked = sorted(by_category.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return {
+        **_retry_tally(everything),
+        "by_category": {category: _retry_tally(outcomes) for category, outcomes in ranked},
+    }
+
+
+# --- Breakdowns: entering review and resolutions per category, phase type, bot, ... -----------
+
+# What a breakdown can be keyed by, and the ReviewLog expression giving the key. `category` is
+# the failure category the row recorded (the corrected one on resolutions), `bot` the bot whose
+# failure sent the phase to review (see `_escalating_bot`), `reason` the resolution's reason code
+# (entering review has none).
+GROUP_KEYS = ("category", "phase_type", "bot", "platform", "reason")
+NO_CATEGORY = "none"
+
+
+def _group_key(by: str):
+    return {
+        "category": F("failure_category"),
+        "phase_type": F("phase__phase_type"),
+        "bot": _escalating_bot(),
+        "platform": F("account__platform"),
+        "reason": F("reason_code"),
+    }[by]
+
+
+def _key_or_default(by: str, key: str | None) -> str:
+    if key:
+        return key
+    return NO_BOT if by == "bot" else NO_CATEGORY
+
+
+def breakdown(by: str, *, since: datetime | None = None, until: datetime | None = None) -> list:
+    """Items entering review and resolutions in the window, per `by` (one of GROUP_KEYS).
+
+    One row per key: `entered` (escalated or held in the window; None when keyed by `reason`,
+    as entering review has no reason code), `resolved`, `by_method` (resolutions per method),
+    success / failed / pending / success_rate of its resumes and retries (as `by_method` counts
+    them; None where it had none), and `median_seconds` in review of its resolutions. Rows with
+    the most entries and resolutions first. The rows add up to `daily_flow`'s entered and
+    resolved. Three queries.
+    """
+    if by not in GROUP_KEYS:
+        raise ValueError(f"Unknown breakdown key {by!r}; choose one of {', '.join(GROUP_KEYS)}.")
+    entered: dict[str, int] = defaultdict(int)
+    if by != "reason":
+        entries = _in_window(ReviewLog.objects.filter(action__in=ENTERS_REVIEW), since, until)
+        for row in entries.order_by().values(key=_group_key(by)).annotate(n=Count("id")):
+            entered[_key_or_default(by, row["key"])] += row["n"]
+
+    rows = _in_window(
+        ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
+    )
+    rows = list(rows.annotate(group_key=_group_key(by)).order_by("created_at", "id"))
+    resolved: dict[str, list[Resolution]] = defaultdict(list)
+    for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True):
+        resolved[_key_or_default(by, row.group_key)].append(
+            Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
+        )
+
+    result = []
+    for key in set(entered) | set(resolved):
+        group = resolved.get(key, [])
+        tally = _tally(group)
+        result.append(
+            {
+                "key": key,
+                "entered": None if by == "reason" else entered.get(key, 0),
+                "resolved": len(group),
+                "by_method": {m: entry["count"] for m, entry in by_method(group).items()},
+                **{k: tally[k] for k in ("success", "failed", "pending", "success_rate")},
+                "median_seconds": time_in_review(group)["median_seconds"],
+            }
+        )
+    result.sort(key=lambda row: (-((row["entered"] or 0) + row["resolved"]), row["key"]))
+    return result
+
+
+# --- Everything the review report command prints ---------------------------------------------
+
+
+def review_report(
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    group_by: str | None = None,
+    oldest: int = 10,
+) -> dict:
+    """The numbers of `manage.py review_report` for one window: the queue now, entering and
+    leaving review (per day and in total), time in review, resolutions by method and by reason
+    code, automatic retries, the `oldest` items waiting longest and, with `group_by`, the
+    breakdown. The same functions as the dashboard and the stats API, so all three agree."""
+    rows = resolutions(since=since, until=until)
+    daily = daily_flow(since=since, until=until)
+    return {
+        "since": since,
+        "until": until,
+        "queue": queue_depth(),
+        "entered": sum(day["entered"] for day in daily),
+        "resolved": sum(day["resolved"] for day in daily),
+        "daily": daily,
+        "time_in_review": time_in_review(rows),
+        "resolutions": by_method(rows),
+        "reason_codes": by_reason_code(rows),
+        "retries": retry_effectiveness(since=since, until=until),
+        "oldest": oldest_in_review(limit=oldest),
+        "group_by": group_by,
+        "breakdown": breakdown(group_by, since=since, until=until) if group_by else None,
     }

@@ -1,32 +1,18 @@
 """The review dashboard and the review API's stats read the same analytics: for the same window
-they show the same queue depth, time in review and resolutions by method with success rates."""
+they show the same queue depth, time in review and resolutions by method with success rates.
+The `history` fixture is in tests/reviews/conftest.py."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
 from reviews.admin.dashboard import duration_or_dash, window_start
-from reviews.services import review_complete, review_resume, review_retry, review_skip
-from tests.builders import fail
-from tests.factories import FIRST_STEP, new_item_in_review
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete
 
 STATS = "/api/v1/reviews/stats/"
-WHY = {"reason_code": "solved_challenge", "note": "solved it by hand"}
-
-
-def bot_takes_it_again(phase, bot):
-    """After a resume or retry: the bot claims this very phase again."""
-    tick()
-    claimed = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert claimed is not None and claimed.pk == phase.pk
-    return claimed
 
 
 def csv_numbers(response) -> dict:
@@ -36,39 +22,6 @@ def csv_numbers(response) -> dict:
 
 def number(value: str):
     return None if value == "" else float(value)
-
-
-@pytest.fixture
-def history(content_pool, bot, reviewer_actor, clock):
-    """Resolutions before and inside a 7-day window, with every outcome, and a queue."""
-    # given: a skip 10 days ago (outside the window)
-    old = new_item_in_review(bot)
-    clock.shift(timedelta(minutes=30))
-    review_skip(phase_id=old.pk, actor=reviewer_actor, **WHY)
-    clock.shift(timedelta(days=10))
-    # a resume the bot then completes (worked), after 20 min in review
-    good = new_item_in_review(bot)
-    clock.shift(timedelta(minutes=20))
-    review_resume(phase_id=good.pk, actor=reviewer_actor, **WHY)
-    claimed = bot_takes_it_again(good, bot)
-    phase_complete(phase_id=good.pk, bot=bot, lease_token=claimed.lease_token)
-    # a completion by hand after 5 h, and an item still open that reaches level 2 (over 4 h)
-    by_hand = new_item_in_review(bot, category="content_rejected")
-    waiting = new_item_in_review(bot, category="action_blocked")
-    clock.shift(timedelta(hours=5))
-    review_complete(phase_id=by_hand.pk, actor=reviewer_actor, **WHY)
-    tick()
-    # a retry after 2 h that came back to review (failed)
-    bad = new_item_in_review(bot, category="login_failed")
-    clock.shift(timedelta(hours=2))
-    review_retry(phase_id=bad.pk, actor=reviewer_actor, **WHY)
-    claimed = bot_takes_it_again(bad, bot)
-    fail(claimed, bot, "login_failed")
-    # a retry nobody has claimed yet (pending), after 1 h
-    pending = new_item_in_review(bot)
-    clock.shift(timedelta(hours=1))
-    review_retry(phase_id=pending.pk, actor=reviewer_actor, **WHY)
-    return {"waiting": waiting, "bad": bad}
 
 
 def test_dashboard_and_stats_api_agree_for_the_same_window(history, client, reviewer):

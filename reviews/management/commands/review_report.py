@@ -1,0 +1,521 @@
+"""Print the review report for a window: the queue now, items entering and leaving review, time
+in review, which resolutions and automatic retries worked, and the items waiting longest.
+
+Every number comes from `reviews.analytics.review_report`, the functions behind the review API's
+stats and the review dashboard; this command parses the window, asks once and formats: a table
+for a terminal, one JSON object, or a flat CSV table. Side effects: none (read-only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from config.text import duration_display, plural
+from reviews import analytics
+from reviews.admin.dashboard import duration_or_dash, failure_label, level_label, percent
+from reviews.models import ReasonCode, ResolutionMethod
+from warmup.models import Platform
+
+FORMATS = ("table", "json", "csv")
+DEFAULT_WINDOW = timedelta(days=14)
+OLDEST = 10
+WIDTH = 100  # the table fits a terminal this wide
+INDENT = "  "
+GAP = "  "
+
+BAD_MOMENT = (
+    "{value!r} is not a date, a date-time or a time ago; "
+    "try 2024-05-01, 2024-05-01T09:30, 2024-05-01T09:30+02:00, 7d, 24h, 90min or 2w."
+)
+SINCE_IN_FUTURE = "--since {since} is in the future: the window has not started yet."
+UNTIL_NOT_AFTER_SINCE = "--until {until} is not after --since {since}: the window is empty."
+
+EPILOG = """\
+dates:
+  --since and --until take an ISO date (2024-05-01: midnight, in the TIME_ZONE
+  setting), an ISO date-time (2024-05-01T09:30, or with an offset:
+  2024-05-01T09:30+02:00), or a time ago: 7d, 24h, 90min, 2w (that long before
+  now). The window includes --since and excludes --until. Without them it is the
+  last 14 days, until now. The queue and the oldest items are always as of now.
+
+formats:
+  table  for a terminal: aligned columns, durations in words, 100 columns wide
+  json   one object with stable keys; durations in seconds, date-times ISO 8601
+  csv    one flat table with the header section,key,metric,value
+
+exit status:
+  0  the report was printed
+  2  a usage error, and no report: an unknown option, --format or --group-by,
+     an unreadable date, --since in the future, --until not after --since
+  1  any other error
+"""
+
+
+class HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the epilog's lines kept as written."""
+
+
+RELATIVE = re.compile(r"(?P<count>\d+)\s*(?P<unit>w|d|h|min)", re.IGNORECASE)
+UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "min": timedelta(minutes=1),
+}
+
+
+def parse_moment(value: str) -> datetime:
+    """An aware date-time from an ISO date, an ISO date-time or a time ago ('7d', '24h',
+    '90min', '2w'); a naive one is in the current time zone. Unreadable: a usage error."""
+    text = value.strip()
+    match = RELATIVE.fullmatch(text)
+    if match:
+        return timezone.now() - int(match["count"]) * UNITS[match["unit"].lower()]
+    try:
+        moment = parse_datetime(text)  # an ISO date alone reads as its midnight
+    except ValueError:  # well formed but impossible, such as 2024-02-30
+        moment = None
+    if moment is None:
+        raise argparse.ArgumentTypeError(BAD_MOMENT.format(value=value))
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
+    return None if moment is None else timezone.localtime(moment).isoformat(timespec=timespec)
+
+
+def local(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
+
+
+def label(choices, value: str) -> str:
+    try:
+        return choices(value).label
+    except ValueError:
+        return value
+
+
+class Command(BaseCommand):
+    help = textwrap.fill(
+        "Report on the review queue for a window: the queue now (by failure and escalation "
+        "level), items entering review and resolved, median and 90th percentile time in "
+        "review, resolutions by method and by reason code with how often they worked, how "
+        "often automatic retries worked, and the items waiting longest. The same numbers as "
+        "the review dashboard and the review API's stats.",
+        width=79,
+    )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        return super().create_parser(prog_name, subcommand, epilog=EPILOG, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--since",
+            type=parse_moment,
+            metavar="WHEN",
+            help="Start of the window (included): a date, a date-time or a time ago such as "
+            "7d (default: 14d).",
+        )
+        parser.add_argument(
+            "--until",
+            type=parse_moment,
+            metavar="WHEN",
+            help="End of the window (excluded), read like --since (default: now).",
+        )
+        parser.add_argument(
+            "--format", choices=FORMATS, default="table", help="Output format (default: table)."
+        )
+        parser.add_argument(
+            "--group-by",
+            choices=analytics.GROUP_KEYS,
+            help="Also break entering review and resolutions down by this key (reason: the "
+            "resolution's reason code).",
+        )
+
+    def handle(self, *args, since, until, format, group_by, **options):
+        now = timezone.now()
+        since = since if since is not None else now - DEFAULT_WINDOW
+        if since > now:
+            raise CommandError(SINCE_IN_FUTURE.format(since=iso(since, "seconds")), returncode=2)
+        if until is not None and until <= since:
+            raise CommandError(
+                UNTIL_NOT_AFTER_SINCE.format(
+                    until=iso(until, "seconds"), since=iso(since, "seconds")
+                ),
+                returncode=2,
+            )
+        data = analytics.review_report(since=since, until=until, group_by=group_by, oldest=OLDEST)
+        render = {"table": render_table, "json": render_json, "csv": render_csv}[format]
+        self.stdout.write(render(data, now=now), ending="")
+
+
+# --- JSON: one object ------------------------------------------------------------------------
+
+
+def _outcomes(entry: dict) -> dict:
+    return {k: entry[k] for k in ("count", "success", "failed", "pending", "success_rate")}
+
+
+def report_document(data: dict, *, now: datetime) -> dict:
+    """The report as plain JSON values: numbers as numbers, durations in seconds, date-times
+    and days in ISO 8601. The keys are always there; an empty value is null."""
+    breakdown = None
+    if data["group_by"]:
+        breakdown = {"by": data["group_by"], "rows": data["breakdown"]}
+    queue, retries = data["queue"], data["retries"]
+    return {
+        "window": {
+            "since": iso(data["since"]),
+            "until": iso(data["until"] or now),
+            "generated_at": iso(now),
+        },
+        "queue": {
+            "total": queue["total"],
+            "by_category": dict(sorted(queue["by_category"].items())),
+            "by_escalation_level": dict(
+                sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0]))
+            ),
+        },
+        "flow": {
+            "entered": data["entered"],
+            "resolved": data["resolved"],
+            "daily": [{**day, "day": day["day"].isoformat()} for day in data["daily"]],
+        },
+        "time_in_review": data["time_in_review"],
+        "resolutions": data["resolutions"],
+        "reason_codes": data["reason_codes"],
+        "retry_effectiveness": {
+            **_outcomes(retries),
+            "by_category": {k: _outcomes(v) for k, v in retries["by_category"].items()},
+        },
+        "oldest": [
+            {**item, "review_required_since": iso(item["review_required_since"])}
+            for item in data["oldest"]
+        ],
+        "breakdown": breakdown,
+    }
+
+
+def render_json(data: dict, *, now: datetime) -> str:
+    return json.dumps(report_document(data, now=now), indent=2) + "\n"
+
+
+# --- CSV: section,key,metric,value -----------------------------------------------------------
+
+
+def csv_rows(document: dict):
+    """The JSON document as one flat table: a section, the key within it ('' for the section's
+    own numbers), the metric and its value ('' for none)."""
+    yield ("section", "key", "metric", "value")
+    for metric, value in document["window"].items():
+        yield ("window", "", metric, value)
+    queue = document["queue"]
+    yield ("queue", "", "total", queue["total"])
+    for key, n in sorted(queue["by_category"].items()):
+        yield ("queue.by_category", key, "items", n)
+    for key, n in sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0])):
+        yield ("queue.by_escalation_level", key, "items", n)
+    flow = document["flow"]
+    yield ("flow", "", "entered", flow["entered"])
+    yield ("flow", "", "resolved", flow["resolved"])
+    for day in flow["daily"]:
+        yield ("flow.daily", day["day"], "entered", day["entered"])
+        yield ("flow.daily", day["day"], "resolved", day["resolved"])
+    for metric, value in document["time_in_review"].items():
+        yield ("time_in_review", "", metric, value)
+    for section in ("resolutions", "reason_codes"):
+        for key, entry in document[section].items():
+            for metric, value in entry.items():
+                yield (section, key, metric, value)
+    retries = document["retry_effectiveness"]
+    for metric, value in retries.items():
+        if metric != "by_category":
+            yield ("retry_effectiveness", "", metric, value)
+    for key, entry in retries["by_category"].items():
+        for metric, value in entry.items():
+            yield ("retry_effectiveness.by_category", key, metric, value)
+    for item in document["oldest"]:
+        for metric, value in item.items():
+            if metric != "phase_id":
+                yield ("oldest", item["phase_id"], metric, value)
+    if document["breakdown"]:
+        section = f"breakdown.{document['breakdown']['by']}"
+        for row in document["breakdown"]["rows"]:
+            for metric, value in row.items():
+                if metric == "by_method":
+                    for method, n in value.items():
+                        yield (section, row["key"], f"resolved.{method}", n)
+                elif metric != "key":
+                    yield (section, row["key"], metric, value)
+
+
+def render_csv(data: dict, *, now: datetime) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for section, key, metric, value in csv_rows(report_document(data, now=now)):
+        writer.writerow((section, key, metric, "" if value is None else value))
+    return out.getvalue()
+
+
+# --- Table: for a terminal -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    align: str = ">"  # numbers right, words left
+    shrink: bool = False  # may be cut (with "…") to fit WIDTH
+
+
+def table(columns: list[Column], rows: list[list]) -> list[str]:
+    """Aligned lines under a title row, no wider than WIDTH: the widest shrinkable column gives
+    way first."""
+    cells = [["-" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [
+        max([len(col.title)] + [len(row[i]) for row in cells]) for i, col in enumerate(columns)
+    ]
+    room = WIDTH - len(INDENT) - len(GAP) * (len(columns) - 1)
+    while sum(widths) > room:
+        shrinkable = [
+            i for i, col in enumerate(columns) if col.shrink and widths[i] > max(len(col.title), 6)
+        ]
+        if not shrinkable:
+            break
+        widths[max(shrinkable, key=lambda i: widths[i])] -= 1
+
+    def line(values: list[str], align=None) -> str:
+        parts = []
+        for value, col, width in zip(values, columns, widths, strict=True):
+            if len(value) > width:
+                value = value[: width - 1] + "…"
+            parts.append(f"{value:{align or col.align}{width}}")
+        return (INDENT + GAP.join(parts)).rstrip()
+
+    return [line([col.title for col in columns], "<")] + [line(row) for row in cells]
+
+
+OUTCOME_COLUMNS = [
+    Column("Count"),
+    Column("Worked"),
+    Column("Came back"),
+    Column("Not known yet"),
+    Column("Success rate"),
+]
+
+
+def _outcome_cells(entry: dict) -> list:
+    return [
+        entry["count"],
+        entry["success"],
+        entry["failed"],
+        entry["pending"],
+        percent(entry["success_rate"]),
+    ]
+
+
+def _queue_lines(queue: dict) -> list[str]:
+    if not queue["total"]:
+        return ["In review now: nothing."]
+    by_category = sorted(queue["by_category"].items(), key=lambda kv: (-kv[1], kv[0]))
+    levels = sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0]))
+    return [
+        f"In review now: {plural(queue['total'], 'item')}",
+        *table(
+            [Column("Failure", "<", shrink=True), Column("Items")],
+            [[failure_label(k), n] for k, n in by_category],
+        ),
+        "",
+        *table(
+            [Column("Escalation level", "<"), Column("Items")],
+            [[level_label(k), n] for k, n in levels],
+        ),
+    ]
+
+
+def _flow_lines(data: dict) -> list[str]:
+    if not (data["entered"] or data["resolved"]):
+        return ["Entering and leaving review: nothing entered review or was resolved."]
+    days = [day for day in data["daily"] if day["entered"] or day["resolved"]]
+    return [
+        f"Entering and leaving review: {data['entered']} entered, {data['resolved']} resolved"
+        " (days without either left out)",
+        *table(
+            [Column("Day", "<"), Column("Entered"), Column("Resolved")],
+            [[day["day"].isoformat(), day["entered"], day["resolved"]] for day in days],
+        ),
+    ]
+
+
+def _time_in_review_line(stats: dict) -> str:
+    if not stats["resolved"]:
+        return "Time in review: no resolutions in this window."
+    return (
+        f"Time in review ({plural(stats['resolved'], 'resolution')}): median "
+        f"{duration_or_dash(stats['median_seconds'])}, 90th percentile "
+        f"{duration_or_dash(stats['p90_seconds'])}"
+    )
+
+
+def _resolution_lines(data: dict) -> list[str]:
+    if not data["resolved"]:
+        return []
+    reasons = [(k, e) for k, e in data["reason_codes"].items() if e["count"]]
+    reasons.sort(key=lambda kv: (-kv[1]["count"], kv[0]))
+    return [
+        "Resolutions by method (worked: then completed by a bot without coming back to review)",
+        *table(
+            [Column("Method", "<", shrink=True), *OUTCOME_COLUMNS],
+            [
+                [label(ResolutionMethod, k), *_outcome_cells(e)]
+                for k, e in data["resolutions"].items()
+            ],
+        ),
+        "",
+        "Resolutions by reason code",
+        *table(
+            [Column("Reason code", "<", shrink=True), *OUTCOME_COLUMNS],
+            [[label(ReasonCode, k), *_outcome_cells(e)] for k, e in reasons],
+        ),
+    ]
+
+
+def _retry_lines(retries: dict) -> list[str]:
+    if not retries["count"]:
+        return ["Automatic retries: no failure was retried in this window."]
+    return [
+        f"Automatic retries: {plural(retries['count'], 'failure')} retried "
+        "(worked: then completed by a bot without going to review)",
+        *table(
+            [
+                Column("Failure", "<", shrink=True),
+                Column("Retried"),
+                Column("Worked"),
+                Column("Went to review"),
+                Column("Not known yet"),
+                Column("Success rate"),
+            ],
+            [
+                *(
+                    [failure_label(k), *_outcome_cells(e)]
+                    for k, e in retries["by_category"].items()
+                ),
+                ["All", *_outcome_cells(retries)],
+            ],
+        ),
+    ]
+
+
+def _oldest_lines(oldest: list[dict]) -> list[str]:
+    if not oldest:
+        return ["Waiting longest: nothing is in review."]
+    return [
+        f"Waiting longest (up to {OLDEST}): {plural(len(oldest), 'item')}",
+        *table(
+            [
+                Column("Item"),
+                Column("Account", "<", shrink=True),
+                Column("Platform", "<"),
+                Column("Phase", "<", shrink=True),
+                Column("Failure", "<", shrink=True),
+                Column("Level", "<"),
+                Column("Assignee", "<", shrink=True),
+                Column("Waiting", "<"),
+            ],
+            [
+                [
+                    item["phase_id"],
+                    item["account"],
+                    label(Platform, item["platform"]),
+                    item["phase_type"],
+                    failure_label(item["failure_category"] or "none"),
+                    f"L{item['escalation_level']}",
+                    item["assignee"],
+                    duration_or_dash(item["seconds_in_review"]),
+                ]
+                for item in oldest
+            ],
+        ),
+    ]
+
+
+GROUP_TITLES = {
+    "category": "Failure",
+    "phase_type": "Phase",
+    "bot": "Bot",
+    "platform": "Platform",
+    "reason": "Reason code",
+}
+
+
+def group_label(by: str, key: str) -> str:
+    if by == "category":
+        return failure_label(key)
+    if by == "platform":
+        return label(Platform, key)
+    if by == "reason":
+        return label(ReasonCode, key)
+    return key
+
+
+def _breakdown_lines(by: str, rows: list[dict]) -> list[str]:
+    title = f"By {GROUP_TITLES[by].lower()}: entering review and resolutions"
+    if not rows:
+        return [f"{title}: nothing entered review or was resolved."]
+    if by == "reason":
+        title += " (entering review has no reason code)"
+    return [
+        title,
+        *table(
+            [
+                Column(GROUP_TITLES[by], "<", shrink=True),
+                Column("Entered"),
+                Column("Resolved"),
+                *(Column(m.capitalize()) for m in ResolutionMethod.values),
+                Column("Success rate"),
+                Column("Median wait"),
+            ],
+            [
+                [
+                    group_label(by, row["key"]),
+                    row["entered"],
+                    row["resolved"],
+                    *(row["by_method"][m] for m in ResolutionMethod.values),
+                    percent(row["success_rate"]),
+                    duration_or_dash(row["median_seconds"]),
+                ]
+                for row in rows
+            ],
+        ),
+    ]
+
+
+def render_table(data: dict, *, now: datetime) -> str:
+    since, until = data["since"], data["until"] or now
+    sections = [
+        [
+            f"Review report: {local(since)} to {local(until)} "
+            f"({timezone.get_current_timezone_name()}, {duration_display(until - since)})",
+            f"The queue and the items waiting longest as of {local(now)}.",
+        ],
+        _queue_lines(data["queue"]),
+        _flow_lines(data),
+        [_time_in_review_line(data["time_in_review"])],
+        _resolution_lines(data),
+        _retry_lines(data["retries"]),
+        _oldest_lines(data["oldest"]),
+    ]
+    if data["group_by"]:
+        sections.append(_breakdown_lines(data["group_by"], data["breakdown"]))
+    return "\n\n".join("\n".join(lines) for lines in sections if lines) + "\n"
