@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import structlog
+from django.http import HttpResponseBadRequest
 
 from config.logs import Deferred
 
@@ -38,3 +39,37 @@ class LogContextMiddleware:
             return self.get_response(request)
         finally:
             structlog.contextvars.clear_contextvars()
+
+
+NUL_REFUSED = "The request holds a NUL character (%00), which no page here takes; nothing was done."
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a page request whose address or form holds a NUL character: no field of
+    this app can hold one (PostgreSQL refuses it in text), and an admin list filter or search
+    would otherwise fail deep in the database with a 500. The APIs answer such input
+    themselves, as JSON with a stable code, so /api/ passes through."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and _holds_nul(request):
+            return HttpResponseBadRequest(NUL_REFUSED, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+def _holds_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    forms = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        forms.append(request.POST)
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for form in forms
+        for key, values in form.lists()
+    )

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     # Static files (the admin's CSS) from STATIC_ROOT with DEBUG off, before anything else
     # spends time on them.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
