@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from config import metrics
 from reviews import events
 from reviews.models import RESOLUTION_ACTIONS, ReviewLog
 from reviews.services import RESOLUTIONS, refusal_reason, resolution_refusal
@@ -121,6 +122,8 @@ def resolve_batch(
         )
         if rule.to_status == S.COMPLETED:
             unlock_next_phases(allowed, now=now)
+        waits = [fields["time_in_review"] for fields in before]
+        transaction.on_commit(lambda: [metrics.observe_resolution(method, w) for w in waits])
     return BatchResult(changed=[phase.pk for phase in allowed], unchanged=unchanged)
 
 

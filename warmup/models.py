@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -41,6 +42,12 @@ class WarmupPlan(models.Model):
         return self.name
 
 
+# Bounds of a plan step's times. A longer value would overflow a date the moment it is added
+# to now (and fail every claim); the admin refuses it, and the services cap what is stored.
+MAX_LEASE = timedelta(days=7)
+MAX_STEP_DELAY = timedelta(days=365)
+
+
 class PhaseTemplate(models.Model):
     plan = models.ForeignKey(WarmupPlan, on_delete=models.CASCADE, related_name="templates")
     order = models.PositiveSmallIntegerField()
@@ -48,10 +55,14 @@ class PhaseTemplate(models.Model):
     name = models.CharField(max_length=100)
     requires_content = models.BooleanField(default=True)
     delay = models.DurationField(
-        default=timedelta(0), help_text="Wait after the previous phase completes."
+        default=timedelta(0),
+        validators=[MinValueValidator(timedelta(0)), MaxValueValidator(MAX_STEP_DELAY)],
+        help_text="Wait after the previous phase completes (at most 365 days).",
     )
     lease_duration = models.DurationField(
-        default=timedelta(minutes=15), help_text="How long a claim holds the phase."
+        default=timedelta(minutes=15),
+        validators=[MinValueValidator(timedelta(seconds=1)), MaxValueValidator(MAX_LEASE)],
+        help_text="How long a claim holds the phase (at most 7 days).",
     )
     retry_overrides = models.JSONField(
         default=dict,
@@ -73,6 +84,16 @@ class PhaseTemplate(models.Model):
 
     def __str__(self):
         return f"{self.plan.slug} #{self.order} {self.phase_type}"
+
+    @property
+    def lease(self) -> timedelta:
+        """The lease a claim or a heartbeat gives, within bounds whatever is stored."""
+        return min(max(self.lease_duration, timedelta(seconds=1)), MAX_LEASE)
+
+    @property
+    def wait(self) -> timedelta:
+        """The delay after the previous phase, within bounds whatever is stored."""
+        return min(max(self.delay, timedelta(0)), MAX_STEP_DELAY)
 
     def clean(self):
         try:

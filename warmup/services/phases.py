@@ -149,7 +149,7 @@ def phase_claim(
     if phase is None:
         return None
     token = uuid.uuid4()
-    take_lease(phase, bot=bot, lease_token=token, expires_at=now + phase.template.lease_duration)
+    take_lease(phase, bot=bot, lease_token=token, expires_at=now + phase.template.lease)
     transaction.on_commit(metrics.PHASE_CLAIMS.labels(phase_type=phase.phase_type).inc)
     PhaseAttempt.objects.create(
         phase=phase,
@@ -169,7 +169,7 @@ def phase_heartbeat(*, phase_id: int, bot: Bot, lease_token) -> WarmupPhase:
     token = _parse_token(lease_token)
     phase = lock_phase(phase_id)
     _check_lease(phase, bot=bot, lease_token=token, now=now)
-    phase.lease_expires_at = now + phase.template.lease_duration
+    phase.lease_expires_at = now + phase.template.lease
     WarmupPhase.objects.filter(pk=phase.pk).update(
         lease_expires_at=phase.lease_expires_at, updated_at=now
     )
@@ -226,13 +226,13 @@ def unlock_next_phases(phases: list[WarmupPhase], *, now: datetime) -> list[Warm
     for candidate in pending:
         if candidate.order > after[candidate.account_id]:
             following.setdefault(candidate.account_id, candidate)
-    due_now = [p for p in following.values() if p.template.delay <= timedelta(0)]
+    due_now = [p for p in following.values() if p.template.wait <= timedelta(0)]
     if due_now:
         apply_transition_many(due_now, S.AVAILABLE, available_at=now)
     by_delay: dict[timedelta, list[WarmupPhase]] = {}
     for phase in following.values():
-        if phase.template.delay > timedelta(0):
-            by_delay.setdefault(phase.template.delay, []).append(phase)
+        if phase.template.wait > timedelta(0):
+            by_delay.setdefault(phase.template.wait, []).append(phase)
     for delay, group in by_delay.items():
         WarmupPhase.objects.filter(pk__in=[p.pk for p in group]).update(
             available_at=now + delay, updated_at=now

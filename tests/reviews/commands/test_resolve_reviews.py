@@ -11,6 +11,7 @@ from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connection, connections, transaction
 
+from config import metrics
 from reviews import batches
 from reviews.models import ReviewAction, ReviewLog
 from reviews.services import review_resume
@@ -392,3 +393,20 @@ def test_a_row_someone_holds_is_skipped_not_waited_for(content_pool, bot, defaul
     assert status(held) == PhaseStatus.REVIEW_REQUIRED
     assert f"a bot or a reviewer holds it right now; run again to retry it: {held.pk}" in printed
     assert Account.objects.count() == 2
+
+
+def test_a_bulk_run_feeds_the_time_in_review_histogram(
+    operator, bot, content_pool, django_capture_on_commit_callbacks
+):
+    def resolved(method):
+        name = "warmup_review_time_in_review_seconds_count"
+        return metrics.REGISTRY.get_sample_value(name, {"method": method}) or 0
+
+    for _ in range(3):
+        new_item_in_review(bot)
+    before = resolved("skip")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resolve("--user", "oncall", "--action", "skip", *WHY)
+
+    assert resolved("skip") - before == 3
