@@ -134,6 +134,14 @@ LOGIN_URL = "admin:login"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
+# The mail server (with EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend). A timeout
+# always: a mail server that never answers must not hold the scheduler, which sends digests.
+EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = int(env_str("EMAIL_PORT", default="25"))
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", default="10"))
 
 # Every record, Django's request errors (with their tracebacks) and one line per status change
 # (warmup/state.py) included, to standard error in LOG_FORMAT: see config/logs.py.

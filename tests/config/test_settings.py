@@ -57,3 +57,36 @@ def test_production_settings_read_database_url_and_allowed_hosts():
         "True",
         "warmup.example,api.example",
     ]
+
+
+def test_the_mail_server_comes_from_the_environment_with_a_timeout_always():
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, "
+        "s.EMAIL_USE_TLS, s.EMAIL_TIMEOUT)"
+    )
+    environment = {**os.environ, "DEBUG": "1"}
+    configured = {
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": "587",
+        "EMAIL_HOST_USER": "warmup",
+        "EMAIL_HOST_PASSWORD": "s3cret",
+        "EMAIL_USE_TLS": "1",
+        "EMAIL_TIMEOUT": "5",
+    }
+    unset = {k: v for k, v in environment.items() if not k.startswith("EMAIL_")}
+
+    given = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**unset, **configured},
+        capture_output=True,
+        text=True,
+    )
+    default = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=unset, capture_output=True, text=True
+    )
+
+    assert given.stdout.split() == ["smtp.example.com", "587", "warmup", "s3cret", "True", "5.0"]
+    assert default.stdout.split()[-1] == "10.0"  # no mail server may hold the scheduler

@@ -1,7 +1,9 @@
 """Escalation notifications: a digest email to reviewers, and an optional webhook, after commit."""
 
 import json
+import socket
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -103,3 +105,39 @@ def test_a_dead_webhook_does_not_break_the_tick(
     phase.refresh_from_db()
     assert phase.escalation_level == 1
     assert "Escalation webhook" in caplog.text
+
+
+@pytest.fixture
+def silent_mail_server():
+    """A TCP listener on loopback that accepts and then never says a word (a hung SMTP server)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_a_hung_mail_server_does_not_hold_the_scheduler(
+    account,
+    bot,
+    content_pool,
+    django_capture_on_commit_callbacks,
+    settings,
+    caplog,
+    silent_mail_server,
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent_mail_server
+    settings.EMAIL_TIMEOUT = 1
+    UserFactory(reviewer=True, email="rita@example.com")
+    make_review_required(account, bot)
+
+    started = time.monotonic()
+    with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            report = tick()
+    took = time.monotonic() - started
+
+    assert report.escalated == 1
+    assert took < 15  # the timeout, not forever
+    assert "Could not send the escalation email" in caplog.text
