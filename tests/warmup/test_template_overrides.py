@@ -76,3 +76,27 @@ def test_a_huge_stored_override_still_gives_a_storable_date(db):
 
     assert policy.backoff(1) <= timedelta(seconds=2 * MAX_DELAY_SECONDS)
     assert policy.backoff(400) <= timedelta(seconds=2 * MAX_DELAY_SECONDS)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"network_error": {"max_retries": 0}},  # "never retry this one": zero is a value
+        {"network_error": {"jitter": 0}},
+        {"network_error": {"jitter": 0.5}},
+        {"network_error": {"backoff_base": 0}},
+        {"network_error": {"max_retries": 100}},  # exactly at each limit
+        {"network_error": {"backoff_base": MAX_DELAY_SECONDS}},
+        {"network_error": {"backoff_cap": MAX_DELAY_SECONDS}},
+        {"network_error": {"backoff_factor": 10}},
+    ],
+)
+def test_edge_values_of_overrides_are_valid(db, overrides):
+    template = template_with(overrides)
+
+    template.full_clean()  # raises if refused
+
+    ((category, values),) = overrides.items()
+    policy = policy_for(category, template)
+    for key, value in values.items():
+        assert getattr(policy, key) == value

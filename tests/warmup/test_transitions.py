@@ -485,3 +485,28 @@ def test_only_due_content_assigned_phases_are_claimed(account, bot):
     assert phase_claim(bot=bot) is None
     assert reload(phase).status == S.AVAILABLE
     assert WarmupPhase.objects.filter(status=S.IN_PROGRESS).count() == 0
+
+
+def test_a_race_names_the_status_of_the_phase_that_raced_not_another(account, bot):
+    # given: another account's phase in a different status, listed before this one
+    other = make_content_assigned(account)
+    mine = make_content_assigned(AccountFactory())
+    stale = reload(mine)
+    apply_transition(mine, S.REVIEW_REQUIRED, review_required_since=timezone.now())
+
+    with pytest.raises(InvalidTransition) as raised:
+        apply_transition(stale, S.IN_PROGRESS, **fields_for_move(stale, S.IN_PROGRESS, bot))
+
+    assert reload(other).status == S.CONTENT_ASSIGNED
+    assert raised.value.current_status == S.REVIEW_REQUIRED
+    assert raised.value.context["phase_id"] == mine.pk
+
+
+def test_a_status_move_advances_updated_at(account, clock):
+    phase = make_content_assigned(account)
+    before = reload(phase).updated_at
+    clock.shift(timedelta(minutes=5))
+
+    apply_transition(phase, S.REVIEW_REQUIRED, review_required_since=timezone.now())
+
+    assert reload(phase).updated_at == before + timedelta(minutes=5)

@@ -49,6 +49,7 @@ from warmup.errors import (
     NotClaimable,
 )
 from warmup.models import (
+    Account,
     AccountStatus,
     AttemptOutcome,
     CompletionMethod,
@@ -617,3 +618,35 @@ def test_system_and_bot_actors_are_recorded_as_such(account, bot, clock):
         None,
         None,
     )
+
+
+def test_a_hold_starts_at_level_0_with_a_fresh_review_clock(account, bot, reviewer_actor, clock):
+    phase = make_content_assigned(account)
+
+    held = review_hold(phase_id=phase.pk, note="looks odd", actor=reviewer_actor)
+
+    stored = reload(held)
+    assert stored.escalation_level == 0
+    assert stored.review_required_since == timezone.now()
+
+
+@pytest.mark.parametrize("account_status", ["paused", "suspended"])
+def test_an_item_of_a_stopped_account_can_still_be_completed_by_hand(
+    account, bot, reviewer_actor, account_status
+):
+    phase = make_review_required(account, bot)
+    Account.objects.filter(pk=account.pk).update(status=account_status)
+
+    done = review_complete(
+        phase_id=phase.pk, reason_code="other", note="done by hand", actor=reviewer_actor
+    )
+
+    assert done.status == PhaseStatus.COMPLETED
+
+
+def test_a_tick_with_no_escalation_thresholds_raises_nothing(account, bot, settings, clock):
+    settings.WARMUP_ESCALATION_THRESHOLDS = []
+    make_review_required(account, bot)
+    clock.shift(timedelta(days=3))
+
+    assert tick().escalated == 0
