@@ -103,8 +103,8 @@ def test_the_queue_costs_the_same_queries_for_10_or_100_items(reviewer_client):
         ({"waiting": "1h"}, "none"),
         ({"account_status": "active"}, "both"),
         ({"phase_type": "profile_bio"}, "both"),
-        ({"category": "\x00"}, "both"),  # junk filters nothing, and is no 500
-        ({"level": "%00"}, "both"),
+        ({"category": "nonsense"}, "both"),  # junk filters nothing, and is no 500
+        ({"level": "%00"}, "both"),  # (a real NUL byte is a 400: tests/config/test_admin.py)
         ({"bot": "abc"}, "both"),
     ],
 )
