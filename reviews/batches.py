@@ -20,13 +20,14 @@ from django.utils import timezone
 
 from config import metrics
 from reviews import events
-from reviews.models import RESOLUTION_ACTIONS, ReviewLog
+from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
 from reviews.services import RESOLUTIONS, refusal_reason, resolution_refusal
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
     BATCH_ITEM_BUSY,
     BATCH_ITEM_MISSING,
+    UNDO_ACTED_SINCE,
     UNDO_CLAIMED_SINCE,
     UNDO_COMPLETED,
     UNDO_IN_REVIEW,
@@ -159,27 +160,37 @@ def undo_batch(
             action__in=list(RESOLUTION_ACTIONS.values()),
         )
     }
-    claimed_since = set(
-        PhaseAttempt.objects.filter(
-            phase_id__in=list(resolutions),
-            claimed_at__gte=min(
-                (r.created_at for r in resolutions.values()), default=timezone.now()
-            ),
-        ).values_list("phase_id", "claimed_at")
-    )
+    since = min((r.created_at for r in resolutions.values()), default=timezone.now())
+    claimed_since: dict[int, list] = {}
+    for phase_id, claimed_at in PhaseAttempt.objects.filter(
+        phase_id__in=list(resolutions), claimed_at__gte=since
+    ).values_list("phase_id", "claimed_at"):
+        claimed_since.setdefault(phase_id, []).append(claimed_at)
+    # A move logged on the phase after the batch (a hold, another resolution, an earlier
+    # undo): the batch's resolution is no longer the last word. Notes and assignments are not.
+    first_row = min((r.pk for r in resolutions.values()), default=0)
+    logged_since: dict[int, int] = {}
+    moves_since = ReviewLog.objects.filter(phase_id__in=list(resolutions), pk__gt=first_row)
+    notes_only = [ReviewAction.COMMENTED, ReviewAction.ASSIGNED, ReviewAction.UNASSIGNED]
+    for phase_id, row_id in moves_since.exclude(action__in=notes_only).values_list(
+        "phase_id", "pk"
+    ):
+        logged_since[phase_id] = max(row_id, logged_since.get(phase_id, 0))
     back = []
     for phase in locked:
         resolution = resolutions.get(phase.pk)
         if resolution is None:
             unchanged[phase.pk] = UNDO_NOT_IN_BATCH
             continue
-        claims = [at for pk, at in claimed_since if pk == phase.pk and at >= resolution.created_at]
+        claims = [at for at in claimed_since.get(phase.pk, []) if at >= resolution.created_at]
         if resolution.to_status == S.COMPLETED:
             unchanged[phase.pk] = UNDO_COMPLETED
         elif claims:
             unchanged[phase.pk] = UNDO_CLAIMED_SINCE
         elif phase.status == S.REVIEW_REQUIRED:
             unchanged[phase.pk] = UNDO_IN_REVIEW
+        elif logged_since.get(phase.pk, 0) > resolution.pk:
+            unchanged[phase.pk] = UNDO_ACTED_SINCE
         elif phase.status not in (S.AVAILABLE, S.CONTENT_ASSIGNED):
             unchanged[phase.pk] = UNDO_MOVED_ON.format(status=phase.get_status_display().lower())
         else:

@@ -93,6 +93,7 @@ BATCH_ITEM_BUSY = "a bot or a reviewer holds it right now; run again to retry it
 BATCH_ITEM_MISSING = "no such phase"
 UNDO_COMPLETED = "it was completed, and its plan went on: completed phases stay completed"
 UNDO_CLAIMED_SINCE = "a bot has claimed it since"
+UNDO_ACTED_SINCE = "someone has acted on it since (see its review history)"
 UNDO_MOVED_ON = "it has moved on since: it is {status}"
 UNDO_IN_REVIEW = "it is in review again already"
 UNDO_NOT_IN_BATCH = "that batch did not resolve it"

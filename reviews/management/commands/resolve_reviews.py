@@ -24,6 +24,7 @@ from datetime import timedelta
 import structlog
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -52,6 +53,23 @@ USER_CANNOT_RESOLVE = (
     "Reviewers group); nothing was changed."
 )
 NEEDS = "--{option} is required with --action (nothing was changed)."
+UNDO_NEEDS_NOTE = "--note is required with --undo (nothing was changed)."
+UNKNOWN_BATCH = "No run with batch {batch} resolved anything; nothing to undo."
+NO_SELECTION = (
+    "Say which items: a selection option (--category, --ids, ...), or --all for the whole "
+    "queue. Nothing was changed."
+)
+SELECTORS = (
+    "category",
+    "phase_type",
+    "platform",
+    "older_than",
+    "escalation_level",
+    "assignee",
+    "account",
+    "bot",
+    "ids",
+)
 UNDO_ALONE = (
     "--undo takes no --action, --reason or selection options: it undoes what the batch did."
 )
@@ -146,6 +164,11 @@ class Command(BaseCommand):
             metavar="ID,ID,...",
             help="phase ids, comma-separated, or - to read them from stdin",
         )
+        pick.add_argument(
+            "--all",
+            action="store_true",
+            help="the whole queue (required when no other selection is given)",
+        )
         pick.add_argument("--limit", type=positive, metavar="N", help="at most N items")
 
         act = parser.add_argument_group("what to do")
@@ -184,6 +207,8 @@ class Command(BaseCommand):
         if options["undo"]:
             self.check_undo(options)
             ids, missing = batches.batch_resolutions(options["undo"]), []
+            if not ids:
+                raise CommandError(UNKNOWN_BATCH.format(batch=options["undo"]), returncode=USAGE)
         else:
             self.check_action(options)
             ids, missing = self.select(options)
@@ -195,9 +220,11 @@ class Command(BaseCommand):
         what = f"undo batch {options['undo']}" if options["undo"] else options["action"]
         if not ids:
             self.stdout.write("Nothing selected; nothing changed.")
+            self.report_missing(missing)
             return
         if options["dry_run"]:
             self.preview(ids, what)
+            self.report_missing(missing)
             return
         # Each status change this run makes is logged with its batch and its reviewer.
         with structlog.contextvars.bound_contextvars(batch=str(batch), user=options["user"]):
@@ -213,7 +240,19 @@ class Command(BaseCommand):
             raise CommandError(USER_CANNOT_RESOLVE.format(name=username), returncode=USAGE)
         return user
 
+    def report_missing(self, missing: list[int]) -> None:
+        """Named --ids that are not in review: listed, and the run exits 1."""
+        if missing:
+            shown = ", ".join(str(pk) for pk in missing[:IDS_PER_REASON])
+            self.stdout.write(f"  not changed, not in review: {shown}")
+            raise CommandError(
+                f"{plural(len(missing), 'item')} not in review (listed above).",
+                returncode=SOME_NOT_CHANGED,
+            )
+
     def check_action(self, options) -> None:
+        if not options["all"] and not any(options[o] not in (None, []) for o in SELECTORS):
+            raise CommandError(NO_SELECTION, returncode=USAGE)
         for option in ("action", "reason", "note"):
             if not options[option]:
                 raise CommandError(NEEDS.format(option=option), returncode=USAGE)
@@ -225,29 +264,11 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.message} Nothing was changed.", returncode=USAGE) from None
 
     def check_undo(self, options) -> None:
-        chosen = [
-            o
-            for o in (
-                "action",
-                "reason",
-                "category",
-                "phase_type",
-                "platform",
-                "older_than",
-                "escalation_level",
-                "assignee",
-                "account",
-                "bot",
-                "ids",
-            )
-            if options[o] not in (None, [])
-        ]
-        if chosen:
+        chosen = [o for o in ("action", "reason", *SELECTORS) if options[o] not in (None, [])]
+        if chosen or options["all"]:
             raise CommandError(UNDO_ALONE, returncode=USAGE)
         if not (options["note"] or "").strip():
-            raise CommandError(
-                NEEDS.format(option="note").replace("--action", "--undo"), returncode=USAGE
-            )
+            raise CommandError(UNDO_NEEDS_NOTE, returncode=USAGE)
 
     def select(self, options) -> tuple[list[int], list[int]]:
         """The selected items in queue order, and the named --ids that are not in review."""
@@ -307,7 +328,13 @@ class Command(BaseCommand):
         try:
             for start in range(0, len(ids), size):
                 chunk = ids[start : start + size]
-                result = self.one_batch(chunk, batch=batch, actor=actor, options=options)
+                try:
+                    result = self.one_batch(chunk, batch=batch, actor=actor, options=options)
+                except (DomainError, DatabaseError) as exc:
+                    # The batch rolled back as a whole: say so and go on with the next one.
+                    why = getattr(exc, "message", None) or str(exc).splitlines()[0]
+                    failed = f"its batch failed and was rolled back ({why}); run again"
+                    result = batches.BatchResult(unchanged={pk: failed for pk in chunk})
                 changed += result.changed
                 unchanged.update(result.unchanged)
                 bar.update(len(chunk))

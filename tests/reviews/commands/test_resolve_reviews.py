@@ -14,7 +14,7 @@ from django.db import connection, connections, transaction
 from config import metrics
 from reviews import batches
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_resume
+from reviews.services import review_comment, review_hold, review_resume
 from tests.clients import view_only_user
 from tests.conftest import requires_postgres
 from tests.factories import BotFactory, UserFactory, new_item_in_review
@@ -26,6 +26,7 @@ from warmup.services.phases import phase_claim
 pytestmark = pytest.mark.django_db
 
 WHY = ["--reason", "replaced_proxy", "--note", "proxy pool back"]
+ALL = [*WHY, "--all"]
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_each_action_resolves_the_selection_and_logs_each_with_the_batch(
 ):
     items = [new_item_in_review(bot, "proxy_error") for _ in range(3)]
 
-    printed, batch = resolve("--user", "oncall", "--action", action, *WHY)
+    printed, batch = resolve("--user", "oncall", "--action", action, *ALL)
 
     assert [status(i) for i in items] == [to_status] * 3
     rows = ReviewLog.objects.filter(batch=batch)
@@ -99,7 +100,7 @@ def test_each_action_resolves_the_selection_and_logs_each_with_the_batch(
 def test_complete_in_bulk_unlocks_each_accounts_next_phase(operator, bot, content_pool):
     items = [new_item_in_review(bot) for _ in range(2)]
 
-    resolve("--user", "oncall", "--action", "complete", *WHY)
+    resolve("--user", "oncall", "--action", "complete", *ALL)
 
     for item in items:
         nxt = WarmupPhase.objects.get(account=item.account, order=2)
@@ -163,7 +164,7 @@ def test_a_dry_run_shows_the_items_and_changes_nothing(operator, bot, content_po
     items = [new_item_in_review(bot, "proxy_error") for _ in range(2)]
     before = ReviewLog.objects.count()
 
-    printed, _ = resolve("--user", "oncall", "--action", "retry", *WHY, "--dry-run")
+    printed, _ = resolve("--user", "oncall", "--action", "retry", *ALL, "--dry-run")
 
     assert str(items[0].account) in printed and str(items[1].account) in printed
     assert "By category: proxy_error 2" in printed
@@ -172,8 +173,34 @@ def test_a_dry_run_shows_the_items_and_changes_nothing(operator, bot, content_po
     assert ReviewLog.objects.count() == before
 
 
+def test_a_run_must_say_which_items_or_all(operator, bot, content_pool, monkeypatch):
+    item = new_item_in_review(bot)
+
+    code = exit_code(monkeypatch, "--user", "oncall", "--action", "skip", *WHY)
+
+    assert code == 2
+    assert status(item) == PhaseStatus.REVIEW_REQUIRED
+
+
+def test_named_ids_none_in_review_are_listed_and_exit_1(operator, bot, content_pool):
+    item = new_item_in_review(bot)
+    resolve("--user", "oncall", "--action", "skip", *WHY, "--ids", str(item.pk))
+
+    printed, _ = resolve(
+        "--user", "oncall", "--action", "skip", *WHY, "--ids", str(item.pk), expect=1
+    )
+
+    assert "Nothing selected" in printed and f"not changed, not in review: {item.pk}" in printed
+
+
+def test_undo_of_an_unknown_batch_is_a_usage_error(operator, monkeypatch):
+    code = exit_code(monkeypatch, "--user", "oncall", "--undo", str(uuid.uuid4()), "--note", "x")
+
+    assert code == 2
+
+
 def test_nothing_selected_is_said_and_exits_0(operator):
-    printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY)
+    printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL)
 
     assert "Nothing selected; nothing changed." in printed
 
@@ -196,7 +223,7 @@ def test_the_user_must_exist_be_active_and_may_resolve(bot, content_pool, who, m
     UserFactory(username="retired", reviewer=True, is_active=False)
     item = new_item_in_review(bot)
 
-    printed, _ = resolve("--user", who, "--action", "resume", *WHY, expect=2)
+    printed, _ = resolve("--user", who, "--action", "resume", *ALL, expect=2)
 
     assert message in printed
     assert status(item) == PhaseStatus.REVIEW_REQUIRED
@@ -246,7 +273,7 @@ def test_an_item_resolved_between_selection_and_update_is_reported_not_overwritt
 
     monkeypatch.setattr(batches, "resolve_batch", someone_else_first)
 
-    printed, batch = resolve("--user", "oncall", "--action", "skip", *WHY, expect=1)
+    printed, batch = resolve("--user", "oncall", "--action", "skip", *ALL, expect=1)
 
     assert status(first) == PhaseStatus.COMPLETED
     assert status(second) == PhaseStatus.AVAILABLE  # the other reviewer's resume stands
@@ -275,7 +302,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
             "oncall",
             "--action",
             "resume",
-            *WHY,
+            *ALL,
             "--batch-size",
             "2",
             stdout=StringIO(),
@@ -285,7 +312,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     assert [status(i) for i in items].count(PhaseStatus.AVAILABLE) == 2  # the first batch
 
     monkeypatch.setattr(batches, "resolve_batch", real_batch)
-    printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY, "--batch-size", "2")
+    printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL, "--batch-size", "2")
 
     assert "3 items changed, 0 not changed" in printed
     assert [status(i) for i in items] == [PhaseStatus.AVAILABLE] * 5
@@ -322,7 +349,7 @@ def test_undo_puts_a_batch_back_in_review_with_its_earlier_context(
     since = {i.pk: i.review_required_since for i in items}
     clock.shift(timedelta(minutes=90))
     tick()  # level 1
-    _, batch = resolve("--user", "oncall", "--action", "resume", *WHY)
+    _, batch = resolve("--user", "oncall", "--action", "resume", *ALL)
     clock.shift(timedelta(minutes=5))
 
     printed, undo = resolve("--user", "oncall", "--undo", str(batch), "--note", "wrong call")
@@ -341,7 +368,7 @@ def test_undo_puts_a_batch_back_in_review_with_its_earlier_context(
 
 def test_undo_of_a_partly_reclaimed_batch_leaves_the_claimed_ones(operator, bot, content_pool):
     items = [new_item_in_review(bot) for _ in range(3)]
-    _, batch = resolve("--user", "oncall", "--action", "retry", *WHY)
+    _, batch = resolve("--user", "oncall", "--action", "retry", *ALL)
     claimed = phase_claim(bot=bot)  # a bot took one of them again
     assert claimed.pk in {i.pk for i in items}
 
@@ -353,9 +380,24 @@ def test_undo_of_a_partly_reclaimed_batch_leaves_the_claimed_ones(operator, bot,
     assert f"not changed, a bot has claimed it since: {claimed.pk}" in printed
 
 
+def test_undo_leaves_what_a_reviewer_has_acted_on_since(operator, bot, content_pool):
+    held_again, commented = new_item_in_review(bot), new_item_in_review(bot)
+    _, batch = resolve("--user", "oncall", "--action", "resume", *ALL)
+    actor = Actor.for_user(operator)
+    review_hold(phase_id=held_again.pk, note="not fixed after all", actor=actor)
+    review_resume(phase_id=held_again.pk, reason_code="other", note="now it is", actor=actor)
+    review_comment(phase_id=commented.pk, note="watching this one", actor=actor)
+
+    printed, _ = resolve("--user", "oncall", "--undo", str(batch), "--note", "undo", expect=1)
+
+    assert status(held_again) == PhaseStatus.AVAILABLE  # the reviewer's resume stands
+    assert status(commented) == PhaseStatus.REVIEW_REQUIRED  # a note is no move
+    assert f"someone has acted on it since (see its review history): {held_again.pk}" in printed
+
+
 def test_undo_leaves_completed_phases_completed(operator, bot, content_pool):
     item = new_item_in_review(bot)
-    _, batch = resolve("--user", "oncall", "--action", "skip", *WHY)
+    _, batch = resolve("--user", "oncall", "--action", "skip", *ALL)
 
     printed, _ = resolve("--user", "oncall", "--undo", str(batch), "--note", "undo", expect=1)
 
@@ -384,7 +426,7 @@ def test_a_row_someone_holds_is_skipped_not_waited_for(content_pool, bot, defaul
     holder.start()
     assert locked.wait(10)
     try:
-        printed, _ = resolve("--user", "oncall", "--action", "resume", *WHY, expect=1)
+        printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL, expect=1)
     finally:
         release.set()
         holder.join(10)
@@ -407,6 +449,6 @@ def test_a_bulk_run_feeds_the_time_in_review_histogram(
     before = resolved("skip")
 
     with django_capture_on_commit_callbacks(execute=True):
-        resolve("--user", "oncall", "--action", "skip", *WHY)
+        resolve("--user", "oncall", "--action", "skip", *ALL)
 
     assert resolved("skip") - before == 3
