@@ -3,10 +3,10 @@ are read-only here, accounts and bots are created through the services, and revi
 (the queue, and pausing or reactivating accounts) live in reviews.admin."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import Count
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from config.admin import ReadOnlyAdmin, ReadOnlyInline, confirm_action
@@ -311,15 +311,21 @@ class BotAdmin(admin.ModelAdmin):
         bot, token = bot_create(name=obj.name)
         obj.pk, obj.token_prefix, obj.created_at = bot.pk, bot.token_prefix, bot.created_at
         obj._state.adding = False
-        self.message_user(
-            request,
-            f"Bot {bot.name} created. Its token, shown this once (copy it now): {token}",
-            messages.WARNING,
-        )
+        request.new_bot_token = token
 
     def response_add(self, request, obj, post_url_continue=None):
-        # Straight to the list: Django's own "was added successfully" would bury the token.
-        return HttpResponseRedirect(reverse("admin:warmup_bot_changelist"))
+        # The token on a page of its own, once: not in a message (messages travel in a
+        # cookie) and not in any cache.
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Bot {obj.name} created",
+            "bot": obj,
+            "token": request.new_bot_token,
+            "opts": self.model._meta,
+        }
+        response = TemplateResponse(request, "admin/warmup/bot/token.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def has_change_permission(self, request, obj=None):
         return False  # every field is read-only; changes go through the bot services
