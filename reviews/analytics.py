@@ -35,7 +35,9 @@ from reviews.models import (
 from reviews.selectors import review_queue
 from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
 
-ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD)
+# An undone bulk resolution (resolve_reviews --undo) puts its items back in review: it counts
+# as entering review, and the resolution it undid as one that did not work.
+ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD, ReviewAction.RESOLUTION_UNDONE)
 RETURNS_TO_REVIEW = ENTERS_REVIEW
 RESOLVES_REVIEW = tuple(RESOLUTION_ACTIONS.values())
 AUTOMATED_RESOLUTIONS = (ResolutionMethod.RESUME, ResolutionMethod.RETRY)

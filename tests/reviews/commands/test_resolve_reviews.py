@@ -13,6 +13,7 @@ from django.db import connection, connections, transaction
 
 from config import metrics
 from reviews import batches
+from reviews.analytics import review_stats
 from reviews.models import ReviewAction, ReviewLog
 from reviews.services import review_comment, review_hold, review_resume
 from tests.clients import view_only_user
@@ -452,3 +453,14 @@ def test_a_bulk_run_feeds_the_time_in_review_histogram(
         resolve("--user", "oncall", "--action", "skip", *ALL)
 
     assert resolved("skip") - before == 3
+
+
+def test_an_undone_resolution_counts_as_one_that_did_not_work(operator, bot, content_pool):
+    new_item_in_review(bot)
+    _, batch = resolve("--user", "oncall", "--action", "resume", *ALL)
+    resolve("--user", "oncall", "--undo", str(batch), "--note", "undo")
+
+    stats = review_stats()
+
+    assert stats["resolutions"]["resume"]["failed"] == 1
+    assert stats["queue"]["total"] == 1
