@@ -1,7 +1,8 @@
 """Accounts' review side: which accounts have an item in review, their review history, and the
 review actions on them (pause, reactivate, hold for review).
 
-Account status changes are review events: they need the resolve permission and a note, and go
+Account status changes are review events: pausing and reactivating need the manage-accounts
+permission (review leads), holding the resolve permission; each needs a note and goes
 through the services (one ReviewLog row each). The review side extends the accounts page of
 warmup.admin with them, so the warmup admin knows nothing of reviews.
 """
@@ -69,7 +70,11 @@ class AccountReviewLogInline(ReadOnlyInline):
     show_change_link = False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("phase", "actor_user", "actor_bot")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("phase__account", "actor_user", "actor_bot")
+        )
 
 
 admin.site.unregister(Account)

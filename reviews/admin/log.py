@@ -30,7 +30,6 @@ class ReviewLogAdmin(ReadOnlyAdmin):
     list_select_related = ("account", "phase", "actor_user", "actor_bot")
     list_per_page = 100
     show_full_result_count = False
-    date_hierarchy = "created_at"
 
     def changelist_view(self, request, extra_context=None):
         title = "Review log: every intervention, newest first"

@@ -323,7 +323,7 @@ class ReviewItemAdmin(ReadOnlyAdmin):
             "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
             "timeline": logs,
             "track_record": record,
-            "buttons": self.item_buttons(request, item, best=record[0] if record else None),
+            "buttons": self.item_buttons(request, item, best=suggestion(record)),
             "can_act": can_resolve_reviews(request.user),
         }
 
@@ -402,6 +402,17 @@ class ReviewItemAdmin(ReadOnlyAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
+
+
+def suggestion(record: list[dict]) -> dict | None:
+    """The past resolution to offer first: a resume or a retry that worked at least half the
+    time. Never a completion or a skip (they cannot be undone by a bot's next try), and nothing
+    when nothing has worked."""
+    for entry in record:  # best first
+        automated = entry["method"] in (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
+        if automated and (entry["success_rate"] or 0) >= 0.5:
+            return entry
+    return None
 
 
 def worked_display(entry: dict) -> str:

@@ -362,3 +362,16 @@ def test_the_item_page_says_what_worked_before_and_suggests_it(reviewer_client, 
     assert record.index("Retry now") < record.index("Skip")  # best first
     suggested = html.split("Suggested: what worked best")[1].split("</form>")[0]
     assert '<option value="solved_challenge" selected>' in suggested
+
+
+def test_a_completion_or_a_skip_is_never_the_suggestion(reviewer_client, reviewer, bot):
+    actor = Actor.for_user(reviewer)
+    for _ in range(3):  # skipped often before: used most, but it cannot be "what worked"
+        (past,) = in_review(1)
+        review_skip(phase_id=past.pk, reason_code="account_lost", note="gone", actor=actor)
+    (item,) = in_review(1)
+
+    html = reviewer_client.get(item_url(item)).content.decode()
+
+    assert "What worked before" in html and "done by hand" in html
+    assert "Suggested: what worked best" not in html
