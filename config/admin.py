@@ -21,6 +21,7 @@ from warmup.errors import DomainError
 
 CONFIRM_TEMPLATE = "admin/confirm_action.html"
 LISTED_IN_SUMMARY = 10  # names in the summary message before "and N more"
+LISTED_ON_PAGE = 100  # objects on the confirmation page before "and N more"
 
 
 class WarmupAdminSite(admin.AdminSite):
@@ -129,12 +130,18 @@ def confirm_action(
                 return None
             count = queryset.count()
             words = {"count": count, "noun": noun[0] if count == 1 else noun[1]}
+            shown = list(queryset[:LISTED_ON_PAGE])
+            # "Select all N" re-posts itself (the filters are in the address), not N ids: a
+            # form of thousands of fields is more than Django accepts.
+            across = request.POST.get("select_across") == "1"
             context = {
                 **modeladmin.admin_site.each_context(request),
                 "title": title.format(**words),
                 "intro": intro,
-                "objects": [describe(obj) for obj in queryset],
-                "selected": [obj.pk for obj in queryset],
+                "objects": [describe(obj) for obj in shown],
+                "more": count - len(shown),
+                "select_across": across,
+                "selected": [obj.pk for obj in shown[:1]] if across else [o.pk for o in shown],
                 "form": form,
                 "action": request.POST.get("action", ""),
                 "button": button.format(**words),

@@ -375,3 +375,19 @@ def test_a_completion_or_a_skip_is_never_the_suggestion(reviewer_client, reviewe
 
     assert "What worked before" in html and "done by hand" in html
     assert "Suggested: what worked best" not in html
+
+
+def test_select_all_across_pages_reposts_itself_not_every_id(reviewer_client):
+    items = in_review(3)
+    everything = {"action": "skip", "select_across": "1", ACTION_CHECKBOX_NAME: [items[0].pk]}
+
+    confirmation = reviewer_client.post(QUEUE, everything)
+    html = confirmation.content.decode()
+    done = reviewer_client.post(
+        QUEUE, {**everything, "confirm": "yes", "reason_code": "other", "note": "x"}, follow=True
+    )
+
+    assert html.count(f'name="{ACTION_CHECKBOX_NAME}"') == 1
+    assert 'name="select_across" value="1"' in html
+    assert messages_of(done)[0].startswith("Skipped 3 items")
+    assert statuses(items) == [PhaseStatus.COMPLETED] * 3
