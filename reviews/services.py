@@ -344,7 +344,8 @@ def escalation_level_for(age, thresholds=None) -> int:
 
 def reviews_escalate_due(*, now: datetime) -> int:
     """Raise the escalation level of items by their time in review; each level crossed is
-    logged once. Side effects: after commit, one notification digest for the items that rose.
+    logged once. Side effects: after each batch commits, one notification digest for the items
+    of that batch that rose (one per tick unless more than a batch rose).
     Returns the number of levels raised."""
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
     if not thresholds:
@@ -368,7 +369,12 @@ def reviews_escalate_due(*, now: datetime) -> int:
         risen.append(Escalation(phase_id=phase.pk, level=target))
         return {"raised": raised}
 
-    raised = process_in_batches(due, escalate, what="Raising an escalation level")["raised"]
-    if risen:
-        transaction.on_commit(partial(notify_escalations, risen))
-    return raised
+    def notify_when_committed():
+        # Per batch: a batch that committed is notified even if a later one fails.
+        if risen:
+            transaction.on_commit(partial(notify_escalations, list(risen)))
+            risen.clear()
+
+    return process_in_batches(
+        due, escalate, what="Raising an escalation level", finish=notify_when_committed
+    )["raised"]

@@ -43,11 +43,13 @@ def process_in_batches(
     *,
     what: str,
     prepare: Callable[[list[WarmupPhase]], None] | None = None,
+    finish: Callable[[], None] | None = None,
 ) -> Counter:
     """Lock the rows of `queryset` batch by batch (SKIP LOCKED, one transaction per batch) and
     run `step(row)` on each in a savepoint. A row whose step fails is logged and left for the
-    next tick: one bad row must not stop the scheduler for the whole fleet. Returns the sum of
-    the counts the steps returned."""
+    next tick: one bad row must not stop the scheduler for the whole fleet. `prepare(rows)`
+    runs first in each batch's transaction, `finish()` last (to register what that batch's
+    commit should set off). Returns the sum of the counts the steps returned."""
     totals, last_id, size = Counter(), 0, _batch_size()
     while True:
         with transaction.atomic():
@@ -60,6 +62,8 @@ def process_in_batches(
                         totals.update(step(row) or {})
                 except Exception:
                     logger.exception("%s failed for phase %s; left for the next tick", what, row.pk)
+            if finish is not None:
+                finish()
         if len(batch) < size:
             return totals
         last_id = batch[-1].pk

@@ -141,3 +141,22 @@ def test_a_hung_mail_server_does_not_hold_the_scheduler(
     assert report.escalated == 1
     assert took < 15  # the timeout, not forever
     assert "Could not send the escalation email" in caplog.text
+
+
+def test_each_committed_batch_sends_its_own_digest(
+    account, bot, content_pool, django_capture_on_commit_callbacks, settings
+):
+    # With one item per batch, a batch that committed is notified even if a later one fails.
+    settings.WARMUP_TICK_BATCH_SIZE = 1
+    UserFactory(reviewer=True, email="rita@example.com")
+    make_review_required(account, bot, category="challenge_required")
+    make_review_required(AccountFactory(), bot, category="login_failed")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        with django_capture_on_commit_callbacks(execute=True):
+            tick()
+
+    assert len(mail.outbox) == 2
+    assert {m.subject for m in mail.outbox} == {
+        "[warmup] 1 review item(s) escalated (up to level 1)"
+    }
