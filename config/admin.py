@@ -14,6 +14,7 @@ from functools import wraps
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from config.text import plural
@@ -42,6 +43,23 @@ class WarmupAdminSite(admin.AdminSite):
             app["models"].sort(key=lambda m: m["object_name"].lower() not in self.MODEL_ORDER)
         rank = {label: i for i, label in enumerate(self.APP_ORDER)}
         return sorted(apps, key=lambda app: rank.get(app["app_label"], len(rank)))
+
+
+class RefuseUnpermittedActions:
+    """ModelAdmin mixin: a POST naming one of this admin's actions that the user may not run is
+    refused with 403 (Django itself drops it and says "No action selected")."""
+
+    def changelist_view(self, request, extra_context=None):
+        name = request.POST.get("action") if request.method == "POST" else None
+        if name and name in self._declared_actions() and name not in self.get_actions(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    def _declared_actions(self) -> set[str]:
+        return {
+            getattr(action, "__name__", action) if callable(action) else action
+            for action in self.actions or ()
+        }
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

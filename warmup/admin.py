@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from config.admin import ReadOnlyAdmin, ReadOnlyInline, confirm_action
+from config.admin import ReadOnlyAdmin, ReadOnlyInline, RefuseUnpermittedActions, confirm_action
 from config.text import age_display
 from warmup.errors import InvalidInput
 from warmup.models import (
@@ -280,7 +280,7 @@ class BotCreateForm(forms.ModelForm):
 
 
 @admin.register(Bot)
-class BotAdmin(admin.ModelAdmin):
+class BotAdmin(RefuseUnpermittedActions, admin.ModelAdmin):
     """Adding a bot here (or with `manage.py create_bot NAME`) shows its token once. The token
     hash is not shown at all; the prefix identifies the token a bot uses."""
 

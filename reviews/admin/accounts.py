@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
-from config.admin import ReadOnlyInline, confirm_action
+from config.admin import ReadOnlyInline, RefuseUnpermittedActions, confirm_action
 from reviews.models import ReviewLog
 from reviews.permissions import can_manage_accounts, can_resolve_reviews
 from reviews.services import review_hold_account
@@ -81,7 +81,7 @@ admin.site.unregister(Account)
 
 
 @admin.register(Account)
-class AccountReviewAdmin(AccountAdmin):
+class AccountReviewAdmin(RefuseUnpermittedActions, AccountAdmin):
     list_filter = (InReviewFilter, *AccountAdmin.list_filter)
     actions = ["pause_accounts", "reactivate_accounts", "hold_accounts"]
 

@@ -21,7 +21,7 @@ from django.utils.html import format_html, urlize
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from config.admin import ConfirmForm, ReadOnlyAdmin, confirm_action
+from config.admin import ConfirmForm, ReadOnlyAdmin, RefuseUnpermittedActions, confirm_action
 from config.text import age_display
 from reviews import analytics, selectors
 from reviews.admin import filters
@@ -194,7 +194,7 @@ def _bulk_action(name: str):
 
 
 @admin.register(ReviewItem)
-class ReviewItemAdmin(ReadOnlyAdmin):
+class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     list_display = (
         "account",
         "phase",
@@ -223,14 +223,6 @@ class ReviewItemAdmin(ReadOnlyAdmin):
     ordering = selectors.QUEUE_ORDER
     actions = [_bulk_action(name) for name in BULK]
     change_form_template = "admin/reviews/reviewitem/item.html"
-
-    def changelist_view(self, request, extra_context=None):
-        # Django drops an action the user may not run and says "No action selected"; a
-        # reader posting one on purpose is refused outright, as the item page's actions are.
-        if request.method == "POST" and request.POST.get("action") in BULK:
-            if not self.has_resolve_permission(request):
-                raise PermissionDenied
-        return super().changelist_view(request, extra_context)
 
     def get_queryset(self, request):
         # The same queue, in the same order, as the review API.

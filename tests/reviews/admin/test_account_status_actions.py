@@ -137,3 +137,19 @@ def test_the_accounts_page_shows_plan_progress_and_links_items_in_review(
 
     assert "0/5 done" in html
     assert reverse("admin:reviews_reviewitem_change", args=[item.pk]) in html
+
+
+@pytest.mark.parametrize("action", ["pause_accounts", "reactivate_accounts"])
+def test_a_direct_post_of_an_action_without_the_permission_is_403(client, account, action):
+    plain_reviewer = UserFactory(reviewer=True)  # may hold, may not pause or reactivate
+    client.force_login(plain_reviewer)
+
+    response = client.post(
+        CHANGELIST,
+        {"action": action, ACTION_CHECKBOX_NAME: [account.pk], "confirm": "yes", "note": "x"},
+    )
+
+    assert response.status_code == 403
+    account.refresh_from_db()
+    assert account.status == AccountStatus.ACTIVE
+    assert not ReviewLog.objects.exists()
