@@ -44,8 +44,8 @@ def _describe(escalations: list[Escalation]) -> list[dict]:
     rows = []
     for escalation in escalations:
         phase = phases.get(escalation.phase_id)
-        if phase is None:
-            continue
+        if phase is None or phase.review_required_since is None:
+            continue  # resolved before the notice went out: nothing to look at any more
         rows.append(
             {
                 "phase": phase.pk,
@@ -54,9 +54,7 @@ def _describe(escalations: list[Escalation]) -> list[dict]:
                 "category": phase.last_failure_category,
                 "reason": phase.last_failure_reason,
                 "level": escalation.level,
-                "review_required_since": phase.review_required_since.isoformat()
-                if phase.review_required_since
-                else None,
+                "review_required_since": phase.review_required_since.isoformat(),
                 "url": _item_url(phase.pk),
             }
         )

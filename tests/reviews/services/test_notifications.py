@@ -12,6 +12,8 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from reviews.notifications import Escalation, notify_escalations
+from reviews.services import review_skip
 from tests.builders import make_review_required
 from tests.factories import AccountFactory, UserFactory
 from warmup.scheduler import tick
@@ -160,3 +162,19 @@ def test_each_committed_batch_sends_its_own_digest(
     assert {m.subject for m in mail.outbox} == {
         "[warmup] 1 review item(s) escalated (up to level 1)"
     }
+
+
+def test_an_item_resolved_before_the_notice_is_left_out_of_it(
+    account, bot, content_pool, reviewer_actor
+):
+    UserFactory(reviewer=True, email="rita@example.com")
+    waiting = make_review_required(account, bot)
+    resolved = make_review_required(AccountFactory(), bot)
+    review_skip(phase_id=resolved.pk, reason_code="other", note="done", actor=reviewer_actor)
+
+    notify_escalations([Escalation(waiting.pk, 1), Escalation(resolved.pk, 1)])
+
+    (message,) = mail.outbox
+    assert str(waiting.account) in message.body
+    assert str(resolved.account) not in message.body
+    assert "since None" not in message.body
