@@ -42,3 +42,11 @@ def duration_display(duration) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = seconds // 86400, seconds % 86400 // 3600
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def spreadsheet_safe(value):
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ (a bot or phase name
+    someone chose) gets a leading apostrophe. Numbers pass as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value

@@ -42,7 +42,7 @@ from django.utils.safestring import mark_safe
 from pygal.etree import etree
 from pygal.style import Style
 
-from config.text import duration_display
+from config.text import duration_display, spreadsheet_safe
 from reviews import analytics
 from reviews.models import ReasonCode, ResolutionMethod
 from reviews.permissions import can_view_reviews
@@ -341,7 +341,7 @@ def csv_response(data: dict, days: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="review-dashboard-{days}d-{stamp}.csv"'
     writer = csv.writer(response)
     for metric, key, value in csv_rows(data, days):
-        writer.writerow((metric, key, "" if value is None else value))
+        writer.writerow((metric, spreadsheet_safe(key), "" if value is None else value))
     return response
 
 

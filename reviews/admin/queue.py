@@ -233,7 +233,12 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         # a bookmark) shows what happened to it.
         if not str(object_id).isascii() or not str(object_id).isdigit():
             return None
-        return selectors.review_item_with_history(phase_id=int(object_id))
+        # Read once per request: the item page asks for it, then Django's change view again.
+        cached = getattr(request, "review_item", None)
+        if cached is None or cached.pk != int(object_id):
+            cached = selectors.review_item_with_history(phase_id=int(object_id))
+            request.review_item = cached
+        return cached
 
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)

@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.text import duration_display, plural
+from config.text import duration_display, plural, spreadsheet_safe
 from reviews import analytics
 from reviews.admin.dashboard import duration_or_dash, failure_label, level_label, percent
 from reviews.models import ReasonCode, ResolutionMethod
@@ -265,7 +265,7 @@ def render_csv(data: dict, *, now: datetime) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for section, key, metric, value in csv_rows(report_document(data, now=now)):
-        writer.writerow((section, key, metric, "" if value is None else value))
+        writer.writerow((section, spreadsheet_safe(key), metric, "" if value is None else value))
     return out.getvalue()
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewItem, ReviewLog
-from reviews.services import review_assign, review_resume, review_retry, review_skip
+from reviews.services import review_assign, review_comment, review_resume, review_retry, review_skip
 from tests.clients import changelist, view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
@@ -391,3 +391,16 @@ def test_select_all_across_pages_reposts_itself_not_every_id(reviewer_client):
     assert 'name="select_across" value="1"' in html
     assert messages_of(done)[0].startswith("Skipped 3 items")
     assert statuses(items) == [PhaseStatus.COMPLETED] * 3
+
+
+def test_the_item_page_reads_the_item_and_its_history_once(reviewer_client, reviewer):
+    (item,) = in_review(1)
+    for note in ("a", "b", "c"):
+        review_comment(phase_id=item.pk, note=note, actor=Actor.for_user(reviewer))
+
+    with CaptureQueriesContext(connection) as captured:
+        assert reviewer_client.get(item_url(item)).status_code == 200
+
+    attempts = WarmupPhase._meta.get_field("attempts").related_model._meta.db_table
+    reads = [q["sql"] for q in captured.captured_queries if f'FROM "{attempts}"' in q["sql"]]
+    assert len(reads) == 1
