@@ -15,12 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from config import metrics
 from reviews import events
 from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
+from reviews.permissions import can_resolve_reviews as can_resolve
 from reviews.services import RESOLUTIONS, refusal_reason, resolution_refusal
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
@@ -29,16 +31,18 @@ from warmup.errors import (
     BATCH_ITEM_MISSING,
     UNDO_ACTED_SINCE,
     UNDO_CLAIMED_SINCE,
-    UNDO_COMPLETED,
     UNDO_IN_REVIEW,
     UNDO_MOVED_ON,
+    UNDO_NEXT_BUSY,
+    UNDO_NEXT_CLAIMED,
+    UNDO_NEXT_MOVED_ON,
     UNDO_NOT_IN_BATCH,
     UNKNOWN_RESOLUTION,
     InvalidInput,
 )
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.services.phases import unlock_next_phases
-from warmup.state import apply_transition_many, leave_review_many
+from warmup.state import back_to_review_many, leave_review_many, relock_many
 from warmup.validation import require_note
 
 S = PhaseStatus
@@ -103,6 +107,8 @@ def resolve_batch(
             "time_in_review": now - phase.review_required_since,
             "escalation_level": phase.escalation_level,
             "retry_count": phase.retry_count,
+            "assignee_id": phase.review_assignee_id,
+            "content_id": phase.content_id,
         }
         for phase in allowed
     ]
@@ -140,16 +146,132 @@ def batch_resolutions(batch) -> list[int]:
     )
 
 
+@dataclass
+class _Undo:
+    """One phase an undo looks at: the resolution to undo, and (for a completion) the account's
+    next phase, which the completion unlocked and the undo locks again."""
+
+    phase: WarmupPhase
+    resolution: ReviewLog
+    following: WarmupPhase | None = None
+
+    @property
+    def watched(self) -> list[int]:
+        return [self.phase.pk] + ([self.following.pk] if self.following else [])
+
+
+def _next_phases(completed: list[WarmupPhase]) -> tuple[dict[int, WarmupPhase], set[int]]:
+    """Each completed phase's next phase in its account's plan (locked, SKIP LOCKED), by the
+    completed phase's id; and the ids of completed phases whose next phase someone holds."""
+    orders = {phase.account_id: phase.order for phase in completed}
+    next_ids: dict[int, int] = {}
+    for pk, account_id, order in (
+        WarmupPhase.objects.filter(account_id__in=list(orders))
+        .order_by("account_id", "order")
+        .values_list("pk", "account_id", "order")
+    ):
+        if order > orders[account_id]:
+            next_ids.setdefault(account_id, pk)
+    locked = {
+        phase.pk: phase
+        for phase in WarmupPhase.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            pk__in=list(next_ids.values())
+        )
+    }
+    following, busy = {}, set()
+    for phase in completed:
+        next_id = next_ids.get(phase.account_id)
+        if next_id is None:
+            continue  # the plan's last phase
+        if next_id in locked:
+            following[phase.pk] = locked[next_id]
+        else:
+            busy.add(phase.pk)
+    return following, busy
+
+
+def _touched_since(undos: list[_Undo]) -> tuple[set[int], set[int]]:
+    """Of the phases the undos watch: those a bot claimed after the resolution, and those on
+    which a move was logged after it (a hold, another resolution, an earlier undo; notes and
+    assignments are no moves)."""
+    after = {pk: undo.resolution for undo in undos for pk in undo.watched}
+    since = min((r.created_at for r in after.values()), default=timezone.now())
+    claimed = {
+        phase_id
+        for phase_id, claimed_at in PhaseAttempt.objects.filter(
+            phase_id__in=list(after), claimed_at__gte=since
+        ).values_list("phase_id", "claimed_at")
+        if claimed_at > after[phase_id].created_at
+    }
+    first_row = min((r.pk for r in after.values()), default=0)
+    notes_only = [ReviewAction.COMMENTED, ReviewAction.ASSIGNED, ReviewAction.UNASSIGNED]
+    moved = {
+        phase_id
+        for phase_id, row_id in ReviewLog.objects.filter(phase_id__in=list(after), pk__gt=first_row)
+        .exclude(action__in=notes_only)
+        .values_list("phase_id", "pk")
+        if row_id > after[phase_id].pk
+    }
+    return claimed, moved
+
+
+def _why_not(undo: _Undo, claimed: set[int], moved: set[int]) -> str | None:
+    """Why the undo must leave this phase as it is, or None to put it back in review."""
+    phase, following = undo.phase, undo.following
+    if phase.pk in claimed:
+        return UNDO_CLAIMED_SINCE
+    if phase.status == S.REVIEW_REQUIRED:
+        return UNDO_IN_REVIEW
+    if phase.pk in moved:
+        return UNDO_ACTED_SINCE
+    if phase.status != undo.resolution.to_status and not (
+        # A resume leaves the phase available; the scheduler gives it content next.
+        (undo.resolution.to_status, phase.status) == (S.AVAILABLE, S.CONTENT_ASSIGNED)
+    ):
+        return UNDO_MOVED_ON.format(status=phase.get_status_display().lower())
+    if following is None:
+        return None
+    if following.pk in claimed:
+        return UNDO_NEXT_CLAIMED
+    if following.status not in (S.PENDING, S.AVAILABLE, S.CONTENT_ASSIGNED):
+        return UNDO_NEXT_MOVED_ON.format(status=following.get_status_display().lower())
+    if following.pk in moved:
+        return UNDO_NEXT_MOVED_ON.format(status="acted on since (see its review history)")
+    return None
+
+
+def _restored_fields(undos: list[_Undo]) -> dict[int, dict]:
+    """What each phase had in review when the batch resolved it: its review clock, level,
+    retry count, assignee (if they may still resolve) and content."""
+    assignees = {undo.resolution.data.get("assignee") for undo in undos} - {None}
+    still_reviewers = {
+        user.pk for user in get_user_model().objects.filter(pk__in=assignees) if can_resolve(user)
+    }
+    restored = {}
+    for undo in undos:
+        row = undo.resolution
+        assignee = row.data.get("assignee")
+        restored[undo.phase.pk] = {
+            "review_required_since": row.created_at - (row.time_in_review or timedelta(0)),
+            "escalation_level": row.escalation_level,
+            "retry_count": row.retry_count,
+            "review_assignee_id": assignee if assignee in still_reviewers else None,
+            "content_id": row.data.get("content", undo.phase.content_id),
+        }
+    return restored
+
+
 @transaction.atomic
 def undo_batch(
     *, undo: uuid.UUID, phase_ids: list[int], note: str, actor: Actor, batch
 ) -> BatchResult:
     """Put the phases that batch `undo` resolved back in review, where they are still where it
-    left them: resumed or retried and not claimed by a bot since. They get back the review
-    clock, escalation level and retry count they had (their failure is still on them).
+    left them: not claimed by a bot since, nor moved by anyone; for a completion, the account's
+    next phase not claimed either. They get back the review clock, escalation level, retry
+    count, assignee and content they had (their failure is still on them).
 
-    Side effects: the phases move to review_required; one ReviewLog row each (with `batch`,
-    naming the undone batch). Completed phases stay completed (their plan went on)."""
+    Side effects: the phases move to review_required, the next phases that their completion
+    unlocked back to pending; one ReviewLog row each (with `batch`, naming the undone batch)."""
     note = require_note(note)
     locked, unchanged = _lock(phase_ids)
     resolutions = {
@@ -160,58 +282,37 @@ def undo_batch(
             action__in=list(RESOLUTION_ACTIONS.values()),
         )
     }
-    since = min((r.created_at for r in resolutions.values()), default=timezone.now())
-    claimed_since: dict[int, list] = {}
-    for phase_id, claimed_at in PhaseAttempt.objects.filter(
-        phase_id__in=list(resolutions), claimed_at__gte=since
-    ).values_list("phase_id", "claimed_at"):
-        claimed_since.setdefault(phase_id, []).append(claimed_at)
-    # A move logged on the phase after the batch (a hold, another resolution, an earlier
-    # undo): the batch's resolution is no longer the last word. Notes and assignments are not.
-    first_row = min((r.pk for r in resolutions.values()), default=0)
-    logged_since: dict[int, int] = {}
-    moves_since = ReviewLog.objects.filter(phase_id__in=list(resolutions), pk__gt=first_row)
-    notes_only = [ReviewAction.COMMENTED, ReviewAction.ASSIGNED, ReviewAction.UNASSIGNED]
-    for phase_id, row_id in moves_since.exclude(action__in=notes_only).values_list(
-        "phase_id", "pk"
-    ):
-        logged_since[phase_id] = max(row_id, logged_since.get(phase_id, 0))
-    back = []
     for phase in locked:
-        resolution = resolutions.get(phase.pk)
-        if resolution is None:
+        if phase.pk not in resolutions:
             unchanged[phase.pk] = UNDO_NOT_IN_BATCH
-            continue
-        claims = [at for at in claimed_since.get(phase.pk, []) if at >= resolution.created_at]
-        if resolution.to_status == S.COMPLETED:
-            unchanged[phase.pk] = UNDO_COMPLETED
-        elif claims:
-            unchanged[phase.pk] = UNDO_CLAIMED_SINCE
-        elif phase.status == S.REVIEW_REQUIRED:
-            unchanged[phase.pk] = UNDO_IN_REVIEW
-        elif logged_since.get(phase.pk, 0) > resolution.pk:
-            unchanged[phase.pk] = UNDO_ACTED_SINCE
-        elif phase.status not in (S.AVAILABLE, S.CONTENT_ASSIGNED):
-            unchanged[phase.pk] = UNDO_MOVED_ON.format(status=phase.get_status_display().lower())
+    completed = [p for p in locked if p.pk in resolutions and p.status == S.COMPLETED]
+    following, next_busy = _next_phases(completed)
+    undos = []
+    for phase in locked:
+        if phase.pk in next_busy:
+            unchanged[phase.pk] = UNDO_NEXT_BUSY
+        elif phase.pk in resolutions:
+            undos.append(_Undo(phase, resolutions[phase.pk], following.get(phase.pk)))
+    claimed, moved = _touched_since(undos)
+    back = []
+    for item in undos:
+        why = _why_not(item, claimed, moved)
+        if why is None:
+            back.append(item)
         else:
-            back.append((phase, resolution, phase.status))
+            unchanged[item.phase.pk] = why
     if back:
-        now = timezone.now()
-        per_row = {
-            phase.pk: {
-                "review_required_since": resolution.created_at
-                - (resolution.time_in_review or timedelta(0)),
-                "escalation_level": resolution.escalation_level,
-                "retry_count": resolution.retry_count,
-            }
-            for phase, resolution, _ in back
-        }
-        apply_transition_many(
-            [phase for phase, _, _ in back],
-            S.REVIEW_REQUIRED,
-            per_row=per_row,
-            next_attempt_at=None,
-            updated_at=now,
+        relock = [item.following for item in back if item.following is not None]
+        relock_many([phase for phase in relock if phase.status != S.PENDING])
+        WarmupPhase.objects.filter(pk__in=[p.pk for p in relock], status=S.PENDING).update(
+            available_at=None
         )
-        events.resolutions_undone(back, actor=actor, note=note, batch=batch)
-    return BatchResult(changed=[phase.pk for phase, _, _ in back], unchanged=unchanged)
+        from_status = {item.phase.pk: item.phase.status for item in back}
+        back_to_review_many([item.phase for item in back], per_row=_restored_fields(back))
+        events.resolutions_undone(
+            [(item.phase, item.resolution, from_status[item.phase.pk]) for item in back],
+            actor=actor,
+            note=note,
+            batch=batch,
+        )
+    return BatchResult(changed=[item.phase.pk for item in back], unchanged=unchanged)

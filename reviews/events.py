@@ -128,8 +128,12 @@ def _resolution_row(
     time_in_review: timedelta,
     escalation_level: int,
     retry_count: int,
+    assignee_id: int | None = None,
+    content_id: int | None = None,
     batch=None,
 ) -> ReviewLog:
+    # What the resolution cleared or replaced (the assignee; a resume's content), so an undo
+    # can give it back.
     return _row(
         batch=batch,
         action=RESOLUTION_ACTIONS[method],
@@ -144,6 +148,7 @@ def _resolution_row(
         time_in_review=time_in_review,
         escalation_level=escalation_level,
         retry_count=retry_count,
+        data={"assignee": assignee_id, "content": content_id},
     )
 
 

@@ -214,6 +214,8 @@ def _resolve(
         "time_in_review": now - phase.review_required_since,
         "escalation_level": phase.escalation_level,
         "retry_count": phase.retry_count,
+        "assignee_id": phase.review_assignee_id,
+        "content_id": phase.content_id,
     }
     leave_review(phase, to_status, **RESOLUTIONS[method].fields(now))
     events.resolved(

@@ -19,6 +19,7 @@ from functools import partial
 import structlog
 from django.db import transaction
 from django.db.models import Case, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from warmup.errors import (
@@ -76,13 +77,26 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-def is_allowed(from_status: str, to_status: str) -> bool:
-    return (from_status, to_status) in TRANSITIONS
+# Moves only the undo of a bulk resolution makes (`reviews.batches.undo_batch`), and only while
+# no bot has claimed the phases since: back to review from where the resolution left the phase
+# (completed included), and the next phase that a completion unlocked back to pending. They
+# are not moves of the product's machine above: a hold cannot reopen a completed phase.
+UNDO_TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.AVAILABLE, S.REVIEW_REQUIRED): "undo_resume",
+    (S.CONTENT_ASSIGNED, S.REVIEW_REQUIRED): "undo_resolution",
+    (S.COMPLETED, S.REVIEW_REQUIRED): "undo_completion",
+    (S.AVAILABLE, S.PENDING): "relock",
+    (S.CONTENT_ASSIGNED, S.PENDING): "relock",
+}
 
 
-def check_transition(phase: WarmupPhase, to_status: str) -> None:
-    """Raise InvalidTransition unless `phase` may move to `to_status`."""
-    if not is_allowed(phase.status, to_status):
+def is_allowed(from_status: str, to_status: str, table: dict = TRANSITIONS) -> bool:
+    return (from_status, to_status) in table
+
+
+def check_transition(phase: WarmupPhase, to_status: str, table: dict = TRANSITIONS) -> None:
+    """Raise InvalidTransition unless `phase` may move to `to_status` by `table`."""
+    if not is_allowed(phase.status, to_status, table):
         # Plain values: a PhaseStatus member would read "PhaseStatus.X" in the message.
         current, to_status = str(phase.status), str(to_status)
         raise InvalidTransition(
@@ -120,7 +134,12 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
 
 
 def apply_transition_many(
-    phases: list[WarmupPhase], to_status: str, *, per_row: dict | None = None, **fields
+    phases: list[WarmupPhase],
+    to_status: str,
+    *,
+    per_row: dict | None = None,
+    table: dict = TRANSITIONS,
+    **fields,
 ) -> list[WarmupPhase]:
     """Move every one of `phases` to `to_status` in one UPDATE per starting status, writing
     `fields` (the same for all) and `per_row` ({pk: {field: value}}, values that differ).
@@ -130,7 +149,7 @@ def apply_transition_many(
     InvalidTransition is raised and the caller's transaction rolls the batch back.
     """
     for phase in phases:
-        check_transition(phase, to_status)
+        check_transition(phase, to_status, table)
     fields.setdefault("updated_at", timezone.now())
     varying = {}
     if per_row:
@@ -141,6 +160,9 @@ def apply_transition_many(
                 When(pk=pk, then=Value(v[name], output_field=field)) for pk, v in per_row.items()
             ]
             varying[name] = Case(*whens, output_field=field)
+            if field.is_relation:
+                # An id column of NULLs only (no assignee for anyone) is text to PostgreSQL.
+                varying[name] = Cast(varying[name], output_field=field)
     by_status: dict[str, list[WarmupPhase]] = {}
     for phase in phases:
         by_status.setdefault(str(phase.status), []).append(phase)
@@ -222,6 +244,34 @@ def leave_review(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
 def leave_review_many(phases: list[WarmupPhase], to_status: str, **fields) -> list[WarmupPhase]:
     """`leave_review` for a batch, in one UPDATE."""
     return apply_transition_many(phases, to_status, **REVIEW_CLEARED, **fields)
+
+
+def back_to_review_many(phases: list[WarmupPhase], *, per_row: dict) -> list[WarmupPhase]:
+    """Undo of a resolution (see UNDO_TRANSITIONS): back in review with the review fields the
+    phases had when they were resolved (`per_row`: review_required_since, escalation_level,
+    retry_count, review_assignee_id, content_id); a completion is taken back with it."""
+    return apply_transition_many(
+        phases,
+        S.REVIEW_REQUIRED,
+        per_row=per_row,
+        table=UNDO_TRANSITIONS,
+        next_attempt_at=None,
+        completed_at=None,
+        completion_method="",
+    )
+
+
+def relock_many(phases: list[WarmupPhase]) -> list[WarmupPhase]:
+    """Undo of an unlock (see UNDO_TRANSITIONS): pending again, with no time to unlock at and
+    no content, as before the phase before it completed."""
+    return apply_transition_many(
+        phases,
+        S.PENDING,
+        table=UNDO_TRANSITIONS,
+        available_at=None,
+        content=None,
+        next_attempt_at=None,
+    )
 
 
 def completion(*, now: datetime, method: str) -> dict:

@@ -56,7 +56,13 @@ from warmup.services.phases import (
     phase_heartbeat,
 )
 from warmup.services.scheduling import phases_assign_content, phases_unlock_due
-from warmup.state import TRANSITIONS, apply_transition, check_transition, is_allowed
+from warmup.state import (
+    TRANSITIONS,
+    UNDO_TRANSITIONS,
+    apply_transition,
+    check_transition,
+    is_allowed,
+)
 
 S = PhaseStatus
 
@@ -120,6 +126,17 @@ def make_in_progress_phase(account, bot, *, order):
 def test_the_transitions_table_is_the_one_in_the_design():
     assert set(TRANSITIONS) == DESIGN_MOVES
     assert len(ALLOWED) == 11 and len(FORBIDDEN) == 25
+
+
+def test_the_moves_only_an_undo_makes_are_refused_by_the_machine():
+    # Reopening a completed phase or locking an unlocked one again: bulk undo only.
+    only_undo = set(UNDO_TRANSITIONS) - set(TRANSITIONS)
+    assert only_undo == {
+        (S.COMPLETED, S.REVIEW_REQUIRED),
+        (S.AVAILABLE, S.PENDING),
+        (S.CONTENT_ASSIGNED, S.PENDING),
+    }
+    assert not any(is_allowed(*pair) for pair in only_undo)
 
 
 @pytest.mark.parametrize("pair", ALLOWED, ids=pair_id)

@@ -1,10 +1,17 @@
 """manage.py resolve_reviews: bulk resolution from the command line, with a dry run and undo."""
 
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.management import ManagementUtility, call_command
@@ -15,7 +22,7 @@ from config import metrics
 from reviews import batches
 from reviews.analytics import review_stats
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_comment, review_hold, review_resume
+from reviews.services import review_assign, review_comment, review_hold, review_resume
 from tests.clients import view_only_user
 from tests.conftest import requires_postgres
 from tests.factories import BotFactory, UserFactory, new_item_in_review
@@ -26,6 +33,7 @@ from warmup.services.phases import phase_claim
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[3]
 WHY = ["--reason", "replaced_proxy", "--note", "proxy pool back"]
 ALL = [*WHY, "--all"]
 
@@ -320,6 +328,80 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     assert [resolution_rows(i) for i in items] == [1] * 5
 
 
+def command_env() -> dict:
+    """The environment for a `manage.py` process of its own, on the test database."""
+    db = connection.settings_dict
+    url = f"postgresql://{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@"
+    url += f"{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def backends_waiting_for_a_lock() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def backend_gone(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone()[0] == 0
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_process_killed_in_the_middle_of_a_batch_leaves_whole_batches_and_a_rerun_finishes(
+    content_pool, bot, default_plan
+):
+    """SIGKILL, not Ctrl-C: no handler runs. The run is stopped inside a batch (its UPDATE done,
+    its log rows waiting on a table lock) and killed there."""
+    UserFactory(username="oncall", reviewer=True)
+    items = [new_item_in_review(bot) for _ in range(12)]
+    command = [sys.executable, "manage.py", "resolve_reviews", "--user", "oncall"]
+    command += ["--action", "resume", *ALL, "--batch-size", "2"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=command_env(), stdout=subprocess.PIPE, text=True
+    )
+    blocker = connections.create_connection("default")
+    try:
+        assert process.stdout.readline().startswith("Batch ")
+        assert "done" in process.stdout.readline()  # the first batch committed
+        blocker.set_autocommit(False)
+        with blocker.cursor() as cursor:
+            cursor.execute("LOCK TABLE reviews_reviewlog IN SHARE MODE")
+        waiting = []
+        for _ in range(200):  # until the run's next batch waits to write its log rows
+            waiting = backends_waiting_for_a_lock()
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting, "the run finished before it could be stopped in a batch"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        blocker.rollback()
+        blocker.close()
+        process.kill()
+    for _ in range(200):  # the server ends the dead client's session and rolls it back
+        if all(backend_gone(pid) for pid in waiting):
+            break
+        time.sleep(0.05)
+
+    resumed = [i for i in items if status(i) == PhaseStatus.AVAILABLE]
+    assert 2 <= len(resumed) < len(items) and len(resumed) % 2 == 0  # whole batches only
+    assert [resolution_rows(i) for i in resumed] == [1] * len(resumed)
+    assert all(resolution_rows(i) == 0 for i in items if i not in resumed)
+
+    printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL, "--batch-size", "2")
+
+    assert f"{len(items) - len(resumed)} items changed, 0 not changed" in printed
+    assert [status(i) for i in items] == [PhaseStatus.AVAILABLE] * len(items)
+    assert [resolution_rows(i) for i in items] == [1] * len(items)
+
+
 def test_some_items_not_changed_exit_1_and_are_listed(operator, bot, content_pool):
     fine = new_item_in_review(bot)
     suspended = new_item_in_review(bot, "account_suspended")
@@ -396,14 +478,94 @@ def test_undo_leaves_what_a_reviewer_has_acted_on_since(operator, bot, content_p
     assert f"someone has acted on it since (see its review history): {held_again.pk}" in printed
 
 
-def test_undo_leaves_completed_phases_completed(operator, bot, content_pool):
+def next_phase(item):
+    return WarmupPhase.objects.get(account_id=item.account_id, order=item.order + 1)
+
+
+@pytest.mark.parametrize("action", ["complete", "skip"])
+def test_undo_of_a_completion_reopens_it_and_locks_the_next_phase_again(
+    operator, bot, content_pool, clock, action
+):
     item = new_item_in_review(bot)
-    _, batch = resolve("--user", "oncall", "--action", "skip", *ALL)
+    _, batch = resolve("--user", "oncall", "--action", action, *ALL)
+    clock.shift(timedelta(hours=7))
+    tick()  # the next phase unlocks after its delay and gets its content
+    assert next_phase(item).status == PhaseStatus.CONTENT_ASSIGNED
+
+    printed, undo = resolve("--user", "oncall", "--undo", str(batch), "--note", "wrong call")
+
+    reopened = WarmupPhase.objects.get(pk=item.pk)
+    assert reopened.status == PhaseStatus.REVIEW_REQUIRED
+    assert (reopened.completed_at, reopened.completion_method) == (None, "")
+    assert reopened.review_required_since == item.review_required_since
+    following = next_phase(item)
+    assert following.status == PhaseStatus.PENDING
+    assert (following.available_at, following.content_id) == (None, None)
+    tick()  # and it stays locked: its phase before is not completed
+    assert next_phase(item).status == PhaseStatus.PENDING
+    assert ReviewLog.objects.get(batch=undo).from_status == PhaseStatus.COMPLETED
+    assert "1 item changed, 0 not changed" in printed
+
+
+def test_undo_of_the_last_phase_of_a_plan_reopens_it(operator, bot, content_pool):
+    item = new_item_in_review(bot)
+    WarmupPhase.objects.filter(account_id=item.account_id, order__gt=item.order).delete()
+    _, batch = resolve("--user", "oncall", "--action", "complete", *ALL)
+
+    resolve("--user", "oncall", "--undo", str(batch), "--note", "not done after all")
+
+    assert status(item) == PhaseStatus.REVIEW_REQUIRED
+
+
+def test_undo_leaves_a_completion_whose_plan_went_on(operator, bot, content_pool, clock):
+    went_on, waiting = new_item_in_review(bot), new_item_in_review(bot)
+    _, batch = resolve("--user", "oncall", "--action", "complete", *ALL)
+    clock.shift(timedelta(hours=7))
+    tick()
+    claimed = phase_claim(bot=bot, phase_types=["avatar"])
+    assert claimed.account_id in (went_on.account_id, waiting.account_id)
+    went_on, waiting = sorted((went_on, waiting), key=lambda i: i.account_id != claimed.account_id)
 
     printed, _ = resolve("--user", "oncall", "--undo", str(batch), "--note", "undo", expect=1)
 
-    assert status(item) == PhaseStatus.COMPLETED
-    assert "completed phases stay completed" in printed
+    assert status(went_on) == PhaseStatus.COMPLETED
+    assert status(claimed) == PhaseStatus.IN_PROGRESS  # the bot's work stands
+    assert status(waiting) == PhaseStatus.REVIEW_REQUIRED
+    assert (
+        "not changed, its plan went on: a bot has claimed the account's next phase since: "
+        f"{went_on.pk}" in printed
+    )
+
+
+def test_undo_gives_back_the_assignee_and_the_content_a_resume_cleared(operator, bot, content_pool):
+    item = new_item_in_review(bot)
+    review_assign(phase_id=item.pk, assignee=operator, actor=Actor.for_user(operator))
+    _, batch = resolve("--user", "oncall", "--action", "resume", *ALL)
+    tick()  # the resumed phase gets content again, perhaps other content
+    assert status(item) == PhaseStatus.CONTENT_ASSIGNED
+
+    resolve("--user", "oncall", "--undo", str(batch), "--note", "undo")
+
+    back = WarmupPhase.objects.get(pk=item.pk)
+    assert back.review_assignee == operator
+    assert back.content_id == item.content_id  # what it failed with, ready for a retry
+    assert back.content_id is not None
+
+
+def test_undo_does_not_give_an_item_back_to_someone_who_may_no_longer_resolve(
+    operator, bot, content_pool
+):
+    left = UserFactory(username="left", reviewer=True)
+    item = new_item_in_review(bot)
+    review_assign(phase_id=item.pk, assignee=left, actor=Actor.for_user(operator))
+    _, batch = resolve("--user", "oncall", "--action", "retry", *ALL)
+    left.is_active = False
+    left.save()
+
+    resolve("--user", "oncall", "--undo", str(batch), "--note", "undo")
+
+    assert status(item) == PhaseStatus.REVIEW_REQUIRED
+    assert WarmupPhase.objects.get(pk=item.pk).review_assignee is None
 
 
 # --- Locks -------------------------------------------------------------------------------------
