@@ -23,7 +23,12 @@ from config import metrics
 from reviews import events
 from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
 from reviews.permissions import can_resolve_reviews as can_resolve
-from reviews.services import RESOLUTIONS, refusal_reason, resolution_refusal
+from reviews.services import (
+    RESOLUTIONS,
+    refusal_reason,
+    resolution_refusal,
+    resolution_snapshot,
+)
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
@@ -100,18 +105,7 @@ def resolve_batch(
         else:
             unchanged[phase.pk] = refusal_reason(refusal)
     now = timezone.now()
-    before = [
-        {
-            "phase": phase,
-            "from_status": phase.status,
-            "time_in_review": now - phase.review_required_since,
-            "escalation_level": phase.escalation_level,
-            "retry_count": phase.retry_count,
-            "assignee_id": phase.review_assignee_id,
-            "content_id": phase.content_id,
-        }
-        for phase in allowed
-    ]
+    before = [{"phase": phase, **resolution_snapshot(phase, now=now)} for phase in allowed]
     if allowed:
         leave_review_many(allowed, rule.to_status, **rule.fields(now))
         events.resolved_many(

@@ -197,6 +197,20 @@ def refusal_reason(exc: DomainError) -> str:
     return exc.message
 
 
+def resolution_snapshot(phase: WarmupPhase, *, now: datetime) -> dict:
+    """What a resolution's log row records of the item as it was in review: its status, time
+    in review, level and retry count, and what resolving clears (assignee, a resume's content)
+    so an undo can give it back."""
+    return {
+        "from_status": phase.status,
+        "time_in_review": now - phase.review_required_since,
+        "escalation_level": phase.escalation_level,
+        "retry_count": phase.retry_count,
+        "assignee_id": phase.review_assignee_id,
+        "content_id": phase.content_id,
+    }
+
+
 def _resolve(
     *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
 ) -> WarmupPhase:
@@ -209,14 +223,7 @@ def _resolve(
     if refusal is not None:
         raise refusal
     now = timezone.now()
-    before = {
-        "from_status": phase.status,
-        "time_in_review": now - phase.review_required_since,
-        "escalation_level": phase.escalation_level,
-        "retry_count": phase.retry_count,
-        "assignee_id": phase.review_assignee_id,
-        "content_id": phase.content_id,
-    }
+    before = resolution_snapshot(phase, now=now)
     leave_review(phase, to_status, **RESOLUTIONS[method].fields(now))
     events.resolved(
         phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
