@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -34,6 +35,16 @@ _CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
 }
+
+
+# A dropped connection, a deadlock, a lock or statement timeout: the same request a moment later
+# will most likely go through, and the bot API answers a report retried with its lease token as
+# if it had arrived once, so a bot can always retry.
+DATABASE_UNAVAILABLE = (
+    "The database was unavailable for this request; retry it in a few seconds. "
+    "A report retried with the same lease token is answered as if it had arrived once."
+)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _code_for(exc: exceptions.APIException) -> str:
@@ -60,6 +71,9 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return _database_unavailable(exc)
+
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: let Django log it and answer 500 (JSON via handler500)
 
@@ -84,6 +98,18 @@ def api_exception_handler(exc, context):
         data = {"code": _code_for(exc), "detail": str(detail)}
     set_rollback()
     return Response(data, status=exc.status_code, headers=headers)
+
+
+def _database_unavailable(exc) -> Response:
+    """503 `database_unavailable` with Retry-After for a database error a retry can cure.
+    Logged with its cause, so an outage is never only a count of 503s."""
+    logger.warning("Database unavailable during an API request: %s", exc, exc_info=exc)
+    set_rollback()
+    return Response(
+        {"code": "database_unavailable", "detail": DATABASE_UNAVAILABLE},
+        status=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def _validation_summary(detail) -> str:
