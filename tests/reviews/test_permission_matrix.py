@@ -1,0 +1,403 @@
+"""Who may do what: the whole access policy of the review API, the bot API (to users) and the
+admin, as one table. Each row is one endpoint, admin action or page; each column what one kind
+of user observes when they try it:
+
+    READ    200, and nothing changed
+    DONE    the change was made (API: 200; admin: the page or a redirect back to it)
+    LOGIN   the admin sends them to its login page (302), nothing changed
+    401/403 refused (JSON with the API's error codes; the admin's 403 page), nothing changed
+
+The rows are checked against the URLconf and the admin's registered actions: an endpoint, an
+admin page of our own or an action added without a row here fails `test_the_table_*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from reviews.admin.queue import ACTIONS as ITEM_PAGE_ACTIONS
+from reviews.models import ReviewItem, ReviewLog
+from reviews.services import review_assign
+from tests.builders import make_content_assigned, make_review_required
+from tests.clients import (
+    HOLD,
+    REVIEWS,
+    STATS,
+    account_url,
+    change,
+    changelist,
+    phase_url,
+    review_url,
+    view_only_user,
+)
+from tests.factories import AccountFactory, BotFactory, UserFactory
+from warmup.actors import Actor
+from warmup.models import Account, Bot, WarmupPhase
+from warmup.services.accounts import account_pause
+
+pytestmark = pytest.mark.django_db
+
+READ, DONE, LOGIN = "read", "done", "login"
+WHO = ("anonymous", "staff", "viewer", "reviewer", "lead", "superuser")
+
+NOTE = {"note": "checked by hand"}
+RESOLUTION = {"reason_code": "solved_challenge", **NOTE}
+RECATEGORISE = {"category": "login_failed", **NOTE}
+
+
+# --- The policy -------------------------------------------------------------------------------
+# Columns: anonymous, staff (no permission), viewer (may read the queue), reviewer, lead, superuser.
+
+REVIEW_API = {
+    "review-api:queue GET": (401, 403, READ, READ, READ, READ),
+    "review-api:item GET": (401, 403, READ, READ, READ, READ),
+    "review-api:stats GET": (401, 403, READ, READ, READ, READ),
+    "review-api:resolve POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:assign POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:comment POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:recategorize POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:hold POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:account-pause POST": (401, 403, 403, 403, DONE, DONE),
+    "review-api:account-reactivate POST": (401, 403, 403, 403, DONE, DONE),
+}
+# The bot API takes bot tokens only: no user, however privileged, gets in with a session.
+BOT_API = {
+    "bot-api:claim POST": (401, 401, 401, 401, 401, 401),
+    "bot-api:phase GET": (401, 401, 401, 401, 401, 401),
+    "bot-api:heartbeat POST": (401, 401, 401, 401, 401, 401),
+    "bot-api:complete POST": (401, 401, 401, 401, 401, 401),
+    "bot-api:fail POST": (401, 401, 401, 401, 401, 401),
+    "bot-api:account GET": (401, 401, 401, 401, 401, 401),
+}
+ADMIN_PAGES = {
+    "page:queue": (LOGIN, 403, READ, READ, READ, READ),
+    "page:item": (LOGIN, 403, READ, READ, READ, READ),
+    "page:log": (LOGIN, 403, 403, READ, READ, READ),
+    "page:log entry": (LOGIN, 403, 403, READ, READ, READ),
+    "page:dashboard": (LOGIN, 403, READ, READ, READ, READ),
+    "page:dashboard csv": (LOGIN, 403, READ, READ, READ, READ),
+    "page:accounts": (LOGIN, 403, 403, READ, READ, READ),
+    "page:account": (LOGIN, 403, 403, READ, READ, READ),
+    "page:phases": (LOGIN, 403, 403, READ, READ, READ),
+    "page:bots": (LOGIN, 403, 403, 403, READ, READ),
+    "page:tokens": (LOGIN, 403, 403, READ, READ, READ),
+}
+# Bulk actions of the changelists ("app.model:action") and the item page's buttons.
+ADMIN_ACTIONS = {
+    "reviews.reviewitem:assign_to_me": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:unassign": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:recategorize": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:resume": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:retry": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:complete": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:skip": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:assign_to_me": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:unassign": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:recategorize": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:comment": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:resume": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:retry": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:complete": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:skip": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "warmup.account:pause_accounts": (LOGIN, 403, 403, 403, DONE, DONE),
+    "warmup.account:reactivate_accounts": (LOGIN, 403, 403, 403, DONE, DONE),
+    "warmup.account:hold_accounts": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "warmup.bot:deactivate": (LOGIN, 403, 403, 403, DONE, DONE),
+    # Add pages that create through a service (the bot's token page; the reviewer's own token).
+    "add:bot": (LOGIN, 403, 403, 403, DONE, DONE),
+    "add:token": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "add:account": (LOGIN, 403, 403, 403, 403, DONE),
+}
+POLICY = {**REVIEW_API, **BOT_API, **ADMIN_PAGES, **ADMIN_ACTIONS}
+
+
+# --- The world each attempt is made in ----------------------------------------------------------
+
+
+@pytest.fixture
+def world(content_pool):
+    """An item in review (assigned to another reviewer, so assigning and unassigning both
+    change it), an active phase to hold, an active and a paused account, an active bot."""
+    bot = BotFactory()
+    other = UserFactory(reviewer=True)
+    item = make_review_required(AccountFactory(), bot)
+    review_assign(phase_id=item.pk, assignee=other, actor=Actor.for_user(other))
+    waiting = make_content_assigned(AccountFactory())
+    active = AccountFactory()
+    paused = AccountFactory()
+    account_pause(account=paused, actor=Actor.system(), note="paused for the test")
+    log = ReviewLog.objects.order_by("pk").first()
+    return {
+        "bot": bot,
+        "item": item,
+        "waiting": waiting,
+        "active": active,
+        "paused": paused,
+        "log": log,
+    }
+
+
+def fingerprint() -> tuple:
+    """Everything an action here could change."""
+    return (
+        list(
+            WarmupPhase.objects.order_by("pk").values_list(
+                "pk", "status", "review_assignee_id", "last_failure_category", "content_id"
+            )
+        ),
+        list(Account.objects.order_by("pk").values_list("pk", "status")),
+        list(Bot.objects.order_by("pk").values_list("pk", "is_active")),
+        ReviewLog.objects.count(),
+        Token.objects.count(),
+    )
+
+
+def user_for(who: str):
+    return {
+        "anonymous": lambda: None,
+        "staff": lambda: UserFactory(),
+        "viewer": view_only_user,
+        "reviewer": lambda: UserFactory(reviewer=True),
+        "lead": lambda: UserFactory(lead=True),
+        "superuser": lambda: UserFactory(is_superuser=True),
+    }[who]()
+
+
+# --- How each row is tried ----------------------------------------------------------------------
+
+
+def _bulk(model, name: str, select: str, data: dict | None = None) -> Callable:
+    def attempt(client, w, user):
+        payload = {
+            "action": name,
+            ACTION_CHECKBOX_NAME: [w[select].pk],
+            "confirm": "1",
+            **(data or {}),
+        }
+        return client.post(changelist(model), payload)
+
+    return attempt
+
+
+def _item_page(name: str, data: dict | None = None) -> Callable:
+    def attempt(client, w, user):
+        url = reverse("admin:reviews_reviewitem_act", args=[w["item"].pk, name])
+        return client.post(url, data or {})
+
+    return attempt
+
+
+def _get(url: Callable) -> Callable:
+    return lambda client, w, user: client.get(url(w))
+
+
+def _post(url: Callable, body: Callable) -> Callable:
+    return lambda client, w, user: client.post(url(w), body(w), format="json")
+
+
+ITEM_DATA = {
+    "assign_to_me": None,
+    "unassign": None,
+    "recategorize": RECATEGORISE,
+    "comment": NOTE,
+    "resume": RESOLUTION,
+    "retry": RESOLUTION,
+    "complete": RESOLUTION,
+    "skip": RESOLUTION,
+}
+ATTEMPTS: dict[str, Callable] = {
+    "review-api:queue GET": _get(lambda w: REVIEWS),
+    "review-api:item GET": _get(lambda w: review_url(w["item"].pk)),
+    "review-api:stats GET": _get(lambda w: STATS),
+    "review-api:resolve POST": _post(
+        lambda w: review_url(w["item"].pk, "resolve"), lambda w: {"action": "skip", **RESOLUTION}
+    ),
+    "review-api:assign POST": _post(lambda w: review_url(w["item"].pk, "assign"), lambda w: {}),
+    "review-api:comment POST": _post(lambda w: review_url(w["item"].pk, "comment"), lambda w: NOTE),
+    "review-api:recategorize POST": _post(
+        lambda w: review_url(w["item"].pk, "recategorize"), lambda w: RECATEGORISE
+    ),
+    "review-api:hold POST": _post(lambda w: HOLD, lambda w: {"phase": w["waiting"].pk, **NOTE}),
+    "review-api:account-pause POST": _post(
+        lambda w: f"{REVIEWS}accounts/{w['active'].pk}/pause/", lambda w: NOTE
+    ),
+    "review-api:account-reactivate POST": _post(
+        lambda w: f"{REVIEWS}accounts/{w['paused'].pk}/reactivate/", lambda w: NOTE
+    ),
+    "bot-api:claim POST": _post(lambda w: phase_url("claim"), lambda w: {}),
+    "bot-api:phase GET": _get(lambda w: phase_url(w["item"].pk)),
+    "bot-api:heartbeat POST": _post(
+        lambda w: phase_url(w["item"].pk, "heartbeat"), lambda w: {"lease_token": "x"}
+    ),
+    "bot-api:complete POST": _post(
+        lambda w: phase_url(w["item"].pk, "complete"), lambda w: {"lease_token": "x"}
+    ),
+    "bot-api:fail POST": _post(
+        lambda w: phase_url(w["item"].pk, "fail"),
+        lambda w: {"lease_token": "x", "category": "unknown", "reason": "r"},
+    ),
+    "bot-api:account GET": _get(lambda w: account_url(w["item"].account_id)),
+    "page:queue": _get(lambda w: changelist(ReviewItem)),
+    "page:item": _get(lambda w: reverse("admin:reviews_reviewitem_change", args=[w["item"].pk])),
+    "page:log": _get(lambda w: changelist(ReviewLog)),
+    "page:log entry": _get(lambda w: change(w["log"])),
+    "page:dashboard": _get(lambda w: reverse("reviews-dashboard")),
+    "page:dashboard csv": _get(lambda w: reverse("reviews-dashboard") + "?format=csv"),
+    "page:accounts": _get(lambda w: changelist(Account)),
+    "page:account": _get(lambda w: change(w["active"])),
+    "page:phases": _get(lambda w: changelist(WarmupPhase)),
+    "page:bots": _get(lambda w: changelist(Bot)),
+    "page:tokens": _get(lambda w: reverse("admin:authtoken_tokenproxy_changelist")),
+    **{
+        f"reviews.reviewitem:{name}": _bulk(ReviewItem, name, "item", ITEM_DATA[name])
+        for name in ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete")
+    },
+    "reviews.reviewitem:skip": _bulk(ReviewItem, "skip", "item", RESOLUTION),
+    **{f"item page:{name}": _item_page(name, data) for name, data in ITEM_DATA.items()},
+    "warmup.account:pause_accounts": _bulk(Account, "pause_accounts", "active", NOTE),
+    "warmup.account:reactivate_accounts": _bulk(Account, "reactivate_accounts", "paused", NOTE),
+    "warmup.account:hold_accounts": _bulk(Account, "hold_accounts", "waiting_account", NOTE),
+    "warmup.bot:deactivate": _bulk(Bot, "deactivate", "bot"),
+    "add:bot": lambda client, w, user: client.post(
+        reverse("admin:warmup_bot_add"), {"name": "new-bot", "_save": "Save"}
+    ),
+    "add:token": lambda client, w, user: client.post(
+        reverse("admin:authtoken_tokenproxy_add"), {"user": user.pk if user else "", "_save": "1"}
+    ),
+    "add:account": lambda client, w, user: client.post(
+        reverse("admin:warmup_account_add"),
+        {
+            "platform": "instagram",
+            "username": "brand.new",
+            "plan": w["item"].account.plan_id,
+            "_save": "Save",
+        },
+    ),
+}
+
+
+def client_for(what: str, user):
+    if what.startswith(("review-api:", "bot-api:")):
+        client = APIClient()
+    else:
+        client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+CASES = [(who, what, row[i]) for what, row in POLICY.items() for i, who in enumerate(WHO)]
+
+
+@pytest.mark.parametrize(("who", "what", "expected"), CASES)
+def test_access_policy(who, what, expected, world):
+    user = user_for(who)
+    world["waiting_account"] = world["waiting"].account
+    client = client_for(what, user)
+    before = fingerprint()
+
+    response = ATTEMPTS[what](client, world, user)
+
+    after = fingerprint()
+    status = response.status_code
+    if expected == READ:
+        assert status == 200, (status, response.content[:300])
+        assert after == before
+    elif expected == DONE:
+        assert status in (200, 302), (status, response.content[:300])
+        assert after != before, "the action was accepted but changed nothing"
+    elif expected == LOGIN:
+        assert status == 302 and response["Location"].startswith(reverse("admin:login"))
+        assert after == before
+    else:
+        assert status == expected, (status, response.content[:300])
+        assert after == before, "refused, yet something changed"
+        if what.startswith(("review-api:", "bot-api:")):
+            code = {401: "not_authenticated", 403: "permission_denied"}[expected]
+            assert response.json()["code"] == code
+
+
+# --- The table covers everything there is ----------------------------------------------------
+
+
+def _walk(patterns, prefix: str = ""):
+    """(namespace-qualified name, pattern) of every named URL, includes followed."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            space = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from _walk(pattern.url_patterns, space)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{prefix}{pattern.name}", pattern
+
+
+def api_operations() -> set[str]:
+    """ "namespace:name METHOD" of every operation of both APIs."""
+    found = set()
+    for name, pattern in _walk(get_resolver().url_patterns):
+        if not name.startswith(("review-api:", "bot-api:")):
+            continue
+        view = pattern.callback.view_class
+        for method in ("get", "post", "put", "patch", "delete"):
+            if hasattr(view, method):
+                found.add(f"{name} {method.upper()}")
+    return found
+
+
+STANDARD_ADMIN_VIEWS = ("changelist", "add", "change", "delete", "history")
+
+
+def custom_admin_urls() -> set[str]:
+    """The admin's URLs that are ours, not Django's own per-model or site views."""
+    standard = {
+        f"admin:{m._meta.app_label}_{m._meta.model_name}_{view}"
+        for m in admin.site._registry
+        for view in STANDARD_ADMIN_VIEWS
+    }
+    site = {f"admin:{name}" for name in ("index", "login", "logout", "password_change")}
+    site |= {"admin:password_change_done", "admin:jsi18n", "admin:app_list"}
+    site |= {"admin:autocomplete", "admin:view_on_site"}
+    site.add("admin:auth_user_password_change")  # Django's UserAdmin's own page
+    names = set()
+    for name, pattern in _walk(get_resolver().url_patterns):
+        in_admin = name.startswith("admin:") or str(pattern.pattern).startswith("admin/")
+        if in_admin and name not in standard | site:
+            names.add(name)
+    return names
+
+
+def admin_actions() -> set[str]:
+    found = set()
+    for model, model_admin in admin.site._registry.items():
+        for action in model_admin.actions or ():
+            name = getattr(action, "__name__", action)
+            found.add(f"{model._meta.app_label}.{model._meta.model_name}:{name}")
+    return found
+
+
+def test_the_table_has_a_row_for_every_api_operation():
+    assert api_operations() == set(REVIEW_API) | set(BOT_API)
+
+
+def test_the_table_has_a_row_for_every_admin_action_and_item_page_button():
+    table = {key for key in ADMIN_ACTIONS if not key.startswith(("item page:", "add:"))}
+    assert admin_actions() == table
+    assert {f"item page:{name}" for name in ITEM_PAGE_ACTIONS} == {
+        key for key in ADMIN_ACTIONS if key.startswith("item page:")
+    }
+
+
+def test_the_table_covers_every_admin_page_of_our_own():
+    # The item page's buttons post to `act`; the dashboard and its CSV are one view.
+    assert custom_admin_urls() == {"admin:reviews_reviewitem_act", "reviews-dashboard"}
+
+
+def test_every_row_is_tried():
+    assert set(ATTEMPTS) == set(POLICY)
