@@ -104,3 +104,38 @@ UNKNOWN_RESOLUTION = "Unknown action {value!r}; valid actions are: {choices}."
 RETRY_NEEDS_CONTENT = (
     "Phase {phase_id} has no content to retry with; resume automation so content is assigned."
 )
+
+# Integrity checks (manage.py check_warmup_integrity): one line per broken promise
+INTEGRITY_REVIEW_WITHOUT_ENTRY = (
+    "Phase {phase_id} is in review, but its last status-moving log row ({row}) did not put it "
+    "there (an escalation, a hold or an undone resolution into review_required)."
+)
+INTEGRITY_RESOLUTION_INCOMPLETE = (
+    "Log row {row_id} ({action} of phase {phase_id}) is a resolution without {missing}."
+)
+INTEGRITY_IN_PROGRESS_WITHOUT_LEASE = (
+    "Phase {phase_id} is in progress without a lease (bot, token and expiry)."
+)
+INTEGRITY_LEASE_OUTSIDE_IN_PROGRESS = "Phase {phase_id} is {status} but still holds a lease."
+INTEGRITY_SEVERAL_ACTIVE = (
+    "Account {account_id} has several active phases: phase {phase_id} is {status}."
+)
+INTEGRITY_RETRY_COUNT = "Phase {phase_id} has retry_count {retry_count}, but {expected}."
+INTEGRITY_OPEN_ATTEMPT_OUTSIDE = (
+    "Attempt {attempt_id} (number {number}) of phase {phase_id} is still open, but the phase "
+    "is {status}."
+)
+INTEGRITY_SEVERAL_OPEN = (
+    "Attempt {attempt_id} (number {number}) of phase {phase_id} is open beside another open "
+    "attempt of the same phase."
+)
+INTEGRITY_CHAIN_CONTENT = (
+    "Log row {row_id} ({chain}) does not match its hash: its content was changed after it was "
+    "written."
+)
+INTEGRITY_CHAIN_LINK = (
+    "Log row {row_id} ({chain}) does not follow the row before it (expected previous hash "
+    "{expected}, found {found}): a row before it was removed, changed or reordered."
+)
+INTEGRITY_CLEAN = "{phases} phases, {rows} log rows checked: no violations"
+INTEGRITY_FOUND = "{count} integrity violation(s) found."

@@ -1,0 +1,39 @@
+"""Check the stored data against the promises the services keep: review items have the log
+row that put them in review, resolution rows are complete, leases only while in progress, one
+active phase per account, retry counts that agree with the attempts, no attempt left open, and
+every ReviewLog hash chain intact (see `reviews.integrity` for each rule and its cost).
+
+Side effects: none (read-only). Exit status: 0 with a one-line summary when nothing is wrong;
+1 with one line per violation; 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from reviews.integrity import CHECKS, check_integrity, counted
+from warmup.errors import INTEGRITY_CLEAN, INTEGRITY_FOUND
+
+
+class Command(BaseCommand):
+    help = (
+        "Check phases, attempts and the review log for broken promises; "
+        "exit 1 and print each violation if there are any."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--check",
+            action="append",
+            choices=list(CHECKS),
+            help="Run only this check (repeat for several); all checks by default.",
+        )
+
+    def handle(self, *args, check=None, **options):
+        violations = check_integrity(only=check)
+        for violation in violations:
+            self.stdout.write(str(violation))
+        if violations:
+            raise CommandError(INTEGRITY_FOUND.format(count=len(violations)), returncode=1)
+        phases, rows = counted()
+        self.stdout.write(INTEGRITY_CLEAN.format(phases=phases, rows=rows))
