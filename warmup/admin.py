@@ -10,7 +10,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from config.admin import ReadOnlyAdmin, ReadOnlyInline, RefuseUnpermittedActions, confirm_action
-from config.text import age_display
+from config.text import age_display, plural
+from warmup.actors import Actor
 from warmup.errors import InvalidInput
 from warmup.models import (
     ACTIVE_STATUSES,
@@ -46,8 +47,16 @@ class PhaseTemplateInline(admin.TabularInline):
 
 @admin.register(WarmupPlan)
 class WarmupPlanAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "is_active", "step_count", "account_count", "created_at")
-    list_filter = ("is_active",)
+    list_display = (
+        "slug",
+        "name",
+        "is_active",
+        "is_simulation",
+        "step_count",
+        "account_count",
+        "created_at",
+    )
+    list_filter = ("is_active", "is_simulation")
     search_fields = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [PhaseTemplateInline]
@@ -279,13 +288,17 @@ class BotCreateForm(forms.ModelForm):
         return (self.cleaned_data.get("name") or "").strip()
 
 
+def _leases_held(bot: Bot) -> int:
+    return WarmupPhase.objects.filter(bot=bot, status=PhaseStatus.IN_PROGRESS).count()
+
+
 @admin.register(Bot)
 class BotAdmin(RefuseUnpermittedActions, admin.ModelAdmin):
     """Adding a bot here (or with `manage.py create_bot NAME`) shows its token once. The token
     hash is not shown at all; the prefix identifies the token a bot uses."""
 
-    list_display = ("name", "is_active", "token_prefix", "last_seen", "created_at")
-    list_filter = ("is_active",)
+    list_display = ("name", "is_active", "is_simulated", "token_prefix", "last_seen", "created_at")
+    list_filter = ("is_active", "is_simulated")
     search_fields = ("name", "token_prefix")
     actions = ["deactivate"]
 
@@ -301,7 +314,7 @@ class BotAdmin(RefuseUnpermittedActions, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name",)
-        return ("name", "is_active", "token_prefix", "created_at", "last_seen_at")
+        return ("name", "is_active", "is_simulated", "token_prefix", "created_at", "last_seen_at")
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.get_fields(request, obj)
@@ -342,9 +355,15 @@ class BotAdmin(RefuseUnpermittedActions, admin.ModelAdmin):
         button="Deactivate",
         done="Deactivated",
         noun=("bot", "bots"),
-        intro="A deactivated bot's requests are refused from now on; "
+        intro="A deactivated bot's requests are refused from now on, and the phases it holds "
+        "end at once as if their leases had expired (retried or sent to review by policy); "
         "its token is kept for the record.",
         permissions=["deactivate"],
+        describe=lambda bot: f"{bot} (holds {plural(_leases_held(bot), 'phase')})",
     )
     def deactivate(self, request, bot, data):
-        bot_deactivate(name=bot.name)
+        done = bot_deactivate(name=bot.name, actor=Actor.for_user(request.user))
+        if done.leases_ended:
+            self.message_user(
+                request, f"Ended {plural(len(done.leases_ended), 'lease')} {bot} held."
+            )

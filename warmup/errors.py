@@ -83,6 +83,28 @@ MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 BOT_NAME_REQUIRED = "A bot name is required."
 BOT_NAME_TAKEN = "A bot named {name!r} already exists."
 BOT_NOT_FOUND = "No bot named {name!r}."
+BOT_DEACTIVATED_LEASE_ENDED = (
+    "Bot {bot} was deactivated while it held this phase; its lease ended at once."
+)
+
+# Simulated bots (simulate_bots)
+SIMULATION_PLAN_MISSING = (
+    "No plan {slug!r} to simulate on; seed_demo makes the demo's {demo!r}, or name one with "
+    "--plan SLUG."
+)
+SIMULATION_PLAN_REAL = (
+    "Plan {slug!r} is not marked for simulation: its accounts may be real, and simulated bots "
+    "would fake-complete their warmup. Name a simulation plan with --plan (tick 'for "
+    "simulation' on a plan of test accounts), or add --allow-real-plan if you mean it."
+)
+SIMULATION_ON_REAL_PLAN = (
+    "Warning: plan {slug!r} is not marked for simulation; its phases will be fake-completed "
+    "(--allow-real-plan)."
+)
+SIMULATION_BOT_NOT_OURS = (
+    "Bot {name!r} exists but was not made by simulate_bots (it may be a real bot), so its "
+    "token will not be touched; choose another --prefix."
+)
 
 # Reviews
 NOTE_REQUIRED = "A note is required."

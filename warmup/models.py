@@ -33,6 +33,12 @@ class WarmupPlan(models.Model):
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    is_simulation = models.BooleanField(
+        "for simulation",
+        default=False,
+        help_text="Simulated bots (simulate_bots, the demo) may work this plan's phases; "
+        "never tick it for a plan of real accounts.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -160,6 +166,9 @@ class ContentItem(models.Model):
 class Bot(models.Model):
     name = models.CharField(max_length=100, unique=True)
     is_active = models.BooleanField(default=True)
+    # Made by simulate_bots, which may give it a new token on a later run; a bot without this
+    # mark is never touched by the simulator.
+    is_simulated = models.BooleanField("simulated", default=False)
     # The token is shown once at creation; only its prefix (to find the row) and a SHA-256
     # hash (to check it, in constant time) are stored.
     token_prefix = models.CharField(max_length=16, unique=True)

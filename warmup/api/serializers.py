@@ -67,6 +67,12 @@ class ClaimInput(serializers.Serializer):
     phase_types = serializers.ListField(
         child=serializers.SlugField(max_length=50), required=False, max_length=50
     )
+    plans = serializers.ListField(
+        child=serializers.SlugField(max_length=50),
+        required=False,
+        max_length=20,
+        help_text="Claim only phases of accounts on these plans (by slug).",
+    )
 
 
 class LeaseInput(serializers.Serializer):

@@ -81,6 +81,7 @@ class ClaimView(BotAPIView):
             bot=self.bot,
             platforms=data.get("platforms") or None,
             phase_types=data.get("phase_types") or None,
+            plans=data.get("plans") or None,
         )
         if phase is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -42,15 +42,21 @@ FAST_RETRIES = {
 
 def ensure_fast_plan() -> WarmupPlan:
     """The default plan's steps seconds apart instead of hours or days, so the simulated bots
-    of `run_demo` keep finding work. A plan is configuration, not status: made directly."""
+    of `run_demo` keep finding work; marked for simulation, the only plan those bots claim
+    from (one made before the mark existed gets it too). A plan is configuration, not status:
+    made directly."""
     default = WarmupPlan.objects.get(slug="default")
     plan, created = WarmupPlan.objects.get_or_create(
         slug=FAST_PLAN,
         defaults={
             "name": "Demo: warmup in minutes",
             "description": "The default steps seconds apart, short leases and retries.",
+            "is_simulation": True,
         },
     )
+    if not plan.is_simulation:
+        plan.is_simulation = True
+        plan.save(update_fields=["is_simulation"])
     if created:
         for template in default.templates.order_by("order"):
             PhaseTemplate.objects.create(

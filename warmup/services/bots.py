@@ -1,4 +1,5 @@
-"""Bots and their API tokens. A token is shown once; only its prefix and SHA-256 hash are kept."""
+"""Bots and their API tokens. A token is shown once; only its prefix and SHA-256 hash are kept.
+Deactivating a bot also ends the leases it holds, through the scheduler's lease-expiry path."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from warmup.errors import BOT_NAME_REQUIRED, BOT_NAME_TAKEN, BOT_NOT_FOUND, InvalidInput, NotFound
-from warmup.models import Bot
+from warmup.actors import SYSTEM, Actor
+from warmup.errors import (
+    BOT_DEACTIVATED_LEASE_ENDED,
+    BOT_NAME_REQUIRED,
+    BOT_NAME_TAKEN,
+    BOT_NOT_FOUND,
+    InvalidInput,
+    NotFound,
+)
+from warmup.models import Bot, PhaseStatus, WarmupPhase
+from warmup.services.phases import FailureOutcome, expire_lease
 
 TOKEN_SCHEME = "wb"
 TOKEN_SHAPE = re.compile(r"wb_([0-9a-f]{12})_[A-Za-z0-9_-]{1,128}")
@@ -21,6 +34,16 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 # Compared against when no bot has the token's prefix, so a miss costs the same as a hit.
 _DUMMY_HASH = hashlib.sha256(b"no such bot").hexdigest()
+
+log = structlog.get_logger("warmup.bots")
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    """A deactivated bot, and what became of each lease it held (retry or review)."""
+
+    bot: Bot
+    leases_ended: list[FailureOutcome]
 
 
 def hash_token(token: str) -> str:
@@ -33,15 +56,21 @@ def _new_token() -> tuple[str, str]:
 
 
 @transaction.atomic
-def bot_create(*, name: str) -> tuple[Bot, str]:
-    """Create a bot; returns it with its token in plaintext (the only time it exists)."""
+def bot_create(*, name: str, simulated: bool = False) -> tuple[Bot, str]:
+    """Create a bot; returns it with its token in plaintext (the only time it exists).
+    `simulated` marks a bot of simulate_bots, the only kind whose token it may rotate."""
     name = (name or "").strip()
     if not name:
         raise InvalidInput(BOT_NAME_REQUIRED, field="name")
     prefix, token = _new_token()
     try:
         with transaction.atomic():
-            bot = Bot.objects.create(name=name, token_prefix=prefix, token_hash=hash_token(token))
+            bot = Bot.objects.create(
+                name=name,
+                token_prefix=prefix,
+                token_hash=hash_token(token),
+                is_simulated=simulated,
+            )
     except IntegrityError:
         raise InvalidInput(BOT_NAME_TAKEN.format(name=name), field="name") from None
     return bot, token
@@ -66,13 +95,33 @@ def bot_rotate_token(*, name: str) -> tuple[Bot, str]:
 
 
 @transaction.atomic
-def bot_deactivate(*, name: str) -> Bot:
-    """Refuse the bot's requests from now on (its token is kept for the record)."""
+def bot_deactivate(*, name: str, actor: Actor = SYSTEM) -> Deactivation:
+    """Refuse the bot's requests from now on (its token is kept for the record), and end the
+    leases it holds at once, as if they had expired: a bot that can no longer report must not
+    keep an account waiting until its lease runs out. Each phase is retried or escalated by
+    the policy for `lease_expired`, in this transaction; `actor` is who deactivated it."""
     bot = _get_bot(name)
     if bot.is_active:
         bot.is_active = False
         bot.save(update_fields=["is_active"])
-    return bot
+    ended = _end_leases(bot, actor=actor, now=timezone.now())
+    transaction.on_commit(
+        partial(log.info, "bot_deactivated", bot=bot.name, actor=str(actor), leases=len(ended))
+    )
+    return Deactivation(bot=bot, leases_ended=ended)
+
+
+def _end_leases(bot: Bot, *, actor: Actor, now: datetime) -> list[FailureOutcome]:
+    """End every lease `bot` holds, locking its phases in id order (waiting for a report in
+    flight, not skipping it). Caller holds the transaction."""
+    held = (
+        WarmupPhase.objects.filter(bot=bot, status=PhaseStatus.IN_PROGRESS)
+        .select_for_update(of=("self",))
+        .select_related("template", "account", "bot")
+        .order_by("pk")
+    )
+    reason = BOT_DEACTIVATED_LEASE_ENDED.format(bot=bot.name)
+    return [expire_lease(phase, now=now, reason=reason, actor=actor) for phase in held]
 
 
 def bot_authenticate(token: str) -> Bot | None:

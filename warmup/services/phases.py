@@ -117,8 +117,9 @@ def _parse_token(lease_token) -> uuid.UUID:
 # --- Claim and heartbeat -----------------------------------------------------------------
 
 
-def claimable_phases(*, now: datetime, platforms=None, phase_types=None):
-    """Phases a bot may claim now: content assigned, due, on an active account."""
+def claimable_phases(*, now: datetime, platforms=None, phase_types=None, plans=None):
+    """Phases a bot may claim now: content assigned, due, on an active account; narrowed to
+    the given platforms, phase types and plans (slugs) when any are given."""
     qs = WarmupPhase.objects.filter(
         status=S.CONTENT_ASSIGNED,
         next_attempt_at__lte=now,
@@ -128,12 +129,18 @@ def claimable_phases(*, now: datetime, platforms=None, phase_types=None):
         qs = qs.filter(account__platform__in=platforms)
     if phase_types:
         qs = qs.filter(phase_type__in=phase_types)
+    if plans:
+        qs = qs.filter(account__plan__slug__in=plans)
     return qs.order_by("next_attempt_at", "id")
 
 
 @transaction.atomic
 def phase_claim(
-    *, bot: Bot, platforms: list[str] | None = None, phase_types: list[str] | None = None
+    *,
+    bot: Bot,
+    platforms: list[str] | None = None,
+    phase_types: list[str] | None = None,
+    plans: list[str] | None = None,
 ) -> WarmupPhase | None:
     """Hand the next ready phase to `bot` under a new lease, or None when nothing is ready.
 
@@ -141,7 +148,7 @@ def phase_claim(
     """
     now = timezone.now()
     phase = (
-        claimable_phases(now=now, platforms=platforms, phase_types=phase_types)
+        claimable_phases(now=now, platforms=platforms, phase_types=phase_types, plans=plans)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("template", "account", "content")
         .first()
@@ -363,20 +370,25 @@ def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutco
     )
 
 
-def expire_lease(phase: WarmupPhase, *, now: datetime) -> FailureOutcome:
-    """Turn an expired lease into a `lease_expired` failure. Caller holds the row lock."""
+def expire_lease(
+    phase: WarmupPhase, *, now: datetime, reason: str | None = None, actor: Actor = SYSTEM
+) -> FailureOutcome:
+    """Turn a lease into a `lease_expired` failure (retried or escalated by policy): the
+    scheduler's path for an expired lease, and the bot services' for the leases of a bot that
+    is deactivated (with their own `reason` and `actor`). Caller holds the row lock."""
     attempt = _attempt_for(phase, phase.lease_token)
     return record_failure(
         phase,
         attempt,
         category=FailureCategory.LEASE_EXPIRED,
-        reason=f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M} UTC",
+        reason=reason
+        or f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M} UTC",
         details={
             "bot": phase.bot.name if phase.bot else None,
             "lease_expires_at": phase.lease_expires_at.isoformat(),
         },
         reported_retryable=True,
-        actor=SYSTEM,
+        actor=actor,
         outcome=AttemptOutcome.LEASE_EXPIRED,
         now=now,
     )

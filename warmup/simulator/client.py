@@ -56,6 +56,7 @@ class SimulatedBot:
         seed = None if config.seed is None else f"{config.seed}:{index}"
         self.decisions = random.Random(seed)
         self.timing = random.Random(seed and f"{seed}:timing")
+        self._claim_filter = {"plans": list(config.plans)} if config.plans else {}
         self.session = requests.Session()
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "User-Agent": f"warmup-simulator/{name}"}
@@ -67,7 +68,7 @@ class SimulatedBot:
         idle_wait = IDLE_BACKOFF_START
         try:
             while not self._done():
-                response = self._post("phases/claim/", {})
+                response = self._post("phases/claim/", self._claim_filter)
                 if response is None:
                     continue  # unreachable: counted and paused in _post
                 if response.status_code == 204:

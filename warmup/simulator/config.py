@@ -81,6 +81,8 @@ class SimulationConfig:
     cycles: int | None = None
     seed: int | None = None
     timeout: float = 10.0
+    # Plans (slugs) whose phases the bots claim, sent as the claim filter; empty claims any.
+    plans: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.url.startswith(("http://", "https://")):

@@ -80,6 +80,20 @@ def test_a_content_item_with_an_unknown_phase_type_is_refused(superuser_client):
     assert not ContentItem.objects.exists()
 
 
+def test_deactivating_a_bot_at_work_ends_its_lease_and_says_so(superuser_client, fleet):
+    working = fleet["working"]
+    selection = {"action": "deactivate", "_selected_action": [working.bot_id]}
+
+    confirmation = superuser_client.post(changelist(Bot), selection)
+    assert f"{working.bot.name} (holds 1 phase)" in confirmation.content.decode()
+    response = superuser_client.post(changelist(Bot), {**selection, "confirm": "yes"}, follow=True)
+
+    assert f"Ended 1 lease {working.bot.name} held." in response.content.decode()
+    working.refresh_from_db()
+    assert working.status == "content_assigned"
+    assert working.last_failure_category == "lease_expired"
+
+
 def test_deactivating_bots_asks_first_then_goes_through_the_service(superuser_client, fleet):
     bot = Bot.objects.first()
     selection = {"action": "deactivate", "_selected_action": [bot.pk]}

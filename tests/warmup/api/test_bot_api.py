@@ -23,6 +23,8 @@ from tests.clients import (
     user_client,
 )
 from tests.factories import AccountFactory, BotFactory
+from warmup.demo import FAST_PLAN
+from warmup.demo.fixtures import ensure_fast_plan
 from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.bots import bot_deactivate, bot_rotate_token
@@ -149,6 +151,22 @@ def test_claim_by_phase_type(account, bot_api):
     assert claim(bot_api, phase_types=["avatar", "first_post"]).status_code == 204
     body = claimed(bot_api, phase_types=["avatar", "profile_bio"])
     assert body["phase_type"] == "profile_bio"
+
+
+def test_claim_by_plan(content_pool, bot_api):
+    real = AccountFactory()
+    simulated = AccountFactory(plan=ensure_fast_plan())
+    tick()
+
+    assert claim(bot_api, plans=["no-such-plan"]).status_code == 204
+    body = claimed(bot_api, plans=[FAST_PLAN])
+    assert body["account"]["id"] == simulated.pk
+    assert claim(bot_api, plans=[FAST_PLAN]).status_code == 204
+    assert claimed(bot_api, plans=[FAST_PLAN, "default"])["account"]["id"] == real.pk
+
+
+def test_a_plan_filter_that_is_not_a_slug_is_a_400(bot_api):
+    assert_error(claim(bot_api, plans=["not a slug"]), 400, "validation_error")
 
 
 def test_empty_filters_mean_any(account, bot_api):
@@ -697,12 +715,13 @@ def test_a_deactivated_bot_gets_403(account, bot, bot_api):
 def test_a_deactivated_bot_cannot_report_on_its_lease(account, bot, bot_api):
     ready(account)
     body = claimed(bot_api)
-    bot_deactivate(name=bot.name)
+    bot_deactivate(name=bot.name)  # which also ends its lease (tests/warmup/services/test_bots.py)
+    before = snapshot(first_phase(account))
 
     response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
 
     assert_error(response, 403, "bot_inactive")
-    assert reload(first_phase(account)).status == PhaseStatus.IN_PROGRESS
+    assert snapshot(first_phase(account)) == before
 
 
 def test_rotating_a_token_invalidates_the_old_one(account, bot, bot_api):

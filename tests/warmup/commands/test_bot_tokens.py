@@ -6,8 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.builders import make_in_progress
+from tests.factories import AccountFactory
 from tests.warmup.commands.conftest import run
-from warmup.models import Bot
+from warmup.models import Bot, PhaseStatus, WarmupPhase
 from warmup.services.bots import bot_authenticate, bot_create
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +93,19 @@ def test_deactivate_keeps_the_bot_but_marks_it_inactive(db):
     assert Bot.objects.get(pk=bot.pk).is_active is False
     # The token still identifies the bot, so the API can answer 403 rather than 401.
     assert bot_authenticate(token) == bot
+
+
+def test_deactivate_says_how_the_leases_the_bot_held_ended(content_pool):
+    bot, _ = bot_create(name="scout")
+    make_in_progress(AccountFactory(), bot)
+
+    lines = printed_lines("deactivate_bot", "scout")
+
+    assert lines == [
+        "Bot 'scout' is deactivated.",
+        "Ended 1 lease it held: 1 to be retried, 0 sent to review.",
+    ]
+    assert not WarmupPhase.objects.filter(status=PhaseStatus.IN_PROGRESS).exists()
 
 
 def test_deactivate_unknown_bot_is_a_usage_error(db):

@@ -39,6 +39,7 @@ def test_simulated_bots_start_only_when_the_command_exists():
     argv = children["simulated bots"]
     assert argv[2:7] == ["simulate_bots", "--url", "http://127.0.0.1:8123", "--bots", "4"]
     assert argv[7] == "--duration" and int(argv[8]) >= 24 * 3600
+    assert argv[9:11] == ["--plan", "demo-fast"]  # never the scripted accounts' real plan
     no_bots = dict(child_commands(host="h", port=1, bots=0, commands={"simulate_bots": "x"}))
     assert "simulated bots" not in no_bots
 

@@ -64,6 +64,9 @@ def test_live_accounts_wait_on_a_fast_plan_for_the_simulated_bots(seeded):
     assert set(live.values_list("platform", flat=True)) == set(Platform.values)
     firsts = WarmupPhase.objects.filter(account__in=live, order=1)
     assert set(firsts.values_list("status", flat=True)) == {PhaseStatus.AVAILABLE}
+    # the simulated bots may work the fast plan only: it alone is marked for simulation
+    marked = WarmupPlan.objects.filter(is_simulation=True).values_list("slug", flat=True)
+    assert list(marked) == ["demo-fast"]
 
 
 def stage(account) -> str:

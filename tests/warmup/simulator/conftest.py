@@ -13,6 +13,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
+from warmup.demo.fixtures import ensure_fast_plan
+
 
 @pytest.fixture
 def server_url(live_server, default_plan):
@@ -46,6 +48,12 @@ def server_url(live_server, default_plan):
         yield live_server.url
     finally:
         httpd.set_app(app)
+
+
+@pytest.fixture
+def simulation_plan(default_plan):
+    """The demo's fast plan, marked for simulation: the plan simulate_bots works by default."""
+    return ensure_fast_plan()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from reviews.models import ReviewAction, ReviewLog
 from tests.builders import first_phase, reload
 from tests.factories import AccountFactory
 from tests.warmup.simulator.conftest import TTYStringIO, simulate, summary
+from warmup.demo.fixtures import ensure_fast_plan
 from warmup.models import AttemptOutcome, Bot, CompletionMethod, PhaseAttempt, PhaseStatus
 from warmup.models import WarmupPhase as Phase
 from warmup.scheduler import tick
@@ -30,9 +31,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 S = PhaseStatus
 
 
-def ready_accounts(count: int):
-    """`count` accounts whose first phase is ready to claim."""
-    accounts = AccountFactory.create_batch(count)
+def ready_accounts(count: int, plan=None):
+    """`count` accounts whose first phase is ready to claim, on the demo's simulation plan
+    (or `plan`)."""
+    accounts = AccountFactory.create_batch(count, plan=plan or ensure_fast_plan())
     assert tick().assigned == count
     return accounts
 
@@ -73,7 +75,10 @@ def test_the_summary_matches_what_the_bots_did_to_the_database(server_url, conte
     assert counts["hangs"] == counts["409 lease lost"] == counts["other HTTP errors"] == 0
     assert counts["connection errors"] == counts["abandoned reports"] == 0
     # every report came from one of the two simulated bots; none is left in progress
-    assert set(attempts.values_list("bot__name", flat=True)) == {"sim-bot-1", "sim-bot-2"}
+    assert set(attempts.values_list("bot__name", flat=True)) == {
+        "simulated-bot-1",
+        "simulated-bot-2",
+    }
     assert not Phase.objects.filter(status=S.IN_PROGRESS).exists()
     assert "stopped because every bot made its claims" in output
 
@@ -102,7 +107,7 @@ def test_a_hung_claim_stays_in_progress_until_the_scheduler_expires_its_lease(
 ):
     # given one claimable phase and a bot of the simulator's name from an earlier run
     (account,) = ready_accounts(1)
-    existing, old_token = bot_create(name="sim-bot-1")
+    existing, old_token = bot_create(name="simulated-bot-1", simulated=True)
 
     # when the bot claims and never reports
     output = simulate(
@@ -140,7 +145,7 @@ def test_a_hung_claim_stays_in_progress_until_the_scheduler_expires_its_lease(
     assert phase.attempts.get().outcome == AttemptOutcome.LEASE_EXPIRED
 
 
-def test_a_throttled_bot_waits_for_retry_after_instead_of_hammering(server_url):
+def test_a_throttled_bot_waits_for_retry_after_instead_of_hammering(server_url, simulation_plan):
     # given a server that allows each bot one request a minute
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "bot": "1/minute"}
     with override_settings(
@@ -162,7 +167,9 @@ def test_a_throttled_bot_waits_for_retry_after_instead_of_hammering(server_url):
     assert took < 5
 
 
-def test_ctrl_c_stops_the_bots_and_prints_the_summary_while_the_server_is_down(db, closed_url):
+def test_ctrl_c_stops_the_bots_and_prints_the_summary_while_the_server_is_down(
+    simulation_plan, closed_url
+):
     # given a run with no limit against a server that is not (yet) up, on a terminal
     out = TTYStringIO()
     interrupt = threading.Timer(1.2, _thread.interrupt_main)
@@ -182,7 +189,7 @@ def test_ctrl_c_stops_the_bots_and_prints_the_summary_while_the_server_is_down(d
     assert "\r[" in output and "unreachable" in output
 
 
-def test_progress_lines_and_whichever_limit_comes_first(db, closed_url):
+def test_progress_lines_and_whichever_limit_comes_first(simulation_plan, closed_url):
     # given both limits: more cycles than can happen, and a short duration
     output = simulate(
         *("--url", closed_url, "--bots", "1", "--cycles", "100", "--duration", "0.7"),
@@ -197,15 +204,15 @@ def test_progress_lines_and_whichever_limit_comes_first(db, closed_url):
     assert "\r" not in output
 
 
-def test_a_deactivated_bot_of_that_name_is_refused_up_front(db):
-    bot_create(name="sim-bot-1")
-    bot_deactivate(name="sim-bot-1")
+def test_a_deactivated_bot_of_that_name_is_refused_up_front(simulation_plan):
+    bot_create(name="simulated-bot-1", simulated=True)
+    bot_deactivate(name="simulated-bot-1")
 
-    with pytest.raises(CommandError, match="Bot 'sim-bot-1' is deactivated"):
+    with pytest.raises(CommandError, match="Bot 'simulated-bot-1' is deactivated"):
         simulate("--url", "http://127.0.0.1:9", "--bots", "1", "--cycles", "1")
 
 
-def test_sigterm_stops_the_bots_cleanly(db, closed_url):
+def test_sigterm_stops_the_bots_cleanly(simulation_plan, closed_url):
     # SIGTERM is sent only once the command has installed its handler: before that, the
     # default action would end the test process itself.
     original = signal.getsignal(signal.SIGTERM)

@@ -14,6 +14,9 @@ from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
 
+from warmup.demo import FAST_PLAN
+from warmup.demo.fixtures import ensure_fast_plan
+
 TICK_INTERVAL = 5
 TRICKLE_EVERY = 60  # seconds between the demo's batches of fresh accounts
 SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
@@ -50,6 +53,8 @@ def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tu
                     str(bots),
                     "--duration",
                     str(SIMULATION_DURATION),
+                    # Only the fast plan's accounts: the scripted ones stay as seeded.
+                    *("--plan", FAST_PLAN),
                     # Lively but mostly successful: a bot works ~1 s per phase, a quarter of
                     # the claims fail (filling the review queue), a few hang (lease expiry).
                     *("--think", "1", "--fail-rate", "0.25", "--hang-rate", "0.02"),
@@ -94,6 +99,8 @@ class Command(BaseCommand):
             raise CommandError("--bots must be 0 or more.")
         if not _port_free(host, port):
             raise CommandError(PORT_IN_USE.format(host=host, port=port))
+        # The plan the simulated bots work, even on a database seed_demo has not filled yet.
+        ensure_fast_plan()
         stop = {"signal": None}
 
         def request_stop(signum, frame):

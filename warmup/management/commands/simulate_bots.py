@@ -1,5 +1,9 @@
 """Run simulated bots against a running server's bot API, so the pipeline moves and the review
-queue fills: `manage.py simulate_bots --url http://127.0.0.1:8000 --bots 3 --duration 60`."""
+queue fills: `manage.py simulate_bots --url http://127.0.0.1:8000 --bots 3 --duration 60`.
+
+Simulated bots fake their work, so they claim only phases of plans marked for simulation (the
+demo's fast plan by default; another plan only with --allow-real-plan), and they are bots of
+their own: a bot of the same name that simulate_bots did not make is never touched."""
 
 from __future__ import annotations
 
@@ -9,8 +13,15 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.errors import DomainError
-from warmup.models import Bot, FailureCategory
+from warmup.demo import FAST_PLAN
+from warmup.errors import (
+    SIMULATION_BOT_NOT_OURS,
+    SIMULATION_ON_REAL_PLAN,
+    SIMULATION_PLAN_MISSING,
+    SIMULATION_PLAN_REAL,
+    DomainError,
+)
+from warmup.models import Bot, FailureCategory, WarmupPlan
 from warmup.services.bots import bot_create, bot_rotate_token
 from warmup.simulator import (
     DEFAULT_MIX_SPEC,
@@ -28,6 +39,7 @@ BOT_INACTIVE = (
     "(or reactivate the bot)."
 )
 BAD_PREFIX = "--prefix must not be blank."
+DEFAULT_PREFIX = "simulated-bot"
 
 TTY_REFRESH = 0.5  # seconds between rewrites of the progress line on a terminal
 LOG_EVERY = 5.0  # seconds between progress lines when stdout is not a terminal
@@ -37,10 +49,11 @@ class Command(BaseCommand):
     help = (
         "Run N simulated bots against the bot API of a running server: each claims phases, "
         "heartbeats, thinks, then reports success or a failure drawn from --mix (some hang to "
-        "exercise lease expiry). Bots named PREFIX-1..N are created, or reused with a new token "
-        "(their old token stops working). Runs for --duration seconds, or --cycles claims per "
-        "bot, whichever comes first; with neither, until Ctrl-C. Prints live progress and a "
-        "summary."
+        "exercise lease expiry). They claim only phases of the --plan plans, which must be "
+        "marked for simulation (or --allow-real-plan). Bots named PREFIX-1..N are created, or, "
+        "if simulate_bots made them, reused with a new token (their old token stops working). "
+        "Runs for --duration seconds, or --cycles claims per bot, whichever comes first; with "
+        "neither, until Ctrl-C. Prints live progress and a summary."
     )
 
     def add_arguments(self, parser):
@@ -91,9 +104,23 @@ class Command(BaseCommand):
             help="Time a bot works on a claimed phase, jittered +/-50%% (default: 0.5).",
         )
         parser.add_argument(
+            "--plan",
+            action="append",
+            dest="plans",
+            metavar="SLUG",
+            help="Claim only phases of this plan; repeat for several (default: the demo's "
+            f"{FAST_PLAN!r}). Each must be marked for simulation, unless --allow-real-plan.",
+        )
+        parser.add_argument(
+            "--allow-real-plan",
+            action="store_true",
+            help="Run on a --plan not marked for simulation: its accounts' phases are "
+            "fake-completed. Only for a database without real accounts on that plan.",
+        )
+        parser.add_argument(
             "--prefix",
-            default="sim-bot",
-            help="Bots are named PREFIX-1..PREFIX-N (default: sim-bot).",
+            default=DEFAULT_PREFIX,
+            help=f"Bots are named PREFIX-1..PREFIX-N (default: {DEFAULT_PREFIX}).",
         )
         parser.add_argument(
             "--seed", type=int, help="Seed the bots' decisions, for a repeatable run."
@@ -120,6 +147,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         self.quiet = options["quiet"]
         config = self.parse(options)
+        self.check_plans(config.plans, allow_real=options["allow_real_plan"])
         try:
             bots = self.resolve_bots(options["prefix"], options["bots"])
         except KeyboardInterrupt:
@@ -127,7 +155,8 @@ class Command(BaseCommand):
             return
         simulation = Simulation(bots=bots, config=config)
         limit = self.describe_limit(config)
-        self.notice(f"Simulating {len(bots)} bots against {config.url} {limit}.")
+        plans = ", ".join(config.plans)
+        self.notice(f"Simulating {len(bots)} bots against {config.url} on {plans} {limit}.")
         every = options["progress_every"]
         rewrite = every is None and self._isatty()
         interval = every or (TTY_REFRESH if rewrite else LOG_EVERY)
@@ -160,16 +189,32 @@ class Command(BaseCommand):
                 cycles=options["cycles"],
                 seed=options["seed"],
                 timeout=options["timeout"],
+                plans=tuple(dict.fromkeys(options["plans"] or [FAST_PLAN])),
             )
         except SimulatorConfigError as exc:
             raise CommandError(str(exc)) from None
 
+    def check_plans(self, slugs: tuple[str, ...], *, allow_real: bool) -> None:
+        """Every plan exists, and is marked for simulation unless the operator allowed a real
+        one (then a warning says so)."""
+        plans = {plan.slug: plan for plan in WarmupPlan.objects.filter(slug__in=slugs)}
+        for slug in slugs:
+            if slug not in plans:
+                raise CommandError(SIMULATION_PLAN_MISSING.format(slug=slug, demo=FAST_PLAN))
+            if not plans[slug].is_simulation:
+                if not allow_real:
+                    raise CommandError(SIMULATION_PLAN_REAL.format(slug=slug))
+                self.stderr.write(SIMULATION_ON_REAL_PLAN.format(slug=slug))
+
     def resolve_bots(self, prefix: str, count: int) -> list[tuple[str, str]]:
-        """Create PREFIX-1..N, or give existing ones a new token (the only way to learn one)."""
+        """Create PREFIX-1..N, or give the ones simulate_bots made before a new token (the only
+        way to learn one); any other bot of those names is refused, never touched."""
         prefix = prefix.strip()
         names = [f"{prefix}-{number}" for number in range(1, count + 1)]
         existing = {bot.name: bot for bot in Bot.objects.filter(name__in=names)}
         for name, bot in existing.items():
+            if not bot.is_simulated:
+                raise CommandError(SIMULATION_BOT_NOT_OURS.format(name=name))
             if not bot.is_active:
                 raise CommandError(BOT_INACTIVE.format(name=name))
         bots, created = [], 0
@@ -178,7 +223,7 @@ class Command(BaseCommand):
                 if name in existing:
                     _, token = bot_rotate_token(name=name)
                 else:
-                    _, token = bot_create(name=name)
+                    _, token = bot_create(name=name, simulated=True)
                     created += 1
                 bots.append((name, token))
         except DomainError as exc:
