@@ -347,3 +347,91 @@ def test_sixteen_bots_a_reviewer_and_the_scheduler_over_the_services(caplog, cap
     assert ledger.counts["accepted completed"] and ledger.counts["accepted failed"]
     assert ledger.counts["tick expired"], "no hung claim reached lease expiry"
     assert_consistent(ledger, caplog)
+
+
+# --- 8 bots over HTTP, against gunicorn -------------------------------------------------------
+
+HTTP_BOTS = 8
+HTTP_CYCLES = 800
+HTTP_ACCOUNTS = 150
+
+
+@pytest.fixture(scope="module")
+def server(start_server):
+    """gunicorn as `make serve` runs it by default: two workers of four threads."""
+    return start_server(workers=2, threads=4)
+
+
+def http_report(ledger: Ledger, session, server, phase: dict, action, category, retryable):
+    """Report on a claimed phase over HTTP and record what the bot was told."""
+    lease = {"lease_token": phase["lease_token"]}
+    path = f"phases/{phase['id']}"
+    if action == "hang":
+        ledger.count("hang")
+        return
+    if action == "heartbeat_then_complete":
+        answer = session.post(server.api(f"{path}/heartbeat/"), json=lease, timeout=30)
+        if not http_answered(ledger, answer):
+            return
+    if action == "fail":
+        body = {**lease, "category": category, "reason": "under load", "retryable": retryable}
+        answer = session.post(server.api(f"{path}/fail/"), json=body, timeout=30)
+        if http_answered(ledger, answer):
+            decision = answer.json()["outcome"]
+            ledger.accept(phase["lease_token"], AttemptOutcome.FAILED, category, decision)
+        return
+    answer = session.post(server.api(f"{path}/complete/"), json=lease, timeout=30)
+    if http_answered(ledger, answer):
+        ledger.accept(phase["lease_token"], AttemptOutcome.COMPLETED)
+
+
+def http_answered(ledger: Ledger, response) -> bool:
+    """True for a 200; an expected 409 is counted, any other answer is unexpected."""
+    if response.status_code == 200:
+        return True
+    if response.status_code == 409:
+        ledger.refused(response.json().get("code", ""), "bot")
+    else:
+        ledger.fail(f"bot: HTTP {response.status_code} {response.text[:300]}")
+    return False
+
+
+def http_bot_step(ledger: Ledger, bot, session, server, rng: random.Random) -> None:
+    claimed = session.post(server.api("phases/claim/"), json={}, timeout=30)
+    if claimed.status_code == 204:
+        ledger.count("idle")
+        ledger.stop.wait(IDLE_WAIT)
+        return
+    if claimed.status_code != 200:
+        ledger.fail(f"bot: claim answered HTTP {claimed.status_code} {claimed.text[:300]}")
+        return
+    phase = claimed.json()
+    ledger.claimed(phase["id"], phase["lease_token"], bot.pk)
+    http_report(ledger, session, server, phase, *draw(rng))
+
+
+def test_eight_bots_over_http_with_a_reviewer_and_the_scheduler(server, http_bots, caplog, capsys):
+    # given a fleet of accounts, and bots that know the system only through its HTTP API
+    enrol(HTTP_ACCOUNTS)
+    ledger = Ledger()
+
+    # when 8 bots work over HTTP against gunicorn as a reviewer and the scheduler work too
+    threads = start_support(ledger, seed=2)
+    for index, (bot, session) in enumerate(http_bots(HTTP_BOTS)):
+        rng = random.Random(200 + index)
+        threads.append(
+            run_thread(
+                ledger,
+                f"http-bot-{index}",
+                lambda b=bot, s=session, r=rng: http_bot_step(ledger, b, s, server, r),
+            )
+        )
+    wall = run_until(ledger, HTTP_CYCLES, threads)
+    with capsys.disabled():
+        print(summary("HTTP load", ledger, wall, HTTP_BOTS))
+
+    # then no answer was a 5xx (or anything unexpected), and the data agrees with the bots
+    assert ledger.cycles >= HTTP_CYCLES
+    assert ledger.counts["accepted completed"] and ledger.counts["accepted failed"]
+    assert "Traceback" not in server.log.read_text()  # no request failed inside the server
+    assert_consistent(ledger, caplog)
