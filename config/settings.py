@@ -9,6 +9,10 @@ METRICS_TOKEN  when set, /metrics needs `Authorization: Bearer <token>`; unset, 
 HTTPS          "1" when the site is served over HTTPS: redirects http and marks cookies secure
                (each also on its own: SECURE_SSL_REDIRECT, SESSION_COOKIE_SECURE,
                CSRF_COOKIE_SECURE); SECURE_HSTS_SECONDS, TRUST_X_FORWARDED_PROTO
+REDIS_URL      the cache the rate limits count in, shared by every server process (default: each
+               process's memory); BOT_RATE, REVIEW_RATE, AUTH_FAILURE_RATE, NUM_PROXIES
+LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES   the admin login lockout (django-axes)
+DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT        PostgreSQL: how long a statement may wait or run
 The README's Configuration table and "Running in production" say more.
 """
 
@@ -18,7 +22,14 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_list, env_str
+from config.env import (
+    WEAK_SECRET_KEY,
+    env_bool,
+    env_list,
+    env_pg_duration,
+    env_str,
+    is_weak_secret_key,
+)
 from config.logs import configure_structlog, default_format, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,6 +43,10 @@ if not SECRET_KEY:
             "SECRET_KEY must be set when DEBUG is off (export SECRET_KEY=... or DEBUG=1)."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+elif not DEBUG and is_weak_secret_key(SECRET_KEY):
+    # Sessions, password reset links and CSRF tokens are signed with it: a guessable key is a
+    # way into the admin. Django's deploy check only warns; a server refuses to start.
+    raise ImproperlyConfigured(WEAK_SECRET_KEY)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
 
@@ -42,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -66,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a locked-out admin login with the lockout page (config.views).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,6 +124,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME", default="") or None}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A request never waits on a row lock longer than DB_LOCK_TIMEOUT (the APIs answer 503
+    # database_unavailable, which a bot retries) and no statement runs longer than
+    # DB_STATEMENT_TIMEOUT, so one stuck transaction cannot pile up every server thread behind
+    # it. Migrations and commands get the same limits: `make serve` migrates with
+    # DB_STATEMENT_TIMEOUT=0 (building an index on a big table takes longer); give a long
+    # command its own with DB_STATEMENT_TIMEOUT=0 in front of it. "0" turns a limit off.
+    try:
+        _timeouts = (
+            f"-c lock_timeout={env_pg_duration('DB_LOCK_TIMEOUT', default='10s')} "
+            f"-c statement_timeout={env_pg_duration('DB_STATEMENT_TIMEOUT', default='30s')}"
+        )
+    except ValueError as error:
+        raise ImproperlyConfigured(str(error)) from None
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -131,6 +165,27 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# --- The admin login lockout (django-axes) -------------------------------------------------
+
+# After LOGIN_FAILURE_LIMIT wrong passwords in a row for one username from one address, that
+# username is refused from that address (even with the right password) for
+# LOGIN_COOLOFF_MINUTES; each further try starts the wait again. By username *and* address, so
+# an attacker cannot lock every reviewer out by trying their usernames from elsewhere. Attempts
+# are rows in the database, so every server process sees them. Unlock early with
+# `manage.py axes_reset_username USERNAME` (or the admin's "Access attempts").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env_str("LOGIN_FAILURE_LIMIT", default="5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env_str("LOGIN_COOLOFF_MINUTES", default="15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+# The client's address as the API rate limits see it (REMOTE_ADDR, or NUM_PROXIES back in
+# X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "config.addresses.client_ip"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
@@ -263,14 +318,37 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "config.api.errors.api_exception_handler",
-    # Per-bot request rate for the bot API (BotRateThrottle); override with BOT_RATE.
-    "DEFAULT_THROTTLE_RATES": {"bot": env_str("BOT_RATE", default="600/minute")},
+    # Request rates (config/api/throttling.py), counted in the cache: per bot on the bot API,
+    # per user on the review API, and per client address for requests without valid
+    # credentials on either (a missing or wrong token, a deactivated bot).
+    "DEFAULT_THROTTLE_RATES": {
+        "bot": env_str("BOT_RATE", default="600/minute"),
+        "review": env_str("REVIEW_RATE", default="1200/minute"),
+        "auth_failures": env_str("AUTH_FAILURE_RATE", default="60/minute"),
+    },
+    # The client's address is REMOTE_ADDR unless NUM_PROXIES says how many proxies in front
+    # of the app append to X-Forwarded-For (1 behind one load balancer): a client's own
+    # X-Forwarded-For must not pick the address it is counted under.
+    "NUM_PROXIES": int(env_str("NUM_PROXIES", default="0")),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# Throttle counters live in the cache: per process with the default local-memory cache; set
-# CACHE_URL-style settings here (e.g. Redis) when running several server processes.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Throttle counters live in the cache. With REDIS_URL (e.g. redis://cache.internal:6379/0) every
+# server process counts in the one Redis, so a rate holds for the whole site; without it each
+# process counts in its own memory (development, make demo: nothing but Python needed).
+REDIS_URL = env_str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "warmup",
+            # A Redis that does not answer fails a request in seconds, not when TCP gives up.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Warmup review API",
@@ -281,6 +359,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # OpenAPI 3.1: "no value" is a plain `null` (`oneOf: [$ref, {type: null}]`), which 3.0's
+    # `nullable` beside a $ref cannot say; client generators and validators read it alike.
+    "OAS_VERSION": "3.1.0",
+    # Path ids are integers (config.converters.DatabaseIdConverter: up to 18 digits).
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api.schema.add_servers",
+        "config.api.schema.ref_parameter_enums",
+        "config.api.schema.inline_null_enum",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PhaseStatusEnum": "warmup.models.PhaseStatus",
         "AccountStatusEnum": "warmup.models.AccountStatus",

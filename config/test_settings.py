@@ -2,7 +2,9 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault(
+    "SECRET_KEY", "test-only-secret-key-not-for-production-long-enough-for-the-check"
+)
 
 from config.settings import *  # noqa: E402,F403
 

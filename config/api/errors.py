@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -45,6 +46,10 @@ DATABASE_UNAVAILABLE = (
     "A report retried with the same lease token is answered as if it had arrived once."
 )
 DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+BAD_HOST = "The Host header {host!r} is not one this server answers to (ALLOWED_HOSTS)."
+BAD_REQUEST = "Bad request."
 
 
 def _code_for(exc: exceptions.APIException) -> str:
@@ -126,6 +131,16 @@ def json_not_found(request, exception=None):
     return JsonResponse(
         {"code": "not_found", "detail": f"No such endpoint: {request.path}"}, status=404
     )
+
+
+def json_bad_request(request, exception=None):
+    if isinstance(exception, DisallowedHost):
+        # The host as sent, not request.get_host(), which is what refused it.
+        host = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
+        return JsonResponse(
+            {"code": "bad_host", "detail": BAD_HOST.format(host=host[:200])}, status=400
+        )
+    return JsonResponse({"code": "bad_request", "detail": BAD_REQUEST}, status=400)
 
 
 def json_server_error(request):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.errors import error_responses
+from config.api.throttling import LimitFailedAuthentication
 from reviews import analytics, selectors, services
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
@@ -26,6 +27,7 @@ from reviews.api.serializers import (
     StatsQuery,
     StatsSerializer,
 )
+from reviews.api.throttling import ReviewRateThrottle
 from reviews.filters import ReviewQueueFilter
 from warmup.actors import Actor
 from warmup.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
@@ -41,6 +43,10 @@ ERRORS = {
     409: "invalid_transition (says `current_status`) or account_not_active",
     413: "payload_too_large (body over 64 KiB)",
     415: "unsupported_media_type (send application/json)",
+    429: "throttled (the user exceeded REVIEW_RATE, or this address too many requests without "
+    "valid credentials); Retry-After says when to try again",
+    503: "database_unavailable (lost, or a row stayed locked past DB_LOCK_TIMEOUT): retry "
+    "after Retry-After",
 }
 
 
@@ -48,8 +54,8 @@ def _errors(*statuses: int) -> dict:
     return error_responses(ERRORS, *statuses)
 
 
-READ_ERRORS = (401, 403)
-ACTION_ERRORS = (400, 401, 403, 404, 409, 413, 415)
+READ_ERRORS = (401, 403, 429)
+ACTION_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 503)
 
 
 class ReviewQueuePagination(PageNumberPagination):
@@ -58,9 +64,10 @@ class ReviewQueuePagination(PageNumberPagination):
     max_page_size = 200
 
 
-class ReviewAPIView(APIView):
+class ReviewAPIView(LimitFailedAuthentication, APIView):
     authentication_classes = [UserTokenAuthentication, SessionAuthentication]
     permission_classes = [CanResolveReviews]
+    throttle_classes = [ReviewRateThrottle]
 
     @property
     def actor(self) -> Actor:
@@ -76,8 +83,9 @@ class ReviewAPIView(APIView):
         return Response(ReviewItemSerializer(phase, context={"now": timezone.now()}).data)
 
 
-class ReviewQueueView(generics.ListAPIView):
+class ReviewQueueView(LimitFailedAuthentication, generics.ListAPIView):
     authentication_classes = [UserTokenAuthentication, SessionAuthentication]
+    throttle_classes = [ReviewRateThrottle]
     permission_classes = [CanViewReviews]
     serializer_class = ReviewItemSerializer
     pagination_class = ReviewQueuePagination

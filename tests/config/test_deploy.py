@@ -89,3 +89,38 @@ def test_behind_a_balancer_that_ends_tls_its_forwarded_proto_counts(client, sett
 
     assert client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https").status_code == 200
     assert client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="http").status_code == 301
+
+
+# What the README's "Running in production" exports, with a key made as it says.
+README_PRODUCTION = {
+    "DATABASE_URL": "postgres://warmup@db.internal:5432/warmup",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "SECRET_KEY": "Vq3" + "k9_-Zx2LpT0wYb7Nc4Rj" * 3,
+    "ALLOWED_HOSTS": "warmup.example.com",
+    "HTTPS": "1",
+    "TRUST_X_FORWARDED_PROTO": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "NUM_PROXIES": "1",
+}
+
+
+def test_the_documented_production_environment_passes_check_deploy_at_warning_level():
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DEBUG", "DJANGO_SETTINGS_MODULE", *HTTPS_SETTINGS)
+    }
+    environment.update(README_PRODUCTION)
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

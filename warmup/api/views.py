@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.errors import error_responses
+from config.api.throttling import LimitFailedAuthentication
 from warmup import selectors
 from warmup.api.authentication import BotTokenAuthentication
 from warmup.api.permissions import IsBot
@@ -33,7 +34,10 @@ ERRORS = {
     409: "lease_lost (stale or foreign lease) or invalid_transition",
     413: "payload_too_large (body over 64 KiB)",
     415: "unsupported_media_type (send application/json)",
-    429: "throttled (the bot exceeded its request rate)",
+    429: "throttled (the bot exceeded its request rate, or this address too many requests "
+    "without a valid token); Retry-After says when to try again",
+    503: "database_unavailable (lost, or a row stayed locked past DB_LOCK_TIMEOUT): retry "
+    "after Retry-After",
 }
 
 
@@ -42,10 +46,10 @@ def _errors(*statuses: int) -> dict:
 
 
 AUTH_ERRORS = (401, 403, 429)
-WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415)
+WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415, 503)
 
 
-class BotAPIView(APIView):
+class BotAPIView(LimitFailedAuthentication, APIView):
     authentication_classes = [BotTokenAuthentication]
     permission_classes = [IsBot]
     throttle_classes = [BotRateThrottle]

@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -8,6 +9,8 @@ from tests.warmup.commands.conftest import run
 from warmup.models import Account, PhaseStatus, WarmupPhase
 
 pytestmark = pytest.mark.django_db
+
+# Logins go through django-axes (the admin lockout), which needs the request it counts for.
 
 
 def test_with_admin_prints_a_login_that_works_and_assigns_it_reviews():
@@ -19,7 +22,7 @@ def test_with_admin_prints_a_login_that_works_and_assigns_it_reviews():
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
     client = Client()
-    assert client.login(username="admin", password=password)
+    assert client.login(request=HttpRequest(), username="admin", password=password)
     assert client.get("/admin/").status_code == 200
     assert WarmupPhase.objects.filter(
         status=PhaseStatus.REVIEW_REQUIRED, review_assignee=admin
@@ -35,8 +38,8 @@ def test_demo_admin_password_from_the_environment_and_a_second_run_resets_it(mon
 
     assert "password: demo-pass-1234" in out.stdout
     assert "Reset the password of the superuser 'admin'" in out.stdout
-    assert Client().login(username="admin", password="demo-pass-1234")
-    assert not Client().login(username="admin", password=old_password)
+    assert Client().login(request=HttpRequest(), username="admin", password="demo-pass-1234")
+    assert not Client().login(request=HttpRequest(), username="admin", password=old_password)
 
 
 def test_a_small_demo_still_covers_every_status():
@@ -70,6 +73,6 @@ def test_with_admin_also_makes_a_reviewer_and_a_lead_who_can_log_in():
         line = next(line for line in out.stdout.splitlines() if f"  {username} ({role})" in line)
         password = line.rsplit(" ", 1)[-1]
         client = Client()
-        assert client.login(username=username, password=password)
+        assert client.login(request=HttpRequest(), username=username, password=password)
         queue = client.get(reverse("admin:reviews_reviewitem_changelist"))
         assert queue.status_code == 200

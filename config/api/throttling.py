@@ -1,0 +1,88 @@
+"""Request rates for both APIs, counted in the cache (Redis with REDIS_URL, so every server
+process counts towards one limit).
+
+A rate "N/period" allows N requests per window of that period on the clock (a minute from :00
+to :59, an hour, ...). Each window is one cache key raised with an atomic increment, so two
+processes can never both take the last request of a window, as a read-then-write history could;
+the price is that a burst across the boundary of two windows may see up to 2N in one period.
+Beyond the rate: 429 `throttled` with Retry-After (the seconds left in the window).
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class WindowRateThrottle(SimpleRateThrottle):
+    """A SimpleRateThrottle counted per clock window with atomic increments; subclasses say
+    whom a request counts for (`get_cache_key`, None: not limited by this throttle)."""
+
+    def get_rate(self):
+        # Read at request time, so a settings override (tests, reloads) takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        return self.count(key) <= self.num_requests
+
+    def count(self, key: str) -> int:
+        """Count one request in the current window; how many it has now."""
+        window_key = self._window_key(key)
+        # add() is a no-op when the key exists; incr() is atomic (INCR in Redis).
+        self.cache.add(window_key, 0, timeout=self.duration)
+        try:
+            return self.cache.incr(window_key)
+        except ValueError:  # the key expired between the two calls: a new window
+            self.cache.add(window_key, 1, timeout=self.duration)
+            return 1
+
+    def counted(self, key: str) -> int:
+        """How many requests the current window has, without counting one."""
+        return self.cache.get(self._window_key(key), 0)
+
+    def wait(self):
+        """Seconds until the current window ends."""
+        return self.duration - self.now % self.duration
+
+    def _window_key(self, key: str) -> str:
+        self.now = self.timer()
+        return f"{key}:{int(self.now // self.duration)}"
+
+
+class FailedAuthenticationThrottle(WindowRateThrottle):
+    """Per client address (config.addresses): API requests without valid credentials, whether
+    missing, wrong or a deactivated bot's. Rate `auth_failures` (env AUTH_FAILURE_RATE)."""
+
+    scope = "auth_failures"
+
+    def get_cache_key(self, request, view=None):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LimitFailedAuthentication:
+    """API view mixin: once an address has used up its failed attempts for the window, its
+    requests get 429 before their credentials are even looked at (so tokens cannot be guessed
+    at any speed); until then each request that ends up unauthenticated counts as one.
+
+    Clients behind one address share the budget: a bot with a stale token slows down its
+    neighbours until it is fixed, never a bot elsewhere."""
+
+    def perform_authentication(self, request):
+        failures = FailedAuthenticationThrottle()
+        if failures.rate is not None:
+            key = failures.get_cache_key(request)
+            if failures.counted(key) >= failures.num_requests:
+                raise exceptions.Throttled(wait=failures.wait())
+        try:
+            user = request.user
+        except exceptions.APIException:
+            failures.allow_request(request, self)
+            raise
+        if not getattr(user, "is_authenticated", False):
+            failures.allow_request(request, self)
