@@ -8,7 +8,7 @@ DEMO_BOTS ?= 3
 WEB_CONCURRENCY ?= 2
 WEB_THREADS ?= 4
 
-.PHONY: demo test lint serve migrate clean
+.PHONY: demo test lint serve migrate clean mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -52,6 +52,13 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+
+## make mutation: not part of CI. Mutants of the core modules (scripts/mutation.py), each run
+## against the tests that cover its module; prints the mutants the tests let pass and the score.
+## MUTATION_ARGS="--module warmup/policy.py --limit 20 --jobs 2" narrows it; DATABASE_URL for
+## PostgreSQL.
+mutation: $(VENV)/.installed
+	$(PY) scripts/mutation.py $(MUTATION_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis
