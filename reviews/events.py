@@ -2,14 +2,21 @@
 
 Each takes the phase (or account) as it is *after* the change, plus what the row must remember
 about the moment before it (from_status and the like).
+
+Every row is chained to the last row of its phase (or, without a phase, of its account) by
+`reviews.chain`. The previous row is read in the writer's transaction, where the caller holds
+the phase's row lock (the account's, for a row without a phase): writers of one phase take
+turns, writers of different phases never wait on each other.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from reviews.chain import CHAIN_START, chain_of, row_hash, values_of
 from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
 from warmup.actors import Actor
 from warmup.models import Account, WarmupPhase
@@ -39,8 +46,42 @@ def _row(
     )
 
 
+def _last_hashes(rows: list[ReviewLog]) -> dict[tuple[str, int], str]:
+    """The hash of the last stored row of each chain `rows` extend, in one query."""
+    phases = {row.phase_id for row in rows if row.phase_id is not None}
+    accounts = {row.account_id for row in rows if row.phase_id is None}
+    # A phase belongs to one account, so (phase, account) groups a phase's rows together and
+    # the rows without a phase by account.
+    newest = (
+        ReviewLog.objects.filter(
+            Q(phase_id__in=phases) | Q(phase__isnull=True, account_id__in=accounts)
+        )
+        .values("phase_id", "account_id")
+        .annotate(newest=Max("id"))
+        .values("newest")
+    )
+    return {
+        chain_of(phase_id, account_id): digest
+        for phase_id, account_id, digest in ReviewLog.objects.filter(pk__in=newest).values_list(
+            "phase_id", "account_id", "hash"
+        )
+    }
+
+
+def _chained(rows: list[ReviewLog]) -> list[ReviewLog]:
+    """Give each row its previous hash and its hash, in order; rows of one chain in one batch
+    follow each other. The caller holds the locks named in the module docstring."""
+    last = _last_hashes(rows)
+    for row in rows:
+        chain = chain_of(row.phase_id, row.account_id)
+        row.previous_hash = last.get(chain, CHAIN_START)
+        row.hash = row_hash(values_of(row), row.previous_hash)
+        last[chain] = row.hash
+    return rows
+
+
 def _log(**kwargs) -> ReviewLog:
-    row = _row(**kwargs)
+    row = _chained([_row(**kwargs)])[0]
     row.save()
     return row
 
@@ -104,7 +145,7 @@ def recategorized(
 
 def resolved(**kwargs) -> ReviewLog:
     """Resolution row; level and retry count are those the item had before it was resolved."""
-    row = _resolution_row(**kwargs)
+    row = _chained([_resolution_row(**kwargs)])[0]
     row.save()
     return row
 
@@ -113,7 +154,7 @@ def resolved_many(resolutions: list[dict], *, batch) -> list[ReviewLog]:
     """The resolution rows of a bulk run, in one INSERT, each naming the run's batch.
     `resolutions` holds the keyword arguments `resolved` takes, one dict per phase."""
     return ReviewLog.objects.bulk_create(
-        [_resolution_row(**fields, batch=batch) for fields in resolutions]
+        _chained([_resolution_row(**fields, batch=batch) for fields in resolutions])
     )
 
 
@@ -192,18 +233,20 @@ def resolutions_undone(
     """One row per phase a bulk undo put back in review (in one INSERT): from the status the
     resolution left it in, back to review, naming the undo's batch and the resolution's."""
     return ReviewLog.objects.bulk_create(
-        [
-            _row(
-                action=ReviewAction.RESOLUTION_UNDONE,
-                actor=actor,
-                account=phase.account,
-                phase=phase,
-                from_status=from_status,
-                to_status=phase.status,
-                note=note,
-                batch=batch,
-                data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
-            )
-            for phase, resolution, from_status in undone
-        ]
+        _chained(
+            [
+                _row(
+                    action=ReviewAction.RESOLUTION_UNDONE,
+                    actor=actor,
+                    account=phase.account,
+                    phase=phase,
+                    from_status=from_status,
+                    to_status=phase.status,
+                    note=note,
+                    batch=batch,
+                    data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
+                )
+                for phase, resolution, from_status in undone
+            ]
+        )
     )

@@ -1,5 +1,6 @@
 """Integrity checks over phases, attempts and the ReviewLog: the promises the services keep,
-verified from the stored rows alone (`manage.py check_warmup_integrity`).
+verified from the stored rows alone (`manage.py check_warmup_integrity`), and the ReviewLog's
+hash chains recomputed.
 
 Each check is one set-based query (no query per phase) and returns the violations it found;
 `check_integrity()` runs them all. The costs below are for PostgreSQL with the indexes the
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Trim
 
+from reviews.chain import CHAIN_START, CHAINED_FIELDS, chain_of, row_hash
 from reviews.models import RESOLUTION_ACTIONS, ActorType, ResolutionMethod, ReviewAction, ReviewLog
 from warmup import errors
 from warmup.models import (
@@ -287,6 +289,67 @@ def check_open_attempts() -> Iterator[Violation]:
         yield Violation("open_attempt", ids, message)
 
 
+# --- The log's hash chains -----------------------------------------------------------------
+
+CHAIN_CHUNK = 2000
+
+
+def check_chains() -> Iterator[Violation]:
+    """Every ReviewLog hash chain is intact (see reviews.chain); names the first broken row of
+    each broken chain: a row whose content no longer matches its hash (changed behind the
+    app's back), or whose previous hash is not the hash of the row before it (a row before it
+    removed, inserted or rewritten with a new hash). Rows after the first break of a chain are
+    not judged: they follow from it.
+
+    Not caught: rows removed from the end of a chain (nothing comes after to miss them), and a
+    chain rewritten whole by someone who can also recompute every hash; the database role
+    that may only INSERT and SELECT on the log (README) keeps the app itself from doing either.
+
+    Cost: the hashes cannot be recomputed in SQL on both databases alike, so one query streams
+    the whole log in chain order (phase or account, then id) with a server-side cursor,
+    CHAIN_CHUNK rows at a time: one pass, one SHA-256 per row, memory for one chunk, no query
+    per row. The ORDER BY sorts the log (or walks reviewlog_chain_idx): on a million rows,
+    seconds.
+    """
+    rows = ReviewLog.objects.order_by("phase_id", "account_id", "id").values(
+        "id", "hash", "previous_hash", *CHAINED_FIELDS
+    )
+    chain, expected, broken = None, CHAIN_START, False
+    for row in rows.iterator(chunk_size=CHAIN_CHUNK):
+        key = chain_of(row["phase_id"], row["account_id"])
+        if key != chain:
+            chain, expected, broken = key, CHAIN_START, False
+        if broken:
+            continue
+        violation = _chain_break(row, key, expected)
+        if violation is not None:
+            broken = True
+            yield violation
+        expected = row["hash"]
+
+
+def _chain_break(row: dict, chain: tuple[str, int], expected: str) -> Violation | None:
+    """Why `row` breaks its chain, or None; `expected` is the hash of the row before it."""
+    label = f"{chain[0]} {chain[1]}"
+    ids = {"row": row["id"], chain[0]: chain[1]}
+    if row["previous_hash"] != expected:
+        return Violation(
+            "chain",
+            ids,
+            errors.INTEGRITY_CHAIN_LINK.format(
+                row_id=row["id"],
+                chain=label,
+                expected=expected[:12] or "none (first row)",
+                found=row["previous_hash"][:12] or "none",
+            ),
+        )
+    if row_hash(row, row["previous_hash"]) != row["hash"]:
+        return Violation(
+            "chain", ids, errors.INTEGRITY_CHAIN_CONTENT.format(row_id=row["id"], chain=label)
+        )
+    return None
+
+
 # --- All checks --------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
@@ -296,6 +359,7 @@ CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
     "one_active_phase": check_one_active_phase,
     "retry_count": check_retry_counts,
     "open_attempt": check_open_attempts,
+    "chain": check_chains,
 }
 
 

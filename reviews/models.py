@@ -1,7 +1,8 @@
 """The review side: the append-only ReviewLog and the review queue's proxy model.
 
 ReviewLog rows are created only by `reviews.events`; the model, its queryset and (on
-PostgreSQL) a database trigger all refuse to change or delete one.
+PostgreSQL) a database trigger all refuse to change or delete one, and each row is chained to
+the one before it by a hash (`reviews.chain`), so a change made past all of them shows.
 """
 
 from django.conf import settings
@@ -114,6 +115,10 @@ class ReviewLog(models.Model):
     created_at = models.DateTimeField(db_index=True)
     # The bulk run (`manage.py resolve_reviews`) that wrote the row; `--undo BATCH` finds it.
     batch = models.UUIDField(null=True, blank=True, db_index=True)
+    # The tamper-evident chain (see reviews.chain): a SHA-256 over the row's content and the
+    # hash of the row before it in its phase's chain (or its account's, for rows without one).
+    previous_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ReviewLogQuerySet.as_manager()
 
@@ -151,6 +156,9 @@ class ReviewLog(models.Model):
         indexes = [
             models.Index(fields=["phase", "created_at"], name="reviewlog_phase_idx"),
             models.Index(fields=["action", "created_at"], name="reviewlog_action_idx"),
+            # A phase's rows in the order they were written: its chain's last hash, its last
+            # move, the checker's walk.
+            models.Index(fields=["phase", "id"], name="reviewlog_chain_idx"),
         ]
 
     def __str__(self):

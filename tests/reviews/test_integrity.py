@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reviews import batches
+from reviews.chain import CHAIN_START, row_hash, values_of
 from reviews.integrity import check_integrity
 from reviews.models import ReviewAction, ReviewLog
 from reviews.services import review_assign, review_comment, review_hold, review_resume
@@ -68,9 +69,13 @@ def scenario(content_pool, bot, reviewer, reviewer_actor):
     }
 
 
-def written_past_the_services(rows: list[ReviewLog]) -> list[ReviewLog]:
-    """Log rows inserted as they are, as a bug or a hand-written INSERT would."""
-    return ReviewLog.objects.bulk_create(rows)
+def written_past_the_services(row: ReviewLog) -> ReviewLog:
+    """A log row inserted past reviews.events, as a bug or a hand-written INSERT would, but
+    chained as the events chain rows (only the promise under test is broken)."""
+    last = ReviewLog.objects.filter(phase=row.phase).order_by("-id").first()
+    row.previous_hash = last.hash if last else CHAIN_START
+    row.hash = row_hash(values_of(row), row.previous_hash)
+    return ReviewLog.objects.bulk_create([row])[0]
 
 
 def violated() -> set[str]:
@@ -179,7 +184,7 @@ def test_a_resolution_row_without_a_note(scenario, reviewer):
         time_in_review=timedelta(minutes=5),
         created_at=timezone.now(),
     )
-    written_past_the_services([row])
+    written_past_the_services(row)
 
     printed = assert_named("resolution_row", row.pk, phase.pk)
 

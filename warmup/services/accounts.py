@@ -85,26 +85,31 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
     return account
 
 
-def _active_phase(account: Account) -> WarmupPhase | None:
-    return WarmupPhase.objects.filter(account=account, status__in=ACTIVE_STATUSES).first()
-
-
-def _lock_account(account: Account) -> Account:
-    return Account.objects.select_for_update().get(pk=account.pk)
+def _lock(account: Account, phase: WarmupPhase | None) -> tuple[Account, WarmupPhase | None]:
+    """Lock the phase the event will be logged on (the one given, which the caller has locked,
+    or the account's active phase), then the account: the log row extends that phase's chain
+    (reviews.events), and phase before account is the order every other path takes."""
+    if phase is None:
+        phase = (
+            WarmupPhase.objects.select_for_update(of=("self",))
+            .filter(account=account, status__in=ACTIVE_STATUSES)
+            .first()
+        )
+    return Account.objects.select_for_update().get(pk=account.pk), phase
 
 
 def _change_status(
     *, account: Account, status: str, action: str, actor: Actor, note: str, phase=None
 ) -> Account:
-    """Move the (locked) account by the account table and log the move: one ReviewLog row, on
-    the phase given or the account's active phase."""
+    """Move the account (locked by `_lock`) by the account table and log the move: one
+    ReviewLog row, on `phase` (locked by `_lock`; None when no phase is active)."""
     previous = account.status
     apply_account_transition(account, status)
     events.account_status_changed(
         account=account,
         actor=actor,
         action=action,
-        phase=phase if phase is not None else _active_phase(account),
+        phase=phase,
         note=note,
         previous_status=previous,
     )
@@ -117,7 +122,7 @@ def account_suspend(
 ) -> Account:
     """Mark the account suspended: none of its phases is claimed until it is reactivated.
     Suspending a suspended account changes nothing (a second failure says what the first did)."""
-    account = _lock_account(account)
+    account, phase = _lock(account, phase)
     if account.status == AccountStatus.SUSPENDED:
         return account
     return _change_status(
@@ -133,12 +138,14 @@ def account_suspend(
 @transaction.atomic
 def account_pause(*, account: Account, actor: Actor, note: str) -> Account:
     """Pause automation for the account (an operator's choice); reactivate to go on."""
+    account, phase = _lock(account, None)
     return _change_status(
-        account=_lock_account(account),
+        account=account,
         status=AccountStatus.PAUSED,
         action=ReviewAction.ACCOUNT_PAUSED,
         actor=actor,
         note=note,
+        phase=phase,
     )
 
 
@@ -146,10 +153,12 @@ def account_pause(*, account: Account, actor: Actor, note: str) -> Account:
 def account_reactivate(*, account: Account, actor: Actor, note: str) -> Account:
     """Make a suspended or paused account active again (a logged review event)."""
     note = require_note(note)
+    account, phase = _lock(account, None)
     return _change_status(
-        account=_lock_account(account),
+        account=account,
         status=AccountStatus.ACTIVE,
         action=ReviewAction.ACCOUNT_REACTIVATED,
         actor=actor,
         note=note,
+        phase=phase,
     )
