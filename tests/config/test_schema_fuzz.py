@@ -1,0 +1,113 @@
+"""A longer schemathesis run over the whole OpenAPI schema than test_schema.py's quick one: more
+examples per operation, valid and invalid ones, another seed, and a check that every operation
+refuses a request without credentials. Bounded: at most MAX_EXAMPLES per operation and
+BUDGET_SECONDS of requests per operation (about a minute in all); examples generated after an
+operation's budget is spent are not sent.
+
+Expected: no 5xx, every answer of a documented status with the documented body and content
+type, and 401 without credentials."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import schemathesis
+from django.core.cache import cache
+from django.test import override_settings
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from rest_framework.authtoken.models import Token
+from schemathesis.config import SchemathesisConfig
+
+from tests.builders import (
+    make_completed,
+    make_content_assigned,
+    make_in_progress,
+    make_review_required,
+)
+from tests.config.test_schema import SCHEMA_URL, in_test_transaction
+from tests.factories import AccountFactory, BotFactory, UserFactory
+
+MAX_EXAMPLES = 150
+BUDGET_SECONDS = 3.5
+SEED = 20250117
+
+CONFIG = SchemathesisConfig.from_dict({"seed": SEED, "generation": {"max-examples": MAX_EXAMPLES}})
+
+with override_settings(ALLOWED_HOSTS=["localhost"]):
+    schema = schemathesis.openapi.from_wsgi(
+        SCHEMA_URL + "?format=json", in_test_transaction, config=CONFIG
+    )
+
+# Ids of objects the running test seeded, so generated path parameters hit real phases and
+# accounts as well as unknown ids.
+KNOWN: dict[str, list[int]] = {}
+STARTED: dict[str, float] = {}
+
+
+@schema.hook
+def before_generate_path_parameters(context, strategy):
+    names = [parameter.name for parameter in context.operation.path_parameters]
+    if not names:
+        return strategy
+    [name] = names
+    known = st.integers(min_value=0, max_value=99).map(
+        lambda i: {name: str(KNOWN[name][i % len(KNOWN[name])])}
+    )
+    return strategy | known
+
+
+@pytest.fixture(autouse=True)
+def _localhost(settings):
+    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
+
+
+@pytest.fixture
+def seeded(db, content_pool):
+    """Phases in every state, two bots, a review lead (who may do everything the review API
+    offers, account pauses included)."""
+    bot, other = BotFactory(), BotFactory()
+    in_review = make_review_required(AccountFactory(), bot)
+    second = make_review_required(AccountFactory(), bot, category="login_failed")
+    done = make_completed(AccountFactory(), bot)
+    held = make_in_progress(AccountFactory(), bot)
+    foreign = make_in_progress(AccountFactory(platform="tiktok"), other)
+    waiting = make_content_assigned(AccountFactory())
+    AccountFactory()  # available, no content yet
+    lead = UserFactory(lead=True)
+    KNOWN["phase_id"] = [in_review.pk, second.pk, done.pk, held.pk, foreign.pk, waiting.pk]
+    KNOWN["account_id"] = [in_review.account_id, done.account_id, held.account_id]
+    return {
+        "bot": {"Authorization": f"Bearer {bot.token}"},
+        "reviewer": {"Authorization": f"Token {Token.objects.create(user=lead).key}"},
+    }
+
+
+def within_budget(label: str) -> bool:
+    started = STARTED.setdefault(label, time.monotonic())
+    return time.monotonic() - started < BUDGET_SECONDS
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_keeps_to_its_schema_under_many_generated_requests(case, seeded):
+    if not within_budget(case.operation.label):
+        return
+    cache.clear()  # the bot's rate limit is not what this test is about
+    headers = seeded["bot"] if case.path.startswith("/api/v1/bot/") else seeded["reviewer"]
+    case.call_and_validate(
+        headers=headers,
+        checks=[
+            schemathesis.checks.not_a_server_error,
+            schemathesis.checks.response_schema_conformance,
+            schemathesis.checks.status_code_conformance,
+            schemathesis.checks.content_type_conformance,
+            schemathesis.checks.ignored_auth,
+        ],
+    )
