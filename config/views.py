@@ -3,7 +3,7 @@ login lockout page."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.template.response import TemplateResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
@@ -42,7 +42,8 @@ def login_locked_out(request, original_response=None, credentials=None):
         cooloff=duration_display(settings.AXES_COOLOFF_TIME),
     )
     context = {**admin.site.each_context(request), "title": "Login refused", "message": message}
-    return TemplateResponse(request, "admin/login_locked_out.html", context, status=429)
+    # Rendered now: axes' middleware hands it back after the response middleware has run.
+    return render(request, "admin/login_locked_out.html", context, status=429)
 
 
 def server_error(request):
