@@ -32,6 +32,7 @@ from tests.builders import fail, reload, stored
 from tests.clients import HOLD, assert_error, bot_client, phase_url, review_url, user_client
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
+from tests.integrity import assert_integrity
 from tests.reliability.conftest import SERVER_APP_NAME, quick_plan
 from tests.warmup.services.test_concurrency import THREAD_TIMEOUT, run_together
 from warmup.models import (
@@ -144,6 +145,7 @@ def test_a_reviewer_taking_over_as_the_bot_reports_leaves_one_story(report):
                 assert actions_logged(phase) == [ReviewAction.ESCALATED]
             assert phase.attempts.get().outcome in (AttemptOutcome.COMPLETED, AttemptOutcome.FAILED)
     assert sum(winners.values()) == ROUNDS
+    assert_integrity()
 
 
 @requires_postgres
@@ -179,6 +181,7 @@ def test_a_replayed_failure_report_arriving_as_the_reviewer_resolves_changes_not
         assert (phase.status, phase.retry_count) == (S.CONTENT_ASSIGNED, 0)
         assert actions_logged(phase) == [ReviewAction.ESCALATED, ReviewAction.RETRIED]
         assert phase.attempts.get().decision == FailureDecision.REVIEW_REQUIRED
+    assert_integrity()
 
 
 # --- Two ticks at once: each escalation notified once -------------------------------------
@@ -241,6 +244,7 @@ def test_two_ticks_at_once_notify_each_escalation_once(settings, webhook, caplog
     )
     assert in_emails == in_webhooks
     assert sum(int(m.subject.split()[1]) for m in mail.outbox) == 20  # "[warmup] N review ..."
+    assert_integrity()
 
 
 # --- A mail server and a webhook that never answer ----------------------------------------
@@ -293,6 +297,7 @@ def test_a_hung_mail_server_and_webhook_hold_the_tick_no_longer_than_their_timeo
         f"Escalation webhook {settings.WARMUP_ESCALATION_WEBHOOK_URL} failed",
     }
     assert all(issubclass(cause, OSError) for cause in failures.values()), failures
+    assert_integrity()
 
 
 # --- The connection dropped under a bot's report (gunicorn, one worker thread) --------------
@@ -421,6 +426,7 @@ def test_a_connection_terminated_under_a_report_is_a_503_and_the_retry_counts_on
         assert attempt.failure_category == FailureCategory.NETWORK_ERROR
         assert (phase.status, phase.retry_count) == (S.CONTENT_ASSIGNED, 1)
         assert retried.json()["outcome"] == FailureDecision.RETRY_SCHEDULED
+    assert_integrity()
 
 
 @requires_postgres
@@ -443,3 +449,4 @@ def test_a_connection_dropped_between_requests_costs_the_bot_nothing(one_thread_
     assert response.status_code == 200, response.text
     assert response.json()["status"] == S.COMPLETED
     assert WarmupPhase.objects.get(pk=phase_id).status == S.COMPLETED
+    assert_integrity()

@@ -29,6 +29,7 @@ from reviews.models import ReasonCode
 from reviews.services import review_hold, review_resolve
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.integrity import assert_integrity
 from tests.reliability.conftest import quick_plan
 from warmup.actors import Actor
 from warmup.errors import DomainError
@@ -281,6 +282,9 @@ def assert_consistent(ledger: Ledger, caplog) -> None:
         status=S.COMPLETED, completion_method=CompletionMethod.BOT
     )
     assert completed_by_bots.count() == reported[AttemptOutcome.COMPLETED]
+
+    # and every promise across the tables holds
+    assert_integrity()
 
 
 def summary(name: str, ledger: Ledger, wall: float, bots: int) -> str:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from reviews.models import ActorType, ReasonCode, ReviewAction, ReviewLog
 from reviews.services import review_retry
 from tests.builders import fail, make_in_progress, make_review_required, reload, stored
+from tests.integrity import assert_integrity
 from warmup.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
 from warmup.models import AttemptOutcome, FailureCategory, FailureDecision, PhaseStatus
 from warmup.scheduler import tick
@@ -112,6 +113,7 @@ def test_expired_leases_are_retried_twice_then_go_to_review(account, bot, clock)
         assert attempt.outcome == AttemptOutcome.LEASE_EXPIRED
         assert attempt.decision == FailureDecision.RETRY_SCHEDULED
         assert attempt.failure_category == FailureCategory.LEASE_EXPIRED
+        assert_integrity()
 
         clock.move_to(expired.next_attempt_at)
         phase = phase_claim(bot=bot)
@@ -130,6 +132,7 @@ def test_expired_leases_are_retried_twice_then_go_to_review(account, bot, clock)
     assert log.actor_type == ActorType.SYSTEM
     assert (log.from_status, log.to_status) == (S.IN_PROGRESS, S.REVIEW_REQUIRED)
     assert (log.failure_category, log.retry_count) == (FailureCategory.LEASE_EXPIRED, 2)
+    assert_integrity()
 
 
 def test_tick_leaves_live_leases_alone(account, bot, clock):
