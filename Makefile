@@ -30,8 +30,9 @@ demo: $(VENV)/.installed
 ## Needs SECRET_KEY and ALLOWED_HOSTS, and DATABASE_URL for PostgreSQL; see the README.
 ## With PROMETHEUS_MULTIPROC_DIR set, the metric files of processes that are gone are removed
 ## first (those of a running scheduler stay). GUNICORN_CMD_ARGS adds gunicorn options.
+## Migrations run without DB_STATEMENT_TIMEOUT: an index on a big table takes longer.
 serve: $(VENV)/.installed
-	$(PY) manage.py migrate --noinput
+	DB_STATEMENT_TIMEOUT=0 $(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@if [ -n "$$PROMETHEUS_MULTIPROC_DIR" ]; then \
 	    mkdir -p "$$PROMETHEUS_MULTIPROC_DIR"; \
