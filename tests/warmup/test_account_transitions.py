@@ -5,7 +5,7 @@ from itertools import product
 import pytest
 
 from tests.factories import AccountFactory
-from warmup.errors import InvalidTransition
+from warmup.errors import ACCOUNT_MOVE_NOT_ALLOWED, InvalidTransition
 from warmup.models import Account, AccountStatus
 from warmup.state import ACCOUNT_TRANSITIONS, apply_account_transition
 
@@ -50,6 +50,21 @@ def test_a_stale_account_cannot_overwrite_a_move_made_meanwhile(db):
         apply_account_transition(account, AccountStatus.PAUSED)  # it still reads "active"
 
     assert Account.objects.get(pk=account.pk).status == AccountStatus.SUSPENDED
+
+
+def test_a_move_that_raced_names_this_accounts_status_now_not_another_accounts(db):
+    other = AccountFactory(platform="instagram", username="aaa")  # listed first, paused
+    Account.objects.filter(pk=other.pk).update(status=AccountStatus.PAUSED)
+    account = AccountFactory(platform="x", username="zzz")
+    Account.objects.filter(pk=account.pk).update(status=AccountStatus.SUSPENDED)
+
+    with pytest.raises(InvalidTransition) as raised:
+        apply_account_transition(account, AccountStatus.PAUSED)
+
+    assert raised.value.current_status == AccountStatus.SUSPENDED
+    assert raised.value.message == ACCOUNT_MOVE_NOT_ALLOWED.format(
+        account=account, status="suspended", target="paused"
+    )
 
 
 def test_the_table_names_every_move_the_design_allows():

@@ -24,6 +24,7 @@ def template_with(overrides) -> PhaseTemplate:
         ({"network_error": {"max_retries": True}}, "network_error.max_retries: expected int"),
         ({"network_error": {"backoff_base": -1}}, "must not be negative"),
         ({"network_error": {"jitter": 1.5}}, "jitter: must be below 1"),
+        ({"network_error": {"jitter": 1}}, "jitter: must be below 1"),  # a delay of 0 s
         ({"login_failed": {"retryable": "yes"}}, "login_failed.retryable: expected bool"),
     ],
 )
