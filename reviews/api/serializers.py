@@ -10,10 +10,13 @@ from warmup.api.serializers import (
     ContentSerializer,
     FailureCategoryField,
     FailureSerializer,
+    JSONObjectOutput,
+    OptionalChoiceField,
     last_failure,
 )
 from warmup.models import (
     Account,
+    AccountStatus,
     AttemptOutcome,
     CompletionMethod,
     FailureCategory,
@@ -59,12 +62,6 @@ class StatsQuery(serializers.Serializer):
 # --- Output --------------------------------------------------------------------------------
 
 
-def blank_or(choices):
-    """A read-only choice that may also be "" (not set yet). ModelSerializer drops
-    `allow_blank` from read-only fields, and the schema would then refuse the ""."""
-    return serializers.ChoiceField(choices=choices, allow_blank=True, read_only=True)
-
-
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
@@ -72,13 +69,15 @@ class UserRefSerializer(serializers.Serializer):
 
 class ReviewItemSerializer(serializers.ModelSerializer):
     account = AccountRefSerializer(read_only=True)
-    account_status = serializers.CharField(source="account.status", read_only=True)
+    account_status = serializers.ChoiceField(
+        choices=AccountStatus.choices, source="account.status", read_only=True
+    )
     content = ContentSerializer(read_only=True, allow_null=True)
     failure = serializers.SerializerMethodField()
     bot = serializers.CharField(source="bot.name", read_only=True, allow_null=True, default=None)
     assignee = UserRefSerializer(source="review_assignee", read_only=True, allow_null=True)
     seconds_in_review = serializers.SerializerMethodField()
-    completion_method = blank_or(CompletionMethod.choices)
+    completion_method = OptionalChoiceField(choices=CompletionMethod.choices)
 
     class Meta:
         model = ReviewItem
@@ -115,9 +114,11 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 
 class AttemptSerializer(serializers.ModelSerializer):
     bot = serializers.CharField(source="bot.name", read_only=True)
-    outcome = blank_or(AttemptOutcome.choices)
-    failure_category = blank_or(FailureCategory.choices)
-    decision = blank_or(FailureDecision.choices)
+    outcome = OptionalChoiceField(choices=AttemptOutcome.choices)
+    failure_category = OptionalChoiceField(choices=FailureCategory.choices)
+    decision = OptionalChoiceField(choices=FailureDecision.choices)
+    details = JSONObjectOutput()
+    result = JSONObjectOutput()
 
     class Meta:
         model = PhaseAttempt
@@ -141,11 +142,15 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class ReviewLogSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(read_only=True, help_text="Username, bot name or 'system'.")
-    from_status = blank_or(PhaseStatus.choices)
-    to_status = blank_or(PhaseStatus.choices)
-    failure_category = blank_or(FailureCategory.choices)
-    resolution_method = blank_or(ResolutionMethod.choices)
-    reason_code = blank_or(ReasonCode.choices)
+    from_status = OptionalChoiceField(choices=PhaseStatus.choices)
+    to_status = OptionalChoiceField(choices=PhaseStatus.choices)
+    failure_category = OptionalChoiceField(choices=FailureCategory.choices)
+    resolution_method = OptionalChoiceField(choices=ResolutionMethod.choices)
+    reason_code = OptionalChoiceField(choices=ReasonCode.choices)
+    time_in_review = serializers.SerializerMethodField(
+        help_text="Seconds the item spent in review, on resolutions; null otherwise."
+    )
+    data = JSONObjectOutput(help_text="What else the event recorded (its keys vary by action).")
 
     class Meta:
         model = ReviewLog
@@ -168,6 +173,9 @@ class ReviewLogSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_time_in_review(self, row) -> float | None:
+        return None if row.time_in_review is None else row.time_in_review.total_seconds()
+
 
 class ReviewItemDetailSerializer(ReviewItemSerializer):
     attempts = AttemptSerializer(many=True, read_only=True)
@@ -180,7 +188,10 @@ class ReviewItemDetailSerializer(ReviewItemSerializer):
 
 class QueueDepthSerializer(serializers.Serializer):
     total = serializers.IntegerField()
-    by_category = serializers.DictField(child=serializers.IntegerField())
+    by_category = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='Items by failure category; "none" counts items held without a failure.',
+    )
     by_escalation_level = serializers.DictField(child=serializers.IntegerField())
 
 

@@ -3,6 +3,7 @@ and answer with the item as it is after the change."""
 
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.authentication import SessionAuthentication
@@ -62,6 +63,15 @@ class ReviewQueuePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_paginated_response_schema(self, schema):
+        # OpenAPI 3.1 says "or null" with a type list; DRF's `nullable` is 3.0 only.
+        paginated = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            paginated["properties"][link].pop("nullable", None)
+            paginated["properties"][link]["type"] = ["string", "null"]
+        paginated["required"] = ["count", "next", "previous", "results"]
+        return paginated
 
 
 class ReviewAPIView(LimitFailedAuthentication, APIView):
@@ -213,7 +223,9 @@ class StatsView(ReviewAPIView):
         summary="Queue depth, time in review, resolutions by method with success rates",
         parameters=[
             OpenApiParameter(
-                "since", str, description="ISO 8601 date-time; resolutions from then on."
+                "since",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 date-time; resolutions from then on.",
             )
         ],
         responses={200: StatsSerializer, **_errors(400, *READ_ERRORS)},

@@ -108,11 +108,11 @@ def test_the_schema_validates_without_warnings(tmp_path):
     target = tmp_path / "schema.yaml"
 
     # --fail-on-warn: any warning of drf-spectacular (an unresolvable type, a missing
-    # serializer, a name collision) is an error; --validate checks it against OpenAPI 3.0.
+    # serializer, a name collision) is an error; --validate checks it against OpenAPI 3.1.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
 
     document = yaml.safe_load(target.read_text())
-    assert document["openapi"].startswith("3.0")
+    assert document["openapi"].startswith("3.1")
     assert document["info"]["title"] == "Warmup review API"
 
 
@@ -187,7 +187,7 @@ def test_each_api_declares_its_authentication(openapi):
         if path.startswith("/api/v1/bot/"):
             assert names == {"botToken"}, path
         else:
-            assert "botToken" not in names and "tokenAuth" in names, path
+            assert "botToken" not in names and "reviewerToken" in names, path
 
 
 # --- Swagger UI -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Bot API shapes. Input serializers validate shape only; the services hold the rules."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from warmup.models import (
@@ -112,17 +113,46 @@ class AccountRefSerializer(serializers.ModelSerializer):
         fields = ["id", "platform", "username"]
 
 
+class BlankAsNullMixin:
+    """A read-only field whose "no value" is sent as null, never "" (a client generator can
+    tell null from a value; "" beside a format or an enum makes an ambiguous type)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
+class OptionalURLField(BlankAsNullMixin, serializers.URLField):
+    pass
+
+
+class OptionalChoiceField(BlankAsNullMixin, serializers.ChoiceField):
+    pass
+
+
+class JSONObjectOutput(serializers.DictField):
+    """A free-form JSON object in an answer (typed `object` in the schema)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+
 class ContentSerializer(serializers.ModelSerializer):
+    media_url = OptionalURLField(help_text="The media to post, or null when there is none.")
+
     class Meta:
         model = ContentItem
         fields = ["id", "phase_type", "title", "body", "media_url"]
+        read_only_fields = fields
 
 
 class FailureSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=FailureCategory.choices)
     reason = serializers.CharField()
     details = serializers.DictField()
-    at = serializers.DateTimeField(required=False, allow_null=True)
+    at = serializers.DateTimeField(help_text="When the failure was reported or recorded.")
 
 
 def last_failure(phase: WarmupPhase) -> dict | None:
@@ -169,6 +199,7 @@ class BotPhaseSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_lease_token(self, phase) -> str | None:
         bot = self.context.get("bot")
         if phase.lease_token and bot is not None and phase.bot_id == bot.pk:
@@ -204,7 +235,14 @@ class FailureOutcomeSerializer(serializers.Serializer):
         return PhaseStatus.REVIEW_REQUIRED
 
     def get_failure(self, outcome) -> FailureSerializer:
-        return {"category": outcome.category, "reason": outcome.reason, "details": outcome.details}
+        return FailureSerializer(
+            {
+                "category": outcome.category,
+                "reason": outcome.reason,
+                "details": outcome.details,
+                "at": outcome.at,
+            }
+        ).data
 
 
 class BotAccountPhaseSerializer(serializers.ModelSerializer):

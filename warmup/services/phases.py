@@ -63,6 +63,7 @@ class FailureOutcome:
     category: str
     reason: str
     details: dict
+    at: datetime  # when the failure was recorded
     replayed: bool = False
 
 
@@ -351,6 +352,7 @@ def record_failure(
         category=category,
         reason=reason,
         details=details,
+        at=now,
     )
 
 
@@ -366,6 +368,7 @@ def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutco
         category=attempt.failure_category,
         reason=attempt.reason,
         details=attempt.details,
+        at=attempt.finished_at,
         replayed=True,
     )
 

@@ -263,12 +263,15 @@ def test_a_retryable_failure_schedules_a_retry(account, bot_api, frozen):
     delay = at(answer["next_attempt_at"]) - timezone.now()
     assert timedelta(seconds=54) <= delay <= timedelta(seconds=66)  # 60 s +/- 10% jitter
     assert answer["review_required_since"] is None
-    assert answer["failure"] == {
+    failure = dict(answer["failure"])
+    assert failure.pop("at") is not None
+    assert failure == {
         "category": "network_error",
         "reason": "Connection timed out after 30 s",
         "details": details,
     }
     phase = reload(first_phase(account))
+    assert at(answer["failure"]["at"]) == phase.last_failure_at  # the failure's own time
     assert phase.status == PhaseStatus.CONTENT_ASSIGNED
     assert phase.last_failure_details == details
     attempt = PhaseAttempt.objects.get(phase=phase)
@@ -300,7 +303,9 @@ def test_a_failure_that_needs_a_person_escalates_at_once(account, bot_api, froze
         "category": "challenge_required",
         "reason": "SMS code requested",
         "details": {},
+        "at": answer["review_required_since"],  # the failure that sent it to review
     }
+    assert at(answer["failure"]["at"]) == timezone.now()
     assert reload(first_phase(account)).status == PhaseStatus.REVIEW_REQUIRED
     assert ReviewLog.objects.filter(phase_id=body["id"], action="escalated").count() == 1
 
@@ -371,7 +376,7 @@ def test_retry_then_escalate_over_http(account, bot_api, frozen):
         assert response.status_code == 200
         answer = response.json()
         answers.append(answer)
-        assert answer["failure"] == {
+        assert {k: v for k, v in answer["failure"].items() if k != "at"} == {
             "category": "network_error",
             "reason": f"Timeout #{number}",
             "details": {"attempt": number},
