@@ -55,7 +55,7 @@ def _errors(*statuses: int) -> dict:
     return error_responses(ERRORS, *statuses)
 
 
-READ_ERRORS = (401, 403, 429)
+READ_ERRORS = (401, 403, 429, 503)
 ACTION_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 503)
 
 

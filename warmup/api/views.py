@@ -45,8 +45,8 @@ def _errors(*statuses: int) -> dict:
     return error_responses(ERRORS, *statuses)
 
 
-AUTH_ERRORS = (401, 403, 429)
-WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415, 503)
+AUTH_ERRORS = (401, 403, 429, 503)
+WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415)
 
 
 class BotAPIView(LimitFailedAuthentication, APIView):
