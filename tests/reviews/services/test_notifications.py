@@ -3,7 +3,6 @@
 import json
 import socket
 import threading
-import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -134,14 +133,13 @@ def test_a_hung_mail_server_does_not_hold_the_scheduler(
     UserFactory(reviewer=True, email="rita@example.com")
     make_review_required(account, bot)
 
-    started = time.monotonic()
+    # A tick that waited for the server forever would never return (the suite's timeout
+    # would stop it); with EMAIL_TIMEOUT it returns, the escalation made and the failure logged.
     with time_machine.travel(timezone.now() + timedelta(hours=2), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             report = tick()
-    took = time.monotonic() - started
 
     assert report.escalated == 1
-    assert took < 15  # the timeout, not forever
     assert "Could not send the escalation email" in caplog.text
 
 
