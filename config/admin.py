@@ -14,6 +14,8 @@ from functools import wraps
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
@@ -62,7 +64,44 @@ class RefuseUnpermittedActions:
         }
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+BIGGEST_ID = 2**63 - 1  # a bigint column; SQLite's integers too
+
+
+class BoundedChangeList(ChangeList):
+    """Django's list, but a number in the address too big for the database (`?id__in=` twenty
+    digits) or a date hierarchy year out of range (`?created_at__year=9999`) is the usual
+    redirect to `?e=1`, not a 500: Django catches a bad date or number, not an overflow."""
+
+    def get_filters(self, request):
+        try:
+            filters = super().get_filters(request)
+        except (OverflowError, ValueError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        lookup_params = filters[2]
+        for values in lookup_params.values():
+            if any(_too_big(value) for value in values):
+                raise IncorrectLookupParameters("A number in the address is out of range.")
+        return filters
+
+
+def _too_big(value) -> bool:
+    """A digit string (or a list of them, as `__in` lookups hold) beyond BIGGEST_ID."""
+    if isinstance(value, list | tuple):
+        return any(_too_big(item) for item in value)
+    if not isinstance(value, str):
+        return False
+    number = value.strip().lstrip("+-")
+    return number.isascii() and number.isdigit() and int(number) > BIGGEST_ID
+
+
+class BoundedLookups:
+    """ModelAdmin mixin: its list is a BoundedChangeList."""
+
+    def get_changelist(self, request, **kwargs):
+        return BoundedChangeList
+
+
+class ReadOnlyAdmin(BoundedLookups, admin.ModelAdmin):
     """A view-only admin: what it shows changes only through the services."""
 
     def get_readonly_fields(self, request, obj=None):

@@ -9,7 +9,13 @@ from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from config.admin import ReadOnlyAdmin, ReadOnlyInline, RefuseUnpermittedActions, confirm_action
+from config.admin import (
+    BoundedLookups,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    RefuseUnpermittedActions,
+    confirm_action,
+)
 from config.text import age_display, plural
 from warmup.actors import Actor
 from warmup.errors import InvalidInput
@@ -118,7 +124,7 @@ class AccountPhaseInline(ReadOnlyInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(BoundedLookups, admin.ModelAdmin):
     form = AccountForm
     list_display = ("__str__", "status", "plan", "progress", "current_phase", "created_at")
     list_filter = ("status", "platform", "plan")
@@ -293,7 +299,7 @@ def _leases_held(bot: Bot) -> int:
 
 
 @admin.register(Bot)
-class BotAdmin(RefuseUnpermittedActions, admin.ModelAdmin):
+class BotAdmin(BoundedLookups, RefuseUnpermittedActions, admin.ModelAdmin):
     """Adding a bot here (or with `manage.py create_bot NAME`) shows its token once. The token
     hash is not shown at all; the prefix identifies the token a bot uses."""
 

@@ -14,12 +14,15 @@ admin page of our own or an action added without a row here fails `test_the_tabl
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -111,6 +114,8 @@ ADMIN_ACTIONS = {
     "warmup.account:reactivate_accounts": (LOGIN, 403, 403, 403, DONE, DONE),
     "warmup.account:hold_accounts": (LOGIN, 403, 403, DONE, DONE, DONE),
     "warmup.bot:deactivate": (LOGIN, 403, 403, 403, DONE, DONE),
+    # django-axes' list of failed logins (the admin login lockout).
+    "axes.accessattempt:cleanup_expired_attempts": (LOGIN, 403, 403, 403, 403, DONE),
     # Add pages that create through a service (the bot's token page; the reviewer's own token).
     "add:bot": (LOGIN, 403, 403, 403, DONE, DONE),
     "add:token": (LOGIN, 403, 403, DONE, DONE, DONE),
@@ -135,7 +140,13 @@ def world(content_pool):
     paused = AccountFactory()
     account_pause(account=paused, actor=Actor.system(), note="paused for the test")
     log = ReviewLog.objects.order_by("pk").first()
+    failed_login = AccessAttempt.objects.create(
+        username="someone", ip_address="192.0.2.1", failures_since_start=1
+    )
+    long_ago = timezone.now() - timedelta(days=30)  # past any cool-off: expired
+    AccessAttempt.objects.filter(pk=failed_login.pk).update(attempt_time=long_ago)
     return {
+        "failed_login": failed_login,
         "bot": bot,
         "item": item,
         "waiting": waiting,
@@ -157,6 +168,7 @@ def fingerprint() -> tuple:
         list(Bot.objects.order_by("pk").values_list("pk", "is_active")),
         ReviewLog.objects.count(),
         Token.objects.count(),
+        AccessAttempt.objects.count(),
     )
 
 
@@ -266,6 +278,9 @@ ATTEMPTS: dict[str, Callable] = {
     "warmup.account:reactivate_accounts": _bulk(Account, "reactivate_accounts", "paused", NOTE),
     "warmup.account:hold_accounts": _bulk(Account, "hold_accounts", "waiting_account", NOTE),
     "warmup.bot:deactivate": _bulk(Bot, "deactivate", "bot"),
+    "axes.accessattempt:cleanup_expired_attempts": _bulk(
+        AccessAttempt, "cleanup_expired_attempts", "failed_login"
+    ),
     "add:bot": lambda client, w, user: client.post(
         reverse("admin:warmup_bot_add"), {"name": "new-bot", "_save": "Save"}
     ),
@@ -294,7 +309,22 @@ def client_for(what: str, user):
     return client
 
 
-CASES = [(who, what, row[i]) for what, row in POLICY.items() for i, who in enumerate(WHO)]
+# django-axes 8.3.1's own "Clean up expired attempts" action fails with a 500 (its database
+# handler reads `request.axes_attempt_time`, which only a login sets); strict, so the day it is
+# fixed this row must be kept as it is.
+AXES_CLEANUP_FAILS = pytest.mark.xfail(
+    strict=True, raises=AttributeError, reason="django-axes: cleanup action needs a login request"
+)
+CASES = [
+    pytest.param(
+        who,
+        what,
+        row[i],
+        marks=AXES_CLEANUP_FAILS if (who, what[:4]) == ("superuser", "axes") else (),
+    )
+    for what, row in POLICY.items()
+    for i, who in enumerate(WHO)
+]
 
 
 @pytest.mark.parametrize(("who", "what", "expected"), CASES)
