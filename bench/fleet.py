@@ -1,0 +1,444 @@
+"""Build a fleet of accounts in realistic shape, fast: `python -m bench.fleet --accounts 200000`.
+
+The benchmarks (`bench/runner.py`) measure against a fleet this module builds into the
+PostgreSQL database of DATABASE_URL: it migrates the database, then fills it by set-based SQL
+(INSERT ... SELECT over generate_series), one statement per kind of row, and ends with
+VACUUM ANALYZE. 200,000 accounts on the default plan (5 steps) make 1,000,000 phases.
+
+The shape, by account id (so the same size always builds the same fleet):
+
+  share  what the account is doing             its phases
+  10 %   in review (about 20,000 at 200k)      k completed, one review_required, pending rest
+   5 %   held by a bot                         k completed, one in_progress with a lease
+  40 %   ready to be claimed                   k completed, one content_assigned (due now)
+   5 %   waiting to retry a failure            k completed, one content_assigned (due later)
+  30 %   waiting for its next step's delay     k completed, the next pending until later
+  10 %   done                                  all 5 completed
+
+History as the services would have left it: one completed attempt per completed phase, a
+failed attempt for every failure (retried ones with their retry count), an open attempt for
+every lease; for each phase in review the ReviewLog row that put it there and one row per
+escalation level it rose, hash-chained by `reviews.chain` (the rows are hashed here in Python
+and written with COPY), so `manage.py check_warmup_integrity` passes on the fleet.
+
+Nothing is due at the moment the fleet was built (`bench_fleet.built_at`): no pending phase has
+come due, no lease has expired, no available phase waits for content, and every item in review
+has exactly the escalation level its time in review calls for. A benchmark that wants "nothing
+due" ticks at that moment; one that wants work adds it in a transaction it rolls back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import secrets
+import sys
+import time
+from datetime import UTC, datetime
+
+# The generator's statements run long, and it needs no server settings: a throwaway key.
+os.environ["DB_STATEMENT_TIMEOUT"] = "0"
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+CONTENT_PER_TYPE = 50
+BOTS = 200
+REVIEWERS = 20
+FAILURES = (
+    "login_failed",
+    "challenge_required",
+    "rate_limited",
+    "action_blocked",
+    "content_rejected",
+    "proxy_error",
+    "network_error",
+    "lease_expired",
+)
+
+# Each statement sees :t0 (the fleet's moment) and the temporary table fleet_template.
+ACCOUNTS_SQL = """
+INSERT INTO warmup_account (platform, username, status, created_at, status_changed_at, plan_id)
+SELECT (ARRAY['instagram','tiktok','x','facebook','youtube'])[1 + i %% 5],
+       'bench' || i, 'active', %(t0)s - interval '10 days', NULL, %(plan)s
+FROM generate_series(1, %(accounts)s) AS i
+"""
+
+# kind: what the account is doing (see the module docstring); done: its completed phases.
+SHAPE_SQL = """
+CREATE TEMPORARY TABLE fleet_shape AS
+SELECT id AS account_id, kind,
+       CASE kind WHEN 'waiting' THEN 1 + (id / 100) % 4
+                 WHEN 'done' THEN 5
+                 ELSE (id / 100) % 5 END AS done,
+       (id / 7) % 4 AS level
+FROM (
+    SELECT id, CASE WHEN id % 100 < 10 THEN 'review'
+                    WHEN id % 100 < 15 THEN 'held'
+                    WHEN id % 100 < 55 THEN 'ready'
+                    WHEN id % 100 < 60 THEN 'retrying'
+                    WHEN id % 100 < 90 THEN 'waiting'
+                    ELSE 'done' END AS kind
+    FROM warmup_account
+) AS accounts
+"""
+
+# One row per account and step; `state` is the phase's status before the columns follow it.
+PHASES_SQL = """
+INSERT INTO warmup_warmupphase (
+    account_id, template_id, "order", phase_type, status, content_id, available_at,
+    next_attempt_at, bot_id, lease_token, lease_expires_at, retry_count, attempt_count,
+    last_failure_category, last_failure_reason, last_failure_details, last_failure_at,
+    review_required_since, review_assignee_id, escalation_level, completed_at,
+    completion_method, created_at, updated_at
+)
+SELECT s.account_id, t.id, t."order", t.phase_type, p.state,
+       CASE WHEN t.requires_content AND p.state <> 'pending'
+            THEN t.content_lo + s.account_id %% %(content_n)s
+       END,
+       CASE WHEN p.state = 'pending' AND s.kind = 'waiting' AND t."order" = s.done + 1
+            THEN %(t0)s + interval '1 hour' + (s.account_id %% 20) * interval '1 hour'
+            WHEN p.state <> 'pending' THEN p.finished - interval '1 hour'
+       END,
+       CASE WHEN s.kind = 'ready' AND p.state = 'content_assigned'
+            THEN %(t0)s - (s.account_id %% 3600) * interval '1 second'
+            WHEN s.kind = 'retrying' AND p.state = 'content_assigned'
+            THEN %(t0)s + interval '5 minutes' + (s.account_id %% 600) * interval '1 second'
+            WHEN p.state = 'in_progress' THEN %(t0)s - interval '20 minutes'
+       END,
+       CASE WHEN p.state IN ('completed', 'in_progress', 'review_required')
+            THEN %(bot_lo)s + s.account_id %% %(bots)s END,
+       CASE WHEN p.state = 'in_progress' THEN gen_random_uuid() END,
+       CASE WHEN p.state = 'in_progress'
+            THEN %(t0)s + t.lease_duration - (s.account_id %% 300) * interval '1 second' END,
+       CASE WHEN p.failed AND s.account_id %% 3 = 0 THEN 1
+            WHEN s.kind = 'retrying' AND p.state = 'content_assigned' THEN 1 ELSE 0 END,
+       CASE WHEN p.state = 'completed' OR p.state = 'in_progress' THEN 1
+            WHEN p.failed THEN 1 + (s.account_id %% 3 = 0)::int
+            WHEN s.kind = 'retrying' AND p.state = 'content_assigned' THEN 1 ELSE 0 END,
+       CASE WHEN p.failed OR (s.kind = 'retrying' AND p.state = 'content_assigned')
+            THEN (%(failures)s::text[])[1 + s.account_id %% %(failure_kinds)s] ELSE '' END,
+       CASE WHEN p.failed OR (s.kind = 'retrying' AND p.state = 'content_assigned')
+            THEN 'the bot reported a failure' ELSE '' END,
+       '{}'::jsonb,
+       CASE WHEN p.failed THEN p.since
+            WHEN s.kind = 'retrying' AND p.state = 'content_assigned'
+            THEN %(t0)s - interval '1 minute' END,
+       p.since,
+       CASE WHEN p.failed AND s.account_id %% 4 = 0
+            THEN %(user_lo)s + s.account_id %% %(users)s END,
+       CASE WHEN p.failed THEN s.level ELSE 0 END,
+       CASE WHEN p.state = 'completed' THEN p.finished END,
+       CASE WHEN p.state = 'completed' THEN 'bot' ELSE '' END,
+       %(t0)s - interval '10 days', %(t0)s
+FROM fleet_shape AS s
+CROSS JOIN fleet_template AS t
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN t."order" <= s.done THEN 'completed'
+                WHEN t."order" > s.done + 1 THEN 'pending'
+                WHEN s.kind = 'review' THEN 'review_required'
+                WHEN s.kind = 'held' THEN 'in_progress'
+                WHEN s.kind IN ('ready', 'retrying') THEN 'content_assigned'
+                ELSE 'pending' END AS state,
+           s.kind = 'review' AND t."order" = s.done + 1 AS failed,
+           %(t0)s - (s.done - t."order" + 1) * interval '1 day'
+                  - (s.account_id %% 3600) * interval '1 second' AS finished,
+           CASE WHEN s.kind = 'review' AND t."order" = s.done + 1 THEN
+               %(t0)s - CASE s.level
+                   WHEN 0 THEN interval '1 minute' + (s.account_id %% 28) * interval '1 minute'
+                   WHEN 1 THEN interval '65 minutes' + (s.account_id %% 165) * interval '1 minute'
+                   WHEN 2 THEN interval '250 minutes' + (s.account_id %% 1130) * interval '1 minute'
+                   ELSE interval '25 hours' + (s.account_id %% 215) * interval '1 hour' END
+           END AS since
+) AS p
+ORDER BY s.account_id, t."order"
+"""
+
+# Completed attempts, retried failures, final failures (into review), open attempts (leases).
+ATTEMPTS_SQL = """
+INSERT INTO warmup_phaseattempt (
+    phase_id, number, bot_id, lease_token, content_id, claimed_at, finished_at, outcome,
+    failure_category, reason, details, retryable, result, decision, retry_count_after,
+    max_retries, next_attempt_at
+)
+SELECT id, 1, bot_id, gen_random_uuid(), content_id, completed_at - interval '2 minutes',
+       completed_at, 'completed', '', '', '{}'::jsonb, NULL, '{}'::jsonb, '', NULL, NULL, NULL
+FROM warmup_warmupphase WHERE status = 'completed'
+UNION ALL
+SELECT id, 1, COALESCE(bot_id, %(bot_lo)s), gen_random_uuid(), content_id,
+       last_failure_at - interval '30 minutes', last_failure_at - interval '25 minutes',
+       'failed', last_failure_category, last_failure_reason, '{}', TRUE, '{}',
+       'retry_scheduled', 1, 3, last_failure_at
+FROM warmup_warmupphase
+WHERE retry_count = 1 AND status IN ('content_assigned', 'review_required')
+UNION ALL
+SELECT id, attempt_count, bot_id, gen_random_uuid(), content_id,
+       review_required_since - interval '2 minutes', review_required_since, 'failed',
+       last_failure_category, last_failure_reason, '{}', FALSE, '{}', 'review_required',
+       NULL, 3, NULL
+FROM warmup_warmupphase WHERE status = 'review_required'
+UNION ALL
+SELECT id, 1, bot_id, lease_token, content_id, %(t0)s - interval '1 minute', NULL, '', '', '',
+       '{}', NULL, '{}', '', NULL, NULL, NULL
+FROM warmup_warmupphase WHERE status = 'in_progress'
+"""
+
+REVIEW_ITEMS_SQL = """
+SELECT id, account_id, bot_id, last_failure_category, last_failure_reason, retry_count,
+       escalation_level, review_required_since
+FROM warmup_warmupphase WHERE status = 'review_required' ORDER BY id
+"""
+
+LOG_COLUMNS = (
+    "phase_id",
+    "account_id",
+    "action",
+    "actor_type",
+    "actor_user_id",
+    "actor_bot_id",
+    "from_status",
+    "to_status",
+    "failure_category",
+    "retry_count",
+    "escalation_level",
+    "resolution_method",
+    "reason_code",
+    "note",
+    "time_in_review",
+    "data",
+    "created_at",
+    "batch",
+    "previous_hash",
+    "hash",
+)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.fleet",
+        description="Build a benchmark fleet in the (empty or fresh) PostgreSQL database "
+        "of DATABASE_URL.",
+    )
+    parser.add_argument("--accounts", type=int, default=200_000, help="default 200000")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="drop and create the database first (it must be yours: everything in it is lost)",
+    )
+    args = parser.parse_args(argv)
+    if args.accounts < 100:
+        parser.error("--accounts must be at least 100 (every kind of account needs one)")
+    return args
+
+
+def recreate_database() -> None:
+    """Drop and create DATABASE_URL's database, connected to the server's `postgres` one."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        dbname="postgres",
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+
+
+def build(accounts: int, *, log=print) -> datetime:
+    """Migrate and fill the database; returns the fleet's moment (nothing is due then)."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    call_command("migrate", verbosity=0)
+    from warmup.models import Account
+
+    if Account.objects.exists():
+        raise SystemExit(
+            "bench.fleet: the database has accounts already; build into an empty one "
+            "(--fresh drops and recreates it)"
+        )
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    started = time.monotonic()
+
+    def step(what: str) -> None:
+        log(f"  {time.monotonic() - started:6.1f} s  {what}")
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        params = _pool(cursor, t0)
+        params.update(accounts=accounts, t0=t0)
+        step("plan, content pool, bots, reviewers")
+        cursor.execute(ACCOUNTS_SQL, params)
+        cursor.execute(SHAPE_SQL)
+        step(f"{accounts:,} accounts")
+        cursor.execute(PHASES_SQL, params)
+        step(f"{cursor.rowcount:,} phases")
+        cursor.execute(ATTEMPTS_SQL, params)
+        step(f"{cursor.rowcount:,} attempts")
+        rows = _write_review_log(cursor)
+        step(f"{rows:,} review log rows, hash-chained")
+        cursor.execute(
+            "CREATE TABLE bench_fleet (built_at timestamptz NOT NULL, accounts integer NOT NULL)"
+        )
+        cursor.execute("INSERT INTO bench_fleet VALUES (%s, %s)", [t0, accounts])
+    connection.connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    finally:
+        connection.connection.autocommit = False
+    step("VACUUM ANALYZE")
+    return t0
+
+
+def _pool(cursor, t0: datetime) -> dict:
+    """Content, bots and reviewers; the temporary table of the default plan's steps."""
+    from django.contrib.auth.models import User
+
+    from reviews.permissions import reviewers_group
+
+    cursor.execute("SELECT id FROM warmup_warmupplan WHERE slug = 'default'")
+    plan = cursor.fetchone()[0]
+    cursor.execute(
+        """CREATE TEMPORARY TABLE fleet_template AS
+           SELECT id, "order", phase_type, requires_content, lease_duration
+           FROM warmup_phasetemplate WHERE plan_id = %s""",
+        [plan],
+    )
+    cursor.execute(
+        """INSERT INTO warmup_contentitem
+               (phase_type, title, body, media_url, is_active, times_used, created_at)
+           SELECT t.phase_type, t.phase_type || ' ' || n, '', '', TRUE, 0, %s
+           FROM fleet_template AS t, generate_series(1, %s) AS n
+           WHERE t.requires_content ORDER BY t."order", n""",
+        [t0, CONTENT_PER_TYPE],
+    )
+    cursor.execute("ALTER TABLE fleet_template ADD COLUMN content_lo bigint")
+    cursor.execute(
+        """UPDATE fleet_template AS t SET content_lo = (
+               SELECT min(id) FROM warmup_contentitem AS c WHERE c.phase_type = t.phase_type)"""
+    )
+    cursor.execute(
+        """INSERT INTO warmup_bot
+               (name, is_active, is_simulated, token_prefix, token_hash, created_at)
+           SELECT 'bench-bot-' || n, TRUE, FALSE, md5('bench' || n)::varchar(12),
+                  md5(random()::text) || md5(random()::text), %s
+           FROM generate_series(1, %s) AS n RETURNING id""",
+        [t0, BOTS],
+    )
+    bot_lo = min(row[0] for row in cursor.fetchall())
+    users = User.objects.bulk_create(
+        [User(username=f"bench-reviewer-{n}", is_staff=True) for n in range(1, REVIEWERS + 1)]
+    )
+    reviewers_group().user_set.add(*users)
+    return {
+        "plan": plan,
+        "content_n": CONTENT_PER_TYPE,
+        "bot_lo": bot_lo,
+        "bots": BOTS,
+        "user_lo": min(user.pk for user in users),
+        "users": REVIEWERS,
+        "failures": list(FAILURES),
+        "failure_kinds": len(FAILURES),
+    }
+
+
+def _write_review_log(cursor) -> int:
+    """For each item in review: the row that escalated it (by its bot) and one row per level it
+    rose (by the system), chained and hashed as `reviews.events` would, written with COPY."""
+    from django.conf import settings
+
+    from reviews.chain import CHAIN_START, row_hash
+
+    thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
+    cursor.execute(REVIEW_ITEMS_SQL)
+    items = cursor.fetchall()
+    buffer, count = io.StringIO(), 0
+    for phase, account, bot, category, reason, retries, level, since in items:
+        common = {
+            "phase_id": phase,
+            "account_id": account,
+            "failure_category": category,
+            "retry_count": retries,
+            "resolution_method": "",
+            "reason_code": "",
+            "time_in_review": None,
+            "batch": None,
+            "to_status": "review_required",
+        }
+        rows = [
+            {
+                **common,
+                "action": "escalated",
+                "actor_type": "bot",
+                "actor_user_id": None,
+                "actor_bot_id": bot,
+                "from_status": "in_progress",
+                "escalation_level": 0,
+                "note": reason,
+                "data": {},
+                "created_at": since,
+            }
+        ]
+        rows += [
+            {
+                **common,
+                "action": "escalation_raised",
+                "actor_type": "system",
+                "actor_user_id": None,
+                "actor_bot_id": None,
+                "from_status": "review_required",
+                "escalation_level": rise,
+                "note": "",
+                "data": {"level": rise},
+                "created_at": since + thresholds[rise - 1],
+            }
+            for rise in range(1, level + 1)
+        ]
+        previous = CHAIN_START
+        for row in rows:
+            row["previous_hash"] = previous
+            row["hash"] = previous = row_hash(row, previous)
+            buffer.write("\t".join(_copy_value(row[name]) for name in LOG_COLUMNS) + "\n")
+            count += 1
+    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+    with raw.copy(f"COPY reviews_reviewlog ({', '.join(LOG_COLUMNS)}) FROM STDIN") as copy:
+        copy.write(buffer.getvalue())
+    return count
+
+
+def _copy_value(value) -> str:
+    """A value in COPY's text format (no value here holds a tab, newline or backslash)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench.fleet: DATABASE_URL must point at PostgreSQL")
+    if args.fresh:
+        recreate_database()
+    started = time.monotonic()
+    print(f"building a fleet of {args.accounts:,} accounts in {connection.settings_dict['NAME']}")
+    t0 = build(args.accounts)
+    print(f"done in {time.monotonic() - started:.1f} s; nothing is due at {t0.isoformat()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
