@@ -234,6 +234,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def recreate_database() -> None:
     """Drop and create DATABASE_URL's database, connected to the server's `postgres` one."""
+    _on_server(drop=True, create=True)
+
+
+def drop_database() -> None:
+    """Drop DATABASE_URL's database (the smoke run's own)."""
+    _on_server(drop=True, create=False)
+
+
+def _on_server(*, drop: bool, create: bool) -> None:
     import psycopg
     from django.conf import settings
 
@@ -246,8 +255,10 @@ def recreate_database() -> None:
         port=db["PORT"] or None,
         autocommit=True,
     ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
 def build(accounts: int, *, log=print) -> datetime:
