@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
@@ -21,7 +22,13 @@ from django.utils.html import format_html, urlize
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from config.admin import ConfirmForm, ReadOnlyAdmin, RefuseUnpermittedActions, confirm_action
+from config.admin import (
+    BoundedChangeList,
+    ConfirmForm,
+    ReadOnlyAdmin,
+    RefuseUnpermittedActions,
+    confirm_action,
+)
 from config.text import age_display
 from reviews import analytics, selectors
 from reviews.admin import filters
@@ -192,6 +199,21 @@ def _bulk_action(name: str):
 
 # --- The queue -----------------------------------------------------------------------------
 
+REASON_CHARS = 60  # of a failure reason on the queue's row; the whole of it is its tooltip
+
+
+class QueueChangeList(BoundedChangeList):
+    """The queue's list: each row's link made from one reversed address rather than one
+    `reverse()` per row (the list pays for every microsecond fifty times)."""
+
+    def url_for_result(self, result):
+        if not hasattr(self, "_change_url"):
+            marker = "0"
+            url = super().url_for_result(type(result)(pk=int(marker)))
+            self._change_url = url.rsplit(f"/{marker}/", 1)
+        head, tail = self._change_url
+        return f"{head}/{result.pk}/{tail}"
+
 
 @admin.register(ReviewItem)
 class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
@@ -243,6 +265,20 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)
 
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
+    def action_checkbox(self, item):
+        # Django's own renders a form widget through the template engine for every row; this
+        # is the same markup, written once.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            item.pk,
+            str(item),
+        )
+
     # Columns --------------------------------------------------------------------------------
 
     @admin.display(description="phase", ordering="order")
@@ -256,7 +292,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     @admin.display(description="reason")
     def reason(self, item):
         text = item.last_failure_reason
-        return format_html('<span title="{}">{}</span>', text, Truncator(text).chars(60))
+        short = text if len(text) <= REASON_CHARS else Truncator(text).chars(REASON_CHARS)
+        return format_html('<span title="{}">{}</span>', text, short)
 
     @admin.display(description="retries")
     def retries(self, item):
