@@ -8,7 +8,7 @@ DEMO_BOTS ?= 3
 WEB_CONCURRENCY ?= 2
 WEB_THREADS ?= 4
 
-.PHONY: demo test lint serve migrate clean mutation
+.PHONY: demo test lint serve migrate clean mutation bench bench-smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -60,6 +60,20 @@ lint: $(VENV)/.installed
 ## PostgreSQL.
 mutation: $(VENV)/.installed
 	$(PY) scripts/mutation.py $(MUTATION_ARGS)
+
+## make bench: the benchmarks against the fleet in DATABASE_URL's PostgreSQL database (built first
+## with `python -m bench.fleet --accounts 200000` if it has none): a table of each figure beside
+## its raw-SQL limit on stdout, JSON in bench/results/. BENCH_ARGS="--only tick_idle --repeat 3".
+## make bench-smoke: a tiny fleet in a database of its own and one pass of each benchmark, so
+## the benchmarks cannot rot (CI runs it); its figures mean nothing.
+bench: $(VENV)/.installed
+	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL (PostgreSQL)"; exit 2; }
+	$(PY) -m bench.runner --has-fleet || $(PY) -m bench.fleet
+	$(PY) -m bench.runner $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed
+	@test -n "$$DATABASE_URL" || { echo "make bench-smoke needs DATABASE_URL (PostgreSQL)"; exit 2; }
+	$(PY) -m bench.runner --smoke
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis

@@ -281,30 +281,32 @@ def build(accounts: int, *, log=print) -> datetime:
         log(f"  {time.monotonic() - started:6.1f} s  {what}")
 
     with transaction.atomic(), connection.cursor() as cursor:
-        params = _pool(cursor, t0)
-        params.update(accounts=accounts, t0=t0)
-        step("plan, content pool, bots, reviewers")
-        cursor.execute(ACCOUNTS_SQL, params)
-        cursor.execute(SHAPE_SQL)
-        step(f"{accounts:,} accounts")
-        cursor.execute(PHASES_SQL, params)
-        step(f"{cursor.rowcount:,} phases")
-        cursor.execute(ATTEMPTS_SQL, params)
-        step(f"{cursor.rowcount:,} attempts")
-        rows = _write_review_log(cursor)
-        step(f"{rows:,} review log rows, hash-chained")
-        cursor.execute(
-            "CREATE TABLE bench_fleet (built_at timestamptz NOT NULL, accounts integer NOT NULL)"
-        )
-        cursor.execute("INSERT INTO bench_fleet VALUES (%s, %s)", [t0, accounts])
-    connection.connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")
-    finally:
-        connection.connection.autocommit = False
+        fill(cursor, accounts, t0, log=step)
+    with connection.cursor() as cursor:  # autocommit again: VACUUM runs outside a transaction
+        cursor.execute("VACUUM ANALYZE")
     step("VACUUM ANALYZE")
     return t0
+
+
+def fill(cursor, accounts: int, t0: datetime, *, log=lambda what: None) -> None:
+    """Insert the fleet (no VACUUM): `build`'s work, also used by tests on a small fleet."""
+    params = _pool(cursor, t0)
+    params.update(accounts=accounts, t0=t0)
+    log("plan, content pool, bots, reviewers")
+    cursor.execute(ACCOUNTS_SQL, params)
+    cursor.execute(SHAPE_SQL)
+    log(f"{accounts:,} accounts")
+    cursor.execute(PHASES_SQL, params)
+    log(f"{cursor.rowcount:,} phases")
+    cursor.execute(ATTEMPTS_SQL, params)
+    log(f"{cursor.rowcount:,} attempts")
+    rows = _write_review_log(cursor)
+    log(f"{rows:,} review log rows, hash-chained")
+    cursor.execute(
+        "CREATE TABLE bench_fleet (built_at timestamptz NOT NULL, accounts integer NOT NULL)"
+    )
+    cursor.execute("INSERT INTO bench_fleet VALUES (%s, %s)", [t0, accounts])
+    cursor.execute("DROP TABLE fleet_shape, fleet_template")
 
 
 def _pool(cursor, t0: datetime) -> dict:

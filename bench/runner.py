@@ -147,13 +147,20 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _fleet() -> tuple[datetime, int] | None:
+def _has_fleet() -> bool:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass('bench_fleet') IS NOT NULL")
-        if not cursor.fetchone()[0]:
-            return None
+        return cursor.fetchone()[0]
+
+
+def _fleet() -> tuple[datetime, int] | None:
+    from django.db import connection
+
+    if not _has_fleet():
+        return None
+    with connection.cursor() as cursor:
         cursor.execute("SELECT built_at, accounts FROM bench_fleet")
         return cursor.fetchone()
 
@@ -165,6 +172,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="tiny fleet, one quick pass each")
     parser.add_argument("--repeat", type=int, default=7, help="runs per benchmark (median)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
+    parser.add_argument(
+        "--has-fleet", action="store_true", help="exit 0 if the database has a fleet, else 1"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -183,6 +193,8 @@ def main(argv=None) -> int:
     if args.smoke:
         settings.DATABASES["default"]["NAME"] += "_bench_smoke"
     django.setup()
+    if args.has_fleet:
+        return 0 if _has_fleet() else 1
     for module in MODULES:
         importlib.import_module(module)
     # Run as `python -m bench.runner`, this file is __main__; the benchmarks registered with

@@ -1,0 +1,81 @@
+"""What a scheduler tick costs when nothing is due: the same few statements however many items
+wait in review, and (on PostgreSQL) query plans that read the partial indexes, never the whole
+phases table, on a fleet built the way the benchmarks build theirs."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from bench.fleet import fill
+from reviews.integrity import check_integrity
+from tests.conftest import requires_postgres
+from tests.factories import new_item_in_review
+from warmup.scheduler import TickReport, tick
+
+
+def idle_tick_statements(clock, bot, *, items_in_review: int) -> int:
+    """Statements of a tick with nothing due while `items_in_review` items sit in review at
+    level 1 (past the first threshold, short of the second: the items the tick once read and
+    gave a savepoint each on every tick). Built and measured in a transaction rolled back."""
+    with transaction.atomic():
+        for _ in range(items_in_review):
+            new_item_in_review(bot)
+        clock.shift(timedelta(hours=1, minutes=5))
+        assert tick().escalated == items_in_review
+        clock.shift(timedelta(hours=1))
+        with CaptureQueriesContext(connection) as queries:
+            report = tick()
+        assert report == TickReport()
+        transaction.set_rollback(True)
+    return len(queries)
+
+
+@pytest.mark.django_db
+def test_a_tick_with_nothing_due_costs_the_same_statements_for_2_or_12_items_in_review(
+    clock, bot, content_pool
+):
+    # given: items in review that are not due to rise, a few or many of them
+    few = idle_tick_statements(clock, bot, items_in_review=2)
+    many = idle_tick_statements(clock, bot, items_in_review=12)
+
+    # then: the tick asks the same few questions either way
+    assert few == many
+    assert many <= 20
+
+
+def seq_scans_of_phases(plan: dict) -> list[str]:
+    """The nodes of an EXPLAIN (FORMAT JSON) plan that scan the whole phases table."""
+    found = []
+    if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") == "warmup_warmupphase":
+        found.append(plan.get("Filter", ""))
+    for child in plan.get("Plans", []):
+        found += seq_scans_of_phases(child)
+    return found
+
+
+@requires_postgres
+@pytest.mark.django_db
+def test_on_a_fleet_of_thousands_the_idle_tick_reads_indexes_not_the_phases_table():
+    # given: 1,000 accounts (5,000 phases) built as the benchmark fleet, analyzed
+    built_at = datetime.now(UTC).replace(microsecond=0)
+    with connection.cursor() as cursor:
+        fill(cursor, 1000, built_at)
+        cursor.execute("ANALYZE")
+    assert check_integrity() == []
+
+    # when: the tick runs at the fleet's moment, when nothing is due
+    with CaptureQueriesContext(connection) as queries:
+        assert tick(now=built_at) == TickReport()
+
+    # then: no query of the tick scans the phases table
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert len(selects) >= 4
+    with connection.cursor() as cursor:
+        for sql in selects:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            assert seq_scans_of_phases(plan[0]["Plan"]) == [], sql
