@@ -61,11 +61,34 @@ class BatchResult:
     unchanged: dict[int, str] = field(default_factory=dict)  # phase id -> why
 
 
+# What a batch reads of each phase it locks: the checks of a resolution, the snapshot its log
+# row keeps, the move itself and the unlock of the next phase. Reading only these (not the
+# failure details, the lease, the whole template) halves the cost of a batch's biggest query.
+LOCKED_FIELDS = (
+    "id",
+    "status",
+    "order",
+    "account_id",
+    "template_id",
+    "content_id",
+    "review_required_since",
+    "escalation_level",
+    "retry_count",
+    "review_assignee_id",
+    "last_failure_category",
+    "template__requires_content",
+    "account__platform",
+    "account__username",
+    "account__status",
+)
+
+
 def _lock(phase_ids: list[int]) -> tuple[list[WarmupPhase], dict[int, str]]:
     """Lock the phases that exist and nobody else holds; say why the others are left out."""
     locked = list(
         WarmupPhase.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("template", "account")
+        .only(*LOCKED_FIELDS)
         .filter(pk__in=phase_ids)
         .order_by("pk")
     )
