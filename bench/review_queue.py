@@ -1,34 +1,24 @@
-"""Review queue benchmarks: the admin's first page, the review API's first page, and the
-page's SQL with and without the review index, each beside its raw-SQL limit from the same run.
+"""The review queue on the fleet: the admin's first page and the review API's first page, each
+unfiltered and with every filter, and the page's SQL with and without the review index.
 
-Each runner returns (project figure, limit figure); the figures are medians in milliseconds.
-The limit is the first page's own SQL (the rows of the queue, in queue order, 50 of them)
-through psycopg on one connection: what the database needs to answer the page.
+The limit of a page is its own SQL (the 50 rows of the queue in queue order with the names they
+show, and the count) through psycopg: what the database needs to answer the page. A project run
+renders the page as a reviewer through Django's test client (the whole stack: middleware,
+session, permissions, filters, count, rows, template), inside a transaction it rolls back (the
+reviewer and the session are made there, the fleet is shared). "Each filter" runs one render
+per filter and reports the slowest. Queries are counted on the unfiltered page and the most of
+any filter.
 
-Usage (PostgreSQL with a fleet loaded, e.g. by bench/fleet.py; the runners only read, and the
-index comparison drops the index inside a transaction it rolls back):
-  DATABASE_URL=postgres://postgres@127.0.0.1:5432/warmup_bench \
-    .venv/bin/python bench/review_queue.py [--repeat 15]
+The index comparison drops `phase_review_queue_idx` inside a transaction it rolls back: nobody
+else ever sees it gone, but the phases table is locked while it runs (about a second).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
+from contextlib import contextmanager
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 60)
-os.environ.setdefault("DB_STATEMENT_TIMEOUT", "0")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+from bench.runner import Context, Pair, benchmark, timed
 
-# The first page's SQL: what the queue shows, in its order, with the names it joins.
 PAGE_SQL = """
 SELECT p.id, p.phase_type, p.retry_count, p.last_failure_category, p.last_failure_reason,
        p.review_required_since, p.escalation_level, a.platform, a.username, t.name,
@@ -44,186 +34,145 @@ LIMIT 50
 """
 COUNT_SQL = "SELECT count(*) FROM warmup_warmupphase WHERE status = 'review_required'"
 
-# The admin's filters, one value each, as a reviewer would click them.
-ADMIN_FILTERS = {
-    "none": "",
-    "category": "category=proxy_error",
-    "level": "level=1",
-    "waiting": "waiting=1h",
-    "assignee": "assignee=none",
-    "phase_type": "phase_type=avatar",
-    "platform": "platform=tiktok",
-    "bot": None,  # the id of the first bot, filled in at run time
-    "account_status": "account_status=active",
-    "search": "q=timed",
-}
-API_FILTERS = {
-    "none": "",
-    "category": "category=proxy_error",
-    "escalation_level": "escalation_level=1",
-    "min_age": "min_age=3600",
-    "assignee": "assignee=none",
-    "phase_type": "phase_type=avatar",
-    "platform": "platform=tiktok",
-    "bot": None,
-}
+ADMIN = "/admin/reviews/reviewitem/"
+ADMIN_FILTERS = (
+    "category=proxy_error",
+    "category=held",
+    "level=1",
+    "waiting=1h",
+    "assignee=none",
+    "assignee=me",
+    "phase_type=avatar",
+    "platform=tiktok",
+    "bot={bot}",
+    "account_status=paused",
+    "q=timed",
+)
+API = "/api/v1/reviews/"
+API_FILTERS = (
+    "category=proxy_error",
+    "escalation_level=1",
+    "min_age=3600",
+    "assignee=none",
+    "assignee=me",
+    "phase_type=avatar",
+    "platform=tiktok",
+    "bot={bot}",
+)
 
 
-def setup() -> None:
-    import django
+def _static_manifest() -> None:
+    """Pages as production serves them: hashed static names from collectstatic's manifest."""
+    from pathlib import Path
 
-    django.setup()
     from django.conf import settings
     from django.core.management import call_command
 
-    # Pages as production serves them: hashed static names from collectstatic's manifest.
     if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
-def median_ms(run, repeat: int) -> float:
-    run()  # warm: connection, caches, plans
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-def raw_page_ms(repeat: int) -> float:
-    """The limit: the page's SQL (rows and count) through psycopg on one connection."""
-    import psycopg
-    from django.db import connection
-
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as conn:
-
-        def run():
-            conn.execute(PAGE_SQL).fetchall()
-            conn.execute(COUNT_SQL).fetchone()
-
-        return median_ms(run, repeat)
-
-
-def reviewer():
-    """A reviewer to look at the queue as (made once, kept: a user row changes no figure)."""
+@contextmanager
+def _as_reviewer():
+    """A test client logged in as a new reviewer, everything it wrote rolled back after."""
     from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.test import Client
 
     from reviews.permissions import reviewers_group
 
-    user, _ = get_user_model().objects.get_or_create(
-        username="bench-reviewer", defaults={"is_staff": True}
-    )
-    user.groups.add(reviewers_group())
-    return user
+    _static_manifest()
+    with transaction.atomic():
+        user = get_user_model().objects.create_user("bench-reviewer", is_staff=True)
+        user.groups.add(reviewers_group())
+        client = Client()
+        client.force_login(user)
+        client.get(ADMIN)  # warm: the first request of a process pays for imports
+        yield client
+        transaction.set_rollback(True)
 
 
-def _client(user):
-    from django.test import Client
+def _render(client, url: str) -> tuple[float, int]:
+    """Milliseconds and queries of one GET (which must answer 200)."""
+    from django.db import connection
 
-    client = Client()
-    client.force_login(user)
-    return client
+    queries = []
+    with connection.execute_wrapper(lambda execute, *args: queries.append(1) or execute(*args)):
+        elapsed, response = timed(lambda: client.get(url))
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}")
+    return elapsed, len(queries)
 
 
-def _bot_filter(filters: dict, name: str) -> dict:
+def _filtered(client, base: str, filters: tuple[str, ...]) -> tuple[float, int]:
+    """The slowest render of the page over every filter, and the most queries of any."""
     from warmup.models import Bot
 
-    bot = Bot.objects.order_by("pk").first()
-    return {**filters, "bot": f"{name}={bot.pk}" if bot else ""}
+    bot = Bot.objects.order_by("pk").values_list("pk", flat=True).first() or 0
+    runs = [_render(client, f"{base}?{query.format(bot=bot)}") for query in filters]
+    return max(ms for ms, _ in runs), max(n for _, n in runs)
 
 
-def _page_runner(client, url: str, *, expect: str):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def _page_sql_ms(ctx: Context) -> float:
+    with ctx.raw() as conn:
+        conn.execute(PAGE_SQL).fetchall()  # warm
 
-    def run():
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        if expect:
-            assert expect in response.content.decode()
+        def page():
+            conn.execute(PAGE_SQL).fetchall()
+            conn.execute(COUNT_SQL).fetchone()
 
-    with CaptureQueriesContext(connection) as queries:
-        run()
-    return run, len(queries)
+        return timed(page)[0]
 
 
-def admin_page(repeat: int) -> dict:
-    """The admin queue's first page, full render, as a reviewer: median ms and queries per
-    filter, against the raw page SQL."""
-    client = _client(reviewer())
-    filters = _bot_filter(ADMIN_FILTERS, "bot")
-    per_filter = {}
-    for name, query in filters.items():
-        run, queries = _page_runner(
-            client, f"/admin/reviews/reviewitem/?{query}", expect="in review"
-        )
-        per_filter[name] = {"ms": round(median_ms(run, repeat), 1), "queries": queries}
-    return {"filters": per_filter, "limit_ms": round(raw_page_ms(repeat), 2)}
+@benchmark("queue_admin", what="admin review queue, first page, full render")
+def queue_admin(ctx: Context) -> Pair:
+    with _as_reviewer() as client:
+        elapsed, queries = _render(client, ADMIN)
+    return Pair(project=elapsed, limit=_page_sql_ms(ctx), extra={"queries": queries})
 
 
-def api_page(repeat: int) -> dict:
-    """GET /api/v1/reviews/ first page as a reviewer (session): median ms and queries per
-    filter, against the raw page SQL."""
-    client = _client(reviewer())
-    filters = _bot_filter(API_FILTERS, "bot")
-    per_filter = {}
-    for name, query in filters.items():
-        run, queries = _page_runner(client, f"/api/v1/reviews/?{query}", expect="")
-        per_filter[name] = {"ms": round(median_ms(run, repeat), 1), "queries": queries}
-    return {"filters": per_filter, "limit_ms": round(raw_page_ms(repeat), 2)}
+@benchmark("queue_admin_filtered", what="admin review queue, first page, slowest filter")
+def queue_admin_filtered(ctx: Context) -> Pair:
+    with _as_reviewer() as client:
+        elapsed, queries = _filtered(client, ADMIN, ADMIN_FILTERS)
+    return Pair(project=elapsed, limit=_page_sql_ms(ctx), extra={"queries": queries})
 
 
-def index_ratio(repeat: int) -> dict:
-    """The page's SQL with the review index, and without it (dropped inside a transaction that
-    is rolled back, so nobody else ever sees it gone... they wait on its lock instead: run this
-    on a database of your own)."""
-    from django.db import connection
-
-    def timed(cursor):
-        def run():
-            cursor.execute(PAGE_SQL)
-            cursor.fetchall()
-
-        return median_ms(run, repeat)
-
-    with connection.cursor() as cursor:
-        with_index = timed(cursor)
-        cursor.execute("BEGIN")
-        try:
-            cursor.execute("DROP INDEX phase_review_queue_idx")
-            without_index = timed(cursor)
-        finally:
-            cursor.execute("ROLLBACK")
-    return {
-        "with_index_ms": round(with_index, 2),
-        "without_index_ms": round(without_index, 2),
-        "ratio": round(without_index / with_index, 1),
-    }
+@benchmark("queue_api", what="review API, first page")
+def queue_api(ctx: Context) -> Pair:
+    with _as_reviewer() as client:
+        client.get(API)
+        elapsed, queries = _render(client, API)
+    return Pair(project=elapsed, limit=_page_sql_ms(ctx), extra={"queries": queries})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=15)
-    args = parser.parse_args()
-    setup()
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        sys.exit("bench/review_queue.py needs DATABASE_URL to a PostgreSQL database with a fleet")
-    results = {
-        "admin_page": admin_page(args.repeat),
-        "api_page": api_page(args.repeat),
-        "page_sql_index": index_ratio(args.repeat),
-    }
-    print(json.dumps(results, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "review_queue.json").write_text(json.dumps(results, indent=2) + "\n")
+@benchmark("queue_api_filtered", what="review API, first page, slowest filter")
+def queue_api_filtered(ctx: Context) -> Pair:
+    with _as_reviewer() as client:
+        client.get(API)
+        elapsed, queries = _filtered(client, API, API_FILTERS)
+    return Pair(project=elapsed, limit=_page_sql_ms(ctx), extra={"queries": queries})
 
 
-if __name__ == "__main__":
-    main()
+@benchmark(
+    "queue_index",
+    what="queue page SQL without the review index (limit: with it); ratio = the index's gain",
+)
+def queue_index(ctx: Context) -> Pair:
+    from django.db import connection, transaction
+
+    def page(cursor):
+        cursor.execute(PAGE_SQL)
+        cursor.fetchall()
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        page(cursor)  # warm
+        with_index = timed(lambda: page(cursor))[0]
+        cursor.execute("SET LOCAL lock_timeout = '5s'")
+        cursor.execute("DROP INDEX phase_review_queue_idx")
+        page(cursor)
+        without_index = timed(lambda: page(cursor))[0]
+        transaction.set_rollback(True)
+    # Lower is better for the project's figure, so "project" is the slower plan here and the
+    # ratio reads as how many times the index speeds the page up.
+    return Pair(project=without_index, limit=with_index)
