@@ -17,6 +17,7 @@ Writes bench/results/claim_throughput.json.
 import argparse
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only")
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
 
 def setup_database(name_suffix: str) -> None:
