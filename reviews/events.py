@@ -12,6 +12,7 @@ turns, writers of different phases never wait on each other.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.db import connection
 from django.db.models import Max, Q
@@ -23,11 +24,13 @@ from warmup.actors import Actor
 from warmup.models import Account, WarmupPhase
 
 
-def _row(
+def _values(
     *, action: str, actor: Actor, account: Account, phase: WarmupPhase | None = None, **fields
-) -> ReviewLog:
-    """The row, unsaved; failure category, retry count and escalation level default to the
-    phase's current values (the moment of the event), callers may pass the values from before."""
+) -> dict:
+    """A row's values by attribute name; failure category, retry count and escalation level
+    default to the phase's current values (the moment of the event), callers may pass the
+    values from before. Foreign keys by id: a bulk run makes thousands of rows, and Django
+    checks every related instance it is given."""
     snapshot = {}
     if phase is not None:
         snapshot = {
@@ -36,20 +39,32 @@ def _row(
             "escalation_level": phase.escalation_level,
         }
     fields.setdefault("created_at", timezone.now())
-    # By id, not instance: a bulk run makes thousands of rows, and Django checks every related
-    # instance it is given (a tenth of a millisecond each).
-    return ReviewLog(
-        phase_id=phase.pk if phase is not None else None,
-        account_id=account.pk,
-        action=action,
-        actor_type=actor.kind,
-        actor_user_id=actor.user.pk if actor.user is not None else None,
-        actor_bot_id=actor.bot.pk if actor.bot is not None else None,
-        **{**snapshot, **fields},
-    )
+    return {
+        "phase_id": phase.pk if phase is not None else None,
+        "account_id": account.pk,
+        "action": action,
+        "actor_type": actor.kind,
+        "actor_user_id": actor.user.pk if actor.user is not None else None,
+        "actor_bot_id": actor.bot.pk if actor.bot is not None else None,
+        **snapshot,
+        **fields,
+    }
 
 
-def _last_hashes(rows: list[ReviewLog]) -> dict[tuple[str, int], str]:
+def _row(**kwargs) -> ReviewLog:
+    """The row, unsaved (see `_values`)."""
+    return ReviewLog(**_values(**kwargs))
+
+
+def _bulk_rows(values: list[dict]) -> list[SimpleNamespace]:
+    """Rows for `_insert`: every column's value as an attribute, without a model instance each
+    (building ten thousand of them cost a bulk run more than hashing them)."""
+    fields = [field for field in ReviewLog._meta.concrete_fields if not field.primary_key]
+    defaults = {field.attname: field.get_default() for field in fields}
+    return [SimpleNamespace(**{**defaults, **row}) for row in values]
+
+
+def _last_hashes(rows: list) -> dict[tuple[str, int], str]:
     """The hash of the last stored row of each chain `rows` extend, in one query."""
     phases = {row.phase_id for row in rows if row.phase_id is not None}
     accounts = {row.account_id for row in rows if row.phase_id is None}
@@ -71,7 +86,7 @@ def _last_hashes(rows: list[ReviewLog]) -> dict[tuple[str, int], str]:
     }
 
 
-def _chained(rows: list[ReviewLog]) -> list[ReviewLog]:
+def _chained(rows: list) -> list:
     """Give each row its previous hash and its hash, in order; rows of one chain in one batch
     follow each other. The caller holds the locks named in the module docstring."""
     last = _last_hashes(rows)
@@ -88,7 +103,7 @@ AS_STORED = {"CharField", "TextField", "IntegerField", "PositiveIntegerField", "
 AS_STORED |= {"PositiveSmallIntegerField", "BigIntegerField"}
 
 
-def _insert(rows: list[ReviewLog]) -> list[ReviewLog]:
+def _insert(rows: list) -> list:
     """Store chained rows in one statement: what `bulk_create` does, without its per-value
     compile step, which costs a bulk run of thousands of rows more than the database does. A
     column whose value is the same object on every row (the run's reviewer, note, batch) is
@@ -188,18 +203,19 @@ def recategorized(
 
 def resolved(**kwargs) -> ReviewLog:
     """Resolution row; level and retry count are those the item had before it was resolved."""
-    row = _chained([_resolution_row(**kwargs)])[0]
+    row = _chained([ReviewLog(**_resolution_values(**kwargs))])[0]
     row.save()
     return row
 
 
-def resolved_many(resolutions: list[dict], *, batch) -> list[ReviewLog]:
+def resolved_many(resolutions: list[dict], *, batch) -> list:
     """The resolution rows of a bulk run, in one INSERT, each naming the run's batch.
     `resolutions` holds the keyword arguments `resolved` takes, one dict per phase."""
-    return _insert(_chained([_resolution_row(**fields, batch=batch) for fields in resolutions]))
+    rows = _bulk_rows([_resolution_values(**fields, batch=batch) for fields in resolutions])
+    return _insert(_chained(rows))
 
 
-def _resolution_row(
+def _resolution_values(
     *,
     phase: WarmupPhase,
     actor: Actor,
@@ -213,10 +229,10 @@ def _resolution_row(
     assignee_id: int | None = None,
     content_id: int | None = None,
     batch=None,
-) -> ReviewLog:
+) -> dict:
     # What the resolution cleared or replaced (the assignee; a resume's content), so an undo
     # can give it back.
-    return _row(
+    return _values(
         batch=batch,
         action=RESOLUTION_ACTIONS[method],
         actor=actor,
@@ -286,24 +302,21 @@ def account_status_changed(
 
 def resolutions_undone(
     undone: list[tuple[WarmupPhase, ReviewLog]], *, actor: Actor, note: str, batch
-):
+) -> list:
     """One row per phase a bulk undo put back in review (in one INSERT): from the status the
     resolution left it in, back to review, naming the undo's batch and the resolution's."""
-    return _insert(
-        _chained(
-            [
-                _row(
-                    action=ReviewAction.RESOLUTION_UNDONE,
-                    actor=actor,
-                    account=phase.account,
-                    phase=phase,
-                    from_status=from_status,
-                    to_status=phase.status,
-                    note=note,
-                    batch=batch,
-                    data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
-                )
-                for phase, resolution, from_status in undone
-            ]
+    values = [
+        _values(
+            action=ReviewAction.RESOLUTION_UNDONE,
+            actor=actor,
+            account=phase.account,
+            phase=phase,
+            from_status=from_status,
+            to_status=phase.status,
+            note=note,
+            batch=batch,
+            data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
         )
-    )
+        for phase, resolution, from_status in undone
+    ]
+    return _insert(_chained(_bulk_rows(values)))

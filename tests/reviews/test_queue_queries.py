@@ -1,0 +1,132 @@
+"""The review queue's first page costs the same number of queries whatever the size of the
+queue, with each filter applied, in the admin and in the review API: nothing is read per row
+(no lazy relation, no policy lookup, no count of all phases)."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from reviews.models import ReviewItem
+from tests.clients import changelist, user_client
+from tests.factories import BotFactory, WarmupPhaseFactory
+from warmup.models import Platform, WarmupPhase
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = changelist(ReviewItem)
+API = "/api/v1/reviews/"
+ODD_PLATFORM = Platform.values[1]  # the first assigned item's (see add_items)
+
+
+def add_items(count: int, *, reviewer, bot) -> None:
+    """`count` items in review that every filter below matches some of: two categories, two
+    bots, every platform, half assigned to the reviewer, half waiting over a day."""
+    other_bot = BotFactory()
+    for n in range(count):
+        phase = WarmupPhaseFactory(
+            in_review=True,
+            bot=bot if n % 2 else other_bot,
+            category="login_failed" if n % 2 else "challenge_required",
+            account__platform=Platform.values[n % len(Platform.values)],
+            account__username=f"queue-{count}-{n}",
+        )
+        if n % 2:
+            WarmupPhase.objects.filter(pk=phase.pk).update(
+                review_assignee=reviewer,
+                review_required_since=timezone.now() - timedelta(days=2),
+                escalation_level=3,
+            )
+
+
+def admin_filters(bot) -> list[dict]:
+    return [
+        {},
+        {"category": "login_failed"},
+        {"level": "3"},
+        {"waiting": "24h"},
+        {"assignee": "me"},
+        {"assignee": "none"},
+        {"phase_type": "profile_bio"},
+        {"platform": "instagram"},
+        {"bot": str(bot.pk)},
+        {"account_status": "active"},
+        {"q": "queue-"},
+        {"category": "login_failed", "platform": ODD_PLATFORM, "assignee": "me"},
+    ]
+
+
+def api_filters(bot) -> list[dict]:
+    return [
+        {},
+        {"category": "login_failed"},
+        {"escalation_level": "3"},
+        {"min_age": "86400"},
+        {"assignee": "me"},
+        {"assignee": "none"},
+        {"phase_type": "profile_bio"},
+        {"platform": "instagram"},
+        {"bot": str(bot.pk)},
+        {"bot": bot.name},
+        {"category": "login_failed", "platform": ODD_PLATFORM, "assignee": "me"},
+    ]
+
+
+def costs(get, filters: list[dict], rows) -> dict[str, tuple[int, int]]:
+    """For each filter: (queries, rows shown) of one GET of the first page."""
+    found = {}
+    for query in filters:
+        with CaptureQueriesContext(connection) as captured:
+            response = get(query)
+        assert response.status_code == 200, query
+        found[str(query)] = (len(captured.captured_queries), rows(response))
+    return found
+
+
+def assert_constant(small: dict, large: dict) -> None:
+    for query, (queries, shown) in small.items():
+        assert shown > 0, f"{query} shows nothing: it proves nothing"
+        assert large[query][1] > shown, f"{query} shows no more rows in the larger queue"
+        assert large[query][0] == queries, f"{query}: {queries} queries, then {large[query][0]}"
+
+
+def test_the_admin_queue_costs_the_same_queries_for_a_few_or_many_items_with_each_filter(
+    reviewer, bot
+):
+    client = Client()
+    client.force_login(reviewer)
+
+    def get(query):
+        return client.get(QUEUE, query)
+
+    def rows(response):
+        return len(response.context["cl"].result_list)
+
+    add_items(4, reviewer=reviewer, bot=bot)
+    small = costs(get, admin_filters(bot), rows)
+    add_items(20, reviewer=reviewer, bot=bot)
+    large = costs(get, admin_filters(bot), rows)
+
+    assert_constant(small, large)
+
+
+def test_the_review_api_costs_the_same_queries_for_a_few_or_many_items_with_each_filter(
+    reviewer, bot
+):
+    client = user_client(reviewer)
+
+    def get(query):
+        return client.get(API, query)
+
+    def rows(response):
+        return len(response.json()["results"])
+
+    add_items(4, reviewer=reviewer, bot=bot)
+    small = costs(get, api_filters(bot), rows)
+    add_items(20, reviewer=reviewer, bot=bot)
+    large = costs(get, api_filters(bot), rows)
+
+    assert_constant(small, large)
