@@ -86,7 +86,9 @@ def test_bulk_resolutions_and_their_undo_extend_each_phase_chain(bot, content_po
 def test_a_changed_row_is_named(commented):
     _, assigned, _ = commented
     with behind_the_apps_back() as cursor:
-        cursor.execute("UPDATE reviews_reviewlog SET note = %s WHERE id = %s", ["edited", assigned.pk])
+        cursor.execute(
+            "UPDATE reviews_reviewlog SET note = %s WHERE id = %s", ["edited", assigned.pk]
+        )
 
     breaks = chain_breaks()
 
@@ -122,7 +124,7 @@ def test_a_row_deleted_from_the_middle_names_the_next_one(commented):
 
 
 def test_rows_without_a_phase_chain_per_account(bot, content_pool, reviewer_actor):
-    # given: an account between phases (its next step waits out its delay), paused twice over
+    # given: an account between phases (its next step waits out its delay), paused
     done = make_completed(AccountFactory(), bot)
     account_pause(account=done.account, actor=reviewer_actor, note="holiday")
     first = ReviewLog.objects.get(account=done.account, action=ReviewAction.ACCOUNT_PAUSED)

@@ -87,9 +87,7 @@ class Command(BaseCommand):
         if found and found[0]:
             raise CommandError(NAME_IS_SUPERUSER.format(name=name), returncode=2)
         verb = sql.SQL("ALTER ROLE" if found else "CREATE ROLE")
-        options = sql.SQL(
-            "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-        )
+        options = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
         statement = sql.SQL("{} {} {}").format(verb, sql.Identifier(name), options)
         if password is not None:
             statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
