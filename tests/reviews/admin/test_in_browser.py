@@ -19,10 +19,6 @@ from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.models import PhaseStatus, WarmupPhase
 
-# Playwright's sync API runs an event loop in this thread; the test's own database calls (the
-# factories) are ordinary blocking calls, which Django would otherwise refuse there.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
 SHOTS = Path(__file__).resolve().parents[3] / "screenshots"
@@ -51,6 +47,20 @@ def _unavailable() -> str:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
     return ""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _blocking_calls_beside_the_event_loop():
+    """Playwright's sync API runs an event loop in this thread; the tests' own database calls
+    (the factories) are ordinary blocking calls, which Django would otherwise refuse there.
+    Allowed for this module only: a command another test starts must not inherit it."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="module")
