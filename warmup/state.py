@@ -45,7 +45,9 @@ def _log_change(event: str, **fields) -> None:
     transaction.on_commit(partial(log.info, event, **line))
 
 
-def _log_phase_change(phase: WarmupPhase, from_status: str, to_status: str) -> None:
+def log_phase_change(phase, from_status: str, to_status: str) -> None:
+    """The log line of one phase's move (`phase` needs pk, account_id, last_failure_category);
+    also written by the bots' one-statement moves (`warmup.hot_path`)."""
     # The failure behind the move, where there is one: a retry, an escalation or a hold, a
     # resolution. A claim or a completion has none, whatever failed before.
     retry = (from_status, to_status) == (S.IN_PROGRESS, S.CONTENT_ASSIGNED)
@@ -128,7 +130,7 @@ def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhas
         )
     for name, value in fields.items():
         setattr(phase, name, value)
-    _log_phase_change(phase, phase.status, to_status)
+    log_phase_change(phase, phase.status, to_status)
     phase.status = str(to_status)
     return phase
 
@@ -179,7 +181,7 @@ def apply_transition_many(
     for phase in phases:
         for name, value in {**fields, **(per_row or {}).get(phase.pk, {})}.items():
             setattr(phase, name, value)
-        _log_phase_change(phase, phase.status, to_status)
+        log_phase_change(phase, phase.status, to_status)
         phase.status = str(to_status)
     return phases
 

@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from config import metrics
 from reviews import events
+from warmup import hot_path
 from warmup.actors import SYSTEM, Actor
 from warmup.errors import (
     LEASE_EXPIRED,
@@ -146,10 +148,22 @@ def phase_claim(
     """Hand the next ready phase to `bot` under a new lease, or None when nothing is ready.
 
     Side effects: one PhaseAttempt row. Rows other claimers hold are skipped, never waited on.
+    A bot deactivated meanwhile (its request authenticated from the token cache) gets None.
+    On PostgreSQL this is one statement (`warmup.hot_path`).
     """
     now = timezone.now()
+    if hot_path.available():
+        return hot_path.claim(
+            bot_id=bot.pk,
+            token=uuid.uuid4(),
+            now=now,
+            platforms=platforms,
+            phase_types=phase_types,
+            plans=plans,
+        )
     phase = (
         claimable_phases(now=now, platforms=platforms, phase_types=phase_types, plans=plans)
+        .filter(Exists(Bot.objects.filter(pk=bot.pk, is_active=True)))
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("template", "account", "content")
         .first()
@@ -193,10 +207,23 @@ def phase_complete(
 ) -> WarmupPhase:
     """Mark the phase completed by `bot` and unlock the account's next phase after its delay.
 
-    Replaying the same report (same lease token) after it succeeded changes nothing.
+    Replaying the same report (same lease token) after it succeeded changes nothing. On
+    PostgreSQL a report on a lease the bot holds is one statement (`warmup.hot_path`); any
+    other (a replay, a lost lease, no such phase) takes the path below, which says why.
     """
     now = timezone.now()
     token = _parse_token(lease_token)
+    if hot_path.available():
+        phase = hot_path.complete(
+            phase_id=phase_id,
+            bot_id=bot.pk,
+            token=token,
+            now=now,
+            method=CompletionMethod.BOT,
+            result=result or {},
+        )
+        if phase is not None:
+            return phase
     phase = lock_phase(phase_id)
     attempt = _attempt_for(phase, token)
     if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.COMPLETED):
