@@ -1,7 +1,7 @@
-"""The review side of the admin: the queue, the log, the accounts' review actions and the
-reviewers' own API tokens.
+"""The review side of the admin: the queue, the log, the accounts' review actions, the
+reviewers' own API tokens and the login lockout's attempts.
 Importing the package registers them (Django's admin autodiscovery imports `reviews.admin`)."""
 
-from reviews.admin import accounts, log, queue, tokens
+from reviews.admin import accounts, lockout, log, queue, tokens
 
-__all__ = ["accounts", "log", "queue", "tokens"]
+__all__ = ["accounts", "lockout", "log", "queue", "tokens"]
