@@ -1,13 +1,21 @@
-"""Request middleware: a fresh log context per request, naming the request's user."""
+"""Request middleware: a fresh log context per request, naming the request's user; a NUL
+character refused; a page the database could not serve in time answered as busy."""
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 import structlog
+from django.contrib import admin
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponseBadRequest
+from django.shortcuts import render
 
 from config.logs import Deferred
+
+logger = logging.getLogger("config.middleware")
+DATABASE_BUSY_RETRY_AFTER_SECONDS = 5
 
 
 def request_username(request) -> str | None:
@@ -73,3 +81,41 @@ def _holds_nul(request) -> bool:
         for form in forms
         for key, values in form.lists()
     )
+
+
+DATABASE_BUSY = (
+    "The database could not finish this in time (a row stayed locked, or the connection was "
+    "lost), so nothing was changed. Try again in a few seconds."
+)
+
+
+class DatabaseBusyMiddleware:
+    """A page (the admin) whose database work gave up, on a lock held past DB_LOCK_TIMEOUT, a
+    statement past DB_STATEMENT_TIMEOUT or a dropped connection: 503 with the admin's own page
+    saying nothing was changed (the request's transaction rolled back) and to try again,
+    instead of a 500. Logged with its cause. The APIs answer these as JSON themselves."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if request.path.startswith("/api/") or not isinstance(
+            exception, (OperationalError, InterfaceError)
+        ):
+            return None
+        logger.warning("Database busy or lost on %s: %s", request.path, exception, exc_info=True)
+        context = {
+            **admin.site.each_context(request),
+            "title": "Try again",
+            "message": DATABASE_BUSY,
+            # Back where the reviewer was: the page itself, or for a form sent, its page.
+            "again": request.get_full_path()
+            if request.method == "GET"
+            else request.headers.get("Referer", ""),
+        }
+        response = render(request, "admin/database_busy.html", context, status=503)
+        response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER_SECONDS)
+        return response

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A page whose database work timed out or lost its connection: 503 "try again", not 500.
+    "config.middleware.DatabaseBusyMiddleware",
     # Last: answers a locked-out admin login with the lockout page (config.views).
     "axes.middleware.AxesMiddleware",
 ]
