@@ -315,9 +315,12 @@ class WarmupPhase(models.Model):
                 condition=Q(status=PhaseStatus.CONTENT_ASSIGNED),
                 name="phase_claim_idx",
             ),
-            # Lease expiry sweep.
+            # Lease expiry sweep: the phases under a lease (about one per working bot), whose
+            # expiry it reads from the rows. Not keyed on lease_expires_at: a heartbeat writes
+            # that column, and a write to no indexed column is a HOT update (no index entry
+            # added, the old version pruned in its page).
             models.Index(
-                fields=["lease_expires_at"],
+                fields=["id"],
                 condition=Q(status=PhaseStatus.IN_PROGRESS),
                 name="phase_lease_expiry_idx",
             ),

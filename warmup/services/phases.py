@@ -85,7 +85,12 @@ def lock_phase(phase_id: int) -> WarmupPhase:
 
 
 def _attempt_for(phase: WarmupPhase, lease_token) -> PhaseAttempt | None:
-    return PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).first()
+    """The attempt of this lease, by the unique lease_token index (`.first()` would add the
+    model's ordering, a join to the phase and a sort)."""
+    try:
+        return PhaseAttempt.objects.get(lease_token=lease_token, phase=phase)
+    except PhaseAttempt.DoesNotExist:
+        return None
 
 
 def _is_replay(attempt: PhaseAttempt | None, *, bot: Bot, outcome: str) -> bool:
