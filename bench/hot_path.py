@@ -1,0 +1,217 @@
+"""Bot hot path: claim + complete through the services at K threads beside pgbench running the
+same two statements (`warmup.hot_path`) at the same K, in the same run.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python -m bench.hot_path [--accounts 200000] [--threads 4] [--seconds 5]
+        [--repeat 3] [--reuse]
+
+Claims change data, so this builds its own fleet (`bench.fleet`) into `warmup_bench_h` next to
+DATABASE_URL's database (--reuse keeps the one built before; each cycle uses up one ready
+phase, 40 % of the accounts have one). Rounds alternate pgbench and the services; it prints the
+median of each, the ratio, the services' claim latency p50/p95/p99, and double claims (phases
+claimed more than once during the run: must be 0). Writes bench/results/hot_path.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ["DB_STATEMENT_TIMEOUT"] = "0"
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+DATABASE = "warmup_bench_h"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def pgbench_script() -> str:
+    """One cycle as pgbench runs it: the two statements of `warmup.hot_path`, each committed
+    on its own as the services do, their parameters written as the values the services pass
+    (the lease token made by the database)."""
+    from warmup import hot_path
+    from warmup.models import MAX_LEASE, MAX_STEP_DELAY
+
+    def interval(delta) -> str:
+        return f"interval '{int(delta.total_seconds())} seconds'"
+
+    common = {"now": "now()", "bot": ":bot"}
+    claim = hot_path._CLAIM.format(filters="")
+    claim_values = {
+        **common,
+        "from": f"'{hot_path.CLAIM_FROM}'",
+        "to": f"'{hot_path.CLAIM_TO}'",
+        "active": "'active'",
+        "token": "gen_random_uuid()",
+        "max_lease": interval(MAX_LEASE),
+    }
+    complete_values = {
+        **common,
+        "from": f"'{hot_path.COMPLETE_FROM}'",
+        "to": f"'{hot_path.COMPLETE_TO}'",
+        "unlock_from": f"'{hot_path.UNLOCK_FROM}'",
+        "unlock_to": f"'{hot_path.UNLOCK_TO}'",
+        "phase": ":m_id",
+        "token": ":m_lease_token::uuid",
+        "method": "'bot'",
+        "outcome": "'completed'",
+        "result": "'{}'::jsonb",
+        "max_delay": interval(MAX_STEP_DELAY),
+    }
+
+    def fill(sql: str, values: dict) -> str:
+        sql = re.sub(r"%\((\w+)\)s", lambda m: values[m.group(1)], sql)
+        return " ".join(sql.split())  # one line each: pgbench reads a command per line
+
+    # Each its own transaction, as the services commit a claim before the bot works.
+    return f"{fill(claim, claim_values)} \\gset\n{fill(hot_path._COMPLETE, complete_values)};\n"
+
+
+def run_pgbench(script: str, *, bot_id: int, threads: int, seconds: int) -> float:
+    """Cycles per second of pgbench (prepared statements, K clients on K threads)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        file.write(script)
+        file.flush()
+        out = subprocess.run(
+            [
+                "pgbench", "-n", "-M", "prepared", "-c", str(threads), "-j", str(threads),
+                "-T", str(seconds), "-D", f"bot={bot_id}", "-f", file.name,
+                "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
+                "-U", db["USER"] or "postgres", db["NAME"],
+            ],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def run_services(bots, *, seconds: int) -> tuple[float, list[float]]:
+    """Cycles per second of K threads, one bot each, claiming and completing through the
+    services for `seconds`; and every claim's latency in ms."""
+    from django.db import connection
+
+    from warmup.services.phases import phase_claim, phase_complete
+
+    barrier = threading.Barrier(len(bots) + 1)
+    cycles, latencies = [], []
+
+    def work(bot):
+        done, mine = 0, []
+        barrier.wait()
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            phase = phase_claim(bot=bot)
+            mine.append((time.perf_counter() - started) * 1000)
+            if phase is None:
+                raise SystemExit("bench.hot_path: no ready phase left; build a bigger fleet")
+            phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+            done += 1
+        cycles.append(done)
+        latencies.extend(mine)
+        connection.close()
+
+    workers = [threading.Thread(target=work, args=(bot,)) for bot in bots]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return sum(cycles) / (time.perf_counter() - started), latencies
+
+
+def double_claims(since: datetime) -> int:
+    """Phases claimed more than once since `since`: a completed phase is never claimable
+    again, so any second attempt is a phase two bots held."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT phase_id FROM warmup_phaseattempt "
+            "WHERE claimed_at >= %s GROUP BY phase_id HAVING count(*) > 1) d",
+            [since],
+        )
+        return cursor.fetchone()[0]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.hot_path", description=__doc__)
+    parser.add_argument("--accounts", type=int, default=200_000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
+    args = parser.parse_args(argv)
+    if min(args.accounts, args.threads, args.seconds, args.repeat) < 1:
+        parser.error("--accounts, --threads, --seconds and --repeat must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import django
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        print("bench.hot_path: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
+        return 2
+    settings.DATABASES["default"]["NAME"] = DATABASE
+    django.setup()
+    from bench import fleet
+    from warmup.services.bots import bot_create
+
+    if not args.reuse:
+        fleet.recreate_database()
+        fleet.build(args.accounts)
+    bots = [bot_create(name=f"hot-path-{secrets.token_hex(4)}")[0] for _ in range(args.threads)]
+    script = pgbench_script()
+    since = datetime.now(UTC)
+    limits, projects, latencies = [], [], []
+    for _ in range(args.repeat):
+        limits.append(run_pgbench(script, bot_id=bots[0].pk, threads=args.threads,
+                                  seconds=args.seconds))  # fmt: skip
+        rate, claimed = run_services(bots, seconds=args.seconds)
+        projects.append(rate)
+        latencies.extend(claimed)
+    limit, project = statistics.median(limits), statistics.median(projects)
+    results = {
+        "what": f"bot claim + complete, service layer, {args.threads} threads",
+        "limit_cycles_per_s": round(limit),
+        "project_cycles_per_s": round(project),
+        "project_share_of_limit": round(project / limit, 3),
+        "ratio": round(limit / project, 2),
+        "claim_ms_p50": round(percentile(latencies, 0.50), 2),
+        "claim_ms_p95": round(percentile(latencies, 0.95), 2),
+        "claim_ms_p99": round(percentile(latencies, 0.99), 2),
+        "double_claims": double_claims(since),
+        "runs": args.repeat,
+        "seconds_per_run": args.seconds,
+        "accounts": args.accounts,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "hot_path.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 1 if results["double_claims"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

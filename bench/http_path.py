@@ -1,0 +1,202 @@
+"""Bot hot path over HTTP: claim + complete against gunicorn run as `make serve` runs it (gthread
+workers, CONN_MAX_AGE, keep-alive), beside the same cycle through the services, at the same K.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
+        .venv/bin/python -m bench.http_path [--threads 4] [--seconds 5] [--repeat 3]
+        [--workers 2] [--web-threads 4] [--accounts 200000] [--reuse]
+
+Runs on the fleet of `bench.hot_path` (`warmup_bench_h`; --reuse keeps the one built before).
+Each client thread is one bot on one kept-alive connection. The server runs with DEBUG off and
+logs at INFO to a file, as in production; only the bot rate limit is lifted (the load is the
+point here). Prints the medians, the ratio (services over HTTP), the claim latency over HTTP
+p50/p95/p99 and double claims. Writes bench/results/http_path.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.hot_path import DATABASE, RESULTS, double_claims, percentile, run_services
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(*, workers: int, threads: int, log) -> tuple[subprocess.Popen, int]:
+    """gunicorn as `make serve` runs it, on the bench fleet; returns it once it answers."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_URL=f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{DATABASE}",
+        BOT_RATE="100000000/minute",
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+    )
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+            f"--bind=127.0.0.1:{port}", f"--workers={workers}", "--worker-class=gthread",
+            f"--threads={threads}",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("POST", "/api/v1/bot/phases/claim/")
+            conn.getresponse().read()
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process)
+    raise SystemExit("bench.http_path: gunicorn did not answer within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def run_http(port: int, tokens: list[str], *, seconds: int) -> tuple[float, list[float]]:
+    """Cycles per second of one client thread per bot token, each on its own kept-alive
+    connection; and every claim's latency in ms."""
+    barrier = threading.Barrier(len(tokens) + 1)
+    cycles, latencies, errors = [], [], []
+
+    def post(conn, path: str, headers: dict, body: dict) -> tuple[int, dict]:
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, (json.loads(data) if data else {})
+
+    def work(token: str):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        done, mine = 0, []
+        barrier.wait()
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            status, phase = post(conn, "/api/v1/bot/phases/claim/", headers, {})
+            mine.append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                errors.append(f"claim answered {status}")
+                break
+            status, _ = post(
+                conn,
+                f"/api/v1/bot/phases/{phase['id']}/complete/",
+                headers,
+                {"lease_token": phase["lease_token"]},
+            )
+            if status != 200:
+                errors.append(f"complete answered {status}")
+                break
+            done += 1
+        cycles.append(done)
+        latencies.extend(mine)
+        conn.close()
+
+    workers = [threading.Thread(target=work, args=(token,)) for token in tokens]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise SystemExit(f"bench.http_path: {errors[0]}")
+    return sum(cycles) / (time.perf_counter() - started), latencies
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.http_path", description=__doc__)
+    parser.add_argument("--threads", type=int, default=4, help="bots (client threads), K")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--accounts", type=int, default=200_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
+    args = parser.parse_args(argv)
+    if min(args.threads, args.seconds, args.repeat, args.workers, args.web_threads) < 1:
+        parser.error("--threads, --seconds, --repeat, --workers and --web-threads must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import django
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        print("bench.http_path: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
+        return 2
+    settings.DATABASES["default"]["NAME"] = DATABASE
+    django.setup()
+    from bench import fleet
+    from warmup.services.bots import bot_create
+
+    if not args.reuse:
+        fleet.recreate_database()
+        fleet.build(args.accounts)
+    made = [bot_create(name=f"http-path-{os.urandom(4).hex()}") for _ in range(args.threads)]
+    bots, tokens = [bot for bot, _ in made], [token for _, token in made]
+    since = datetime.now(UTC)
+    over_http, services, latencies = [], [], []
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
+        process, port = start_server(workers=args.workers, threads=args.web_threads, log=log)
+        try:
+            for _ in range(args.repeat):
+                rate, claimed = run_http(port, tokens, seconds=args.seconds)
+                over_http.append(rate)
+                latencies.extend(claimed)
+                services.append(run_services(bots, seconds=args.seconds)[0])
+        finally:
+            stop_server(process)
+    project, limit = statistics.median(over_http), statistics.median(services)
+    results = {
+        "what": f"bot claim + complete over HTTP, {args.threads} bots, gunicorn "
+        f"{args.workers}x{args.web_threads} gthread, vs the service layer",
+        "services_cycles_per_s": round(limit),
+        "http_cycles_per_s": round(project),
+        "ratio": round(limit / project, 2),
+        "claim_ms_p50": round(percentile(latencies, 0.50), 2),
+        "claim_ms_p95": round(percentile(latencies, 0.95), 2),
+        "claim_ms_p99": round(percentile(latencies, 0.99), 2),
+        "double_claims": double_claims(since),
+        "runs": args.repeat,
+        "seconds_per_run": args.seconds,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "http_path.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 1 if results["double_claims"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
