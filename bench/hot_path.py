@@ -3,18 +3,21 @@ same two statements (`warmup.hot_path`) at the same K, in the same run.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.hot_path [--accounts 200000] [--threads 4] [--seconds 5]
-        [--repeat 3] [--reuse]
+        [--repeat 3] [--reuse] [--peers]
 
 Claims change data, so this builds its own fleet (`bench.fleet`) into `warmup_bench_h` next to
 DATABASE_URL's database (--reuse keeps the one built before; each cycle uses up one ready
 phase, 40 % of the accounts have one). Rounds alternate pgbench and the services; it prints the
 median of each, the ratio, the services' claim latency p50/p95/p99, and double claims (phases
-claimed more than once during the run: must be 0). Writes bench/results/hot_path.json.
+claimed more than once during the run: must be 0); with --peers also procrastinate doing
+defer, fetch and finish of a no-op task at the same K in each round (`bench/peers.py`).
+Writes bench/results/hot_path.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -160,6 +163,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
+    parser.add_argument(
+        "--peers", action="store_true", help="procrastinate too, each round (bench/peers.py)"
+    )
     args = parser.parse_args(argv)
     if min(args.accounts, args.threads, args.seconds, args.repeat) < 1:
         parser.error("--accounts, --threads, --seconds and --repeat must be at least 1")
@@ -185,8 +191,18 @@ def main(argv=None) -> int:
     bots = [bot_create(name=f"hot-path-{secrets.token_hex(4)}")[0] for _ in range(args.threads)]
     script = pgbench_script()
     since = datetime.now(UTC)
-    limits, projects, latencies = [], [], []
-    for _ in range(args.repeat):
+    limits, projects, latencies, peers = [], [], [], []
+    if args.peers:
+        from bench import peers as peer_bench
+
+        peer_bench.recreate()
+    for run in range(args.repeat):
+        if args.peers:
+            peers.append(
+                asyncio.run(
+                    peer_bench.procrastinate_rate(args.threads, args.seconds, apply_schema=run == 0)
+                )
+            )
         limits.append(run_pgbench(script, bot_id=bots[0].pk, threads=args.threads,
                                   seconds=args.seconds))  # fmt: skip
         rate, claimed = run_services(bots, seconds=args.seconds)
@@ -203,6 +219,7 @@ def main(argv=None) -> int:
         "claim_ms_p95": round(percentile(latencies, 0.95), 2),
         "claim_ms_p99": round(percentile(latencies, 0.99), 2),
         "double_claims": double_claims(since),
+        **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
         "runs": args.repeat,
         "seconds_per_run": args.seconds,
         "accounts": args.accounts,
