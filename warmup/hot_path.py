@@ -64,6 +64,8 @@ class _PreparingCursor(psycopg.Cursor):
 
 
 def _fetchone(sql: str, params: dict):
+    # As Django's own cursor(): a connection kept from an earlier request is checked first.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _PreparingCursor(connection.connection)
@@ -170,7 +172,8 @@ _FILTERS = {
 def claim(*, bot_id: int, token: UUID, now: datetime, **narrowing) -> WarmupPhase | None:
     """content_assigned -> in_progress for the next ready phase of an active account (narrowed
     by `platforms`, `phase_types`, `plans` lists when given) with its attempt, or None when
-    nothing is ready or the bot is no longer active. Caller holds the transaction."""
+    nothing is ready or the bot is no longer active. One statement: in the caller's
+    transaction, or committed on its own."""
     given = {name: list(values) for name, values in narrowing.items() if values}
     filters = " ".join(_FILTERS[name] for name in _FILTERS if name in given)
     row = _fetchone(
@@ -247,8 +250,8 @@ def complete(
 ) -> WarmupPhase | None:
     """in_progress -> completed while `bot_id` holds the unexpired lease `token`: closes its
     attempt with `result` and unlocks the account's next pending phase (available at once, or
-    its time set after a delay). None if the phase is not so held. Caller holds the
-    transaction."""
+    its time set after a delay). None if the phase is not so held. One statement: in the
+    caller's transaction, or committed on its own."""
     row = _fetchone(
         _COMPLETE,
         {

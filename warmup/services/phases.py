@@ -142,7 +142,6 @@ def claimable_phases(*, now: datetime, platforms=None, phase_types=None, plans=N
     return qs.order_by("next_attempt_at", "id")
 
 
-@transaction.atomic
 def phase_claim(
     *,
     bot: Bot,
@@ -154,7 +153,8 @@ def phase_claim(
 
     Side effects: one PhaseAttempt row. Rows other claimers hold are skipped, never waited on.
     A bot deactivated meanwhile (its request authenticated from the token cache) gets None.
-    On PostgreSQL this is one statement (`warmup.hot_path`).
+    On PostgreSQL this is one statement (`warmup.hot_path`), atomic by itself: outside a
+    transaction it commits on its own, with no BEGIN and COMMIT round trips around it.
     """
     now = timezone.now()
     if hot_path.available():
@@ -166,6 +166,13 @@ def phase_claim(
             phase_types=phase_types,
             plans=plans,
         )
+    return _claim_with_the_orm(
+        bot=bot, now=now, platforms=platforms, phase_types=phase_types, plans=plans
+    )
+
+
+@transaction.atomic
+def _claim_with_the_orm(*, bot: Bot, now: datetime, platforms, phase_types, plans):
     phase = (
         claimable_phases(now=now, platforms=platforms, phase_types=phase_types, plans=plans)
         .filter(Exists(Bot.objects.filter(pk=bot.pk, is_active=True)))
@@ -206,15 +213,15 @@ def phase_heartbeat(*, phase_id: int, bot: Bot, lease_token) -> WarmupPhase:
 # --- Complete --------------------------------------------------------------------------
 
 
-@transaction.atomic
 def phase_complete(
     *, phase_id: int, bot: Bot, lease_token, result: dict[str, Any] | None = None
 ) -> WarmupPhase:
     """Mark the phase completed by `bot` and unlock the account's next phase after its delay.
 
     Replaying the same report (same lease token) after it succeeded changes nothing. On
-    PostgreSQL a report on a lease the bot holds is one statement (`warmup.hot_path`); any
-    other (a replay, a lost lease, no such phase) takes the path below, which says why.
+    PostgreSQL a report on a lease the bot holds is one statement (`warmup.hot_path`, atomic
+    by itself); any other (a replay, a lost lease, no such phase) takes the path below, in a
+    transaction, which says why.
     """
     now = timezone.now()
     token = _parse_token(lease_token)
@@ -229,6 +236,11 @@ def phase_complete(
         )
         if phase is not None:
             return phase
+    return _complete_with_the_orm(phase_id=phase_id, bot=bot, token=token, now=now, result=result)
+
+
+@transaction.atomic
+def _complete_with_the_orm(*, phase_id: int, bot: Bot, token, now: datetime, result) -> WarmupPhase:
     phase = lock_phase(phase_id)
     attempt = _attempt_for(phase, token)
     if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.COMPLETED):
