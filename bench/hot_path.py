@@ -151,6 +151,15 @@ def double_claims(since: datetime) -> int:
         return cursor.fetchone()[0]
 
 
+def fleet_accounts() -> int:
+    """The size the fleet was built with (`bench.fleet` records it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT accounts FROM bench_fleet")
+        return cursor.fetchone()[0]
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -222,7 +231,7 @@ def main(argv=None) -> int:
         **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
         "runs": args.repeat,
         "seconds_per_run": args.seconds,
-        "accounts": args.accounts,
+        "accounts": fleet_accounts(),
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "hot_path.json").write_text(json.dumps(results, indent=2) + "\n")
