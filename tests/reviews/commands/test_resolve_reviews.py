@@ -626,3 +626,17 @@ def test_an_undone_resolution_counts_as_one_that_did_not_work(operator, bot, con
 
     assert stats["resolutions"]["resume"]["failed"] == 1
     assert stats["queue"]["total"] == 1
+
+
+def test_undo_is_not_thrown_by_what_happened_to_other_items_since(operator, bot, content_pool):
+    undone, elsewhere = new_item_in_review(bot), new_item_in_review(bot)
+    _, batch = resolve("--user", "oncall", "--action", "resume", "--ids", str(undone.pk), *WHY)
+    review_comment(phase_id=elsewhere.pk, note="unrelated", actor=Actor.for_user(operator))
+    review_resume(
+        phase_id=elsewhere.pk, reason_code="other", note="unrelated", actor=Actor.for_user(operator)
+    )
+
+    resolve("--user", "oncall", "--undo", str(batch), "--note", "undo")
+
+    assert status(undone) == PhaseStatus.REVIEW_REQUIRED
+    assert status(elsewhere) == PhaseStatus.AVAILABLE

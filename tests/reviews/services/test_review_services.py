@@ -18,6 +18,7 @@ from reviews.services import (
     review_comment,
     review_complete,
     review_hold,
+    review_hold_account,
     review_recategorize,
     review_resolve,
     review_resume,
@@ -27,6 +28,7 @@ from reviews.services import (
 from tests.builders import (
     fail,
     first_phase,
+    make_completed,
     make_content_assigned,
     make_in_progress,
     make_phase_in,
@@ -650,3 +652,19 @@ def test_a_tick_with_no_escalation_thresholds_raises_nothing(account, bot, setti
     clock.shift(timedelta(days=3))
 
     assert tick().escalated == 0
+
+
+def test_holding_an_account_holds_its_active_phase_not_its_first(
+    account, bot, content_pool, clock, reviewer_actor
+):
+    first = make_completed(account, bot)
+    clock.shift(timedelta(days=2))
+    tick()
+    active = account.phases.get(order=first.order + 1)
+    assert active.status == PhaseStatus.CONTENT_ASSIGNED
+
+    held = review_hold_account(account=account, note="looks odd", actor=reviewer_actor)
+
+    assert held.pk == active.pk
+    assert reload(active).status == PhaseStatus.REVIEW_REQUIRED
+    assert reload(first).status == PhaseStatus.COMPLETED

@@ -1,0 +1,19 @@
+"""The scheduler gives a phase the least-used content of its type, and only content still in
+use: retired items are never handed to a bot."""
+
+from tests.builders import first_phase, reload
+from tests.factories import AccountFactory, ContentItemFactory
+from warmup.models import PhaseStatus
+from warmup.scheduler import tick
+
+
+def test_retired_content_is_never_assigned_even_if_least_used(db):
+    ContentItemFactory(phase_type="profile_bio", is_active=False, times_used=0)
+    in_use = ContentItemFactory(phase_type="profile_bio", times_used=5)
+    account = AccountFactory()
+
+    tick()
+
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
+    assert phase.content == in_use

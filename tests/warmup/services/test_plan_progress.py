@@ -1,0 +1,38 @@
+"""An account's plan goes on phase by phase: a completion unlocks that account's next phase and
+no other's, and the tick says how many phases it unlocked."""
+
+from datetime import timedelta
+
+from tests.builders import make_completed, make_pending, reload
+from tests.factories import AccountFactory
+from warmup.models import Account, AccountStatus, PhaseStatus
+from warmup.scheduler import tick
+
+
+def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_pool, clock):
+    other = AccountFactory()  # its later phases are pending too, and must stay as they are
+    Account.objects.filter(pk=other.pk).update(status=AccountStatus.PAUSED)  # no bot takes it
+    account = AccountFactory()
+    before = {p.pk: (p.status, p.available_at) for p in other.phases.all()}
+
+    done = make_completed(account, bot)
+    assert done.account_id == account.pk
+
+    following = account.phases.get(order=done.order + 1)
+    assert following.status == PhaseStatus.PENDING
+    assert following.available_at == done.completed_at + following.template.wait
+    others = {p.pk: (p.status, p.available_at) for p in other.phases.exclude(order=1)}
+    assert others == {pk: value for pk, value in before.items() if pk in others}
+
+
+def test_the_tick_reports_each_phase_it_unlocked(bot, content_pool, clock):
+    waiting = [make_pending(AccountFactory(), bot) for _ in range(2)]
+    clock.shift(timedelta(days=2))
+
+    report = tick()
+
+    assert report.unlocked == 2
+    assert {reload(p).status for p in waiting} <= {
+        PhaseStatus.AVAILABLE,
+        PhaseStatus.CONTENT_ASSIGNED,
+    }
