@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from bench.hot_path import DATABASE, RESULTS, percentile
+from bench.hot_path import RESULTS, open_own_fleet, percentile
 
 TABLE = "warmup_warmupphase"
 # What `phase_heartbeat` writes (warmup.services.phases).
@@ -137,20 +137,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import django
-    from django.conf import settings
-
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        print("bench.churn: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
+    if not open_own_fleet("bench.churn", accounts=args.accounts, reuse=args.reuse):
         return 2
-    settings.DATABASES["default"]["NAME"] = DATABASE
-    django.setup()
-    from bench import fleet
     from warmup.services.bots import bot_create
 
-    if not args.reuse:
-        fleet.recreate_database()
-        fleet.build(args.accounts)
     bots = [bot_create(name=f"churn-{i}-{time.time_ns()}")[0] for i in range(args.threads)]
     heartbeat = heartbeats_only(bots[0], leases=50, beats=20)
     start = table_stats()

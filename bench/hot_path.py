@@ -181,22 +181,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def open_own_fleet(who: str, *, accounts: int, reuse: bool) -> bool:
+    """Point Django at DATABASE (the writing benchmarks' own fleet, never the shared one) and
+    build the fleet there unless `reuse`. False, said on stderr, when DATABASE_URL is not
+    PostgreSQL."""
     import django
     from django.conf import settings
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        print("bench.hot_path: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
-        return 2
+        print(f"{who}: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
+        return False
     settings.DATABASES["default"]["NAME"] = DATABASE
     django.setup()
     from bench import fleet
+
+    if not reuse:
+        fleet.recreate_database()
+        fleet.build(accounts)
+    return True
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not open_own_fleet("bench.hot_path", accounts=args.accounts, reuse=args.reuse):
+        return 2
     from warmup.services.bots import bot_create
 
-    if not args.reuse:
-        fleet.recreate_database()
-        fleet.build(args.accounts)
     bots = [bot_create(name=f"hot-path-{secrets.token_hex(4)}")[0] for _ in range(args.threads)]
     script = pgbench_script()
     since = datetime.now(UTC)

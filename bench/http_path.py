@@ -29,7 +29,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.hot_path import DATABASE, RESULTS, double_claims, percentile, run_services
+from bench.hot_path import (
+    DATABASE,
+    RESULTS,
+    double_claims,
+    open_own_fleet,
+    percentile,
+    run_services,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,20 +157,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    import django
-    from django.conf import settings
-
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        print("bench.http_path: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
+    if not open_own_fleet("bench.http_path", accounts=args.accounts, reuse=args.reuse):
         return 2
-    settings.DATABASES["default"]["NAME"] = DATABASE
-    django.setup()
-    from bench import fleet
     from warmup.services.bots import bot_create
 
-    if not args.reuse:
-        fleet.recreate_database()
-        fleet.build(args.accounts)
     made = [bot_create(name=f"http-path-{os.urandom(4).hex()}") for _ in range(args.threads)]
     bots, tokens = [bot for bot, _ in made], [token for _, token in made]
     since = datetime.now(UTC)
