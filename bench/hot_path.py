@@ -101,6 +101,45 @@ def run_pgbench(script: str, *, bot_id: int, threads: int, seconds: int) -> floa
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 
+class CycleFailed(Exception):
+    """A cycle that cannot go on (nothing left to claim, an unexpected answer): the run stops."""
+
+
+def run_cycles(clients, *, seconds: int, start, cycle, finish) -> tuple[float, list[float]]:
+    """Cycles per second of one thread per client, all let go at once, each repeating
+    `cycle(session)` (which returns its claim's latency in ms) for `seconds`; and every claim's
+    latency. `start(client)` opens a thread's session, `finish(session)` closes it. A
+    CycleFailed in any thread ends the run with its message."""
+    barrier = threading.Barrier(len(clients) + 1)
+    cycles, latencies, errors = [], [], []
+
+    def work(client):
+        barrier.wait()
+        session, done, mine = start(client), 0, []
+        try:
+            until = time.perf_counter() + seconds
+            while time.perf_counter() < until:
+                mine.append(cycle(session))
+                done += 1
+        except CycleFailed as exc:
+            errors.append(str(exc))
+        finally:
+            cycles.append(done)
+            latencies.extend(mine)
+            finish(session)
+
+    workers = [threading.Thread(target=work, args=(client,)) for client in clients]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise SystemExit(errors[0])
+    return sum(cycles) / (time.perf_counter() - started), latencies
+
+
 def run_services(bots, *, seconds: int) -> tuple[float, list[float]]:
     """Cycles per second of K threads, one bot each, claiming and completing through the
     services for `seconds`; and every claim's latency in ms."""
@@ -108,33 +147,22 @@ def run_services(bots, *, seconds: int) -> tuple[float, list[float]]:
 
     from warmup.services.phases import phase_claim, phase_complete
 
-    barrier = threading.Barrier(len(bots) + 1)
-    cycles, latencies = [], []
+    def cycle(bot) -> float:
+        started = time.perf_counter()
+        phase = phase_claim(bot=bot)
+        latency = (time.perf_counter() - started) * 1000
+        if phase is None:
+            raise CycleFailed("bench.hot_path: no ready phase left; build a bigger fleet")
+        phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+        return latency
 
-    def work(bot):
-        done, mine = 0, []
-        barrier.wait()
-        until = time.perf_counter() + seconds
-        while time.perf_counter() < until:
-            started = time.perf_counter()
-            phase = phase_claim(bot=bot)
-            mine.append((time.perf_counter() - started) * 1000)
-            if phase is None:
-                raise SystemExit("bench.hot_path: no ready phase left; build a bigger fleet")
-            phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
-            done += 1
-        cycles.append(done)
-        latencies.extend(mine)
-        connection.close()
-
-    workers = [threading.Thread(target=work, args=(bot,)) for bot in bots]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return sum(cycles) / (time.perf_counter() - started), latencies
+    return run_cycles(
+        bots,
+        seconds=seconds,
+        start=lambda bot: bot,
+        cycle=cycle,
+        finish=lambda bot: connection.close(),
+    )
 
 
 def double_claims(since: datetime) -> int:

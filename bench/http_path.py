@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +31,11 @@ from pathlib import Path
 from bench.hot_path import (
     DATABASE,
     RESULTS,
+    CycleFailed,
     double_claims,
     open_own_fleet,
     percentile,
+    run_cycles,
     run_services,
 )
 
@@ -92,52 +93,34 @@ def stop_server(process: subprocess.Popen) -> None:
 def run_http(port: int, tokens: list[str], *, seconds: int) -> tuple[float, list[float]]:
     """Cycles per second of one client thread per bot token, each on its own kept-alive
     connection; and every claim's latency in ms."""
-    barrier = threading.Barrier(len(tokens) + 1)
-    cycles, latencies, errors = [], [], []
 
-    def post(conn, path: str, headers: dict, body: dict) -> tuple[int, dict]:
+    def post(session, path: str, body: dict) -> dict:
+        conn, headers = session
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         response = conn.getresponse()
         data = response.read()
-        return response.status, (json.loads(data) if data else {})
+        if response.status != 200:
+            raise CycleFailed(f"bench.http_path: {path} answered {response.status}")
+        return json.loads(data) if data else {}
 
-    def work(token: str):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def start(token: str):
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        done, mine = 0, []
-        barrier.wait()
-        until = time.perf_counter() + seconds
-        while time.perf_counter() < until:
-            started = time.perf_counter()
-            status, phase = post(conn, "/api/v1/bot/phases/claim/", headers, {})
-            mine.append((time.perf_counter() - started) * 1000)
-            if status != 200:
-                errors.append(f"claim answered {status}")
-                break
-            status, _ = post(
-                conn,
-                f"/api/v1/bot/phases/{phase['id']}/complete/",
-                headers,
-                {"lease_token": phase["lease_token"]},
-            )
-            if status != 200:
-                errors.append(f"complete answered {status}")
-                break
-            done += 1
-        cycles.append(done)
-        latencies.extend(mine)
-        conn.close()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=30), headers
 
-    workers = [threading.Thread(target=work, args=(token,)) for token in tokens]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    if errors:
-        raise SystemExit(f"bench.http_path: {errors[0]}")
-    return sum(cycles) / (time.perf_counter() - started), latencies
+    def cycle(session) -> float:
+        started = time.perf_counter()
+        phase = post(session, "/api/v1/bot/phases/claim/", {})
+        latency = (time.perf_counter() - started) * 1000
+        post(
+            session,
+            f"/api/v1/bot/phases/{phase['id']}/complete/",
+            {"lease_token": phase["lease_token"]},
+        )
+        return latency
+
+    return run_cycles(
+        tokens, seconds=seconds, start=start, cycle=cycle, finish=lambda s: s[0].close()
+    )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
