@@ -319,16 +319,24 @@ with override_settings(ALLOWED_HOSTS=["localhost"]):
 KNOWN: dict[str, list[int]] = {}
 
 
-@schema.hook
-def before_generate_path_parameters(context, strategy):
-    names = [parameter.name for parameter in context.operation.path_parameters]
-    if not names:
-        return strategy
-    [name] = names
-    known = st.integers(min_value=0, max_value=99).map(
-        lambda i: {name: str(KNOWN[name][i % len(KNOWN[name])])}
-    )
-    return strategy | known
+def seeded_path_ids(known: dict[str, list[int]]):
+    """A schemathesis hook: a path id is anything the schema allows or one of `known`'s ids
+    for that parameter (filled by the running test)."""
+
+    def before_generate_path_parameters(context, strategy):
+        names = [parameter.name for parameter in context.operation.path_parameters]
+        if not names:
+            return strategy
+        [name] = names
+        seeded = st.integers(min_value=0, max_value=99).map(
+            lambda i: {name: str(known[name][i % len(known[name])])}
+        )
+        return strategy | seeded
+
+    return before_generate_path_parameters
+
+
+schema.hook(seeded_path_ids(KNOWN))
 
 
 @pytest.fixture

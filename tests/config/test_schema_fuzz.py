@@ -16,7 +16,6 @@ import schemathesis
 from django.core.cache import cache
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 
@@ -26,7 +25,7 @@ from tests.builders import (
     make_in_progress,
     make_review_required,
 )
-from tests.config.test_schema import SCHEMA_URL, in_test_transaction
+from tests.config.test_schema import SCHEMA_URL, in_test_transaction, seeded_path_ids
 from tests.factories import AccountFactory, BotFactory, UserFactory
 
 MAX_EXAMPLES = 150
@@ -46,16 +45,7 @@ KNOWN: dict[str, list[int]] = {}
 STARTED: dict[str, float] = {}
 
 
-@schema.hook
-def before_generate_path_parameters(context, strategy):
-    names = [parameter.name for parameter in context.operation.path_parameters]
-    if not names:
-        return strategy
-    [name] = names
-    known = st.integers(min_value=0, max_value=99).map(
-        lambda i: {name: str(KNOWN[name][i % len(KNOWN[name])])}
-    )
-    return strategy | known
+schema.hook(seeded_path_ids(KNOWN))
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,15 @@ from datetime import timedelta
 
 from tests.builders import make_completed, make_pending, reload
 from tests.factories import AccountFactory
-from warmup.models import Account, AccountStatus, PhaseStatus
+from warmup.actors import Actor
+from warmup.models import PhaseStatus
 from warmup.scheduler import tick
+from warmup.services.accounts import account_pause
 
 
 def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_pool, clock):
     other = AccountFactory()  # its later phases are pending too, and must stay as they are
-    Account.objects.filter(pk=other.pk).update(status=AccountStatus.PAUSED)  # no bot takes it
+    account_pause(account=other, actor=Actor.system(), note="kept still")  # no bot takes it
     account = AccountFactory()
     before = {p.pk: (p.status, p.available_at) for p in other.phases.all()}
 
