@@ -146,25 +146,23 @@ def test_a_hung_claim_stays_in_progress_until_the_scheduler_expires_its_lease(
 
 
 def test_a_throttled_bot_waits_for_retry_after_instead_of_hammering(server_url, simulation_plan):
-    # given a server that allows each bot one request a minute
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "bot": "1/minute"}
+    # given a server that allows each bot one request a day (rates count per clock window: a
+    # minute's window could turn over during the run and allow a second request)
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "bot": "1/day"}
     with override_settings(
         REST_FRAMEWORK={**api_settings.user_settings, "DEFAULT_THROTTLE_RATES": rates}
     ):
-        started = time.monotonic()
         output = simulate(
             *("--url", server_url, "--bots", "1", "--duration", "2", "--cycles", "50"),
             "--quiet",
         )
-        took = time.monotonic() - started
 
     # then: one 204 (nothing to do), one 429, then a wait the end of the run cut short
     counts = summary(output)
     assert counts["idle polls (204)"] == 1
     assert counts["429 throttled"] == 1
     assert counts["other HTTP errors"] == 0
-    assert "stopped because the duration ran out" in output
-    assert took < 5
+    assert "stopped because the duration ran out" in output  # not after the day's wait
 
 
 def test_ctrl_c_stops_the_bots_and_prints_the_summary_while_the_server_is_down(
