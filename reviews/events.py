@@ -144,16 +144,23 @@ def _log(**kwargs) -> ReviewLog:
     return row
 
 
-def escalated(*, phase: WarmupPhase, actor: Actor, from_status: str, reason: str) -> ReviewLog:
-    return _log(
-        action=ReviewAction.ESCALATED,
-        actor=actor,
-        account=phase.account,
-        phase=phase,
-        from_status=from_status,
-        to_status=phase.status,
-        note=reason,
-    )
+def escalated_many(
+    escalations: list[tuple[WarmupPhase, str]], *, actor: Actor, from_status: str
+) -> list:
+    """The rows of failures escalated to review, (phase, reason) each, in one INSERT."""
+    values = [
+        _values(
+            action=ReviewAction.ESCALATED,
+            actor=actor,
+            account=phase.account,
+            phase=phase,
+            from_status=from_status,
+            to_status=phase.status,
+            note=reason,
+        )
+        for phase, reason in escalations
+    ]
+    return _insert(_chained(_bulk_rows(values)))
 
 
 def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> ReviewLog:

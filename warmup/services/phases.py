@@ -8,13 +8,16 @@ ReviewLog rows in one transaction, and leaves `status` to the moves of `warmup.s
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists
 from django.utils import timezone
+from fast_update.fast import fast_update
 
 from config import metrics
 from reviews import events
@@ -38,13 +41,14 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.policy import policy_for
+from warmup.policy import RetryPolicy, policy_for
 from warmup.services.accounts import account_suspend
 from warmup.state import (
     apply_transition_many,
     completion,
-    enter_review,
+    enter_review_many,
     release_lease,
+    release_leases,
     take_lease,
 )
 from warmup.validation import validate_category
@@ -334,6 +338,19 @@ def phase_fail(
     )
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One failure to record: the phase (locked by the caller), the attempt it ends (None when
+    there is none) and what went wrong."""
+
+    phase: WarmupPhase
+    attempt: PhaseAttempt | None
+    category: str
+    reason: str
+    details: dict
+    reported_retryable: bool = True
+
+
 def record_failure(
     phase: WarmupPhase,
     attempt: PhaseAttempt | None,
@@ -346,58 +363,119 @@ def record_failure(
     outcome: str,
     now: datetime,
 ) -> FailureOutcome:
-    """The failure path shared by bot reports and lease expiry. Caller holds the row lock."""
-    policy = policy_for(category, phase.template)
-    failure_fields = {
-        "last_failure_category": category,
-        "last_failure_reason": reason,
-        "last_failure_details": details,
-        "last_failure_at": now,
-    }
-    if policy.allows_retry(retry_count=phase.retry_count, reported_retryable=reported_retryable):
-        retry_count = phase.retry_count + 1
-        release_lease(
-            phase,
-            S.CONTENT_ASSIGNED,
-            retry_count=retry_count,
-            next_attempt_at=now + policy.backoff(retry_count),
-            **failure_fields,
-        )
-        decision = FailureDecision.RETRY_SCHEDULED
-    else:
-        enter_review(phase, now=now, **failure_fields)
-        decision = FailureDecision.REVIEW_REQUIRED
-        events.escalated(phase=phase, actor=actor, from_status=S.IN_PROGRESS, reason=reason)
-    transaction.on_commit(metrics.PHASE_FAILURES.labels(category=category, decision=decision).inc)
+    """The failure path of one phase (see `record_failures`). Caller holds the row lock."""
+    failure = Failure(phase, attempt, category, reason, details, reported_retryable)
+    return record_failures([failure], actor=actor, outcome=outcome, now=now)[0]
 
-    if attempt is not None:
+
+def record_failures(
+    failures: list[Failure], *, actor: Actor, outcome: str, now: datetime
+) -> list[FailureOutcome]:
+    """The failure path shared by bot reports and lease expiry: for each phase the retry
+    policy decides a retry (after its backoff) or an escalation to review, with a ReviewLog
+    row. Set-based, for a tick's batch of expired leases as for one report: one UPDATE per
+    decision, one for the attempts, one INSERT for the log rows. Caller holds the row locks."""
+    decided: list[tuple[Failure, RetryPolicy, str]] = []
+    retries: dict[int, dict] = {}
+    reviews: dict[int, dict] = {}
+    for failure in failures:
+        phase = failure.phase
+        policy = policy_for(failure.category, phase.template)
+        fields = {
+            "last_failure_category": failure.category,
+            "last_failure_reason": failure.reason,
+            "last_failure_details": failure.details,
+            "last_failure_at": now,
+        }
+        if policy.allows_retry(
+            retry_count=phase.retry_count, reported_retryable=failure.reported_retryable
+        ):
+            retry_count = phase.retry_count + 1
+            retries[phase.pk] = {
+                **fields,
+                "retry_count": retry_count,
+                "next_attempt_at": now + policy.backoff(retry_count),
+            }
+            decided.append((failure, policy, FailureDecision.RETRY_SCHEDULED))
+        else:
+            reviews[phase.pk] = fields
+            decided.append((failure, policy, FailureDecision.REVIEW_REQUIRED))
+
+    retried = [f.phase for f, _, decision in decided if decision == FailureDecision.RETRY_SCHEDULED]
+    escalated = [f for f, _, decision in decided if decision == FailureDecision.REVIEW_REQUIRED]
+    if retried:
+        release_leases(retried, S.CONTENT_ASSIGNED, per_row=retries)
+    if escalated:
+        enter_review_many([f.phase for f in escalated], now=now, per_row=reviews)
+        events.escalated_many(
+            [(f.phase, f.reason) for f in escalated], actor=actor, from_status=S.IN_PROGRESS
+        )
+    _close_attempts(decided, outcome=outcome, now=now)
+    for (category, decision), count in Counter(
+        (f.category, decision) for f, _, decision in decided
+    ).items():
+        transaction.on_commit(
+            partial(metrics.PHASE_FAILURES.labels(category=category, decision=decision).inc, count)
+        )
+    for failure, _, _ in decided:
+        if failure.category == FailureCategory.ACCOUNT_SUSPENDED:
+            account_suspend(
+                account=failure.phase.account, actor=actor, phase=failure.phase, note=failure.reason
+            )
+    return [
+        FailureOutcome(
+            phase=f.phase,
+            decision=decision,
+            retry_count=f.phase.retry_count,
+            max_retries=policy.max_retries,
+            next_attempt_at=f.phase.next_attempt_at,
+            review_required_since=f.phase.review_required_since,
+            category=f.category,
+            reason=f.reason,
+            details=f.details,
+            at=now,
+        )
+        for f, policy, decision in decided
+    ]
+
+
+ATTEMPT_FAILURE_FIELDS = [
+    "finished_at",
+    "outcome",
+    "failure_category",
+    "reason",
+    "details",
+    "retryable",
+    "decision",
+    "retry_count_after",
+    "max_retries",
+    "next_attempt_at",
+]
+
+
+def _close_attempts(decided, *, outcome: str, now: datetime) -> None:
+    """End the failures' attempts with what was decided, in one UPDATE."""
+    attempts = []
+    for failure, policy, decision in decided:
+        attempt = failure.attempt
+        if attempt is None:
+            continue
         attempt.finished_at = now
         attempt.outcome = outcome
-        attempt.failure_category = category
-        attempt.reason = reason
-        attempt.details = details
-        attempt.retryable = reported_retryable
+        attempt.failure_category = failure.category
+        attempt.reason = failure.reason
+        attempt.details = failure.details
+        attempt.retryable = failure.reported_retryable
         attempt.decision = decision
-        attempt.retry_count_after = phase.retry_count
+        attempt.retry_count_after = failure.phase.retry_count
         attempt.max_retries = policy.max_retries
-        attempt.next_attempt_at = phase.next_attempt_at
-        attempt.save()
-
-    if category == FailureCategory.ACCOUNT_SUSPENDED:
-        account_suspend(account=phase.account, actor=actor, phase=phase, note=reason)
-
-    return FailureOutcome(
-        phase=phase,
-        decision=decision,
-        retry_count=phase.retry_count,
-        max_retries=policy.max_retries,
-        next_attempt_at=phase.next_attempt_at,
-        review_required_since=phase.review_required_since,
-        category=category,
-        reason=reason,
-        details=details,
-        at=now,
-    )
+        attempt.next_attempt_at = failure.phase.next_attempt_at
+        attempts.append(attempt)
+    if len(attempts) == 1:
+        attempts[0].save(update_fields=ATTEMPT_FAILURE_FIELDS)
+    elif attempts:
+        # One UPDATE ... FROM VALUES (see `warmup.state._update_from_values`).
+        fast_update(PhaseAttempt.objects.all(), attempts, ATTEMPT_FAILURE_FIELDS, batch_size=None)
 
 
 def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutcome:
@@ -420,22 +498,35 @@ def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutco
 def expire_lease(
     phase: WarmupPhase, *, now: datetime, reason: str | None = None, actor: Actor = SYSTEM
 ) -> FailureOutcome:
-    """Turn a lease into a `lease_expired` failure (retried or escalated by policy): the
-    scheduler's path for an expired lease, and the bot services' for the leases of a bot that
-    is deactivated (with their own `reason` and `actor`). Caller holds the row lock."""
-    attempt = _attempt_for(phase, phase.lease_token)
-    return record_failure(
-        phase,
-        attempt,
-        category=FailureCategory.LEASE_EXPIRED,
-        reason=reason
-        or f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M} UTC",
-        details={
-            "bot": phase.bot.name if phase.bot else None,
-            "lease_expires_at": phase.lease_expires_at.isoformat(),
-        },
-        reported_retryable=True,
-        actor=actor,
-        outcome=AttemptOutcome.LEASE_EXPIRED,
-        now=now,
-    )
+    """`expire_leases` for one phase. Caller holds the row lock."""
+    return expire_leases([phase], now=now, reason=reason, actor=actor)[0]
+
+
+def expire_leases(
+    phases: list[WarmupPhase], *, now: datetime, reason: str | None = None, actor: Actor = SYSTEM
+) -> list[FailureOutcome]:
+    """Turn leases into `lease_expired` failures (retried or escalated by policy): the
+    scheduler's path for expired leases, a batch at a time, and the bot services' for the
+    leases of a bot that is deactivated (with their own `reason` and `actor`). The phases need
+    their template, account and bot; the caller holds their row locks."""
+    attempts = {
+        (attempt.phase_id, attempt.lease_token): attempt
+        for attempt in PhaseAttempt.objects.filter(
+            lease_token__in=[phase.lease_token for phase in phases]
+        )
+    }
+    failures = [
+        Failure(
+            phase,
+            attempts.get((phase.pk, phase.lease_token)),
+            category=FailureCategory.LEASE_EXPIRED,
+            reason=reason
+            or f"Lease of bot {phase.bot} expired at {phase.lease_expires_at:%Y-%m-%d %H:%M} UTC",
+            details={
+                "bot": phase.bot.name if phase.bot else None,
+                "lease_expires_at": phase.lease_expires_at.isoformat(),
+            },
+        )
+        for phase in phases
+    ]
+    return record_failures(failures, actor=actor, outcome=AttemptOutcome.LEASE_EXPIRED, now=now)

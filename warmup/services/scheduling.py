@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 
 from warmup.models import ACTIVE_STATUSES, ContentItem, PhaseStatus, WarmupPhase
-from warmup.services.phases import expire_lease
+from warmup.services.phases import expire_lease, expire_leases
 from warmup.state import apply_transition_many, assign_content, unlock
 
 S = PhaseStatus
@@ -239,4 +239,10 @@ def leases_expire(*, now: datetime) -> int:
         expire_lease(phase, now=now)
         return {"expired": 1}
 
-    return process_in_batches(expired, expire, what="Expiring a lease")["expired"]
+    def expire_many(phases):
+        expire_leases(phases, now=now)
+        return {"expired": len(phases)}
+
+    return process_in_batches(expired, expire, step_many=expire_many, what="Expiring a lease")[
+        "expired"
+    ]

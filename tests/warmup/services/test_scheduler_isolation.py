@@ -11,8 +11,8 @@ from tests.builders import make_in_progress, make_review_required, reload
 from tests.factories import AccountFactory, UserFactory
 from warmup.models import PhaseStatus
 from warmup.scheduler import tick
-from warmup.services import scheduling
-from warmup.services.phases import expire_lease
+from warmup.services import phases
+from warmup.services.phases import record_failures
 
 
 def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
@@ -22,12 +22,13 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
     broken = make_in_progress(account, bot)
     healthy = make_in_progress(AccountFactory(), other_bot)
 
-    def fault_for_one(phase, *, now):
-        if phase.pk == broken.pk:
+    def fault_for_one(failures, **kwargs):
+        if any(failure.phase.pk == broken.pk for failure in failures):
             raise RuntimeError("simulated fault")
-        return expire_lease(phase, now=now)
+        return record_failures(failures, **kwargs)
 
-    monkeypatch.setattr(scheduling, "expire_lease", fault_for_one)
+    # (the failure path both the batch and the row-by-row retry take)
+    monkeypatch.setattr(phases, "record_failures", fault_for_one)
 
     # when: both leases have expired and the scheduler runs
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
@@ -40,7 +41,7 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
     assert f"Expiring a lease failed for phase {broken.pk}" in caplog.text
 
     # and once the fault is gone, the next tick picks the broken phase up
-    monkeypatch.setattr(scheduling, "expire_lease", expire_lease)
+    monkeypatch.setattr(phases, "record_failures", record_failures)
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
         assert tick().expired == 1
     assert reload(broken).status == PhaseStatus.CONTENT_ASSIGNED

@@ -11,9 +11,12 @@ from django.test.utils import CaptureQueriesContext
 
 from bench.fleet import fill
 from reviews.integrity import check_integrity
+from reviews.models import ReviewAction
 from tests.conftest import requires_postgres
-from tests.factories import new_item_in_review
+from tests.factories import AccountFactory, new_item_in_review
+from warmup.models import AttemptOutcome, FailureCategory, PhaseStatus
 from warmup.scheduler import TickReport, tick
+from warmup.services.phases import phase_claim
 
 
 def idle_tick_statements(clock, bot, *, items_in_review: int) -> int:
@@ -98,3 +101,62 @@ def test_on_a_fleet_of_thousands_the_idle_tick_reads_only_its_partial_indexes():
             reads = phase_table_reads(plan[0]["Plan"], phase_indexes)
             assert reads, sql
             assert set(reads) <= TICK_INDEXES, (reads, sql)
+
+
+def claim_everything(bot) -> list:
+    claimed = []
+    while (phase := phase_claim(bot=bot)) is not None:
+        claimed.append(phase)
+    return claimed
+
+
+def expiry_tick(clock, bot, *, size: int, keep: bool = False) -> tuple[int, list, list]:
+    """A tick that expires `2 * size` leases at once: `size` on their third expiry (out of
+    retries: they go to review) and `size` on their first (retried). Returns its statements
+    and the two groups' phases. Built and measured in a transaction rolled back unless
+    `keep`."""
+    with transaction.atomic():
+        veterans = [AccountFactory() for _ in range(size)]
+        for _ in range(2):  # two expiries each: the lease_expired policy allows two retries
+            tick()
+            assert len(claim_everything(bot)) == size
+            clock.shift(timedelta(hours=3))
+            assert tick().expired == size
+            clock.shift(timedelta(hours=3))
+        newcomers = [AccountFactory() for _ in range(size)]
+        tick()
+        assert len(claim_everything(bot)) == 2 * size
+        clock.shift(timedelta(hours=3))
+        with CaptureQueriesContext(connection) as queries:
+            report = tick()
+        assert report.expired == 2 * size
+        escalated = [account.phases.order_by("order").first() for account in veterans]
+        retried = [account.phases.order_by("order").first() for account in newcomers]
+        assert check_integrity() == []
+        transaction.set_rollback(not keep)
+    return len(queries), escalated, retried
+
+
+@pytest.mark.django_db
+def test_expiring_many_leases_costs_the_same_statements_as_expiring_a_few(clock, bot, content_pool):
+    # given: leases that expire in one tick, some out of retries and some not, few or many
+    few, _, _ = expiry_tick(clock, bot, size=2)
+    many, escalated, retried = expiry_tick(clock, bot, size=8, keep=True)
+
+    # then: the tick expires them as a batch, not one by one
+    assert few == many
+
+    # and each got what the policy says: review once out of retries, a retry otherwise, with
+    # its attempt closed and (for review) a log row naming the expiry
+    assert {phase.status for phase in escalated} == {PhaseStatus.REVIEW_REQUIRED}
+    assert {phase.status for phase in retried} == {PhaseStatus.CONTENT_ASSIGNED}
+    assert {phase.retry_count for phase in retried} == {1}
+    for phase in escalated + retried:
+        attempt = phase.attempts.order_by("-number").first()
+        assert attempt.outcome == AttemptOutcome.LEASE_EXPIRED
+        assert attempt.retry_count_after == phase.retry_count
+        assert attempt.details["bot"] == phase.bot.name
+    for phase in escalated:
+        row = phase.review_logs.get(action=ReviewAction.ESCALATED)
+        assert row.note == phase.last_failure_reason
+        assert phase.last_failure_category == FailureCategory.LEASE_EXPIRED
