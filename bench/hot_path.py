@@ -9,8 +9,9 @@ Claims change data, so this builds its own fleet (`bench.fleet`) into `warmup_be
 DATABASE_URL's database (--reuse keeps the one built before; each cycle uses up one ready
 phase, 40 % of the accounts have one). Rounds alternate pgbench and the services; it prints the
 median of each, the ratio, the services' claim latency p50/p95/p99, and double claims (phases
-claimed more than once during the run: must be 0); with --peers also procrastinate doing
-defer, fetch and finish of a no-op task at the same K in each round (`bench/peers.py`).
+claimed more than once during the run: must be 0); with --peers also procrastinate and the
+django-tasks database backend doing defer, fetch and finish of a no-op task at the same K in
+each round (`bench/peers.py`).
 Writes bench/results/hot_path.json.
 """
 
@@ -53,18 +54,11 @@ def pgbench_script() -> str:
     claim = hot_path._CLAIM.format(filters="")
     claim_values = {
         **common,
-        "from": f"'{hot_path.CLAIM_FROM}'",
-        "to": f"'{hot_path.CLAIM_TO}'",
-        "active": "'active'",
         "token": "gen_random_uuid()",
         "max_lease": interval(MAX_LEASE),
     }
     complete_values = {
         **common,
-        "from": f"'{hot_path.COMPLETE_FROM}'",
-        "to": f"'{hot_path.COMPLETE_TO}'",
-        "unlock_from": f"'{hot_path.UNLOCK_FROM}'",
-        "unlock_to": f"'{hot_path.UNLOCK_TO}'",
         "phase": ":m_id",
         "token": ":m_lease_token::uuid",
         "method": "'bot'",
@@ -201,7 +195,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
     parser.add_argument(
-        "--peers", action="store_true", help="procrastinate too, each round (bench/peers.py)"
+        "--peers",
+        action="store_true",
+        help="procrastinate and django-tasks-db too, each round (bench/peers.py)",
     )
     args = parser.parse_args(argv)
     if min(args.accounts, args.threads, args.seconds, args.repeat) < 1:
@@ -238,7 +234,7 @@ def main(argv=None) -> int:
     bots = [bot_create(name=f"hot-path-{secrets.token_hex(4)}")[0] for _ in range(args.threads)]
     script = pgbench_script()
     since = datetime.now(UTC)
-    limits, projects, latencies, peers = [], [], [], []
+    limits, projects, latencies, peers, tasks = [], [], [], [], []
     if args.peers:
         from bench import peers as peer_bench
 
@@ -250,6 +246,7 @@ def main(argv=None) -> int:
                     peer_bench.procrastinate_rate(args.threads, args.seconds, apply_schema=run == 0)
                 )
             )
+            tasks += peer_bench.django_tasks_rates_apart(args.threads, args.seconds, 1)
         limits.append(run_pgbench(script, bot_id=bots[0].pk, threads=args.threads,
                                   seconds=args.seconds))  # fmt: skip
         rate, claimed = run_services(bots, seconds=args.seconds)
@@ -267,6 +264,7 @@ def main(argv=None) -> int:
         "claim_ms_p99": round(percentile(latencies, 0.99), 2),
         "double_claims": double_claims(since),
         **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
+        **({"django_tasks_db_cycles_per_s": round(statistics.median(tasks))} if tasks else {}),
         "runs": args.repeat,
         "seconds_per_run": args.seconds,
         "accounts": fleet_accounts(),

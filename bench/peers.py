@@ -145,6 +145,16 @@ async def procrastinate_rate(threads: int, seconds: int, *, apply_schema: bool) 
         return sum(done) / (time.perf_counter() - started)
 
 
+def django_tasks_rates_apart(threads: int, seconds: int, repeat: int) -> list[float]:
+    """`django_tasks_rates` in a process of its own (django-tasks needs its own settings)."""
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.peers", "--django-tasks", "--threads", str(threads),
+         "--seconds", str(seconds), "--repeat", str(repeat)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__)
     parser.add_argument("--threads", type=int, default=4)
@@ -168,12 +178,7 @@ def main(argv=None) -> int:
         asyncio.run(procrastinate_rate(args.threads, args.seconds, apply_schema=run == 0))
         for run in range(args.repeat)
     ]
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.peers", "--django-tasks", "--threads", str(args.threads),
-         "--seconds", str(args.seconds), "--repeat", str(args.repeat)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    tasks_rates = json.loads(child.stdout.strip().splitlines()[-1])
+    tasks_rates = django_tasks_rates_apart(args.threads, args.seconds, args.repeat)
     results = {
         "what": f"defer + fetch + finish of a no-op task, {args.threads} workers",
         "procrastinate_cycles_per_s": round(statistics.median(rates)),

@@ -16,13 +16,15 @@ why (not found, lease lost, a replay), so every refusal keeps its one wording.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import JSONField, Model
 from psycopg.types.json import Jsonb
 
 from config import metrics
@@ -50,17 +52,34 @@ def move(name: str) -> tuple[str, str]:
     return tuple(str(status) for status in pairs[0])
 
 
+def literal(status: str) -> str:
+    """A status as an SQL constant. The statuses are written into the statements, not bound:
+    a prepared statement's generic plan can use a partial index (`WHERE status = '...'`) only
+    when its query names the same constant."""
+    if not re.fullmatch(r"[a-z_]+", status):
+        raise ValueError(f"not a status: {status!r}")
+    return f"'{status}'"
+
+
 def available() -> bool:
     """Whether the hot path runs here (PostgreSQL); elsewhere the ORM path does the work."""
     return connection.vendor == "postgresql"
 
 
 class _PreparingCursor(psycopg.Cursor):
-    """Binds parameters on the server and prepares each statement the first time a connection
-    runs it (psycopg keeps them by text), whatever the connection's prepare threshold."""
+    """Binds parameters on the server, prepares each statement the first time a connection
+    runs it (psycopg keeps them by text; settings.py lets it) and reads results in binary
+    (a timestamp is decoded in C, not parsed from its text)."""
+
+    keep_query = False  # whether Django records the statement (DEBUG, tests capturing queries)
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
+        super().execute(query, params, prepare=True, binary=True)
+        if self.keep_query and self._query is None:
+            # A prepared statement runs by name, so psycopg keeps no text for Django's record
+            # (`last_executed_query` reads `_query`, as it does for any psycopg cursor).
+            self._query = self._convert_query(query, params)
+        return self
 
 
 def _fetchone(sql: str, params: dict):
@@ -69,6 +88,7 @@ def _fetchone(sql: str, params: dict):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _PreparingCursor(connection.connection)
+    raw.keep_query = connection.queries_logged
     # Django's wrapper: query capture, execute wrappers and its error classes stay in force.
     with connection._prepare_cursor(raw) as cursor:
         cursor.execute(sql, params)
@@ -87,17 +107,32 @@ def _columns(model: type[Model], alias: str, *, named: bool = False) -> str:
 
 
 def _instance(model: type[Model], values: tuple) -> Model | None:
-    """The model instance of its columns' values, read as the ORM reads them (JSON parsed)."""
+    """The model instance of its columns' values, read as the ORM reads them."""
     if values[0] is None:  # the LEFT JOIN found nothing (a phase without content)
         return None
+    attnames, converters = _READERS[model]
+    if converters:
+        values = list(values)
+        for index, convert in converters:
+            if values[index] is not None:
+                values[index] = convert(values[index], None, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
+def _readers(model: type[Model]) -> tuple[list[str], list[tuple[int, Callable]]]:
+    """A model's attribute names in column order, and the fields whose value the ORM converts
+    after reading it (from_db_value). A JSON column needs none: in binary, psycopg hands it
+    over parsed."""
     fields = model._meta.concrete_fields
-    values = [
-        field.from_db_value(value, None, connection)
-        if value is not None and hasattr(field, "from_db_value")
-        else value
-        for field, value in zip(fields, values, strict=True)
+    converters = [
+        (index, field.from_db_value)
+        for index, field in enumerate(fields)
+        if hasattr(field, "from_db_value") and not isinstance(field, JSONField)
     ]
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+    return [field.attname for field in fields], converters
+
+
+_READERS = {model: _readers(model) for model in (WarmupPhase, Account, ContentItem)}
 
 
 _SPANS = [
@@ -129,11 +164,12 @@ _RETURNED = (
 # --- Claim ---------------------------------------------------------------------------------
 
 CLAIM_FROM, CLAIM_TO = move("claim")
+_ACTIVE = literal(AccountStatus.ACTIVE)
 
 _CLAIM = f"""
 WITH next AS (
     SELECT p.id FROM {_PHASE} p JOIN {Account._meta.db_table} a ON a.id = p.account_id
-    WHERE p.status = %(from)s AND p.next_attempt_at <= %(now)s AND a.status = %(active)s
+    WHERE p.status = {literal(CLAIM_FROM)} AND p.next_attempt_at <= %(now)s AND a.status = {_ACTIVE}
         AND EXISTS (SELECT FROM {Bot._meta.db_table} b WHERE b.id = %(bot)s AND b.is_active)
     {{filters}}
     ORDER BY p.next_attempt_at, p.id
@@ -141,12 +177,12 @@ WITH next AS (
     FOR UPDATE OF p SKIP LOCKED
 ), moved AS (
     UPDATE {_PHASE} p SET
-        status = %(to)s, bot_id = %(bot)s, lease_token = %(token)s,
+        status = {literal(CLAIM_TO)}, bot_id = %(bot)s, lease_token = %(token)s,
         lease_expires_at = %(now)s
             + LEAST(GREATEST(t.lease_duration, interval '1 second'), %(max_lease)s),
         attempt_count = p.attempt_count + 1, updated_at = %(now)s
     FROM next, {PhaseTemplate._meta.db_table} t
-    WHERE p.id = next.id AND p.status = %(from)s AND t.id = p.template_id
+    WHERE p.id = next.id AND p.status = {literal(CLAIM_FROM)} AND t.id = p.template_id
     RETURNING {_columns(WarmupPhase, "p")}
 ), attempt AS (
     INSERT INTO {PhaseAttempt._meta.db_table} (
@@ -179,9 +215,6 @@ def claim(*, bot_id: int, token: UUID, now: datetime, **narrowing) -> WarmupPhas
     row = _fetchone(
         _CLAIM.format(filters=filters),
         {
-            "from": CLAIM_FROM,
-            "to": CLAIM_TO,
-            "active": str(AccountStatus.ACTIVE),
             "now": now,
             "bot": bot_id,
             "token": token,
@@ -205,10 +238,10 @@ UNLOCK_FROM, UNLOCK_TO = move("unlock")
 _COMPLETE = f"""
 WITH moved AS (
     UPDATE {_PHASE} p SET
-        status = %(to)s, lease_token = NULL, lease_expires_at = NULL,
+        status = {literal(COMPLETE_TO)}, lease_token = NULL, lease_expires_at = NULL,
         completed_at = %(now)s, completion_method = %(method)s, next_attempt_at = NULL,
         updated_at = %(now)s
-    WHERE p.id = %(phase)s AND p.status = %(from)s AND p.lease_token = %(token)s
+    WHERE p.id = %(phase)s AND p.status = {literal(COMPLETE_FROM)} AND p.lease_token = %(token)s
         AND p.bot_id = %(bot)s AND p.lease_expires_at > %(now)s
     RETURNING {_columns(WarmupPhase, "p")}
 ), closed AS (
@@ -218,16 +251,16 @@ WITH moved AS (
 ), wait AS (
     SELECT q.id, LEAST(GREATEST(t.delay, interval '0'), %(max_delay)s) AS delay
     FROM moved m
-    JOIN {_PHASE} q ON q.account_id = m.account_id AND q.status = %(unlock_from)s
+    JOIN {_PHASE} q ON q.account_id = m.account_id AND q.status = {literal(UNLOCK_FROM)}
         AND q."order" > m."order"
     JOIN {PhaseTemplate._meta.db_table} t ON t.id = q.template_id
     ORDER BY q."order"
     LIMIT 1
 ), following AS (
     UPDATE {_PHASE} n SET
-        status = CASE WHEN w.delay <= interval '0' THEN %(unlock_to)s ELSE n.status END,
+        status = CASE WHEN w.delay <= interval '0' THEN {literal(UNLOCK_TO)} ELSE n.status END,
         available_at = %(now)s + w.delay, updated_at = %(now)s
-    FROM wait w WHERE n.id = w.id AND n.status = %(unlock_from)s
+    FROM wait w WHERE n.id = w.id AND n.status = {literal(UNLOCK_FROM)}
     RETURNING n.id, n.account_id, n.status, n.last_failure_category
 )
 {_RETURNED.format(extra=", f.id, f.account_id, f.status, f.last_failure_category")}
@@ -255,10 +288,6 @@ def complete(
     row = _fetchone(
         _COMPLETE,
         {
-            "from": COMPLETE_FROM,
-            "to": COMPLETE_TO,
-            "unlock_from": UNLOCK_FROM,
-            "unlock_to": UNLOCK_TO,
             "phase": phase_id,
             "bot": bot_id,
             "token": token,
