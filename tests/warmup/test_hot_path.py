@@ -64,6 +64,22 @@ def test_a_claim_and_a_completion_are_one_statement_each(account, bot):
     assert account.phases.get(order=2).available_at is not None
 
 
+def test_the_claim_and_the_completion_run_as_statements_prepared_on_the_server(account, bot):
+    make_content_assigned(account)
+    phase = phase_claim(bot=bot)
+    phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+    # the two statements are prepared on this connection, the ORM's queries are not
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert any("INSERT INTO warmup_phaseattempt" in statement for statement in prepared)
+    assert any("completion_method" in statement for statement in prepared)
+    assert len(prepared) == 2
+    # and their plans name the statuses, so the partial indexes serve even a generic plan
+    assert all(f"'{S.CONTENT_ASSIGNED}'" in s or f"'{S.IN_PROGRESS}'" in s for s in prepared)
+
+
 @pytest.mark.parametrize(("from_status", "to_status"), REFUSED)
 def test_the_one_statement_moves_refuse_every_move_the_table_refuses(
     from_status, to_status, account, bot
