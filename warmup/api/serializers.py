@@ -155,18 +155,23 @@ class FailureSerializer(serializers.Serializer):
     at = serializers.DateTimeField(help_text="When the failure was reported or recorded.")
 
 
+# One instance for every row of every page: building a serializer per row (its fields are
+# deep-copied from the class each time) cost a queue page a quarter of its time.
+_FAILURE = FailureSerializer()
+
+
 def last_failure(phase: WarmupPhase) -> dict | None:
     """The phase's last failure as the APIs show it, or None if it never failed."""
     if not phase.last_failure_category:
         return None
-    return FailureSerializer(
+    return _FAILURE.to_representation(
         {
             "category": phase.last_failure_category,
             "reason": phase.last_failure_reason,
             "details": phase.last_failure_details,
             "at": phase.last_failure_at,
         }
-    ).data
+    )
 
 
 class BotPhaseSerializer(serializers.ModelSerializer):
