@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
@@ -204,12 +205,22 @@ REASON_CHARS = 60  # of a failure reason on the queue's row; the whole of it is 
 
 class QueueChangeList(BoundedChangeList):
     """The queue's list: each row's link made from one reversed address rather than one
-    `reverse()` per row (the list pays for every microsecond fifty times)."""
+    `reverse()` per row (the list pays for every microsecond fifty times), and with the list's
+    filters added once: Django's `add_preserved_filters` resolves the address again for every
+    row of a filtered list, so the rows get the filters already in their address and an empty
+    set to add."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.row_filters, self.preserved_filters = self.preserved_filters, ""
 
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
             marker = "0"
-            url = super().url_for_result(type(result)(pk=int(marker)))
+            url = add_preserved_filters(
+                {"preserved_filters": self.row_filters, "opts": self.opts},
+                super().url_for_result(type(result)(pk=int(marker))),
+            )
             self._change_url = url.rsplit(f"/{marker}/", 1)
         head, tail = self._change_url
         return f"{head}/{result.pk}/{tail}"
