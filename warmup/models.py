@@ -190,6 +190,15 @@ class Bot(models.Model):
 # --- Phases and attempts -------------------------------------------------------------------
 
 
+# The queue's filters on the phase's own columns, each with an index of its own (see Meta).
+QUEUE_FILTER_COLUMNS = {
+    "last_failure_category": "category",
+    "phase_type": "type",
+    "review_assignee": "assignee",
+    "bot": "bot",
+}
+
+
 class WarmupPhase(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="phases")
     template = models.ForeignKey(PhaseTemplate, on_delete=models.PROTECT, related_name="phases")
@@ -307,6 +316,18 @@ class WarmupPhase(models.Model):
                 condition=Q(status=PhaseStatus.REVIEW_REQUIRED),
                 include=["last_failure_category", "phase_type", "review_assignee", "bot"],
                 name="phase_review_queue_idx",
+            ),
+            # The queue filtered by one of the columns above: that column, then the queue's
+            # order. A filter that matches few items (a rare category, one bot) would otherwise
+            # walk the whole queue index to fill a page; each of these holds the items in
+            # review only, so they cost the fleet's other phases nothing.
+            *(
+                models.Index(
+                    fields=[column, "-escalation_level", "review_required_since", "id"],
+                    condition=Q(status=PhaseStatus.REVIEW_REQUIRED),
+                    name=f"phase_review_by_{name}_idx",
+                )
+                for column, name in QUEUE_FILTER_COLUMNS.items()
             ),
             # The claim query: ready phases by when they may next be attempted. The id makes the
             # index match the query's ORDER BY, so LIMIT 1 reads one entry, not every ready row.
