@@ -64,8 +64,10 @@ mutation: $(VENV)/.installed
 ## make bench: the benchmarks against the fleet in DATABASE_URL's PostgreSQL database (built first
 ## with `python -m bench.fleet --accounts 200000` if it has none): a table of each figure beside
 ## its raw-SQL limit on stdout, JSON in bench/results/. BENCH_ARGS="--only tick_idle --repeat 3".
-## make bench-smoke: a tiny fleet in a database of its own and one pass of each benchmark, so
-## the benchmarks cannot rot (CI runs it); its figures mean nothing.
+## make bench-smoke: a tiny fleet in a database of its own and one pass of each benchmark, then
+## a few cycles of the bot hot path (beside pgbench), of the same over HTTP (gunicorn) and of
+## churn, each on a tiny fleet of its own, so the benchmarks cannot rot (CI runs it); its
+## figures mean nothing, and any failure (or a double claim) fails it.
 bench: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL (PostgreSQL)"; exit 2; }
 	$(PY) -m bench.runner --has-fleet || $(PY) -m bench.fleet
@@ -74,6 +76,9 @@ bench: $(VENV)/.installed
 bench-smoke: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" || { echo "make bench-smoke needs DATABASE_URL (PostgreSQL)"; exit 2; }
 	$(PY) -m bench.runner --smoke
+	$(PY) -m bench.hot_path --smoke
+	$(PY) -m bench.http_path --smoke
+	$(PY) -m bench.churn --smoke
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis

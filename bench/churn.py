@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.churn [--cycles 100000] [--threads 4] [--window 2000]
-        [--accounts 300000] [--reuse]
+        [--accounts 300000] [--reuse] [--smoke]
 
 Runs on the fleet of `bench.hot_path` (`warmup_bench_h`; --reuse keeps the one built before;
 each cycle uses up one ready phase, 40 % of the accounts have one). K threads, one bot each,
@@ -12,25 +12,38 @@ phases table's updates, HOT updates and dead tuples come from pg_stat_user_table
 heartbeats alone shows whether a heartbeat is a HOT update (it is only if it writes no indexed
 column: the columns it writes are set against every index's columns and predicate). Prints
 JSON and writes bench/results/churn.json. Not a test: it takes minutes.
+
+With --smoke (`make bench-smoke`), as `bench.hot_path --smoke`: a tiny fleet in
+`<DATABASE_URL's name>_bench_h_smoke`, a few dozen cycles and a short heartbeat run, the JSON
+printed but not written, the database dropped; a failure exits non-zero. Seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
 
-from bench.hot_path import RESULTS, open_own_fleet, percentile
+from bench.hot_path import (
+    CycleFailed,
+    drop_smoke_fleet,
+    open_own_fleet,
+    percentile,
+    save,
+    smoke_accounts,
+)
 
 TABLE = "warmup_warmupphase"
 # What `phase_heartbeat` writes (warmup.services.phases).
 HEARTBEAT_COLUMNS = {"lease_expires_at", "updated_at"}
+# --smoke: cycles, window, and the heartbeat run's leases and beats.
+SMOKE = {"cycles": 20, "window": 10, "leases": 5, "beats": 2}
 
 
 def cycles(bots, count: int, *, heartbeat: bool = True) -> list[float]:
-    """`count` claim (+ heartbeat) + complete cycles over K threads; claim latencies in ms."""
+    """`count` claim (+ heartbeat) + complete cycles over K threads; claim latencies in ms.
+    A failure in any thread ends the run (raised again here: a thread's own would be lost)."""
     from django.db import connection
 
     from warmup.services.phases import phase_claim, phase_complete, phase_heartbeat
@@ -38,31 +51,41 @@ def cycles(bots, count: int, *, heartbeat: bool = True) -> list[float]:
     left = [count]
     lock = threading.Lock()
     latencies: list[float] = []
+    errors: list[Exception] = []
 
     def work(bot):
         mine = []
-        while True:
+        try:
+            while True:
+                with lock:
+                    if left[0] <= 0 or errors:
+                        break
+                    left[0] -= 1
+                started = time.perf_counter()
+                phase = phase_claim(bot=bot)
+                mine.append((time.perf_counter() - started) * 1000)
+                if phase is None:
+                    raise CycleFailed("bench.churn: no ready phase left; build a bigger fleet")
+                if heartbeat:
+                    phase_heartbeat(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+                phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+        except Exception as exc:
             with lock:
-                if left[0] <= 0:
-                    break
-                left[0] -= 1
-            started = time.perf_counter()
-            phase = phase_claim(bot=bot)
-            mine.append((time.perf_counter() - started) * 1000)
-            if phase is None:
-                raise SystemExit("bench.churn: no ready phase left; build a bigger fleet")
-            if heartbeat:
-                phase_heartbeat(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
-            phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
-        with lock:
-            latencies.extend(mine)
-        connection.close()  # flushes this connection's table statistics
+                errors.append(exc)
+        finally:
+            with lock:
+                latencies.extend(mine)
+            connection.close()  # flushes this connection's table statistics
 
     workers = [threading.Thread(target=work, args=(bot,)) for bot in bots]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+    if errors:
+        if isinstance(errors[0], CycleFailed):
+            raise SystemExit(str(errors[0]))
+        raise errors[0]
     return latencies
 
 
@@ -73,6 +96,8 @@ def heartbeats_only(bot, leases: int, beats: int) -> dict:
     from warmup.services.phases import phase_claim, phase_complete, phase_heartbeat
 
     held = [phase_claim(bot=bot) for _ in range(leases)]
+    if None in held:
+        raise SystemExit("bench.churn: no ready phase left; build a bigger fleet")
     connection.close()
     before = table_stats()
     for _ in range(beats):
@@ -129,6 +154,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=2000)
     parser.add_argument("--accounts", type=int, default=300_000)
     parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny fleet in a database of its own, a few dozen cycles, nothing written",
+    )
     args = parser.parse_args(argv)
     if min(args.cycles, args.threads, args.window, args.accounts) < 1:
         parser.error("--cycles, --threads, --window and --accounts must be at least 1")
@@ -137,12 +167,27 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not open_own_fleet("bench.churn", accounts=args.accounts, reuse=args.reuse):
+    leases, beats = 50, 20
+    if args.smoke:
+        args.cycles, args.window = SMOKE["cycles"], SMOKE["window"]
+        leases, beats = SMOKE["leases"], SMOKE["beats"]
+        args.accounts = smoke_accounts(args.cycles + 2 * args.window + leases)
+    if not open_own_fleet(
+        "bench.churn", accounts=args.accounts, reuse=args.reuse, smoke=args.smoke
+    ):
         return 2
+    try:
+        return run(args, leases=leases, beats=beats)
+    finally:
+        if args.smoke:
+            drop_smoke_fleet()
+
+
+def run(args, *, leases: int, beats: int) -> int:
     from warmup.services.bots import bot_create
 
     bots = [bot_create(name=f"churn-{i}-{time.time_ns()}")[0] for i in range(args.threads)]
-    heartbeat = heartbeats_only(bots[0], leases=50, beats=20)
+    heartbeat = heartbeats_only(bots[0], leases=leases, beats=beats)
     start = table_stats()
     started = time.perf_counter()
     fresh = cycles(bots, args.window)
@@ -174,10 +219,9 @@ def main(argv=None) -> int:
         "heartbeat_hot_updates": heartbeat["hot_updates"],
         "heartbeat_writes": sorted(HEARTBEAT_COLUMNS),
         "indexes_reading_heartbeat_columns": touching,
+        **({"smoke": True} if args.smoke else {}),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "churn.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save("churn.json", results, smoke=args.smoke)
     return 0
 
 

@@ -3,7 +3,7 @@ same two statements (`warmup.hot_path`) at the same K, in the same run.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.hot_path [--accounts 200000] [--threads 4] [--seconds 5]
-        [--repeat 3] [--reuse] [--peers]
+        [--repeat 3] [--reuse] [--peers] [--smoke]
 
 Claims change data, so this builds its own fleet (`bench.fleet`) into `warmup_bench_h` next to
 DATABASE_URL's database (--reuse keeps the one built before; each cycle uses up one ready
@@ -13,6 +13,12 @@ claimed more than once during the run: must be 0); with --peers also procrastina
 django-tasks database backend doing defer, fetch and finish of a no-op task at the same K in
 each round (`bench/peers.py`).
 Writes bench/results/hot_path.json.
+
+With --smoke (`make bench-smoke`) it builds a tiny fleet in a database of its own,
+`<DATABASE_URL's name>_bench_h_smoke`, runs one round of a fixed number of cycles per thread
+(pgbench with -t, so it cannot run out of ready phases), prints the JSON without writing it
+and drops that database: the figures mean nothing, the run proves the code still works (a
+failure or a double claim exits non-zero). --peers is left out of smoke.
 """
 
 from __future__ import annotations
@@ -37,7 +43,10 @@ os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 DATABASE = "warmup_bench_h"
+SMOKE_SUFFIX = "_bench_h_smoke"
 RESULTS = Path(__file__).resolve().parent / "results"
+# --smoke: cycles per thread (pgbench transactions per client, and service cycles alike).
+SMOKE_CYCLES = 5
 
 
 def pgbench_script() -> str:
@@ -75,52 +84,69 @@ def pgbench_script() -> str:
     return f"{fill(claim, claim_values)} \\gset\n{fill(hot_path._COMPLETE, complete_values)};\n"
 
 
-def run_pgbench(script: str, *, bot_id: int, threads: int, seconds: int) -> float:
-    """Cycles per second of pgbench (prepared statements, K clients on K threads)."""
+def run_pgbench(
+    script: str, *, bot_id: int, threads: int, seconds: int, count: int | None = None
+) -> float:
+    """Cycles per second of pgbench (prepared statements, K clients on K threads), for
+    `seconds`, or `count` transactions per client when given. A failed pgbench (a client
+    aborted: say the claim found no ready phase) ends the run with its message."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
+    length = ["-T", str(seconds)] if count is None else ["-t", str(count)]
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
         file.write(script)
         file.flush()
-        out = subprocess.run(
+        done = subprocess.run(
             [
                 "pgbench", "-n", "-M", "prepared", "-c", str(threads), "-j", str(threads),
-                "-T", str(seconds), "-D", f"bot={bot_id}", "-f", file.name,
+                *length, "-D", f"bot={bot_id}", "-f", file.name,
                 "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
                 "-U", db["USER"] or "postgres", db["NAME"],
             ],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+            capture_output=True, text=True,
+        )  # fmt: skip
+    found = re.search(r"tps = ([\d.]+)", done.stdout)
+    if done.returncode or found is None:
+        raise SystemExit(
+            f"bench.hot_path: pgbench failed (exit {done.returncode}):\n"
+            f"{done.stderr.strip()}\n{done.stdout.strip()}"
+        )
+    return float(found.group(1))
 
 
 class CycleFailed(Exception):
     """A cycle that cannot go on (nothing left to claim, an unexpected answer): the run stops."""
 
 
-def run_cycles(clients, *, seconds: int, start, cycle, finish) -> tuple[float, list[float]]:
+def run_cycles(
+    clients, *, seconds: int, start, cycle, finish, count: int | None = None
+) -> tuple[float, list[float]]:
     """Cycles per second of one thread per client, all let go at once, each repeating
-    `cycle(session)` (which returns its claim's latency in ms) for `seconds`; and every claim's
-    latency. `start(client)` opens a thread's session, `finish(session)` closes it. A
-    CycleFailed in any thread ends the run with its message."""
+    `cycle(session)` (which returns its claim's latency in ms) for `seconds`, or `count` times
+    when given; and every claim's latency. `start(client)` opens a thread's session,
+    `finish(session)` closes it. A CycleFailed in any thread ends the run with its message,
+    any other exception in a thread is raised again here (a thread's own would be lost)."""
     barrier = threading.Barrier(len(clients) + 1)
     cycles, latencies, errors = [], [], []
 
     def work(client):
         barrier.wait()
-        session, done, mine = start(client), 0, []
+        done, mine = 0, []
         try:
-            until = time.perf_counter() + seconds
-            while time.perf_counter() < until:
-                mine.append(cycle(session))
-                done += 1
-        except CycleFailed as exc:
-            errors.append(str(exc))
+            session = start(client)
+            try:
+                until = time.perf_counter() + seconds
+                while (done < count) if count is not None else (time.perf_counter() < until):
+                    mine.append(cycle(session))
+                    done += 1
+            finally:
+                finish(session)
+        except Exception as exc:
+            errors.append(exc)
         finally:
             cycles.append(done)
             latencies.extend(mine)
-            finish(session)
 
     workers = [threading.Thread(target=work, args=(client,)) for client in clients]
     for worker in workers:
@@ -130,13 +156,15 @@ def run_cycles(clients, *, seconds: int, start, cycle, finish) -> tuple[float, l
     for worker in workers:
         worker.join()
     if errors:
-        raise SystemExit(errors[0])
+        if isinstance(errors[0], CycleFailed):
+            raise SystemExit(str(errors[0]))
+        raise errors[0]
     return sum(cycles) / (time.perf_counter() - started), latencies
 
 
-def run_services(bots, *, seconds: int) -> tuple[float, list[float]]:
+def run_services(bots, *, seconds: int, count: int | None = None) -> tuple[float, list[float]]:
     """Cycles per second of K threads, one bot each, claiming and completing through the
-    services for `seconds`; and every claim's latency in ms."""
+    services for `seconds` (or `count` cycles each); and every claim's latency in ms."""
     from django.db import connection
 
     from warmup.services.phases import phase_claim, phase_complete
@@ -153,6 +181,7 @@ def run_services(bots, *, seconds: int) -> tuple[float, list[float]]:
     return run_cycles(
         bots,
         seconds=seconds,
+        count=count,
         start=lambda bot: bot,
         cycle=cycle,
         finish=lambda bot: connection.close(),
@@ -199,36 +228,87 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="procrastinate and django-tasks-db too, each round (bench/peers.py)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny fleet in a database of its own, one short round, nothing written",
+    )
     args = parser.parse_args(argv)
     if min(args.accounts, args.threads, args.seconds, args.repeat) < 1:
         parser.error("--accounts, --threads, --seconds and --repeat must be at least 1")
+    if args.smoke and args.peers:
+        parser.error("--peers needs the bench extra; smoke leaves it out")
     return args
 
 
-def open_own_fleet(who: str, *, accounts: int, reuse: bool) -> bool:
+def smoke_accounts(cycles: int) -> int:
+    """A fleet with ready phases for twice `cycles` (40 % of the accounts have one, and a
+    completion readies nothing before its step's delay), at least the 100 `bench.fleet` needs."""
+    return max(100, cycles * 5)
+
+
+def open_own_fleet(who: str, *, accounts: int, reuse: bool, smoke: bool = False) -> bool:
     """Point Django at DATABASE (the writing benchmarks' own fleet, never the shared one) and
-    build the fleet there unless `reuse`. False, said on stderr, when DATABASE_URL is not
-    PostgreSQL."""
+    build the fleet there unless `reuse`. With `smoke`, the database is DATABASE_URL's name
+    plus SMOKE_SUFFIX instead (a run of its own, next to the caller's database), always built
+    afresh and quietly; `drop_smoke_fleet()` drops it. False, said on stderr, when DATABASE_URL
+    is not PostgreSQL."""
     import django
     from django.conf import settings
 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         print(f"{who}: DATABASE_URL must point at PostgreSQL", file=sys.stderr)
         return False
-    settings.DATABASES["default"]["NAME"] = DATABASE
+    if smoke:
+        settings.DATABASES["default"]["NAME"] += SMOKE_SUFFIX
+    else:
+        settings.DATABASES["default"]["NAME"] = DATABASE
     django.setup()
     from bench import fleet
 
-    if not reuse:
+    if smoke or not reuse:
         fleet.recreate_database()
-        fleet.build(accounts)
+        fleet.build(accounts, log=(lambda line: None) if smoke else print)
     return True
+
+
+def drop_smoke_fleet() -> None:
+    """Drop the smoke run's own database (`open_own_fleet(..., smoke=True)`)."""
+    from django.conf import settings
+    from django.db import connections
+
+    from bench import fleet
+
+    if not settings.DATABASES["default"]["NAME"].endswith(SMOKE_SUFFIX):
+        raise RuntimeError("not a smoke run's database; left alone")
+    connections.close_all()
+    fleet.drop_database()
+
+
+def save(name: str, results: dict, *, smoke: bool) -> None:
+    """Print the results as JSON; write them to bench/results/<name> unless in a smoke run."""
+    if not smoke:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not open_own_fleet("bench.hot_path", accounts=args.accounts, reuse=args.reuse):
+    count = SMOKE_CYCLES if args.smoke else None
+    if args.smoke:
+        args.repeat = 1
+    accounts = smoke_accounts(2 * args.threads * SMOKE_CYCLES) if args.smoke else args.accounts
+    if not open_own_fleet("bench.hot_path", accounts=accounts, reuse=args.reuse, smoke=args.smoke):
         return 2
+    try:
+        return run(args, count)
+    finally:
+        if args.smoke:
+            drop_smoke_fleet()
+
+
+def run(args, count: int | None) -> int:
     from warmup.services.bots import bot_create
 
     bots = [bot_create(name=f"hot-path-{secrets.token_hex(4)}")[0] for _ in range(args.threads)]
@@ -248,8 +328,8 @@ def main(argv=None) -> int:
             )
             tasks += peer_bench.django_tasks_rates_apart(args.threads, args.seconds, 1)
         limits.append(run_pgbench(script, bot_id=bots[0].pk, threads=args.threads,
-                                  seconds=args.seconds))  # fmt: skip
-        rate, claimed = run_services(bots, seconds=args.seconds)
+                                  seconds=args.seconds, count=count))  # fmt: skip
+        rate, claimed = run_services(bots, seconds=args.seconds, count=count)
         projects.append(rate)
         latencies.extend(claimed)
     limit, project = statistics.median(limits), statistics.median(projects)
@@ -266,12 +346,11 @@ def main(argv=None) -> int:
         **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
         **({"django_tasks_db_cycles_per_s": round(statistics.median(tasks))} if tasks else {}),
         "runs": args.repeat,
-        "seconds_per_run": args.seconds,
+        **({"cycles_per_thread": count} if count else {"seconds_per_run": args.seconds}),
         "accounts": fleet_accounts(),
+        **({"smoke": True} if args.smoke else {}),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hot_path.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save("hot_path.json", results, smoke=args.smoke)
     return 1 if results["double_claims"] else 0
 
 

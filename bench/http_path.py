@@ -3,13 +3,17 @@ workers, CONN_MAX_AGE, keep-alive), beside the same cycle through the services, 
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.http_path [--threads 4] [--seconds 5] [--repeat 3]
-        [--workers 2] [--web-threads 4] [--accounts 200000] [--reuse]
+        [--workers 2] [--web-threads 4] [--accounts 200000] [--reuse] [--smoke]
 
 Runs on the fleet of `bench.hot_path` (`warmup_bench_h`; --reuse keeps the one built before).
 Each client thread is one bot on one kept-alive connection. The server runs with DEBUG off and
 logs at INFO to a file, as in production; only the bot rate limit is lifted (the load is the
 point here). Prints the medians, the ratio (services over HTTP), the claim latency over HTTP
 p50/p95/p99 and double claims. Writes bench/results/http_path.json.
+
+With --smoke (`make bench-smoke`), as `bench.hot_path --smoke`: a tiny fleet in
+`<DATABASE_URL's name>_bench_h_smoke`, one round of a few cycles per bot over HTTP and through
+the services, the JSON printed but not written, the database dropped; a failure exits non-zero.
 """
 
 from __future__ import annotations
@@ -29,14 +33,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.hot_path import (
-    DATABASE,
-    RESULTS,
+    SMOKE_CYCLES,
     CycleFailed,
     double_claims,
+    drop_smoke_fleet,
     open_own_fleet,
     percentile,
     run_cycles,
     run_services,
+    save,
+    smoke_accounts,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +65,7 @@ def start_server(*, workers: int, threads: int, log) -> tuple[subprocess.Popen, 
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1",
         DATABASE_URL=f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{DATABASE}",
+        f"{db['PORT'] or 5432}/{db['NAME']}",
         BOT_RATE="100000000/minute",
         LOG_FORMAT="json",
         LOG_LEVEL="INFO",
@@ -74,6 +80,10 @@ def start_server(*, workers: int, threads: int, log) -> tuple[subprocess.Popen, 
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"bench.http_path: gunicorn exited ({process.returncode}):\n{_tail(log)}"
+            )
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request("POST", "/api/v1/bot/phases/claim/")
@@ -82,7 +92,13 @@ def start_server(*, workers: int, threads: int, log) -> tuple[subprocess.Popen, 
         except OSError:
             time.sleep(0.2)
     stop_server(process)
-    raise SystemExit("bench.http_path: gunicorn did not answer within 60 s")
+    raise SystemExit(f"bench.http_path: gunicorn did not answer within 60 s:\n{_tail(log)}")
+
+
+def _tail(log, lines: int = 30) -> str:
+    """The last lines gunicorn wrote to its log file."""
+    log.flush()
+    return "\n".join(Path(log.name).read_text(errors="replace").splitlines()[-lines:])
 
 
 def stop_server(process: subprocess.Popen) -> None:
@@ -90,9 +106,11 @@ def stop_server(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def run_http(port: int, tokens: list[str], *, seconds: int) -> tuple[float, list[float]]:
+def run_http(
+    port: int, tokens: list[str], *, seconds: int, count: int | None = None
+) -> tuple[float, list[float]]:
     """Cycles per second of one client thread per bot token, each on its own kept-alive
-    connection; and every claim's latency in ms."""
+    connection, for `seconds` (or `count` cycles each); and every claim's latency in ms."""
 
     def post(session, path: str, body: dict) -> dict:
         conn, headers = session
@@ -119,7 +137,12 @@ def run_http(port: int, tokens: list[str], *, seconds: int) -> tuple[float, list
         return latency
 
     return run_cycles(
-        tokens, seconds=seconds, start=start, cycle=cycle, finish=lambda s: s[0].close()
+        tokens,
+        seconds=seconds,
+        count=count,
+        start=start,
+        cycle=cycle,
+        finish=lambda s: s[0].close(),
     )
 
 
@@ -132,6 +155,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--web-threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny fleet in a database of its own, one short round, nothing written",
+    )
     args = parser.parse_args(argv)
     if min(args.threads, args.seconds, args.repeat, args.workers, args.web_threads) < 1:
         parser.error("--threads, --seconds, --repeat, --workers and --web-threads must be >= 1")
@@ -140,8 +168,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not open_own_fleet("bench.http_path", accounts=args.accounts, reuse=args.reuse):
+    count = SMOKE_CYCLES if args.smoke else None
+    if args.smoke:
+        args.repeat = 1
+    accounts = smoke_accounts(2 * args.threads * SMOKE_CYCLES) if args.smoke else args.accounts
+    if not open_own_fleet("bench.http_path", accounts=accounts, reuse=args.reuse, smoke=args.smoke):
         return 2
+    try:
+        return run(args, count)
+    finally:
+        if args.smoke:
+            drop_smoke_fleet()
+
+
+def run(args, count: int | None) -> int:
     from warmup.services.bots import bot_create
 
     made = [bot_create(name=f"http-path-{os.urandom(4).hex()}") for _ in range(args.threads)]
@@ -152,10 +192,10 @@ def main(argv=None) -> int:
         process, port = start_server(workers=args.workers, threads=args.web_threads, log=log)
         try:
             for _ in range(args.repeat):
-                rate, claimed = run_http(port, tokens, seconds=args.seconds)
+                rate, claimed = run_http(port, tokens, seconds=args.seconds, count=count)
                 over_http.append(rate)
                 latencies.extend(claimed)
-                services.append(run_services(bots, seconds=args.seconds)[0])
+                services.append(run_services(bots, seconds=args.seconds, count=count)[0])
         finally:
             stop_server(process)
     project, limit = statistics.median(over_http), statistics.median(services)
@@ -170,11 +210,10 @@ def main(argv=None) -> int:
         "claim_ms_p99": round(percentile(latencies, 0.99), 2),
         "double_claims": double_claims(since),
         "runs": args.repeat,
-        "seconds_per_run": args.seconds,
+        **({"cycles_per_thread": count} if count else {"seconds_per_run": args.seconds}),
+        **({"smoke": True} if args.smoke else {}),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "http_path.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    save("http_path.json", results, smoke=args.smoke)
     return 1 if results["double_claims"] else 0
 
 
