@@ -3,6 +3,8 @@
 Views validate the request's shape, call one service, and serialize what it returns.
 """
 
+import threading
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -49,6 +51,22 @@ AUTH_ERRORS = (401, 403, 429, 503)
 WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415)
 
 
+# One answer serializer per server thread, reused: DRF builds a ModelSerializer's fields from
+# the model (and its nested serializers' fields) every time one is made, which was over a
+# third of a bot request's time. A thread's serializer serves one request at a time, so only
+# its context (the bot asking) changes between answers.
+_answers = threading.local()
+
+
+def phase_answer(phase, *, bot) -> dict:
+    """A phase as `bot` sees it (BotPhaseSerializer)."""
+    serializer = getattr(_answers, "phase", None)
+    if serializer is None:
+        serializer = _answers.phase = BotPhaseSerializer()
+    serializer._context = {"bot": bot}
+    return serializer.to_representation(phase)
+
+
 class BotAPIView(LimitFailedAuthentication, APIView):
     authentication_classes = [BotTokenAuthentication]
     permission_classes = [IsBot]
@@ -64,7 +82,7 @@ class BotAPIView(LimitFailedAuthentication, APIView):
         return serializer.validated_data
 
     def phase_response(self, phase):
-        return Response(BotPhaseSerializer(phase, context={"bot": self.bot}).data)
+        return Response(phase_answer(phase, bot=self.bot))
 
 
 class ClaimView(BotAPIView):
