@@ -103,7 +103,7 @@ class ReviewQueueView(LimitFailedAuthentication, generics.ListAPIView):
     filterset_class = ReviewQueueFilter
 
     def get_queryset(self):
-        return selectors.review_queue()
+        return selectors.review_queue(with_step=False)  # the answer shows no plan step
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
