@@ -7,8 +7,9 @@
 Runs on the fleet of `bench.hot_path` (`warmup_bench_h`; --reuse keeps the one built before;
 each cycle uses up one ready phase, 40 % of the accounts have one). K threads, one bot each,
 claim, heartbeat and complete through the services. Claim latency p50/p95/p99 is taken over
-the first `window` cycles (fresh) and over `window` cycles after all of them (churned); the
-phases table's updates, HOT updates and dead tuples come from pg_stat_user_tables, and a run of
+the first `window` cycles (fresh) and over `window` cycles after all of them (churned), and
+the review queue's first page (as the review API reads it) before and after; the phases
+table's updates, HOT updates and dead tuples come from pg_stat_user_tables, and a run of
 heartbeats alone shows whether a heartbeat is a HOT update (it is only if it writes no indexed
 column: the columns it writes are set against every index's columns and predicate). Prints
 JSON and writes bench/results/churn.json. Not a test: it takes minutes.
@@ -183,17 +184,37 @@ def main(argv=None) -> int:
             drop_smoke_fleet()
 
 
+def queue_page_ms(repeat: int = 7) -> float:
+    """Median milliseconds of the review queue's first page as the review API reads it (the
+    count and 50 rows with what they show), through the ORM."""
+    import statistics
+
+    from reviews.selectors import review_queue
+
+    def page() -> float:
+        started = time.perf_counter()
+        queue = review_queue(with_step=False)
+        queue.count()
+        list(queue[:50])
+        return (time.perf_counter() - started) * 1000
+
+    page()  # warm
+    return statistics.median(page() for _ in range(repeat))
+
+
 def run(args, *, leases: int, beats: int) -> int:
     from warmup.services.bots import bot_create
 
     bots = [bot_create(name=f"churn-{i}-{time.time_ns()}")[0] for i in range(args.threads)]
     heartbeat = heartbeats_only(bots[0], leases=leases, beats=beats)
     start = table_stats()
+    page_fresh = queue_page_ms()
     started = time.perf_counter()
     fresh = cycles(bots, args.window)
     cycles(bots, args.cycles)
     churned = cycles(bots, args.window)
     elapsed = time.perf_counter() - started
+    page_after = queue_page_ms()
     end = table_stats()
     updates = end["updates"] - start["updates"]
     hot = end["hot_updates"] - start["hot_updates"]
@@ -209,6 +230,9 @@ def run(args, *, leases: int, beats: int) -> int:
         "claim_ms_fresh": summary(fresh),
         "claim_ms_after": summary(churned),
         "p95_after_over_fresh": round(percentile(churned, 0.95) / percentile(fresh, 0.95), 2),
+        "queue_page_ms_fresh": round(page_fresh, 2),
+        "queue_page_ms_after": round(page_after, 2),
+        "queue_page_after_over_fresh": round(page_after / page_fresh, 2),
         "phase_updates": updates,
         "phase_hot_updates": hot,
         "hot_ratio": round(hot / updates, 3) if updates else None,
