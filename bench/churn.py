@@ -25,9 +25,11 @@ import argparse
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 
 from bench.hot_path import (
     CycleFailed,
+    double_claims,
     drop_smoke_fleet,
     open_own_fleet,
     percentile,
@@ -208,6 +210,7 @@ def run(args, *, leases: int, beats: int) -> int:
     bots = [bot_create(name=f"churn-{i}-{time.time_ns()}")[0] for i in range(args.threads)]
     heartbeat = heartbeats_only(bots[0], leases=leases, beats=beats)
     start = table_stats()
+    since = datetime.now(UTC)
     page_fresh = queue_page_ms()
     started = time.perf_counter()
     fresh = cycles(bots, args.window)
@@ -230,6 +233,7 @@ def run(args, *, leases: int, beats: int) -> int:
         "claim_ms_fresh": summary(fresh),
         "claim_ms_after": summary(churned),
         "p95_after_over_fresh": round(percentile(churned, 0.95) / percentile(fresh, 0.95), 2),
+        "double_claims": double_claims(since),
         "queue_page_ms_fresh": round(page_fresh, 2),
         "queue_page_ms_after": round(page_after, 2),
         "queue_page_after_over_fresh": round(page_after / page_fresh, 2),
@@ -246,7 +250,7 @@ def run(args, *, leases: int, beats: int) -> int:
         **({"smoke": True} if args.smoke else {}),
     }
     save("churn.json", results, smoke=args.smoke)
-    return 0
+    return 1 if results["double_claims"] else 0
 
 
 if __name__ == "__main__":

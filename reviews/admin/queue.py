@@ -214,6 +214,14 @@ class QueueChangeList(BoundedChangeList):
         super().__init__(*args, **kwargs)
         self.row_filters, self.preserved_filters = self.preserved_filters, ""
 
+    def get_results(self, request):
+        super().get_results(request)
+        if not self.multi_page and not self.show_all:
+            # One page: Django reads the whole filtered queue with no LIMIT. The count says
+            # how many rows there are, and a LIMIT lets PostgreSQL stop there (a filter the
+            # planner misjudges, such as items on hold, otherwise sorts its guess of rows).
+            self.result_list = self.queryset[: self.result_count]
+
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
             marker = "0"

@@ -130,3 +130,29 @@ def test_the_review_api_costs_the_same_queries_for_a_few_or_many_items_with_each
     large = costs(get, api_filters(bot), rows)
 
     assert_constant(small, large)
+
+
+def test_a_one_page_admin_queue_reads_no_more_rows_than_its_count(reviewer, bot):
+    # given: four items in review, two of them in one category, none on hold
+    add_items(4, reviewer=reviewer, bot=bot)
+    client = Client()
+    client.force_login(reviewer)
+
+    def rows_read(query) -> list[str]:
+        """The statements of the page that read its rows (not the count)."""
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(QUEUE, query)
+        assert response.status_code == 200
+        return [
+            q["sql"]
+            for q in captured.captured_queries
+            if q["sql"].startswith("SELECT")
+            and "COUNT(" not in q["sql"]
+            and ReviewItem._meta.db_table in q["sql"].split(" FROM ")[1].split(" ")[0]
+        ]
+
+    # then: a filter with two matches reads them with LIMIT 2, not the whole filtered queue
+    two = rows_read({"category": "login_failed"})
+    assert len(two) == 1 and two[0].endswith("LIMIT 2")
+    # and a filter with none reads no rows at all
+    assert rows_read({"category": "held"}) == []
