@@ -145,11 +145,6 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         raise ImproperlyConfigured(str(error)) from None
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
-    # Server-side prepared statements for the statements that ask for them (the bots' claim
-    # and completion, `warmup.hot_path`), none for the rest. Django turns psycopg's preparing
-    # off (a threshold of None), which also ignores `prepare=True`. Behind PgBouncer in
-    # transaction mode this needs its max_prepared_statements (1.21+).
-    _options.setdefault("prepare_threshold", 2**31 - 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

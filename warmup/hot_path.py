@@ -66,15 +66,27 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
+ONLY_WHEN_ASKED = 2**31 - 1  # a threshold no statement reaches by repetition
+
+
 class _PreparingCursor(psycopg.Cursor):
     """Binds parameters on the server, prepares each statement the first time a connection
-    runs it (psycopg keeps them by text; settings.py lets it) and reads results in binary
-    (a timestamp is decoded in C, not parsed from its text)."""
+    runs it (psycopg keeps them by text) and reads results in binary (a timestamp is decoded
+    in C, not parsed from its text)."""
 
     keep_query = False  # whether Django records the statement (DEBUG, tests capturing queries)
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        super().execute(query, params, prepare=True, binary=True)
+        # Django opens connections with psycopg's preparing off (a threshold of None), which
+        # also ignores prepare=True; it is on only for this statement, so the ORM's queries
+        # stay out of psycopg's statement cache (its texts, its clearing on a savepoint's
+        # rollback).
+        connection, threshold = self.connection, self.connection.prepare_threshold
+        connection.prepare_threshold = ONLY_WHEN_ASKED
+        try:
+            super().execute(query, params, prepare=True, binary=True)
+        finally:
+            connection.prepare_threshold = threshold
         if self.keep_query and self._query is None:
             # A prepared statement runs by name, so psycopg keeps no text for Django's record
             # (`last_executed_query` reads `_query`, as it does for any psycopg cursor).

@@ -212,7 +212,10 @@ def _update_from_values(rows, group, to_status, fields, per_row, varying) -> int
         )
         for phase in group
     ]
-    return fast_update(rows, values, names, batch_size=None)
+    # The status test is in the SELECT that fast_update runs first to find the rows to
+    # change, not in its UPDATE: locking them there (FOR UPDATE re-checks the status after any
+    # wait) keeps the compare-and-set, so a row moved meanwhile is left out and counted.
+    return fast_update(rows.select_for_update(), values, names, batch_size=None)
 
 
 # The fields each kind of move writes. The database's check constraints insist on the same

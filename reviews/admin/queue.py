@@ -217,10 +217,11 @@ class QueueChangeList(BoundedChangeList):
     def get_results(self, request):
         super().get_results(request)
         if not self.multi_page and not self.show_all:
-            # One page: Django reads the whole filtered queue with no LIMIT. The count says
-            # how many rows there are, and a LIMIT lets PostgreSQL stop there (a filter the
-            # planner misjudges, such as items on hold, otherwise sorts its guess of rows).
-            self.result_list = self.queryset[: self.result_count]
+            # One page: Django reads the whole filtered queue with no LIMIT, and a filter the
+            # planner misjudges (items on hold) had it sort thousands of guessed rows. A page's
+            # LIMIT lets PostgreSQL stop; none is read when the count found none.
+            limit = self.list_per_page if self.result_count else 0
+            self.result_list = self.queryset[:limit]
 
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
