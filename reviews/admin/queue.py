@@ -267,8 +267,10 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     change_form_template = "admin/reviews/reviewitem/item.html"
 
     def get_queryset(self, request):
-        # The same queue, in the same order, as the review API.
-        return selectors.review_queue()
+        # The same queue, in the same order, as the review API. The plan steps (a handful of
+        # rows) come in a query of their own: joined as a sixth table, they cost PostgreSQL
+        # 4-5 ms of planning for every page at a million phases, the query for them 0.3 ms.
+        return selectors.review_queue(with_step=False).prefetch_related("template")
 
     def get_object(self, request, object_id, from_field=None):
         # Any phase opens, in review or not: a link to a resolved item (from a notification or
