@@ -68,13 +68,13 @@ FROM generate_series(1, %(accounts)s) AS i
 # kind: what the account is doing (see the module docstring); done: its completed phases.
 SHAPE_SQL = """
 CREATE TEMPORARY TABLE fleet_shape AS
-SELECT id AS account_id, kind,
+SELECT id AS account_id, platform, kind,
        CASE kind WHEN 'waiting' THEN 1 + (id / 100) % 4
                  WHEN 'done' THEN 5
                  ELSE (id / 100) % 5 END AS done,
        (id / 7) % 4 AS level
 FROM (
-    SELECT id, CASE WHEN id % 100 < 10 THEN 'review'
+    SELECT id, platform, CASE WHEN id % 100 < 10 THEN 'review'
                     WHEN id % 100 < 15 THEN 'held'
                     WHEN id % 100 < 55 THEN 'ready'
                     WHEN id % 100 < 60 THEN 'retrying'
@@ -87,13 +87,13 @@ FROM (
 # One row per account and step; `state` is the phase's status before the columns follow it.
 PHASES_SQL = """
 INSERT INTO warmup_warmupphase (
-    account_id, template_id, "order", phase_type, status, content_id, available_at,
+    account_id, template_id, "order", phase_type, platform, status, content_id, available_at,
     next_attempt_at, bot_id, lease_token, lease_expires_at, retry_count, attempt_count,
     last_failure_category, last_failure_reason, last_failure_details, last_failure_at,
     review_required_since, review_assignee_id, escalation_level, completed_at,
     completion_method, created_at, updated_at
 )
-SELECT s.account_id, t.id, t."order", t.phase_type, p.state,
+SELECT s.account_id, t.id, t."order", t.phase_type, s.platform, p.state,
        CASE WHEN t.requires_content AND p.state <> 'pending'
             THEN t.content_lo + s.account_id %% %(content_n)s
        END,

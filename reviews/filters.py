@@ -20,7 +20,7 @@ class ReviewQueueFilter(django_filters.FilterSet):
         field_name="last_failure_category", choices=FailureCategory.choices
     )
     phase_type = django_filters.CharFilter(field_name="phase_type")
-    platform = django_filters.ChoiceFilter(field_name="account__platform", choices=Platform.choices)
+    platform = django_filters.ChoiceFilter(field_name="platform", choices=Platform.choices)
     escalation_level = django_filters.NumberFilter(
         field_name="escalation_level", min_value=0, max_value=100, decimal_places=0
     )

@@ -164,6 +164,25 @@ def check_leases() -> Iterator[Violation]:
         yield Violation("lease", {"phase": phase_id}, message)
 
 
+def check_platforms() -> Iterator[Violation]:
+    """Every phase carries its account's platform (copied at enrolment for the queue's
+    filter; an account keeps its platform for life). Cost: one join of the phases to the
+    accounts."""
+    rows = (
+        WarmupPhase.objects.exclude(platform=F("account__platform"))
+        .values_list("pk", "platform", "account_id", "account__platform")
+        .order_by("pk")
+    )
+    for phase_id, phase_platform, account_id, platform in rows:
+        message = errors.INTEGRITY_PLATFORM_MISMATCH.format(
+            phase_id=phase_id,
+            phase_platform=phase_platform,
+            account_id=account_id,
+            platform=platform,
+        )
+        yield Violation("platform", {"phase": phase_id, "account": account_id}, message)
+
+
 # --- One active phase per account --------------------------------------------------------
 
 
@@ -356,6 +375,7 @@ CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
     "review_entry": check_review_entries,
     "resolution_row": check_resolution_rows,
     "lease": check_leases,
+    "platform": check_platforms,
     "one_active_phase": check_one_active_phase,
     "retry_count": check_retry_counts,
     "open_attempt": check_open_attempts,

@@ -70,7 +70,7 @@ def review_selection(
     if phase_type:
         queue = queue.filter(phase_type=phase_type)
     if platform:
-        queue = queue.filter(account__platform=platform)
+        queue = queue.filter(platform=platform)
     if waiting_since is not None:
         queue = queue.filter(review_required_since__lte=waiting_since)
     if escalation_level is not None:

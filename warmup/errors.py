@@ -135,6 +135,10 @@ INTEGRITY_REVIEW_WITHOUT_ENTRY = (
 INTEGRITY_RESOLUTION_INCOMPLETE = (
     "Log row {row_id} ({action} of phase {phase_id}) is a resolution without {missing}."
 )
+INTEGRITY_PLATFORM_MISMATCH = (
+    "Phase {phase_id} says platform {phase_platform!r}, but its account {account_id} is on "
+    "{platform!r}."
+)
 INTEGRITY_IN_PROGRESS_WITHOUT_LEASE = (
     "Phase {phase_id} is in progress without a lease (bot, token and expiry)."
 )

@@ -196,6 +196,7 @@ QUEUE_FILTER_COLUMNS = {
     "phase_type": "type",
     "review_assignee": "assignee",
     "bot": "bot",
+    "platform": "platform",
 }
 
 
@@ -204,6 +205,9 @@ class WarmupPhase(models.Model):
     template = models.ForeignKey(PhaseTemplate, on_delete=models.PROTECT, related_name="phases")
     order = models.PositiveSmallIntegerField()
     phase_type = models.SlugField(max_length=50)
+    # The account's platform, copied at enrolment (an account keeps its platform for life), so
+    # the review queue filters on it with an index of the phases, not a join to every account.
+    platform = models.CharField(max_length=20, choices=Platform.choices, editable=False)
     # Written only by warmup.state.apply_transition.
     status = models.CharField(
         max_length=20, choices=PhaseStatus.choices, default=PhaseStatus.PENDING

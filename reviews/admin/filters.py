@@ -72,7 +72,7 @@ class PlatformFilter(ChoiceListFilter):
         return Platform.choices
 
     def filter(self, request, queryset, value):
-        return queryset.filter(account__platform=value)
+        return queryset.filter(platform=value)
 
 
 def escalation_labels() -> list[tuple[str, str]]:

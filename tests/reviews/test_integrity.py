@@ -213,6 +213,18 @@ def test_a_lease_left_outside_in_progress(scenario):
     assert "content_assigned but still holds a lease" in printed
 
 
+def test_a_phase_whose_platform_is_not_its_accounts(scenario):
+    working = scenario["working"]
+    assert working.platform == working.account.platform  # copied at enrolment
+    WarmupPhase.objects.filter(pk=working.pk).update(
+        platform="tiktok" if working.platform != "tiktok" else "x"
+    )
+
+    printed = assert_named("platform", working.pk)
+
+    assert f"its account {working.account_id} is on '{working.account.platform}'" in printed
+
+
 def test_two_active_phases_of_one_account(scenario):
     # given: the unique index dropped (inside the test's transaction), a second phase made
     # available while the first waits for its retry

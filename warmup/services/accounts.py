@@ -76,6 +76,7 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
                 template=template,
                 order=template.order,
                 phase_type=template.phase_type,
+                platform=account.platform,
             )
             for template in templates
         ]
