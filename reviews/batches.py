@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from config import metrics
@@ -45,7 +46,7 @@ from warmup.errors import (
     UNKNOWN_RESOLUTION,
     InvalidInput,
 )
-from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
+from warmup.models import PhaseAttempt, PhaseStatus, PhaseTemplate, WarmupPhase
 from warmup.services.phases import unlock_next_phases
 from warmup.state import back_to_review_many, leave_review_many, relock_many
 from warmup.validation import require_note
@@ -76,7 +77,6 @@ LOCKED_FIELDS = (
     "retry_count",
     "review_assignee_id",
     "last_failure_category",
-    "template__requires_content",
     "account__platform",
     "account__username",
     "account__status",
@@ -87,7 +87,9 @@ def _lock(phase_ids: list[int]) -> tuple[list[WarmupPhase], dict[int, str]]:
     """Lock the phases that exist and nobody else holds; say why the others are left out."""
     locked = list(
         WarmupPhase.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("template", "account")
+        .select_related("account")
+        # The plan steps (a handful) in one small query, not joined and built once per row.
+        .prefetch_related(Prefetch("template", PhaseTemplate.objects.only("requires_content")))
         .only(*LOCKED_FIELDS)
         .filter(pk__in=phase_ids)
         .order_by("pk")
