@@ -294,12 +294,17 @@ def save(name: str, results: dict, *, smoke: bool) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    return run_rounds("bench.hot_path", parse_args(argv), run)
+
+
+def run_rounds(who: str, args, run) -> int:
+    """A round-based writing benchmark's main: `run(args, count)` on its own fleet; in a smoke
+    run one round of SMOKE_CYCLES cycles per thread on a tiny fleet, dropped after."""
     count = SMOKE_CYCLES if args.smoke else None
     if args.smoke:
         args.repeat = 1
     accounts = smoke_accounts(2 * args.threads * SMOKE_CYCLES) if args.smoke else args.accounts
-    if not open_own_fleet("bench.hot_path", accounts=accounts, reuse=args.reuse, smoke=args.smoke):
+    if not open_own_fleet(who, accounts=accounts, reuse=args.reuse, smoke=args.smoke):
         return 2
     try:
         return run(args, count)

@@ -33,16 +33,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.hot_path import (
-    SMOKE_CYCLES,
     CycleFailed,
     double_claims,
-    drop_smoke_fleet,
-    open_own_fleet,
     percentile,
     run_cycles,
+    run_rounds,
     run_services,
     save,
-    smoke_accounts,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,18 +164,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    count = SMOKE_CYCLES if args.smoke else None
-    if args.smoke:
-        args.repeat = 1
-    accounts = smoke_accounts(2 * args.threads * SMOKE_CYCLES) if args.smoke else args.accounts
-    if not open_own_fleet("bench.http_path", accounts=accounts, reuse=args.reuse, smoke=args.smoke):
-        return 2
-    try:
-        return run(args, count)
-    finally:
-        if args.smoke:
-            drop_smoke_fleet()
+    return run_rounds("bench.http_path", parse_args(argv), run)
 
 
 def run(args, count: int | None) -> int:

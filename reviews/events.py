@@ -140,6 +140,11 @@ def _insert(rows: list) -> list:
     return rows
 
 
+def _store(values: list[dict]) -> list:
+    """Rows of `values` (see `_values`), chained and stored in one statement."""
+    return _insert(_chained(_bulk_rows(values)))
+
+
 def _log(**kwargs) -> ReviewLog:
     row = _chained([_row(**kwargs)])[0]
     row.save()
@@ -162,7 +167,7 @@ def escalated_many(
         )
         for phase, reason in escalations
     ]
-    return _insert(_chained(_bulk_rows(values)))
+    return _store(values)
 
 
 def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> ReviewLog:
@@ -220,8 +225,7 @@ def resolved(**kwargs) -> ReviewLog:
 def resolved_many(resolutions: list[dict], *, batch) -> list:
     """The resolution rows of a bulk run, in one INSERT, each naming the run's batch.
     `resolutions` holds the keyword arguments `resolved` takes, one dict per phase."""
-    rows = _bulk_rows([_resolution_values(**fields, batch=batch) for fields in resolutions])
-    return _insert(_chained(rows))
+    return _store([_resolution_values(**fields, batch=batch) for fields in resolutions])
 
 
 def _resolution_values(
@@ -328,4 +332,4 @@ def resolutions_undone(
         )
         for phase, resolution, from_status in undone
     ]
-    return _insert(_chained(_bulk_rows(values)))
+    return _store(values)
