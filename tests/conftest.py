@@ -96,13 +96,6 @@ def _fresh_throttle_counters():
 
 
 @pytest.fixture
-def frozen():
-    """A frozen clock: `frozen.shift(timedelta)`; time stands still between calls."""
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
 def anon():
     return APIClient()
 

@@ -73,7 +73,7 @@ def test_claims_a_failure_a_completion_and_a_resolution_show_in_the_metrics(
     bot,
     reviewer_actor,
     content_pool,
-    frozen,
+    clock,
     django_capture_on_commit_callbacks,
 ):
     # given three new accounts whose first phases the scheduler made ready
@@ -88,7 +88,7 @@ def test_claims_a_failure_a_completion_and_a_resolution_show_in_the_metrics(
         fail(retried, bot, "network_error")
         fail(escalated, bot, "challenge_required")
         phase_complete(phase_id=done.pk, bot=bot, lease_token=done.lease_token)
-    frozen.shift(timedelta(hours=2))
+    clock.shift(timedelta(hours=2))
     waiting = scrape(client)
 
     # then the counters say so, and the queue holds the escalated item, two hours old

@@ -43,7 +43,7 @@ def three_failures_a_minute():
 
 
 def test_wrong_bot_tokens_from_one_address_get_429_after_the_limit_even_a_right_one(
-    bot, three_failures_a_minute, frozen
+    bot, three_failures_a_minute, clock
 ):
     guesser = client_from("203.0.113.7", WRONG_BOT_TOKEN)
     for _ in range(3):
@@ -58,7 +58,7 @@ def test_wrong_bot_tokens_from_one_address_get_429_after_the_limit_even_a_right_
     assert_error(right_token_same_address, 429, "throttled")
     # Another address is not affected, and the window passes.
     assert claim(client_from("198.51.100.2", f"Bearer {bot.token}")).status_code == 204
-    frozen.shift(timedelta(seconds=61))
+    clock.shift(timedelta(seconds=61))
     assert_error(claim(guesser), 401, "authentication_failed")
 
 
@@ -126,14 +126,14 @@ def test_the_default_failure_budget_allows_a_few_mistakes(db):
 # --- The review API's per-user rate --------------------------------------------------------
 
 
-def test_a_reviewer_over_review_rate_gets_429_and_another_reviewer_does_not(reviewer, frozen):
+def test_a_reviewer_over_review_rate_gets_429_and_another_reviewer_does_not(reviewer, clock):
     busy, other = user_client(reviewer), user_client(UserFactory(reviewer=True))
     with rates(review="2/minute"):
         assert busy.get(REVIEWS).status_code == 200
         assert busy.get(REVIEWS).status_code == 200
         refused = busy.get(REVIEWS)
         others = other.get(REVIEWS)
-        frozen.shift(timedelta(seconds=61))
+        clock.shift(timedelta(seconds=61))
         later = busy.get(REVIEWS)
 
     assert_error(refused, 429, "throttled")

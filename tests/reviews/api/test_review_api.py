@@ -94,21 +94,21 @@ def test_the_queue_lists_items_in_review_with_their_failure(content_pool, bot, r
 
 
 def test_the_queue_is_ordered_by_escalation_level_then_oldest_first(
-    content_pool, bot, reviewer_api, frozen
+    content_pool, bot, reviewer_api, clock
 ):
     start = timezone.now()
     # given: an item an hour in review (level 1 after a tick), two younger ones (level 0)
     oldest = to_review(bot)
-    frozen.shift(timedelta(minutes=5))
+    clock.shift(timedelta(minutes=5))
     younger = to_review(bot)
-    frozen.shift(timedelta(minutes=57))
+    clock.shift(timedelta(minutes=57))
     tick()
     assert (reload(oldest).escalation_level, reload(younger).escalation_level) == (1, 0)
     youngest = to_review(bot)
     # ... and one that entered review before all of them but was not escalated yet
-    frozen.move_to(start - timedelta(minutes=30))
+    clock.move_to(start - timedelta(minutes=30))
     ancient = to_review(bot)
-    frozen.move_to(start + timedelta(hours=1, minutes=3))
+    clock.move_to(start + timedelta(hours=1, minutes=3))
 
     response = reviewer_api.get(REVIEWS)
 
@@ -135,14 +135,14 @@ def test_the_queue_is_paginated(content_pool, bot, reviewer_api):
 
 
 @pytest.fixture
-def queue(content_pool, bot, other_bot, reviewer, frozen):
+def queue(content_pool, bot, other_bot, reviewer, clock):
     """Items that differ in one attribute each, for the filters."""
     # An avatar (second phase) in review: complete the bio, wait out the delay, fail.
     AccountFactory(platform="x")
     tick()
     bio = phase_claim(bot=bot)
     phase_complete(phase_id=bio.pk, bot=bot, lease_token=bio.lease_token)
-    frozen.shift(timedelta(hours=6, seconds=1))
+    clock.shift(timedelta(hours=6, seconds=1))
     tick()
     avatar = phase_claim(bot=bot)
     assert avatar.phase_type == "avatar"
@@ -153,7 +153,7 @@ def queue(content_pool, bot, other_bot, reviewer, frozen):
         category="content_rejected",
         reason="avatar rejected",
     )
-    frozen.shift(timedelta(hours=1, minutes=1))
+    clock.shift(timedelta(hours=1, minutes=1))
     tick()  # the avatar item rises to escalation level 1
 
     items = {
@@ -162,7 +162,7 @@ def queue(content_pool, bot, other_bot, reviewer, frozen):
         "other_bot": to_review(other_bot, platform="tiktok"),
         "assigned": to_review(bot, platform="instagram"),
     }
-    frozen.shift(timedelta(minutes=10))
+    clock.shift(timedelta(minutes=10))
     items["fresh"] = to_review(bot, platform="youtube")
     WarmupPhase.objects.filter(pk=items["assigned"].pk).update(review_assignee=reviewer)
     return items
@@ -245,7 +245,7 @@ def test_invalid_filter_values_are_400(reviewer_api, db, field, value):
 # --- One item ------------------------------------------------------------------------------
 
 
-def test_an_item_shows_its_attempts_and_review_log(content_pool, bot, reviewer_api, frozen):
+def test_an_item_shows_its_attempts_and_review_log(content_pool, bot, reviewer_api, clock):
     # given: two network errors retried, then a challenge escalates
     account = AccountFactory(platform="instagram")
     phase = make_content_assigned(account)
@@ -258,7 +258,7 @@ def test_an_item_shows_its_attempts_and_review_log(content_pool, bot, reviewer_a
             category="network_error",
             reason=f"timeout {number}",
         )
-        frozen.move_to(reload(phase).next_attempt_at)
+        clock.move_to(reload(phase).next_attempt_at)
     claimed = phase_claim(bot=bot)
     phase_fail(
         phase_id=phase.pk,
@@ -353,7 +353,7 @@ def test_retry_makes_the_phase_claimable_now_with_the_same_content(item, bot, re
 
 
 @pytest.mark.parametrize("action, method", [("complete", "manual"), ("skip", "skipped")])
-def test_complete_and_skip_finish_the_phase(item, reviewer_api, frozen, action, method):
+def test_complete_and_skip_finish_the_phase(item, reviewer_api, clock, action, method):
     response = resolve(reviewer_api, item, action, **RESOLUTION)
 
     assert response.status_code == 200
@@ -608,9 +608,9 @@ def test_hold_of_an_item_already_in_review_is_409(item, reviewer_api):
 # --- Stats -----------------------------------------------------------------------------------
 
 
-def test_stats_queue_depth_by_category_and_level(content_pool, bot, reviewer_api, frozen):
+def test_stats_queue_depth_by_category_and_level(content_pool, bot, reviewer_api, clock):
     to_review(bot, category="login_failed")
-    frozen.shift(timedelta(hours=1, minutes=1))
+    clock.shift(timedelta(hours=1, minutes=1))
     tick()  # the first item reaches level 1
     to_review(bot, category="login_failed")
     to_review(bot, category="content_rejected")
@@ -622,11 +622,11 @@ def test_stats_queue_depth_by_category_and_level(content_pool, bot, reviewer_api
     assert queue["by_escalation_level"] == {"1": 1, "0": 2}
 
 
-def test_stats_time_in_review(content_pool, bot, reviewer_api, frozen):
+def test_stats_time_in_review(content_pool, bot, reviewer_api, clock):
     waits = [100, 200, 300, 400, 1000]
     for seconds in waits:
         item = to_review(bot)
-        frozen.shift(timedelta(seconds=seconds))
+        clock.shift(timedelta(seconds=seconds))
         assert resolve(reviewer_api, item, "skip", **RESOLUTION).status_code == 200
 
     time_in_review = reviewer_api.get(STATS).json()["time_in_review"]
@@ -649,7 +649,7 @@ def test_stats_with_an_empty_history(reviewer_api, db):
     assert stats["resolutions"]["resume"]["success_rate"] is None
 
 
-def test_stats_resolutions_by_method_with_success_rates(content_pool, bot, reviewer_api, frozen):
+def test_stats_resolutions_by_method_with_success_rates(content_pool, bot, reviewer_api, clock):
     bot_api = bot_client(bot)
     # given: a resume the bot later completes (success) ...
     good = to_review(bot)
@@ -675,7 +675,7 @@ def test_stats_resolutions_by_method_with_success_rates(content_pool, bot, revie
     pending = to_review(bot)
     skipped = to_review(bot)
     resolve(reviewer_api, pending, "retry", **RESOLUTION)
-    frozen.shift(timedelta(seconds=1))
+    clock.shift(timedelta(seconds=1))
     resolve(reviewer_api, skipped, "skip", **RESOLUTION)
 
     resolutions = reviewer_api.get(STATS).json()["resolutions"]
@@ -727,13 +727,13 @@ def test_a_resume_that_returned_to_review_then_completed_still_counts_as_failed(
     assert resume["success_rate"] == 0.5
 
 
-def test_stats_since(content_pool, bot, reviewer_api, frozen):
+def test_stats_since(content_pool, bot, reviewer_api, clock):
     early = to_review(bot)
     resolve(reviewer_api, early, "skip", **RESOLUTION)
-    frozen.shift(timedelta(hours=5))  # less than the avatar's delay: nothing else to claim
+    clock.shift(timedelta(hours=5))  # less than the avatar's delay: nothing else to claim
     since = timezone.now()
     late = to_review(bot)
-    frozen.shift(timedelta(minutes=3))
+    clock.shift(timedelta(minutes=3))
     resolve(reviewer_api, late, "complete", **RESOLUTION)
     to_review(bot)  # still in the queue: depth is always "now"
 

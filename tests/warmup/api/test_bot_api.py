@@ -80,7 +80,7 @@ def snapshot(phase) -> dict:
 # --- Claim ---------------------------------------------------------------------------------
 
 
-def test_claim_hands_out_the_ready_phase_under_a_lease(account, bot, bot_api, frozen):
+def test_claim_hands_out_the_ready_phase_under_a_lease(account, bot, bot_api, clock):
     phase = ready(account)
 
     response = claim(bot_api)
@@ -178,10 +178,10 @@ def test_empty_filters_mean_any(account, bot_api):
 # --- Heartbeat -----------------------------------------------------------------------------
 
 
-def test_heartbeat_moves_the_lease_forward(account, bot_api, frozen):
+def test_heartbeat_moves_the_lease_forward(account, bot_api, clock):
     ready(account)
     body = claimed(bot_api)
-    frozen.shift(timedelta(minutes=7))
+    clock.shift(timedelta(minutes=7))
 
     response = report(bot_api, body["id"], "heartbeat", lease_token=body["lease_token"])
 
@@ -193,7 +193,7 @@ def test_heartbeat_moves_the_lease_forward(account, bot_api, frozen):
     assert reload(first_phase(account)).lease_expires_at == extended
 
     # The extended lease holds past the original expiry: the scheduler leaves it alone.
-    frozen.shift(timedelta(minutes=5))
+    clock.shift(timedelta(minutes=5))
     tick()
     assert reload(first_phase(account)).status == PhaseStatus.IN_PROGRESS
 
@@ -201,7 +201,7 @@ def test_heartbeat_moves_the_lease_forward(account, bot_api, frozen):
 # --- Complete ------------------------------------------------------------------------------
 
 
-def test_complete_finishes_the_phase_and_stores_the_result(account, bot_api, frozen):
+def test_complete_finishes_the_phase_and_stores_the_result(account, bot_api, clock):
     ready(account)
     body = claimed(bot_api)
     result = {"bio": "Coffee, code, and cats", "screenshots": ["a.png"], "took_ms": 1234}
@@ -238,7 +238,7 @@ def test_complete_without_a_result(account, bot_api):
 # --- Fail ----------------------------------------------------------------------------------
 
 
-def test_a_retryable_failure_schedules_a_retry(account, bot_api, frozen):
+def test_a_retryable_failure_schedules_a_retry(account, bot_api, clock):
     ready(account)
     body = claimed(bot_api)
     details = {"proxy": "10.0.0.7:3128", "http_status": None, "trace": ["connect", "timeout"]}
@@ -278,7 +278,7 @@ def test_a_retryable_failure_schedules_a_retry(account, bot_api, frozen):
     assert (attempt.outcome, attempt.failure_category) == ("failed", "network_error")
 
 
-def test_a_failure_that_needs_a_person_escalates_at_once(account, bot_api, frozen):
+def test_a_failure_that_needs_a_person_escalates_at_once(account, bot_api, clock):
     ready(account)
     body = claimed(bot_api)
 
@@ -348,7 +348,7 @@ def test_a_bot_cannot_make_a_non_retryable_category_retry(account, bot_api):
     assert account.status == "suspended"
 
 
-def test_retry_then_escalate_over_http(account, bot_api, frozen):
+def test_retry_then_escalate_over_http(account, bot_api, clock):
     """network_error retries 3 times with growing delays, then the 4th failure escalates."""
     phase = ready(account)
     answers, waits = [], []
@@ -390,9 +390,9 @@ def test_retry_then_escalate_over_http(account, bot_api, frozen):
             next_attempt_at = at(answer["next_attempt_at"])
             waits.append(next_attempt_at - timezone.now())
             # Not claimable before its time; claimable once the clock passes it.
-            frozen.move_to(next_attempt_at - timedelta(seconds=1))
+            clock.move_to(next_attempt_at - timedelta(seconds=1))
             assert claim(bot_api).status_code == 204
-            frozen.move_to(next_attempt_at + timedelta(seconds=1))
+            clock.move_to(next_attempt_at + timedelta(seconds=1))
 
     # The backoff grows: each wait is longer than the one before (60 s, 120 s, 240 s +/- 10%).
     assert waits[0] < waits[1] < waits[2]
@@ -415,7 +415,7 @@ def test_retry_then_escalate_over_http(account, bot_api, frozen):
     assert claim(bot_api).status_code == 204
 
 
-def test_backoff_grows_between_retries(account, bot_api, frozen):
+def test_backoff_grows_between_retries(account, bot_api, clock):
     """The wait before each retry (failure time to next_attempt_at) roughly doubles."""
     ready(account)
     waits = []
@@ -431,7 +431,7 @@ def test_backoff_grows_between_retries(account, bot_api, frozen):
             reason="timeout",
         ).json()
         waits.append((at(answer["next_attempt_at"]) - failed_at).total_seconds())
-        frozen.move_to(at(answer["next_attempt_at"]))
+        clock.move_to(at(answer["next_attempt_at"]))
 
     assert waits == sorted(waits)
     for wait, base in zip(waits, [60, 120, 240], strict=True):
@@ -515,7 +515,7 @@ def test_a_bot_cannot_read_an_account_it_never_worked_on(account, content_pool, 
 
 @pytest.mark.parametrize("category", ["network_error", "challenge_required"])
 def test_replaying_a_failure_report_answers_the_same_and_changes_nothing(
-    account, bot_api, frozen, category
+    account, bot_api, clock, category
 ):
     ready(account)
     body = claimed(bot_api)
@@ -529,7 +529,7 @@ def test_replaying_a_failure_report_answers_the_same_and_changes_nothing(
     assert first.status_code == 200
     before = snapshot(first_phase(account))
 
-    frozen.shift(timedelta(seconds=5))  # the bot's HTTP call timed out; it retries
+    clock.shift(timedelta(seconds=5))  # the bot's HTTP call timed out; it retries
     replay = report(bot_api, body["id"], "fail", **fail)
 
     assert replay.status_code == 200
@@ -538,7 +538,7 @@ def test_replaying_a_failure_report_answers_the_same_and_changes_nothing(
     assert reload(first_phase(account)).retry_count == first.json()["retry_count"]
 
 
-def test_replaying_a_completion_answers_the_same_and_changes_nothing(account, bot_api, frozen):
+def test_replaying_a_completion_answers_the_same_and_changes_nothing(account, bot_api, clock):
     ready(account)
     body = claimed(bot_api)
     done = {"lease_token": body["lease_token"], "result": {"ok": True}}
@@ -547,7 +547,7 @@ def test_replaying_a_completion_answers_the_same_and_changes_nothing(account, bo
     before = snapshot(first_phase(account))
     following = WarmupPhase.objects.filter(account=account, order=2).values().get()
 
-    frozen.shift(timedelta(seconds=5))
+    clock.shift(timedelta(seconds=5))
     replay = report(bot_api, body["id"], "complete", **done)
 
     assert replay.status_code == 200
@@ -604,17 +604,17 @@ def test_another_bots_report_on_my_phase_is_refused(account, bot_api, other_bot_
 
 @pytest.mark.parametrize("action", list(REPORTS))
 def test_a_late_report_on_an_expired_and_reclaimed_lease_is_refused(
-    account, bot, other_bot, bot_api, other_bot_api, frozen, action
+    account, bot, other_bot, bot_api, other_bot_api, clock, action
 ):
     # given: bot 1 claims, goes silent; the lease expires and the scheduler retries the phase
     ready(account)
     first = claimed(bot_api)
-    frozen.move_to(at(first["lease_expires_at"]) + timedelta(seconds=1))
+    clock.move_to(at(first["lease_expires_at"]) + timedelta(seconds=1))
     tick()
     phase = reload(first_phase(account))
     assert phase.status == PhaseStatus.CONTENT_ASSIGNED
     assert phase.last_failure_category == "lease_expired"
-    frozen.move_to(phase.next_attempt_at + timedelta(seconds=1))
+    clock.move_to(phase.next_attempt_at + timedelta(seconds=1))
     # ... and bot 2 claims it again
     second = claimed(other_bot_api)
     assert second["id"] == first["id"]
@@ -638,11 +638,11 @@ def test_a_late_report_on_an_expired_and_reclaimed_lease_is_refused(
 
 @pytest.mark.parametrize("action", list(REPORTS))
 def test_a_report_after_the_lease_expired_is_refused_before_the_scheduler_runs(
-    account, bot_api, frozen, action
+    account, bot_api, clock, action
 ):
     ready(account)
     body = claimed(bot_api)
-    frozen.move_to(at(body["lease_expires_at"]) + timedelta(seconds=1))
+    clock.move_to(at(body["lease_expires_at"]) + timedelta(seconds=1))
     before = snapshot(first_phase(account))
 
     response = report(
@@ -737,20 +737,20 @@ def test_rotating_a_token_invalidates_the_old_one(account, bot, bot_api):
     assert claim(bot_client(bot, new_token)).status_code == 200
 
 
-def test_last_seen_at_is_written_at_most_once_a_minute(bot, bot_api, frozen):
+def test_last_seen_at_is_written_at_most_once_a_minute(bot, bot_api, clock):
     assert bot.last_seen_at is None
     start = timezone.now()
 
     claim(bot_api)
     assert Bot.objects.get(pk=bot.pk).last_seen_at == start
 
-    frozen.shift(timedelta(seconds=30))
+    clock.shift(timedelta(seconds=30))
     claim(bot_api)
-    frozen.shift(timedelta(seconds=29))
+    clock.shift(timedelta(seconds=29))
     claim(bot_api)
     assert Bot.objects.get(pk=bot.pk).last_seen_at == start
 
-    frozen.shift(timedelta(seconds=2))  # 61 s after the first write
+    clock.shift(timedelta(seconds=2))  # 61 s after the first write
     claim(bot_api)
     assert Bot.objects.get(pk=bot.pk).last_seen_at == start + timedelta(seconds=61)
 
@@ -773,7 +773,7 @@ def three_a_minute():
         yield
 
 
-def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, frozen):
+def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, clock):
     for _ in range(3):
         assert claim(bot_api).status_code == 204
 
@@ -784,7 +784,7 @@ def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, fr
     # Per bot: another bot still gets through.
     assert claim(other_bot_api).status_code == 204
     # And the window passes.
-    frozen.shift(timedelta(seconds=61))
+    clock.shift(timedelta(seconds=61))
     assert claim(bot_api).status_code == 204
 
 
