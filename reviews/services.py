@@ -367,6 +367,35 @@ def escalation_due(now: datetime, thresholds) -> Q:
     )
 
 
+def _raise_levels(
+    phases: list[WarmupPhase], *, now: datetime, thresholds
+) -> tuple[int, list[Escalation]]:
+    """Raise each phase's escalation level to what its time in review has reached: one log
+    row per level crossed (one INSERT), one UPDATE per level reached. Returns how many levels
+    rose and the escalations to notify. Caller holds the row locks."""
+    targets = {
+        phase.pk: escalation_level_for(now - phase.review_required_since, thresholds)
+        for phase in phases
+    }
+    rising = [phase for phase in phases if targets[phase.pk] > phase.escalation_level]
+    events.escalations_raised(
+        [
+            (phase, level)
+            for phase in rising
+            for level in range(phase.escalation_level + 1, targets[phase.pk] + 1)
+        ],
+        at=now,
+    )
+    for target in sorted({targets[phase.pk] for phase in rising}):
+        WarmupPhase.objects.filter(
+            pk__in=[phase.pk for phase in rising if targets[phase.pk] == target]
+        ).update(escalation_level=target)
+    raised = sum(targets[phase.pk] - phase.escalation_level for phase in rising)
+    for phase in rising:
+        phase.escalation_level = targets[phase.pk]
+    return raised, [Escalation(phase_id=phase.pk, level=phase.escalation_level) for phase in rising]
+
+
 def reviews_escalate_due(*, now: datetime) -> int:
     """Raise the escalation level of items by their time in review; each level crossed is
     logged once. Side effects: after each batch commits, one notification digest for the items
@@ -382,43 +411,10 @@ def reviews_escalate_due(*, now: datetime) -> int:
     )
     risen: list[Escalation] = []
 
-    def escalate(phase):
-        target = escalation_level_for(now - phase.review_required_since, thresholds)
-        if target <= phase.escalation_level:
-            return None
-        for level in range(phase.escalation_level + 1, target + 1):
-            events.escalation_raised(phase=phase, level=level, at=now)
-        raised = target - phase.escalation_level
-        WarmupPhase.objects.filter(pk=phase.pk).update(escalation_level=target)
-        phase.escalation_level = target
-        risen.append(Escalation(phase_id=phase.pk, level=target))
-        return {"raised": raised}
-
-    def escalate_many(phases):
-        # The batch at once: its log rows in one INSERT, one UPDATE per level reached.
-        targets = {
-            phase.pk: escalation_level_for(now - phase.review_required_since, thresholds)
-            for phase in phases
-        }
-        rising = [phase for phase in phases if targets[phase.pk] > phase.escalation_level]
-        events.escalations_raised(
-            [
-                (phase, level)
-                for phase in rising
-                for level in range(phase.escalation_level + 1, targets[phase.pk] + 1)
-            ],
-            at=now,
-        )
-        for target in sorted({targets[phase.pk] for phase in rising}):
-            WarmupPhase.objects.filter(
-                pk__in=[phase.pk for phase in rising if targets[phase.pk] == target]
-            ).update(escalation_level=target)
-        raised = sum(targets[phase.pk] - phase.escalation_level for phase in rising)
-        for phase in rising:
-            phase.escalation_level = targets[phase.pk]
-        risen.extend(
-            Escalation(phase_id=phase.pk, level=phase.escalation_level) for phase in rising
-        )
+    def escalate(phases):
+        # A batch at once, or (when the batch failed) one of its rows at a time.
+        raised, escalations = _raise_levels(phases, now=now, thresholds=thresholds)
+        risen.extend(escalations)
         return {"raised": raised}
 
     def notify_when_committed():
@@ -430,7 +426,6 @@ def reviews_escalate_due(*, now: datetime) -> int:
     return process_in_batches(
         due,
         escalate,
-        step_many=escalate_many,
         what="Raising an escalation level",
         finish=notify_when_committed,
     )["raised"]

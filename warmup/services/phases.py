@@ -261,16 +261,17 @@ def _complete_with_the_orm(*, phase_id: int, bot: Bot, token, now: datetime, res
 
 
 def unlock_next_phase(phase: WarmupPhase, *, now: datetime) -> WarmupPhase | None:
-    """After `phase` completed: schedule the account's next pending phase after its delay
-    (or make it available at once when the delay is zero). Caller holds the transaction."""
+    """`unlock_next_phases` called with one phase."""
     following = unlock_next_phases([phase], now=now)
     return following[0] if following else None
 
 
 def unlock_next_phases(phases: list[WarmupPhase], *, now: datetime) -> list[WarmupPhase]:
-    """`unlock_next_phase` for phases of different accounts at once: one query finds each
-    account's next pending phase; those with no delay become available in one UPDATE, the
-    others get their time in one UPDATE per delay. Caller holds the transaction."""
+    """After `phases` (of different accounts) completed: schedule each account's next pending
+    phase after its delay, or make it available at once when the delay is zero. Set-based, for
+    one completion as for a bulk resolution: one query finds each account's next pending phase;
+    those with no delay become available in one UPDATE, the others get their time in one
+    UPDATE per delay. Returns the phases unlocked or scheduled. Caller holds the transaction."""
     after = {phase.account_id: phase.order for phase in phases}
     following: dict[int, WarmupPhase] = {}
     pending = (
@@ -493,13 +494,6 @@ def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutco
         at=attempt.finished_at,
         replayed=True,
     )
-
-
-def expire_lease(
-    phase: WarmupPhase, *, now: datetime, reason: str | None = None, actor: Actor = SYSTEM
-) -> FailureOutcome:
-    """`expire_leases` for one phase. Caller holds the row lock."""
-    return expire_leases([phase], now=now, reason=reason, actor=actor)[0]
 
 
 def expire_leases(

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import time_machine
 from django.core import mail
+from django.db import OperationalError
 from django.utils import timezone
 
 from reviews import events as review_events
@@ -24,7 +25,7 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
 
     def fault_for_one(failures, **kwargs):
         if any(failure.phase.pk == broken.pk for failure in failures):
-            raise RuntimeError("simulated fault")
+            raise OperationalError("simulated fault")
         return record_failures(failures, **kwargs)
 
     # (the failure path both the batch and the row-by-row retry take)
@@ -58,7 +59,7 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
 
     def fault_for_one(phase, level, at):
         if phase.pk == broken.pk:
-            raise RuntimeError("simulated fault")
+            raise OperationalError("simulated fault")
         return log_row(phase, level, at)
 
     # (the row every escalation path writes, so the batch and the row-by-row retry both fail)
