@@ -6,7 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 from io import StringIO
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.waiting import wait_until
 from warmup.management.commands.run_demo import child_commands
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,16 +61,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, process, timeout: float = 40) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "run_demo exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+def answer_status(url: str, process) -> int | None:
+    """The status `url` answers with, or None while nothing listens there yet."""
+    assert process.poll() is None, "run_demo exited early"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None
+
+
+def read_lines(stream, into: list[str]) -> threading.Thread:
+    """Collect what a child prints, line by line, as it prints it."""
+    reader = threading.Thread(target=lambda: into.extend(iter(stream.readline, "")), daemon=True)
+    reader.start()
+    return reader
 
 
 def port_is_closed(port: int) -> bool:
@@ -96,6 +102,7 @@ def demo_env(database: Path) -> dict:
         "DEBUG": "1",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"sqlite:///{database}",
+        "PYTHONUNBUFFERED": "1",  # each line reaches the pipe when printed, not at exit
     }
 
 
@@ -116,14 +123,25 @@ def test_serves_the_admin_and_stops_cleanly_on_a_signal(tmp_path, migrated_db, s
         stderr=subprocess.PIPE,
         text=True,
     )
+    said_ready = ["log in at", "Scheduler running"]
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    readers = [read_lines(process.stdout, out_lines), read_lines(process.stderr, err_lines)]
     try:
-        assert wait_for(f"http://127.0.0.1:{port}/admin/login/", process) == 200
-        time.sleep(1)  # let the scheduler loop start
+        url = f"http://127.0.0.1:{port}/admin/login/"
+        assert wait_until(lambda: answer_status(url, process), 40, f"{url} to answer") == 200
+        # The signal only once the demo has said it runs and the scheduler loop has said so too
+        # (its handler is in place by then).
+        wait_until(lambda: all(any(said in line for line in out_lines) for said in said_ready),
+                   30, f"run_demo to print {said_ready}")  # fmt: skip
         process.send_signal(stop_signal)
-        stdout, stderr = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        for reader in readers:
+            reader.join(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
+    stdout, stderr = "".join(out_lines), "".join(err_lines)
 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr

@@ -3,11 +3,12 @@ reports is what the database holds afterwards."""
 
 import _thread
 import os
+import re
 import signal
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from rest_framework.settings import api_settings
 from reviews.models import ReviewAction, ReviewLog
 from tests.builders import first_phase, reload
 from tests.factories import AccountFactory
+from tests.waiting import wait_until
 from tests.warmup.simulator.conftest import TTYStringIO, simulate, summary
 from warmup.demo.fixtures import ensure_fast_plan
 from warmup.models import AttemptOutcome, Bot, CompletionMethod, PhaseAttempt, PhaseStatus
@@ -213,24 +215,35 @@ def test_a_deactivated_bot_of_that_name_is_refused_up_front(simulation_plan):
 def test_sigterm_stops_the_bots_cleanly(simulation_plan, closed_url):
     # SIGTERM is sent only once the command has installed its handler: before that, the
     # default action would end the test process itself.
+    # It goes once the bot has met the closed port at least once (its progress line says so).
     original = signal.getsignal(signal.SIGTERM)
+    out = StringIO()
+    gave_up = []
+
+    def bot_has_tried():
+        return signal.getsignal(signal.SIGTERM) is not original and re.search(
+            r"unreachable [1-9]", out.getvalue()
+        )
 
     def terminate_once_handled():
-        deadline = time.monotonic() + 10
-        while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if signal.getsignal(signal.SIGTERM) is not original:
-            time.sleep(0.3)
+        try:
+            wait_until(bot_has_tried, 8, "the handler and a first connection error")
+        except AssertionError as exc:
+            gave_up.append(exc)
+        else:
             os.kill(os.getpid(), signal.SIGTERM)
 
     sender = threading.Thread(target=terminate_once_handled)
     sender.start()
     try:
         # (--duration only bounds the test if the signal never comes)
-        output = simulate("--url", closed_url, "--bots", "1", "--duration", "10", "--quiet")
+        simulate("--url", closed_url, "--bots", "1", "--duration", "10",
+                 "--progress-every", "0.05", stdout=out)  # fmt: skip
     finally:
         sender.join()
 
+    assert not gave_up, gave_up
+    output = out.getvalue()
     assert "stopped because terminated (SIGTERM)" in output
     counts = summary(output)
     assert counts["claims"] == 0 and counts["connection errors"] >= 1
