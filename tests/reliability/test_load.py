@@ -46,7 +46,7 @@ from warmup.scheduler import tick
 from warmup.services.accounts import account_reactivate
 from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
 
-pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, requires_postgres, pytest.mark.django_db(transaction=True)]
 
 S = PhaseStatus
 LEASE = timedelta(seconds=2)  # a hung bot's phase comes back after two seconds and a tick
