@@ -8,14 +8,13 @@ from functools import partial
 
 import structlog
 from django.contrib import admin
-from django.db import InterfaceError, OperationalError
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 
+from config import database
 from config.logs import Deferred
 
 logger = logging.getLogger("config.middleware")
-DATABASE_BUSY_RETRY_AFTER_SECONDS = 5
 
 
 def request_username(request) -> str | None:
@@ -102,9 +101,7 @@ class DatabaseBusyMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if request.path.startswith("/api/") or not isinstance(
-            exception, (OperationalError, InterfaceError)
-        ):
+        if request.path.startswith("/api/") or not database.is_retryable(exception):
             return None
         logger.warning("Database busy or lost on %s: %s", request.path, exception, exc_info=True)
         context = {
@@ -117,5 +114,5 @@ class DatabaseBusyMiddleware:
             else request.headers.get("Referer", ""),
         }
         response = render(request, "admin/database_busy.html", context, status=503)
-        response["Retry-After"] = str(DATABASE_BUSY_RETRY_AFTER_SECONDS)
+        response["Retry-After"] = str(database.RETRY_AFTER_SECONDS)
         return response

@@ -12,13 +12,13 @@ import logging
 
 from django.core.exceptions import DisallowedHost
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from config import database
 from warmup.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -38,14 +38,13 @@ _CODES = {
 }
 
 
-# A dropped connection, a deadlock, a lock or statement timeout: the same request a moment later
-# will most likely go through, and the bot API answers a report retried with its lease token as
-# if it had arrived once, so a bot can always retry.
+# A database error a retry can cure (config.database): the same request a moment later will
+# most likely go through, and the bot API answers a report retried with its lease token as if
+# it had arrived once, so a bot can always retry.
 DATABASE_UNAVAILABLE = (
     "The database was unavailable for this request; retry it in a few seconds. "
     "A report retried with the same lease token is answered as if it had arrived once."
 )
-DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 BAD_HOST = "The Host header {host!r} is not one this server answers to (ALLOWED_HOSTS)."
@@ -76,7 +75,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if database.is_retryable(exc):
         return _database_unavailable(exc)
 
     if not isinstance(exc, exceptions.APIException):
@@ -113,7 +112,7 @@ def _database_unavailable(exc) -> Response:
     return Response(
         {"code": "database_unavailable", "detail": DATABASE_UNAVAILABLE},
         status=503,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        headers={"Retry-After": str(database.RETRY_AFTER_SECONDS)},
     )
 
 

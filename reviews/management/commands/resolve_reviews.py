@@ -28,6 +28,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from tqdm import tqdm
 
+from config import database
 from config.text import duration_display, plural
 from reviews import batches
 from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
@@ -70,6 +71,13 @@ SELECTORS = (
     "bot",
     "ids",
 )
+# A batch that raised rolled back as a whole. Busy or down (config.database): the same run a
+# moment later will most likely go through; anything else will fail the same way until fixed.
+BATCH_FAILED_RETRYABLE = (
+    "its batch failed and was rolled back: the database was busy or unavailable ({why}); "
+    "retryable: run the same command again in {seconds} s"
+)
+BATCH_FAILED = "its batch failed and was rolled back ({why}); not retryable as it is"
 UNDO_ALONE = (
     "--undo takes no --action, --reason or selection options: it undoes what the batch did."
 )
@@ -331,9 +339,16 @@ class Command(BaseCommand):
                 try:
                     result = self.one_batch(chunk, batch=batch, actor=actor, options=options)
                 except (DomainError, DatabaseError) as exc:
-                    # The batch rolled back as a whole: say so and go on with the next one.
-                    why = getattr(exc, "message", None) or str(exc).splitlines()[0]
-                    failed = f"its batch failed and was rolled back ({why}); run again"
+                    # The batch rolled back as a whole: say so, and whether the same batch a
+                    # moment later should go through (the definition the 503s answer by), and
+                    # go on with the next one.
+                    why = getattr(exc, "message", None) or (str(exc).splitlines() or [""])[0]
+                    why = why or type(exc).__name__
+                    failed = (
+                        BATCH_FAILED_RETRYABLE.format(why=why, seconds=database.RETRY_AFTER_SECONDS)
+                        if database.is_retryable(exc)
+                        else BATCH_FAILED.format(why=why)
+                    )
                     result = batches.BatchResult(unchanged={pk: failed for pk in chunk})
                 changed += result.changed
                 unchanged.update(result.unchanged)

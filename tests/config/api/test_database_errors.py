@@ -5,7 +5,8 @@ terminated under a bot's report over HTTP, is in tests/reliability/test_faults.p
 import pytest
 from django.db import InterfaceError, OperationalError
 
-from config.api.errors import DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE
+from config.api.errors import DATABASE_UNAVAILABLE
+from config.database import RETRY_AFTER_SECONDS
 from tests.builders import make_content_assigned
 from tests.clients import REVIEWS, assert_error, claim
 
@@ -31,7 +32,7 @@ def test_a_lost_database_connection_is_a_503_the_bot_can_retry(
 
     body = assert_error(response, 503, "database_unavailable")
     assert body["detail"] == DATABASE_UNAVAILABLE
-    assert response["Retry-After"] == str(DATABASE_RETRY_AFTER_SECONDS)
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert str(error) in caplog.text  # the cause is logged, not only counted as a 503
 
     # and once the database is back, the same claim goes through

@@ -16,11 +16,12 @@ from urllib.parse import quote
 import pytest
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
-from django.db import connection, connections, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 
-from config import metrics
+from config import database, metrics
 from reviews import batches
 from reviews.analytics import review_stats
+from reviews.management.commands.resolve_reviews import BATCH_FAILED, BATCH_FAILED_RETRYABLE
 from reviews.models import ReviewAction, ReviewLog
 from reviews.services import review_assign, review_comment, review_hold, review_resume
 from tests.clients import view_only_user
@@ -420,6 +421,46 @@ def test_some_items_not_changed_exit_1_and_are_listed(operator, bot, content_poo
     assert status(fine) == PhaseStatus.AVAILABLE
     assert "the account is suspended: reactivate it first: " + str(suspended.pk) in printed
     assert "not changed, not in review: 999999" in printed
+
+
+@pytest.mark.parametrize(
+    "error, retryable",
+    [
+        (OperationalError("canceling statement due to lock timeout"), True),
+        (IntegrityError("duplicate key value violates unique constraint"), False),
+    ],
+    ids=["busy", "broken"],
+)
+def test_a_failed_batch_says_whether_running_again_will_help(
+    operator, bot, content_pool, monkeypatch, error, retryable
+):
+    # given: two items resolved one per batch, the first batch meeting a database error
+    first, second = new_item_in_review(bot), new_item_in_review(bot)
+    resolve_batch = batches.resolve_batch
+
+    def first_batch_fails(*, phase_ids, **kwargs):
+        if first.pk in phase_ids:
+            raise error
+        return resolve_batch(phase_ids=phase_ids, **kwargs)
+
+    monkeypatch.setattr(batches, "resolve_batch", first_batch_fails)
+
+    printed, _ = resolve(
+        "--user", "oncall", "--action", "resume", *ALL, "--batch-size", "1", expect=1
+    )
+
+    # then: the failed batch changed nothing and is reported retryable only for a busy database
+    # (the 503s' definition, with their Retry-After); the next batch went on
+    why = str(error)
+    expected = (
+        BATCH_FAILED_RETRYABLE.format(why=why, seconds=database.RETRY_AFTER_SECONDS)
+        if retryable
+        else BATCH_FAILED.format(why=why)
+    )
+    assert f"not changed, {expected}: {first.pk}" in printed
+    assert ("retryable: run the same command again" in printed) is retryable
+    assert status(first) == PhaseStatus.REVIEW_REQUIRED
+    assert status(second) == PhaseStatus.AVAILABLE
 
 
 # --- Undo --------------------------------------------------------------------------------------
