@@ -54,26 +54,16 @@ def pgbench_script() -> str:
     on its own as the services do, their parameters written as the values the services pass
     (the lease token made by the database)."""
     from warmup import hot_path
-    from warmup.models import MAX_LEASE, MAX_STEP_DELAY
-
-    def interval(delta) -> str:
-        return f"interval '{int(delta.total_seconds())} seconds'"
 
     common = {"now": "now()", "bot": ":bot"}
-    claim = hot_path._CLAIM.format(filters="")
-    claim_values = {
-        **common,
-        "token": "gen_random_uuid()",
-        "max_lease": interval(MAX_LEASE),
-    }
+    claim = hot_path.CLAIM_STATEMENTS[()]  # no narrowing
+    claim_values = {**common, "token": "gen_random_uuid()"}
     complete_values = {
         **common,
         "phase": ":m_id",
         "token": ":m_lease_token::uuid",
         "method": "'bot'",
-        "outcome": "'completed'",
         "result": "'{}'::jsonb",
-        "max_delay": interval(MAX_STEP_DELAY),
     }
 
     def fill(sql: str, values: dict) -> str:
@@ -81,7 +71,8 @@ def pgbench_script() -> str:
         return " ".join(sql.split())  # one line each: pgbench reads a command per line
 
     # Each its own transaction, as the services commit a claim before the bot works.
-    return f"{fill(claim, claim_values)} \\gset\n{fill(hot_path._COMPLETE, complete_values)};\n"
+    complete = hot_path.COMPLETE_STATEMENT
+    return f"{fill(claim, claim_values)} \\gset\n{fill(complete, complete_values)};\n"
 
 
 def run_pgbench(

@@ -6,12 +6,16 @@ unlocks the account's next phase in one. Both are prepared on the server once pe
 and return every column the bot's answer shows, so a cycle costs two round trips and little
 Python.
 
-The moves stay those of `warmup.state`: each statement's from- and to-status are looked up by
-the move's name in `TRANSITIONS` (a move missing from the table cannot be built), and every
-row is written only while it still has the from-status, so a phase in any other status is left
-alone. Each move writes the same log line and counts the same metric as the ORM path, after
-commit. A statement that matches nothing returns None: the caller's full path then explains
-why (not found, lease lost, a replay), so every refusal keeps its one wording.
+Both statements are rendered, once at import, from the declarations of `warmup.state` that the
+ORM path evaluates too (the claim's conditions, order and lock; the fields a claim, a
+completion and an unlock write; the lease check of a report; the clamps of a lease and a step's
+delay), so the two engines cannot drift apart. The moves stay those of the status machine: each
+statement's from- and to-status are looked up by the move's name in `TRANSITIONS` (a move
+missing from the table cannot be built), and every row is written only while it still has the
+from-status, so a phase in any other status is left alone. Each move writes the same log line
+and counts the same metric as the ORM path, after commit. A statement that matches nothing
+returns None: the caller's full path then explains why (not found, lease lost, a replay), so
+every refusal keeps its one wording.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import combinations
 from uuid import UUID
 
 import psycopg
@@ -29,36 +34,53 @@ from psycopg.types.json import Jsonb
 
 from config import metrics
 from warmup.models import (
-    MAX_LEASE,
-    MAX_STEP_DELAY,
     Account,
-    AccountStatus,
-    AttemptOutcome,
     Bot,
     ContentItem,
     PhaseAttempt,
     PhaseTemplate,
     WarmupPhase,
-    WarmupPlan,
 )
-from warmup.state import TRANSITIONS, log_phase_change
+from warmup.state import (
+    ATTEMPT_COMPLETED,
+    ATTEMPT_OPENED,
+    BOT_COMPLETION,
+    CLAIM_FROM,
+    CLAIM_NARROWING,
+    CLAIM_ORDER,
+    CLAIM_SKIPS_LOCKED,
+    CLAIM_TO,
+    CLAIM_WRITES,
+    CLAIMABLE,
+    CLAIMER,
+    COMPLETE_FROM,
+    COMPLETE_TO,
+    LEASE_HELD,
+    LEASE_LIVE,
+    LEASE_RELEASED,
+    NEXT_PHASE,
+    NEXT_PHASE_ORDER,
+    STEP_DELAY,
+    UNLOCK_FROM,
+    UNLOCK_TO,
+    UNLOCK_WRITES,
+    Clamped,
+    Column,
+    Condition,
+    Given,
+    Later,
+    log_phase_change,
+)
 
 
-def move(name: str) -> tuple[str, str]:
-    """The one (from, to) pair of `TRANSITIONS` named `name`; ValueError unless there is one."""
-    pairs = [pair for pair, kind in TRANSITIONS.items() if kind == name]
-    if len(pairs) != 1:
-        raise ValueError(f"the status machine has {len(pairs)} moves named {name!r}")
-    return tuple(str(status) for status in pairs[0])
-
-
-def literal(status: str) -> str:
-    """A status as an SQL constant. The statuses are written into the statements, not bound:
-    a prepared statement's generic plan can use a partial index (`WHERE status = '...'`) only
-    when its query names the same constant."""
-    if not re.fullmatch(r"[a-z_]+", status):
-        raise ValueError(f"not a status: {status!r}")
-    return f"'{status}'"
+def literal(value: str) -> str:
+    """A status, or another text constant of the declarations (an outcome, an empty text), as
+    an SQL constant. The statuses are written into the statements, not bound: a prepared
+    statement's generic plan can use a partial index (`WHERE status = '...'`) only when its
+    query names the same constant."""
+    if not re.fullmatch(r"[a-z_]*", value):
+        raise ValueError(f"not a status: {value!r}")
+    return f"'{value}'"
 
 
 def available() -> bool:
@@ -164,56 +186,150 @@ def _phase(row: tuple) -> WarmupPhase:
     return phase
 
 
+# --- The statements, rendered from the declarations of `warmup.state` ----------------------
+
+
+def _sql_value(value, *, row: str = "p", durations: dict | None = None) -> str:
+    """A declared value in SQL: a Given as its named parameter, a Column of `row`, Later as now
+    plus the template's (alias t) clamped duration (or the expression `durations` names for it),
+    a constant as a literal."""
+    if isinstance(value, Given):
+        return f"%({value.name})s"
+    if isinstance(value, Column):
+        column = f'{row}."{value.name}"'
+        return f"{column} + {value.add}" if value.add else column
+    if isinstance(value, Later):
+        return f"%(now)s + {(durations or {}).get(value.duration) or _clamped(value.duration)}"
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, dict) and not value:
+        return "'{}'"
+    raise ValueError(f"no SQL for the declared value {value!r}")
+
+
+def _interval(delta: timedelta) -> str:
+    return f"interval '{int(delta.total_seconds())} seconds'"
+
+
+def _clamped(duration: Clamped, template: str = "t") -> str:
+    return (
+        f'LEAST(GREATEST({template}."{duration.field}", {_interval(duration.low)}), '
+        f"{_interval(duration.high)})"
+    )
+
+
+_OPERATORS = {"exact": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def _sql_condition(condition: Condition, *, alias: str = "p", row: str = "p") -> str:
+    """A declared condition on the phase under `alias` (its account under `a`, joined), a
+    Column meaning one of the row under `row`."""
+    *relations, name = condition.path.split("__")
+    model, table = WarmupPhase, alias
+    if relations[:1] == ["account"]:
+        model, table, relations = Account, "a", relations[1:]
+    value = _sql_value(condition.value, row=row)
+    test = (
+        f"= ANY({value})" if condition.lookup == "in" else f"{_OPERATORS[condition.lookup]} {value}"
+    )
+    if not relations:
+        return f'{table}."{model._meta.get_field(name).column}" {test}'
+    if len(relations) > 1:
+        raise ValueError(f"no SQL for the declared path {condition.path!r}")
+    # A relation of its own (the account's plan): its rows that match, by their ids.
+    relation = model._meta.get_field(relations[0])
+    related = relation.related_model._meta
+    return (
+        f'{table}."{relation.column}" IN (SELECT "id" FROM {related.db_table} '
+        f'WHERE "{related.get_field(name).column}" {test})'
+    )
+
+
+def _where(conditions, **context) -> str:
+    return " AND ".join(_sql_condition(condition, **context) for condition in conditions)
+
+
+def _sets(model: type[Model], writes: dict, **context) -> str:
+    return ", ".join(
+        f'"{model._meta.get_field(name).column}" = {_sql_value(value, **context)}'
+        for name, value in writes.items()
+    )
+
+
+def _inserted(model: type[Model], writes: dict, *, row: str) -> tuple[str, str]:
+    """The columns and values of an INSERT of `writes` into `model`, every other column taking
+    the value the ORM would give it (its default; NULL left out)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in writes or field.attname in writes:
+            value = writes.get(field.name, writes.get(field.attname))
+        elif field.null and not field.has_default():
+            continue
+        else:
+            value = field.get_default()
+        columns.append(f'"{field.column}"')
+        values.append(_sql_value(value, row=row))
+    return ", ".join(columns), ", ".join(values)
+
+
 _PHASE = WarmupPhase._meta.db_table
-_RETURNED = (
-    f"SELECT {_columns(WarmupPhase, 'm', named=True)}, {_columns(Account, 'a', named=True)}, "
-    f"{_columns(ContentItem, 'c', named=True)} {{extra}} FROM moved m "
-    f"JOIN {Account._meta.db_table} a ON a.id = m.account_id "
-    f"LEFT JOIN {ContentItem._meta.db_table} c ON c.id = m.content_id"
-)
+_ACCOUNT = Account._meta.db_table
+_TEMPLATE = PhaseTemplate._meta.db_table
+_ATTEMPT = PhaseAttempt._meta.db_table
+
+
+def _returned(extra: str = "") -> str:
+    return (
+        f"SELECT {_columns(WarmupPhase, 'm', named=True)}, {_columns(Account, 'a', named=True)}, "
+        f"{_columns(ContentItem, 'c', named=True)}{extra} FROM moved m "
+        f"JOIN {_ACCOUNT} a ON a.id = m.account_id "
+        f"LEFT JOIN {ContentItem._meta.db_table} c ON c.id = m.content_id"
+    )
 
 
 # --- Claim ---------------------------------------------------------------------------------
 
-CLAIM_FROM, CLAIM_TO = move("claim")
-_ACTIVE = literal(AccountStatus.ACTIVE)
 
-_CLAIM = f"""
+def _claim_statement(narrowing: tuple[str, ...]) -> str:
+    """The claim, narrowed by the CLAIM_NARROWING lists named (in the declaration's order)."""
+    conditions = [*CLAIMABLE, *(CLAIM_NARROWING[name] for name in narrowing)]
+    order = ", ".join(f'p."{WarmupPhase._meta.get_field(name).column}"' for name in CLAIM_ORDER)
+    skip = " SKIP LOCKED" if CLAIM_SKIPS_LOCKED else ""
+    columns, values = _inserted(PhaseAttempt, ATTEMPT_OPENED, row="m")
+    return f"""
 WITH next AS (
-    SELECT p.id FROM {_PHASE} p JOIN {Account._meta.db_table} a ON a.id = p.account_id
-    WHERE p.status = {literal(CLAIM_FROM)} AND p.next_attempt_at <= %(now)s AND a.status = {_ACTIVE}
-        AND EXISTS (SELECT FROM {Bot._meta.db_table} b WHERE b.id = %(bot)s AND b.is_active)
-    {{filters}}
-    ORDER BY p.next_attempt_at, p.id
+    SELECT p.id FROM {_PHASE} p JOIN {_ACCOUNT} a ON a.id = p.account_id
+    WHERE {_where(conditions)}
+        AND EXISTS (SELECT FROM {Bot._meta.db_table} b WHERE b.id = %(bot)s
+            AND {" AND ".join(f'b."{c.path}" = {_sql_value(c.value)}' for c in CLAIMER)})
+    ORDER BY {order}
     LIMIT 1
-    FOR UPDATE OF p SKIP LOCKED
+    FOR UPDATE OF p{skip}
 ), moved AS (
-    UPDATE {_PHASE} p SET
-        status = {literal(CLAIM_TO)}, bot_id = %(bot)s, lease_token = %(token)s,
-        lease_expires_at = %(now)s
-            + LEAST(GREATEST(t.lease_duration, interval '1 second'), %(max_lease)s),
-        attempt_count = p.attempt_count + 1, updated_at = %(now)s
-    FROM next, {PhaseTemplate._meta.db_table} t
+    UPDATE {_PHASE} p SET status = {literal(CLAIM_TO)}, {_sets(WarmupPhase, CLAIM_WRITES)}
+    FROM next, {_TEMPLATE} t
     WHERE p.id = next.id AND p.status = {literal(CLAIM_FROM)} AND t.id = p.template_id
     RETURNING {_columns(WarmupPhase, "p")}
 ), attempt AS (
-    INSERT INTO {PhaseAttempt._meta.db_table} (
-        phase_id, number, bot_id, lease_token, content_id, claimed_at,
-        outcome, failure_category, reason, details, result, decision
-    )
-    SELECT id, attempt_count, bot_id, lease_token, content_id, %(now)s,
-        '', '', '', '{{{{}}}}', '{{{{}}}}', ''
-    FROM moved
+    INSERT INTO {_ATTEMPT} ({columns})
+    SELECT {values}
+    FROM moved m
 )
-{_RETURNED.format(extra="")}
+{_returned()}
 """
 
-_FILTERS = {
-    "platforms": "AND a.platform = ANY(%(platforms)s)",
-    "phase_types": "AND p.phase_type = ANY(%(phase_types)s)",
-    "plans": (
-        f"AND a.plan_id IN (SELECT id FROM {WarmupPlan._meta.db_table} WHERE slug = ANY(%(plans)s))"
-    ),
+
+# Every narrowing's statement, made once: the same text each time, so it is prepared once.
+CLAIM_STATEMENTS = {
+    narrowing: _claim_statement(narrowing)
+    for size in range(len(CLAIM_NARROWING) + 1)
+    for narrowing in combinations(CLAIM_NARROWING, size)
 }
 
 
@@ -223,17 +339,8 @@ def claim(*, bot_id: int, token: UUID, now: datetime, **narrowing) -> WarmupPhas
     nothing is ready or the bot is no longer active. One statement: in the caller's
     transaction, or committed on its own."""
     given = {name: list(values) for name, values in narrowing.items() if values}
-    filters = " ".join(_FILTERS[name] for name in _FILTERS if name in given)
-    row = _fetchone(
-        _CLAIM.format(filters=filters),
-        {
-            "now": now,
-            "bot": bot_id,
-            "token": token,
-            "max_lease": MAX_LEASE,
-            **given,
-        },
-    )
+    statement = CLAIM_STATEMENTS[tuple(name for name in CLAIM_NARROWING if name in given)]
+    row = _fetchone(statement, {"now": now, "bot": bot_id, "token": token, **given})
     if row is None:
         return None
     phase = _phase(row)
@@ -244,38 +351,30 @@ def claim(*, bot_id: int, token: UUID, now: datetime, **narrowing) -> WarmupPhas
 
 # --- Complete ------------------------------------------------------------------------------
 
-COMPLETE_FROM, COMPLETE_TO = move("complete")
-UNLOCK_FROM, UNLOCK_TO = move("unlock")
-
-_COMPLETE = f"""
+COMPLETE_STATEMENT = f"""
 WITH moved AS (
     UPDATE {_PHASE} p SET
-        status = {literal(COMPLETE_TO)}, lease_token = NULL, lease_expires_at = NULL,
-        completed_at = %(now)s, completion_method = %(method)s, next_attempt_at = NULL,
-        updated_at = %(now)s
-    WHERE p.id = %(phase)s AND p.status = {literal(COMPLETE_FROM)} AND p.lease_token = %(token)s
-        AND p.bot_id = %(bot)s AND p.lease_expires_at > %(now)s
+        status = {literal(COMPLETE_TO)}, {_sets(WarmupPhase, {**LEASE_RELEASED, **BOT_COMPLETION})}
+    WHERE p.id = %(phase)s AND {_where(LEASE_HELD)} AND {_where(LEASE_LIVE)}
     RETURNING {_columns(WarmupPhase, "p")}
 ), closed AS (
-    UPDATE {PhaseAttempt._meta.db_table} t SET
-        finished_at = %(now)s, outcome = %(outcome)s, result = %(result)s
+    UPDATE {_ATTEMPT} t SET {_sets(PhaseAttempt, ATTEMPT_COMPLETED)}
     FROM moved WHERE t.lease_token = %(token)s AND t.phase_id = moved.id
 ), wait AS (
-    SELECT q.id, LEAST(GREATEST(t.delay, interval '0'), %(max_delay)s) AS delay
+    SELECT q.id, {_clamped(STEP_DELAY)} AS delay
     FROM moved m
-    JOIN {_PHASE} q ON q.account_id = m.account_id AND q.status = {literal(UNLOCK_FROM)}
-        AND q."order" > m."order"
-    JOIN {PhaseTemplate._meta.db_table} t ON t.id = q.template_id
-    ORDER BY q."order"
+    JOIN {_PHASE} q ON {_where(NEXT_PHASE, alias="q", row="m")}
+    JOIN {_TEMPLATE} t ON t.id = q.template_id
+    ORDER BY {", ".join(f'q."{name}"' for name in NEXT_PHASE_ORDER)}
     LIMIT 1
 ), following AS (
     UPDATE {_PHASE} n SET
         status = CASE WHEN w.delay <= interval '0' THEN {literal(UNLOCK_TO)} ELSE n.status END,
-        available_at = %(now)s + w.delay, updated_at = %(now)s
+        {_sets(WarmupPhase, UNLOCK_WRITES, durations={STEP_DELAY: "w.delay"})}
     FROM wait w WHERE n.id = w.id AND n.status = {literal(UNLOCK_FROM)}
     RETURNING n.id, n.account_id, n.status, n.last_failure_category
 )
-{_RETURNED.format(extra=", f.id, f.account_id, f.status, f.last_failure_category")}
+{_returned(extra=", f.id, f.account_id, f.status, f.last_failure_category")}
 LEFT JOIN following f ON true
 """
 
@@ -298,16 +397,14 @@ def complete(
     its time set after a delay). None if the phase is not so held. One statement: in the
     caller's transaction, or committed on its own."""
     row = _fetchone(
-        _COMPLETE,
+        COMPLETE_STATEMENT,
         {
             "phase": phase_id,
             "bot": bot_id,
             "token": token,
             "now": now,
             "method": method,
-            "outcome": str(AttemptOutcome.COMPLETED),
             "result": Jsonb(result),
-            "max_delay": MAX_STEP_DELAY,
         },
     )
     if row is None:

@@ -13,12 +13,16 @@ that the edges bind: `bot` (bot API), `user` (admin, review API), `batch` (bulk 
 
 from __future__ import annotations
 
-from datetime import datetime
+import operator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from types import SimpleNamespace
+from typing import Any
 
 import structlog
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from fast_update.fast import fast_update
 
@@ -30,7 +34,16 @@ from warmup.errors import (
     TRANSITION_RACED,
     InvalidTransition,
 )
-from warmup.models import Account, AccountStatus, Bot, PhaseStatus, WarmupPhase
+from warmup.models import (
+    MAX_LEASE,
+    MAX_STEP_DELAY,
+    Account,
+    AccountStatus,
+    AttemptOutcome,
+    Bot,
+    PhaseStatus,
+    WarmupPhase,
+)
 
 S = PhaseStatus
 A = AccountStatus
@@ -236,17 +249,13 @@ def assign_content(phase: WarmupPhase, *, content, now: datetime) -> WarmupPhase
     return apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
 
 
-def take_lease(phase: WarmupPhase, *, bot: Bot, lease_token, expires_at: datetime) -> WarmupPhase:
-    """content_assigned -> in_progress: `bot` holds the phase until `expires_at`; the phase's
-    attempt count grows by one."""
-    return apply_transition(
-        phase,
-        S.IN_PROGRESS,
-        bot=bot,
-        lease_token=lease_token,
-        lease_expires_at=expires_at,
-        attempt_count=phase.attempt_count + 1,
-    )
+def take_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> WarmupPhase:
+    """content_assigned -> in_progress: `bot` holds the phase under `lease_token` for its
+    template's lease, and the attempt count grows by one (CLAIM_WRITES). Needs the template."""
+    fields = written(CLAIM_WRITES, phase, now=now, bot=bot.pk, token=lease_token)
+    apply_transition(phase, CLAIM_TO, **fields)
+    phase.bot = bot
+    return phase
 
 
 def release_lease(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
@@ -325,7 +334,196 @@ def relock_many(phases: list[WarmupPhase]) -> list[WarmupPhase]:
 
 def completion(*, now: datetime, method: str) -> dict:
     """The fields of a completed phase: when, how (CompletionMethod), nothing scheduled."""
-    return {"completed_at": now, "completion_method": method, "next_attempt_at": None}
+    return written(COMPLETED, now=now, method=method)
+
+
+# --- The bots' moves, declared once ----------------------------------------------------------
+# What a claim requires and writes, the lease check of a bot's report, what a heartbeat and a
+# completion write, and the unlock of the account's next phase. Two engines run them: the ORM
+# path (`warmup.services.phases`, through the moves above) evaluates these declarations on
+# querysets and instances, and the bots' one-statement path on PostgreSQL (`warmup.hot_path`)
+# renders them into its SQL once, at import. tests/warmup/test_hot_path.py runs the same work
+# through both and compares every column written.
+#
+# A value written or compared is a constant, a `Given` (supplied when the move runs), a
+# `Column` of the row, or `Later`: now plus a duration of the phase's template, `Clamped`.
+
+
+@dataclass(frozen=True)
+class Given:
+    """A value the caller supplies when the move runs: now, bot (its pk), token, ..."""
+
+    name: str
+
+
+NOW = Given("now")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the row (before the move's writes in what it writes, after them in what is
+    written from the moved row), plus `add`."""
+
+    name: str
+    add: int = 0
+
+
+@dataclass(frozen=True)
+class Clamped:
+    """A duration of the phase's template held within bounds, whatever is stored."""
+
+    field: str
+    low: timedelta
+    high: timedelta
+
+    def of(self, template) -> timedelta:
+        return min(max(getattr(template, self.field), self.low), self.high)
+
+
+@dataclass(frozen=True)
+class Later:
+    """Now plus a template's clamped duration."""
+
+    duration: Clamped
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`path` (a lookup path from the row, as the ORM spells it) compared by `lookup` (exact,
+    lt, lte, gt, gte, in) with `value`."""
+
+    path: str
+    lookup: str
+    value: Any
+
+
+def move(name: str) -> tuple[str, str]:
+    """The one (from, to) pair of `TRANSITIONS` named `name`; ValueError unless there is one."""
+    pairs = [pair for pair, kind in TRANSITIONS.items() if kind == name]
+    if len(pairs) != 1:
+        raise ValueError(f"the status machine has {len(pairs)} moves named {name!r}")
+    return tuple(str(status) for status in pairs[0])
+
+
+LEASE = Clamped("lease_duration", low=timedelta(seconds=1), high=MAX_LEASE)
+STEP_DELAY = Clamped("delay", low=timedelta(0), high=MAX_STEP_DELAY)
+
+# Claim: the longest-waiting ready phase of an active account, narrowed by the bot's lists
+# (each only when given), skipping rows other claimers hold rather than waiting on them, and
+# only while the claiming bot (Given "bot") is active: a request may be authenticated from the
+# token cache after the bot was deactivated.
+CLAIM_FROM, CLAIM_TO = move("claim")
+CLAIMABLE = (
+    Condition("status", "exact", CLAIM_FROM),
+    Condition("next_attempt_at", "lte", NOW),
+    Condition("account__status", "exact", A.ACTIVE),
+)
+CLAIM_NARROWING = {
+    "platforms": Condition("account__platform", "in", Given("platforms")),
+    "phase_types": Condition("phase_type", "in", Given("phase_types")),
+    "plans": Condition("account__plan__slug", "in", Given("plans")),
+}
+CLAIM_ORDER = ("next_attempt_at", "id")
+CLAIM_SKIPS_LOCKED = True
+CLAIMER = (Condition("is_active", "exact", True),)  # of the Bot
+# What a claim writes beside the status, and the attempt it opens (from the claimed row).
+CLAIM_WRITES = {
+    "bot_id": Given("bot"),
+    "lease_token": Given("token"),
+    "lease_expires_at": Later(LEASE),
+    "attempt_count": Column("attempt_count", add=1),
+    "updated_at": NOW,
+}
+ATTEMPT_OPENED = {
+    "phase_id": Column("id"),
+    "number": Column("attempt_count"),
+    "bot_id": Column("bot_id"),
+    "lease_token": Column("lease_token"),
+    "content_id": Column("content_id"),
+    "claimed_at": NOW,
+}
+
+# A report (heartbeat, completion, failure) counts only from the bot that holds the phase's
+# lease, under that lease's token (LEASE_HELD), before the lease ran out (LEASE_LIVE).
+LEASE_HELD = (
+    Condition("status", "exact", S.IN_PROGRESS),
+    Condition("lease_token", "exact", Given("token")),
+    Condition("bot_id", "exact", Given("bot")),
+)
+LEASE_LIVE = (Condition("lease_expires_at", "gt", NOW),)
+HEARTBEAT_WRITES = {"lease_expires_at": Later(LEASE), "updated_at": NOW}
+
+# Completion: the lease ends (LEASE_RELEASED) and the phase records when and how it completed
+# (COMPLETED, also what a reviewer's completion writes); the attempt closes with the result.
+COMPLETE_FROM, COMPLETE_TO = move("complete")
+COMPLETED = {"completed_at": NOW, "completion_method": Given("method"), "next_attempt_at": None}
+BOT_COMPLETION = {**COMPLETED, "updated_at": NOW}
+ATTEMPT_COMPLETED = {
+    "finished_at": NOW,
+    "outcome": str(AttemptOutcome.COMPLETED),
+    "result": Given("result"),
+}
+
+# The unlock after a completion: the account's first phase after the completed one (Column:
+# of the completed row) still in UNLOCK_FROM gets its time, now plus its step's delay, and
+# moves to UNLOCK_TO at once when that delay is none.
+UNLOCK_FROM, UNLOCK_TO = move("unlock")
+NEXT_PHASE = (
+    Condition("status", "exact", UNLOCK_FROM),
+    Condition("account_id", "exact", Column("account_id")),
+    Condition("order", "gt", Column("order")),
+)
+NEXT_PHASE_ORDER = ("order",)
+UNLOCK_WRITES = {"available_at": Later(STEP_DELAY), "updated_at": NOW}
+
+
+def value_of(value, row=None, **given):
+    """A declared value, for `row` (its template for `Later`) and the `given` values."""
+    if isinstance(value, Given):
+        return given[value.name]
+    if isinstance(value, Column):
+        return getattr(row, value.name) + value.add if value.add else getattr(row, value.name)
+    if isinstance(value, Later):
+        return given["now"] + value.duration.of(row.template)
+    return value
+
+
+def written(writes: dict, row=None, **given) -> dict:
+    """The fields a declared move writes, for `row` and the `given` values."""
+    return {name: value_of(value, row, **given) for name, value in writes.items()}
+
+
+def matching(conditions, **given) -> Q:
+    """The declared `conditions` as a queryset filter."""
+    return Q(*(Q(**{f"{c.path}__{c.lookup}": value_of(c.value, **given)}) for c in conditions))
+
+
+def holds(row, conditions, **given) -> bool:
+    """Whether `row` (an instance, its relations followed) meets the declared `conditions`."""
+    return all(_holds(row, condition, **given) for condition in conditions)
+
+
+def _holds(row, condition: Condition, **given) -> bool:
+    left = row
+    for name in condition.path.split("__"):
+        left = getattr(left, name)
+    right = value_of(condition.value, row, **given)
+    if condition.lookup == "exact":
+        # A token may come as a UUID or its text, a status as a member or its value.
+        return left == right or (None not in (left, right) and str(left) == str(right))
+    if condition.lookup == "in":
+        return left in right
+    if None in (left, right):
+        return False
+    return _COMPARE[condition.lookup](left, right)
+
+
+_COMPARE = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 # --- Accounts --------------------------------------------------------------------------------

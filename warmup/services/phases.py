@@ -31,7 +31,6 @@ from warmup.errors import (
     NotFound,
 )
 from warmup.models import (
-    AccountStatus,
     AttemptOutcome,
     Bot,
     CompletionMethod,
@@ -44,12 +43,26 @@ from warmup.models import (
 from warmup.policy import RetryPolicy, policy_for
 from warmup.services.accounts import account_suspend
 from warmup.state import (
+    ATTEMPT_COMPLETED,
+    ATTEMPT_OPENED,
+    BOT_COMPLETION,
+    CLAIM_NARROWING,
+    CLAIM_ORDER,
+    CLAIM_SKIPS_LOCKED,
+    CLAIMABLE,
+    CLAIMER,
+    COMPLETE_TO,
+    HEARTBEAT_WRITES,
+    LEASE_HELD,
+    LEASE_LIVE,
     apply_transition_many,
-    completion,
     enter_review_many,
+    holds,
+    matching,
     release_lease,
     release_leases,
     take_lease,
+    written,
 )
 from warmup.validation import validate_category
 
@@ -104,14 +117,10 @@ def _is_replay(attempt: PhaseAttempt | None, *, bot: Bot, outcome: str) -> bool:
 
 
 def _check_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> None:
-    if (
-        phase.status != S.IN_PROGRESS
-        or phase.lease_token is None
-        or str(phase.lease_token) != str(lease_token)
-        or phase.bot_id != bot.pk
-    ):
+    """The declared lease check of a report (as the one-statement completion makes it)."""
+    if not holds(phase, LEASE_HELD, bot=bot.pk, token=lease_token):
         raise LeaseLost(LEASE_STALE, phase_id=phase.pk, current_status=phase.status)
-    if phase.lease_expires_at <= now:
+    if not holds(phase, LEASE_LIVE, now=now):
         raise LeaseLost(
             LEASE_EXPIRED.format(expires_at=phase.lease_expires_at.isoformat()),
             phase_id=phase.pk,
@@ -131,19 +140,10 @@ def _parse_token(lease_token) -> uuid.UUID:
 
 def claimable_phases(*, now: datetime, platforms=None, phase_types=None, plans=None):
     """Phases a bot may claim now: content assigned, due, on an active account; narrowed to
-    the given platforms, phase types and plans (slugs) when any are given."""
-    qs = WarmupPhase.objects.filter(
-        status=S.CONTENT_ASSIGNED,
-        next_attempt_at__lte=now,
-        account__status=AccountStatus.ACTIVE,
-    )
-    if platforms:
-        qs = qs.filter(account__platform__in=platforms)
-    if phase_types:
-        qs = qs.filter(phase_type__in=phase_types)
-    if plans:
-        qs = qs.filter(account__plan__slug__in=plans)
-    return qs.order_by("next_attempt_at", "id")
+    the given platforms, phase types and plans (slugs) when any are given (CLAIMABLE)."""
+    given = {"platforms": platforms, "phase_types": phase_types, "plans": plans}
+    conditions = [*CLAIMABLE, *(CLAIM_NARROWING[name] for name, values in given.items() if values)]
+    return WarmupPhase.objects.filter(matching(conditions, now=now, **given)).order_by(*CLAIM_ORDER)
 
 
 def phase_claim(
@@ -179,38 +179,31 @@ def phase_claim(
 def _claim_with_the_orm(*, bot: Bot, now: datetime, platforms, phase_types, plans):
     phase = (
         claimable_phases(now=now, platforms=platforms, phase_types=phase_types, plans=plans)
-        .filter(Exists(Bot.objects.filter(pk=bot.pk, is_active=True)))
-        .select_for_update(skip_locked=True, of=("self",))
+        .filter(Exists(Bot.objects.filter(matching(CLAIMER), pk=bot.pk)))
+        .select_for_update(skip_locked=CLAIM_SKIPS_LOCKED, of=("self",))
         .select_related("template", "account", "content")
         .first()
     )
     if phase is None:
         return None
-    token = uuid.uuid4()
-    take_lease(phase, bot=bot, lease_token=token, expires_at=now + phase.template.lease)
+    take_lease(phase, bot=bot, lease_token=uuid.uuid4(), now=now)
     transaction.on_commit(metrics.PHASE_CLAIMS.labels(phase_type=phase.phase_type).inc)
-    PhaseAttempt.objects.create(
-        phase=phase,
-        number=phase.attempt_count,
-        bot=bot,
-        lease_token=token,
-        content=phase.content,
-        claimed_at=now,
-    )
+    PhaseAttempt.objects.create(**written(ATTEMPT_OPENED, phase, now=now))
     return phase
 
 
 @transaction.atomic
 def phase_heartbeat(*, phase_id: int, bot: Bot, lease_token) -> WarmupPhase:
-    """Extend the lease by the template's lease duration; LeaseLost if it is not bot's any more."""
+    """Extend the lease by the template's lease duration (HEARTBEAT_WRITES); LeaseLost if it is
+    not bot's any more."""
     now = timezone.now()
     token = _parse_token(lease_token)
     phase = lock_phase(phase_id)
     _check_lease(phase, bot=bot, lease_token=token, now=now)
-    phase.lease_expires_at = now + phase.template.lease
-    WarmupPhase.objects.filter(pk=phase.pk).update(
-        lease_expires_at=phase.lease_expires_at, updated_at=now
-    )
+    fields = written(HEARTBEAT_WRITES, phase, now=now)
+    WarmupPhase.objects.filter(pk=phase.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(phase, name, value)
     return phase
 
 
@@ -250,12 +243,14 @@ def _complete_with_the_orm(*, phase_id: int, bot: Bot, token, now: datetime, res
     if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.COMPLETED):
         return phase
     _check_lease(phase, bot=bot, lease_token=token, now=now)
-    release_lease(phase, S.COMPLETED, **completion(now=now, method=CompletionMethod.BOT))
+    release_lease(
+        phase, COMPLETE_TO, **written(BOT_COMPLETION, now=now, method=CompletionMethod.BOT)
+    )
     transaction.on_commit(metrics.PHASE_COMPLETIONS.labels(phase_type=phase.phase_type).inc)
-    attempt.finished_at = now
-    attempt.outcome = AttemptOutcome.COMPLETED
-    attempt.result = result or {}
-    attempt.save(update_fields=["finished_at", "outcome", "result"])
+    closed = written(ATTEMPT_COMPLETED, now=now, result=result or {})
+    for name, value in closed.items():
+        setattr(attempt, name, value)
+    attempt.save(update_fields=list(closed))
     unlock_next_phase(phase, now=now)
     return phase
 
