@@ -4,7 +4,8 @@ database on each scrape.
 The gauges are computed per scrape by a custom collector, not set by the code, so every server
 process answers the same and no gauge outlives a restart. Two queries, each served by the
 partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
-size of the phases table.
+size of the phases table. The review queue's depth is `reviews.analytics.queue_depth_rows`, the
+same count the review API's stats, the dashboard and the report show.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -22,6 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from config import metrics
+from reviews.analytics import queue_depth_rows
 from warmup.models import PhaseStatus, WarmupPhase
 
 S = PhaseStatus
@@ -57,17 +59,6 @@ def phase_counts():
     return branches[0].union(*branches[1:], all=True)
 
 
-def review_queue():
-    """The review queue by failure category and escalation level, with the oldest entry of
-    each group: read through the review queue's partial index."""
-    return (
-        WarmupPhase.objects.filter(status=S.REVIEW_REQUIRED)
-        .order_by()
-        .values("last_failure_category", "escalation_level")
-        .annotate(n=Count("pk"), oldest=Min("review_required_since"))
-    )
-
-
 class DatabaseCollector(Collector):
     """Gauges read on scrape: the review queue, its oldest item, phases by live status."""
 
@@ -79,7 +70,7 @@ class DatabaseCollector(Collector):
             labels=["category", "escalation_level"],
         )
         oldest = None
-        for row in review_queue():
+        for row in queue_depth_rows():
             depth.add_metric(
                 [row["last_failure_category"] or "none", str(row["escalation_level"])], row["n"]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
@@ -44,9 +45,22 @@ def duration_display(duration) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
+# What a spreadsheet may read as the start of a formula (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def spreadsheet_safe(value):
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ (a bot or phase name
-    someone chose) gets a leading apostrophe. Numbers pass as they are."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab or a carriage
+    return (a username, bot or phase name someone chose) gets a leading apostrophe. Numbers
+    pass as they are."""
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
+
+
+def write_csv(out, rows: Iterable[Iterable], *, lineterminator: str = "\r\n") -> None:
+    """Write `rows` to the file-like `out` as CSV, every cell through `spreadsheet_safe` and
+    None as an empty cell. The one writer of the CSV people open in a spreadsheet."""
+    writer = csv.writer(out, lineterminator=lineterminator)
+    for row in rows:
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])

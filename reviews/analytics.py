@@ -21,11 +21,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from reviews.models import (
+    AUTOMATED_RESOLUTIONS,
+    ENTERS_REVIEW,
     RESOLUTION_ACTIONS,
     ReasonCode,
     ResolutionMethod,
@@ -35,12 +37,10 @@ from reviews.models import (
 from reviews.selectors import review_queue
 from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
 
-# An undone bulk resolution (resolve_reviews --undo) puts its items back in review: it counts
-# as entering review, and the resolution it undid as one that did not work.
-ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD, ReviewAction.RESOLUTION_UNDONE)
-RETURNS_TO_REVIEW = ENTERS_REVIEW
+# Entering review and the automated resolutions (resume, retry) are defined once, beside the
+# log's actions (reviews.models): an undone bulk resolution counts as entering review, and the
+# resolution it undid as one that did not work.
 RESOLVES_REVIEW = tuple(RESOLUTION_ACTIONS.values())
-AUTOMATED_RESOLUTIONS = (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
 NO_BOT = "(no bot)"
 
 
@@ -64,9 +64,24 @@ def _percentile(values: list[float], q: float) -> float | None:
 # --- The queue now ---------------------------------------------------------------------------
 
 
+def queue_depth_rows() -> QuerySet:
+    """The review queue by failure category and escalation level: rows of
+    `last_failure_category`, `escalation_level`, `n` (items) and `oldest` (the earliest review
+    clock of the group). One query, read through the review queue's partial index. The one
+    count of the queue: `queue_depth` (the API's stats, the dashboard, the report) and the
+    /metrics gauges (config.monitoring) both read it."""
+    return (
+        review_queue(with_step=False)
+        .order_by()
+        .values("last_failure_category", "escalation_level")
+        .annotate(n=Count("pk"), oldest=Min("review_required_since"))
+    )
+
+
 def queue_depth() -> dict:
-    rows = review_queue().order_by().values("last_failure_category", "escalation_level")
-    rows = rows.annotate(n=Count("id"))
+    """Items in review now: in total, per failure category ("none" for a hold) and per
+    escalation level."""
+    rows = queue_depth_rows()
     by_category: dict[str, int] = defaultdict(int)
     by_level: dict[str, int] = defaultdict(int)
     total = 0
@@ -117,7 +132,7 @@ class Resolution:
 def _resolution_outcome(resolution: ReviewLog, later_events: list[ReviewLog]) -> str:
     """success | failed | pending for one resume/retry resolution."""
     for event in later_events:
-        if event.action in RETURNS_TO_REVIEW:
+        if event.action in ENTERS_REVIEW:
             return "failed"
     phase = resolution.phase
     if phase.completed_at and phase.completion_method == CompletionMethod.BOT:
@@ -159,7 +174,7 @@ def _resolution_outcomes(rows: list[ReviewLog]) -> list[str | None]:
     phase_ids = {r.phase_id for r in rows if r.resolution_method in AUTOMATED_RESOLUTIONS}
     if phase_ids:
         for event in ReviewLog.objects.filter(
-            phase_id__in=phase_ids, action__in=RETURNS_TO_REVIEW
+            phase_id__in=phase_ids, action__in=ENTERS_REVIEW
         ).order_by("created_at", "id"):
             later_by_phase[event.phase_id].append(event)
 
@@ -496,12 +511,14 @@ def review_report(
     since: datetime,
     until: datetime | None = None,
     group_by: str | None = None,
+    top: int = 5,
     oldest: int = 10,
 ) -> dict:
-    """The numbers of `manage.py review_report` for one window: the queue now, entering and
-    leaving review (per day and in total), time in review, resolutions by method and by reason
-    code, automatic retries, the `oldest` items waiting longest and, with `group_by`, the
-    breakdown. The same functions as the dashboard and the stats API, so all three agree."""
+    """The numbers of `manage.py review_report` and of the dashboard's CSV for one window: the
+    queue now, entering and leaving review (per day and in total), time in review, resolutions
+    by method and by reason code, automatic retries, the `top` phase types, platforms and bots
+    escalated most, the `oldest` items waiting longest and, with `group_by`, the breakdown. The
+    same functions as the dashboard and the stats API, so all three agree."""
     rows = resolutions(since=since, until=until)
     daily = daily_flow(since=since, until=until)
     return {
@@ -515,7 +532,118 @@ def review_report(
         "resolutions": by_method(rows),
         "reason_codes": by_reason_code(rows),
         "retries": retry_effectiveness(since=since, until=until),
+        "top_escalations": top_escalations(since=since, until=until, limit=top),
         "oldest": oldest_in_review(limit=oldest),
         "group_by": group_by,
         "breakdown": breakdown(group_by, since=since, until=until) if group_by else None,
     }
+
+
+# --- The report as one document and as one flat table -----------------------------------------
+
+# The header of the one CSV table of the review numbers: `review_report --format csv` and the
+# dashboard's CSV download both write it (through config.text.write_csv).
+CSV_HEADER = ("section", "key", "metric", "value")
+
+
+def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """A date-time in ISO 8601, in the current time zone (None stays None)."""
+    return None if moment is None else timezone.localtime(moment).isoformat(timespec=timespec)
+
+
+def _outcomes(entry: dict) -> dict:
+    return {k: entry[k] for k in ("count", "success", "failed", "pending", "success_rate")}
+
+
+def report_document(data: dict, *, now: datetime) -> dict:
+    """`review_report`'s numbers as plain JSON values: numbers as numbers, durations in
+    seconds, date-times and days in ISO 8601. The keys are always there; an empty value is
+    null. `now` ends an open window and stamps the document."""
+    breakdown = None
+    if data["group_by"]:
+        breakdown = {"by": data["group_by"], "rows": data["breakdown"]}
+    queue, retries = data["queue"], data["retries"]
+    return {
+        "window": {
+            "since": iso(data["since"]),
+            "until": iso(data["until"] or now),
+            "generated_at": iso(now),
+        },
+        "queue": {
+            "total": queue["total"],
+            "by_category": dict(sorted(queue["by_category"].items())),
+            "by_escalation_level": dict(
+                sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0]))
+            ),
+        },
+        "flow": {
+            "entered": data["entered"],
+            "resolved": data["resolved"],
+            "daily": [{**day, "day": day["day"].isoformat()} for day in data["daily"]],
+        },
+        "time_in_review": data["time_in_review"],
+        "resolutions": data["resolutions"],
+        "reason_codes": data["reason_codes"],
+        "retry_effectiveness": {
+            **_outcomes(retries),
+            "by_category": {k: _outcomes(v) for k, v in retries["by_category"].items()},
+        },
+        "top_escalations": {
+            group: [{"key": key, "escalations": n} for key, n in rows]
+            for group, rows in data["top_escalations"].items()
+        },
+        "oldest": [
+            {**item, "review_required_since": iso(item["review_required_since"])}
+            for item in data["oldest"]
+        ],
+        "breakdown": breakdown,
+    }
+
+
+def report_rows(document: dict):
+    """The report document as one flat table under CSV_HEADER: a section, the key within it
+    ('' for the section's own numbers), the metric and its value (None for none)."""
+    yield CSV_HEADER
+    for metric, value in document["window"].items():
+        yield ("window", "", metric, value)
+    queue = document["queue"]
+    yield ("queue", "", "total", queue["total"])
+    for key, n in queue["by_category"].items():
+        yield ("queue.by_category", key, "items", n)
+    for key, n in queue["by_escalation_level"].items():
+        yield ("queue.by_escalation_level", key, "items", n)
+    flow = document["flow"]
+    yield ("flow", "", "entered", flow["entered"])
+    yield ("flow", "", "resolved", flow["resolved"])
+    for day in flow["daily"]:
+        yield ("flow.daily", day["day"], "entered", day["entered"])
+        yield ("flow.daily", day["day"], "resolved", day["resolved"])
+    for metric, value in document["time_in_review"].items():
+        yield ("time_in_review", "", metric, value)
+    for section in ("resolutions", "reason_codes"):
+        for key, entry in document[section].items():
+            for metric, value in entry.items():
+                yield (section, key, metric, value)
+    retries = document["retry_effectiveness"]
+    for metric, value in retries.items():
+        if metric != "by_category":
+            yield ("retry_effectiveness", "", metric, value)
+    for key, entry in retries["by_category"].items():
+        for metric, value in entry.items():
+            yield ("retry_effectiveness.by_category", key, metric, value)
+    for group, rows in document["top_escalations"].items():
+        for row in rows:
+            yield (f"top_escalations.{group}", row["key"], "escalations", row["escalations"])
+    for item in document["oldest"]:
+        for metric, value in item.items():
+            if metric != "phase_id":
+                yield ("oldest", item["phase_id"], metric, value)
+    if document["breakdown"]:
+        section = f"breakdown.{document['breakdown']['by']}"
+        for row in document["breakdown"]["rows"]:
+            for metric, value in row.items():
+                if metric == "by_method":
+                    for method, n in value.items():
+                        yield (section, row["key"], f"resolved.{method}", n)
+                elif metric != "key":
+                    yield (section, row["key"], metric, value)

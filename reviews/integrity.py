@@ -16,7 +16,13 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Trim
 
 from reviews.chain import CHAIN_START, CHAINED_FIELDS, chain_of, row_hash
-from reviews.models import RESOLUTION_ACTIONS, ActorType, ResolutionMethod, ReviewAction, ReviewLog
+from reviews.models import (
+    AUTOMATED_RESOLUTIONS,
+    ENTERS_REVIEW,
+    RESOLUTION_ACTIONS,
+    ActorType,
+    ReviewLog,
+)
 from warmup import errors
 from warmup.models import (
     ACTIVE_STATUSES,
@@ -27,12 +33,6 @@ from warmup.models import (
 )
 
 S = PhaseStatus
-
-# The actions whose row moves a phase into review: a failure escalated, a hold, the undo of a
-# bulk resolution.
-ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD, ReviewAction.RESOLUTION_UNDONE)
-# Resolutions that hand a phase back to bots with a fresh retry budget (retry_count = 0).
-RESETS_RETRIES = (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,10 @@ def check_retry_counts() -> Iterator[Violation]:
     retried = PhaseAttempt.objects.filter(
         phase=OuterRef("pk"), decision=FailureDecision.RETRY_SCHEDULED
     ).order_by("-number")
-    reset = ReviewLog.objects.filter(phase=OuterRef("pk"), resolution_method__in=RESETS_RETRIES)
+    # Resume and retry hand the phase back to bots with a fresh retry budget (retry_count 0).
+    reset = ReviewLog.objects.filter(
+        phase=OuterRef("pk"), resolution_method__in=AUTOMATED_RESOLUTIONS
+    )
     rows = (
         WarmupPhase.objects.annotate(
             last_after=Subquery(retried.values("retry_count_after")[:1]),

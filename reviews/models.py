@@ -31,11 +31,24 @@ class ReviewAction(models.TextChoices):
     RESOLUTION_UNDONE = "resolution_undone", "Resolution undone"
 
 
+# The actions whose row moves a phase into review: a failure escalated, a hold, the undo of a
+# bulk resolution (resolve_reviews --undo puts its items back). The analytics count these as
+# entering review (and a resume or retry followed by one as one that did not work); the
+# integrity check wants one behind every phase in review.
+ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD, ReviewAction.RESOLUTION_UNDONE)
+
+
 class ResolutionMethod(models.TextChoices):
     RESUME = "resume", "Resume automation"
     RETRY = "retry", "Retry now"
     COMPLETE = "complete", "Mark completed"
     SKIP = "skip", "Skip"
+
+
+# The resolutions that hand the item back to bots with a fresh retry budget (retry_count 0):
+# they worked when a bot then completed the phase without it entering review again. Complete
+# and skip are done by hand and have no such outcome.
+AUTOMATED_RESOLUTIONS = (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
 
 
 RESOLUTION_ACTIONS = {

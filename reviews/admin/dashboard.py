@@ -8,19 +8,12 @@ URL `/admin/reviews/dashboard/` (name `reviews-dashboard`, wired in `config.urls
 `?days=N` (1..90; anything else falls back to 14): the window is the last N calendar days,
 today included (from midnight N-1 days ago until now). The queue and the oldest items are "now".
 
-`?format=csv` exports the page's numbers as one flat table, columns `metric,key,value`:
-
-    window,since|days                        the window (since as ISO 8601)
-    queue,total                              items in review now
-    queue_by_category,<failure category>     items in review now per category
-    queue_by_escalation_level,<level>        items in review now per level
-    entered_review,<YYYY-MM-DD>              items that entered review that day
-    resolved,<YYYY-MM-DD>                    items resolved that day
-    time_in_review,resolved|median_seconds|p90_seconds
-    resolutions.<field>,<method>             field: count, success, failed, pending, success_rate
-    reason_codes.<field>,<reason code>       the same fields per reason code
-    top_escalations.<phase_type|platform|bot>,<name>   escalations to review in the window
-    oldest_in_review,<phase id>              seconds in review of the oldest open items
+`?format=csv` downloads the window's numbers as the one flat table `manage.py review_report
+--format csv` prints for the same window (`analytics.report_rows`, columns
+`section,key,metric,value`): the window, the queue now, entering and leaving review per day,
+time in review, resolutions by method and by reason code, automatic retries, the phase types,
+platforms and bots escalated most and the items waiting longest. Every cell goes through
+`config.text.write_csv`, so a name that starts like a formula is not run by a spreadsheet.
 
 An empty value means "no data" (no median without resolutions; no success rate for complete and
 skip). Side effects: none (read-only).
@@ -28,7 +21,6 @@ skip). Side effects: none (read-only).
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timedelta
 
 import pygal
@@ -42,9 +34,9 @@ from django.utils.safestring import mark_safe
 from pygal.etree import etree
 from pygal.style import Style
 
-from config.text import duration_display, spreadsheet_safe
+from config.text import duration_display, write_csv
 from reviews import analytics
-from reviews.models import ReasonCode, ResolutionMethod
+from reviews.models import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
 from reviews.permissions import can_view_reviews
 from warmup.models import FailureCategory, Platform
 
@@ -230,7 +222,6 @@ def outcome_chart(rows: list[dict]) -> str:
 def _resolution_rows(entries: dict, choices) -> list[dict]:
     rows = []
     for key, entry in entries.items():
-        automated = entry["success"] is not None
         rows.append(
             {
                 "key": key,
@@ -241,7 +232,8 @@ def _resolution_rows(entries: dict, choices) -> list[dict]:
                 "pending": entry["pending"],
                 "automated_count": sum(entry[k] or 0 for k in OUTCOMES),
                 "manual": entry["count"] - sum(entry[k] or 0 for k in OUTCOMES),
-                "automated": automated,
+                # resume and retry: their success is a bot's later completion
+                "automated": key in AUTOMATED_RESOLUTIONS,
                 "success_rate": percent(entry["success_rate"]),
             }
         )
@@ -307,41 +299,14 @@ def page_context(data: dict, days: int) -> dict:
     }
 
 
-def csv_rows(data: dict, days: int):
-    """The flat metric,key,value table described in the module docstring."""
-    yield ("metric", "key", "value")
-    yield ("window", "since", data["since"].isoformat())
-    yield ("window", "days", days)
-    queue = data["queue"]
-    yield ("queue", "total", queue["total"])
-    for key, n in sorted(queue["by_category"].items()):
-        yield ("queue_by_category", key, n)
-    for key, n in sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0])):
-        yield ("queue_by_escalation_level", key, n)
-    for day in data["daily"]:
-        yield ("entered_review", day["day"].isoformat(), day["entered"])
-    for day in data["daily"]:
-        yield ("resolved", day["day"].isoformat(), day["resolved"])
-    for key, value in data["time_in_review"].items():
-        yield ("time_in_review", key, value)
-    for section in ("resolutions", "reason_codes"):
-        for key, entry in data[section].items():
-            for field, value in entry.items():
-                yield (f"{section}.{field}", key, value)
-    for group, rows in data["top_escalations"].items():
-        for key, n in rows:
-            yield (f"top_escalations.{group}", key, n)
-    for item in data["oldest"]:
-        yield ("oldest_in_review", item["phase_id"], item["seconds_in_review"])
-
-
-def csv_response(data: dict, days: int) -> HttpResponse:
+def csv_response(days: int) -> HttpResponse:
+    """The window's numbers as review_report's CSV table, as a download."""
+    now = timezone.now()
+    data = analytics.review_report(since=window_start(days), top=TOP, oldest=OLDEST)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="review-dashboard-{days}d-{stamp}.csv"'
-    writer = csv.writer(response)
-    for metric, key, value in csv_rows(data, days):
-        writer.writerow((metric, spreadsheet_safe(key), "" if value is None else value))
+    write_csv(response, analytics.report_rows(analytics.report_document(data, now=now)))
     return response
 
 
@@ -350,9 +315,9 @@ def dashboard_view(request):
     if not can_view_reviews(request.user):
         raise PermissionDenied
     days = window_days(request.GET.get("days"))
-    data = analytics.review_dashboard(since=window_start(days), top=TOP, oldest=OLDEST)
     if request.GET.get("format") == "csv":
-        return csv_response(data, days)
+        return csv_response(days)
+    data = analytics.review_dashboard(since=window_start(days), top=TOP, oldest=OLDEST)
     context = {
         **admin.site.each_context(request),
         "title": "Review dashboard",

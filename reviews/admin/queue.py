@@ -464,9 +464,11 @@ def suggestion(record: list[dict]) -> dict | None:
     """The past resolution to offer first: a resume or a retry that worked at least half the
     time. Never a completion or a skip (they cannot be undone by a bot's next try), and nothing
     when nothing has worked."""
+    # Resume and retry: the resolutions that hand the item back to bots, named once.
+    from reviews.models import AUTOMATED_RESOLUTIONS
+
     for entry in record:  # best first
-        automated = entry["method"] in (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
-        if automated and (entry["success_rate"] or 0) >= 0.5:
+        if entry["method"] in AUTOMATED_RESOLUTIONS and (entry["success_rate"] or 0) >= 0.5:
             return entry
     return None
 

@@ -3,6 +3,7 @@ gauges cost (a constant number of queries, each on a status's partial index)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 
 import pytest
@@ -10,11 +11,14 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.monitoring import NOT_AUTHENTICATED, WRONG_TOKEN, phase_counts, review_queue
-from reviews.services import review_resume
+from config.monitoring import NOT_AUTHENTICATED, WRONG_TOKEN, phase_counts
+from reviews import analytics
+from reviews.analytics import queue_depth_rows
+from reviews.services import review_hold, review_resume
 from tests.builders import fail
 from tests.conftest import requires_postgres
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, new_item_in_review
+from warmup.models import ACTIVE_STATUSES, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_complete
 
@@ -165,6 +169,47 @@ def test_an_empty_system_reports_zeros_for_every_counted_status(client, open_met
     assert "completed" not in phases_by_status(samples)
 
 
+def test_the_metrics_and_the_analytics_count_the_same_queue(
+    client, open_metrics, bot, reviewer_actor, content_pool, clock
+):
+    # given: two challenges and a proxy error that waited past the first escalation, a new
+    # login failure, and an item a reviewer put on hold (no failure category)
+    for category in ("challenge_required", "challenge_required", "proxy_error"):
+        new_item_in_review(bot, category)
+    clock.shift(timedelta(hours=2))
+    tick()
+    new_item_in_review(bot, "login_failed")
+    account = AccountFactory()
+    tick()
+    active = WarmupPhase.objects.get(account=account, status__in=ACTIVE_STATUSES)
+    review_hold(phase_id=active.pk, note="looks wrong", actor=reviewer_actor)
+
+    # when: /metrics is scraped and the analytics read the queue (the stats API, the dashboard
+    # and the report show the latter)
+    samples = scrape(client)
+    queue = analytics.queue_depth()
+
+    # then: the gauges and the analytics count the same items per category and per level
+    gauges = {
+        (dict(labels)["category"], dict(labels)["escalation_level"]): n
+        for (name, labels), n in samples.items()
+        if name == "warmup_review_queue_depth"
+    }
+    assert gauges == {
+        ("challenge_required", "1"): 2,
+        ("proxy_error", "1"): 1,
+        ("login_failed", "0"): 1,
+        ("none", "0"): 1,
+    }
+    by_category, by_level = defaultdict(int), defaultdict(int)
+    for (category, level), n in gauges.items():
+        by_category[category] += n
+        by_level[level] += n
+    assert queue["by_category"] == by_category
+    assert queue["by_escalation_level"] == by_level
+    assert queue["total"] == sum(gauges.values()) == 5
+
+
 # --- Who may read it -----------------------------------------------------------------------
 
 
@@ -260,7 +305,7 @@ def explain(queryset) -> str:
         return "\n".join(str(row[-1]) for row in cursor.fetchall())
 
 
-@pytest.mark.parametrize("query", [phase_counts, review_queue], ids=["phases", "queue"])
+@pytest.mark.parametrize("query", [phase_counts, queue_depth_rows], ids=["phases", "queue"])
 def test_each_gauge_query_can_be_served_by_the_partial_indexes(query):
     plan = explain(query())
 

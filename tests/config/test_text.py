@@ -12,6 +12,8 @@ from config.text import spreadsheet_safe
         ("+1", "'+1"),
         ("-cmd", "'-cmd"),
         ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
         ("phone-farm-01", "phone-farm-01"),
         (12, 12),
         ("", ""),

@@ -3,13 +3,15 @@ in review, which resolutions and automatic retries worked, and the items waiting
 
 Every number comes from `reviews.analytics.review_report`, the functions behind the review API's
 stats and the review dashboard; this command parses the window, asks once and formats: a table
-for a terminal, one JSON object, or a flat CSV table. Side effects: none (read-only).
+for a terminal, one JSON object (`analytics.report_document`, which also holds the phase types,
+platforms and bots sent to review most), or a flat CSV table (`analytics.report_rows`, written by
+`config.text.write_csv`: the same table as the dashboard's CSV download). Side effects: none
+(read-only).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import re
@@ -21,9 +23,10 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from config.text import duration_display, plural, spreadsheet_safe
+from config.text import duration_display, plural, write_csv
 from reviews import analytics
 from reviews.admin.dashboard import duration_or_dash, failure_label, level_label, percent
+from reviews.analytics import iso
 from reviews.models import ReasonCode, ResolutionMethod
 from warmup.models import Platform
 
@@ -89,10 +92,6 @@ def parse_moment(value: str) -> datetime:
     if moment is None:
         raise argparse.ArgumentTypeError(BAD_MOMENT.format(value=value))
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
-    return None if moment is None else timezone.localtime(moment).isoformat(timespec=timespec)
 
 
 def local(moment: datetime) -> str:
@@ -161,111 +160,18 @@ class Command(BaseCommand):
         self.stdout.write(render(data, now=now), ending="")
 
 
-# --- JSON: one object ------------------------------------------------------------------------
-
-
-def _outcomes(entry: dict) -> dict:
-    return {k: entry[k] for k in ("count", "success", "failed", "pending", "success_rate")}
-
-
-def report_document(data: dict, *, now: datetime) -> dict:
-    """The report as plain JSON values: numbers as numbers, durations in seconds, date-times
-    and days in ISO 8601. The keys are always there; an empty value is null."""
-    breakdown = None
-    if data["group_by"]:
-        breakdown = {"by": data["group_by"], "rows": data["breakdown"]}
-    queue, retries = data["queue"], data["retries"]
-    return {
-        "window": {
-            "since": iso(data["since"]),
-            "until": iso(data["until"] or now),
-            "generated_at": iso(now),
-        },
-        "queue": {
-            "total": queue["total"],
-            "by_category": dict(sorted(queue["by_category"].items())),
-            "by_escalation_level": dict(
-                sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0]))
-            ),
-        },
-        "flow": {
-            "entered": data["entered"],
-            "resolved": data["resolved"],
-            "daily": [{**day, "day": day["day"].isoformat()} for day in data["daily"]],
-        },
-        "time_in_review": data["time_in_review"],
-        "resolutions": data["resolutions"],
-        "reason_codes": data["reason_codes"],
-        "retry_effectiveness": {
-            **_outcomes(retries),
-            "by_category": {k: _outcomes(v) for k, v in retries["by_category"].items()},
-        },
-        "oldest": [
-            {**item, "review_required_since": iso(item["review_required_since"])}
-            for item in data["oldest"]
-        ],
-        "breakdown": breakdown,
-    }
+# --- JSON and CSV: the document and the flat table the dashboard's CSV download shares -------
 
 
 def render_json(data: dict, *, now: datetime) -> str:
-    return json.dumps(report_document(data, now=now), indent=2) + "\n"
-
-
-# --- CSV: section,key,metric,value -----------------------------------------------------------
-
-
-def csv_rows(document: dict):
-    """The JSON document as one flat table: a section, the key within it ('' for the section's
-    own numbers), the metric and its value ('' for none)."""
-    yield ("section", "key", "metric", "value")
-    for metric, value in document["window"].items():
-        yield ("window", "", metric, value)
-    queue = document["queue"]
-    yield ("queue", "", "total", queue["total"])
-    for key, n in sorted(queue["by_category"].items()):
-        yield ("queue.by_category", key, "items", n)
-    for key, n in sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0])):
-        yield ("queue.by_escalation_level", key, "items", n)
-    flow = document["flow"]
-    yield ("flow", "", "entered", flow["entered"])
-    yield ("flow", "", "resolved", flow["resolved"])
-    for day in flow["daily"]:
-        yield ("flow.daily", day["day"], "entered", day["entered"])
-        yield ("flow.daily", day["day"], "resolved", day["resolved"])
-    for metric, value in document["time_in_review"].items():
-        yield ("time_in_review", "", metric, value)
-    for section in ("resolutions", "reason_codes"):
-        for key, entry in document[section].items():
-            for metric, value in entry.items():
-                yield (section, key, metric, value)
-    retries = document["retry_effectiveness"]
-    for metric, value in retries.items():
-        if metric != "by_category":
-            yield ("retry_effectiveness", "", metric, value)
-    for key, entry in retries["by_category"].items():
-        for metric, value in entry.items():
-            yield ("retry_effectiveness.by_category", key, metric, value)
-    for item in document["oldest"]:
-        for metric, value in item.items():
-            if metric != "phase_id":
-                yield ("oldest", item["phase_id"], metric, value)
-    if document["breakdown"]:
-        section = f"breakdown.{document['breakdown']['by']}"
-        for row in document["breakdown"]["rows"]:
-            for metric, value in row.items():
-                if metric == "by_method":
-                    for method, n in value.items():
-                        yield (section, row["key"], f"resolved.{method}", n)
-                elif metric != "key":
-                    yield (section, row["key"], metric, value)
+    return json.dumps(analytics.report_document(data, now=now), indent=2) + "\n"
 
 
 def render_csv(data: dict, *, now: datetime) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for section, key, metric, value in csv_rows(report_document(data, now=now)):
-        writer.writerow((section, spreadsheet_safe(key), metric, "" if value is None else value))
+    write_csv(
+        out, analytics.report_rows(analytics.report_document(data, now=now)), lineterminator="\n"
+    )
     return out.getvalue()
 
 

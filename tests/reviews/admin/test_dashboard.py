@@ -15,13 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviews import analytics
-from reviews.services import (
-    review_complete,
-    review_hold,
-    review_resume,
-    review_retry,
-    review_skip,
-)
+from reviews.admin.dashboard import window_start
+from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
+from reviews.services import review_hold
 from tests.builders import reload
 from tests.factories import (
     FIRST_STEP,
@@ -45,8 +41,9 @@ def dashboard_url(**query) -> str:
 
 
 def csv_numbers(response) -> dict:
+    """{(section, key, metric): value} of the CSV download."""
     rows = csv.DictReader(io.StringIO(response.content.decode()))
-    return {(row["metric"], row["key"]): row["value"] for row in rows}
+    return {(row["section"], row["key"], row["metric"]): row["value"] for row in rows}
 
 
 @pytest.fixture
@@ -111,7 +108,8 @@ def test_a_bad_window_falls_back_to_14_days(reviewer_client, days):
     assert len(response.context["daily"]) == 14
     exported = reviewer_client.get(reverse("reviews-dashboard"), {"days": days, "format": "csv"})
     assert exported.status_code == 200
-    assert csv_numbers(exported)[("window", "days")] == "14"
+    since = csv_numbers(exported)[("window", "", "since")]
+    assert datetime.fromisoformat(since) == window_start(14)
 
 
 @pytest.mark.parametrize("days", [1, 30, 90])
@@ -157,9 +155,9 @@ def test_daily_counts_over_several_days(content_pool, bot, reviewer_actor, revie
         date(2026, 3, 15): (0, 0),
         date(2026, 3, 16): (0, 0),
     }
-    assert exported[("entered_review", "2026-03-11")] == "2"
-    assert exported[("resolved", "2026-03-14")] == "2"
-    assert ("resolved", "2026-03-08") not in exported
+    assert exported[("flow.daily", "2026-03-11", "entered")] == "2"
+    assert exported[("flow.daily", "2026-03-14", "resolved")] == "2"
+    assert ("flow.daily", "2026-03-08", "resolved") not in exported
     assert response.context["entered_total"] == 4
     assert response.context["resolved_total"] == 3
     # a window with an end: 11 and 12 March
@@ -200,23 +198,26 @@ def test_csv_export_has_the_numbers(content_pool, bot, reviewer_actor, reviewer_
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["metric", "key", "value"]
+    assert rows[0] == ["section", "key", "metric", "value"]
     numbers = csv_numbers(response)
-    assert numbers[("window", "days")] == "14"
-    assert numbers[("queue", "total")] == "1"
-    assert numbers[("queue_by_category", "proxy_error")] == "1"
-    assert numbers[("queue_by_escalation_level", "0")] == "1"
-    assert numbers[("time_in_review", "resolved")] == "2"
-    assert float(numbers[("time_in_review", "median_seconds")]) == 20 * 60
-    assert numbers[("resolutions.count", "skip")] == "1"
-    assert numbers[("resolutions.count", "retry")] == "1"
-    assert numbers[("resolutions.pending", "retry")] == "1"
-    assert numbers[("resolutions.success_rate", "retry")] == ""  # nothing decided yet
-    assert numbers[("reason_codes.count", "replaced_proxy")] == "2"
-    assert numbers[("top_escalations.bot", bot.name)] == "3"
-    assert numbers[("oldest_in_review", str(waiting.pk))] == str(30 * 60)
-    assert sum(int(v) for (m, _), v in numbers.items() if m == "entered_review") == 3
-    assert sum(int(v) for (m, _), v in numbers.items() if m == "resolved") == 2
+    assert datetime.fromisoformat(numbers[("window", "", "since")]) == window_start(14)
+    assert numbers[("queue", "", "total")] == "1"
+    assert numbers[("queue.by_category", "proxy_error", "items")] == "1"
+    assert numbers[("queue.by_escalation_level", "0", "items")] == "1"
+    assert numbers[("time_in_review", "", "resolved")] == "2"
+    assert float(numbers[("time_in_review", "", "median_seconds")]) == 20 * 60
+    assert numbers[("resolutions", "skip", "count")] == "1"
+    assert numbers[("resolutions", "retry", "count")] == "1"
+    assert numbers[("resolutions", "retry", "pending")] == "1"
+    assert numbers[("resolutions", "retry", "success_rate")] == ""  # nothing decided yet
+    assert numbers[("reason_codes", "replaced_proxy", "count")] == "2"
+    assert numbers[("oldest", str(waiting.pk), "failure_category")] == "proxy_error"
+    assert numbers[("top_escalations.bot", bot.name, "escalations")] == "3"
+    assert numbers[("oldest", str(waiting.pk), "seconds_in_review")] == str(30 * 60)
+    daily = {(k, m): int(v) for (section, k, m), v in numbers.items() if section == "flow.daily"}
+    assert sum(n for (_, m), n in daily.items() if m == "entered") == 3
+    assert sum(n for (_, m), n in daily.items() if m == "resolved") == 2
+    assert numbers[("flow", "", "entered")] == "3"
 
 
 def test_oldest_open_items_link_to_their_review_page(content_pool, bot, reviewer_client, clock):
@@ -305,8 +306,13 @@ def test_query_count_does_not_grow_with_the_log(
     with django_assert_max_num_queries(len(with_10.captured_queries)):
         response = reviewer_client.get(reverse("reviews-dashboard"))
     assert response.context["resolved_total"] == 50
-    with django_assert_max_num_queries(len(with_10.captured_queries)):
+    build_resolutions(10, bot, reviewer_actor)
+    with CaptureQueriesContext(connection) as csv_with_60:
         reviewer_client.get(reverse("reviews-dashboard"), {"format": "csv"})
+    build_resolutions(40, bot, reviewer_actor)
+    with django_assert_max_num_queries(len(csv_with_60.captured_queries)):
+        exported = reviewer_client.get(reverse("reviews-dashboard"), {"format": "csv"})
+    assert csv_numbers(exported)[("time_in_review", "", "resolved")] == "100"
 
 
 def test_an_empty_history_reads_plainly(reviewer_client):

@@ -25,7 +25,7 @@ from reviews.management.commands.review_report import (
     WIDTH,
     Command,
 )
-from reviews.services import review_resume
+from reviews.resolutions import review_resume
 from tests.builders import fail
 from tests.factories import FIRST_STEP, AccountFactory
 from tests.reviews.conftest import WHY, bot_takes_it_again
@@ -42,6 +42,7 @@ JSON_KEYS = [
     "resolutions",
     "reason_codes",
     "retry_effectiveness",
+    "top_escalations",
     "oldest",
     "breakdown",
 ]
@@ -65,7 +66,11 @@ def report_csv(*args) -> dict:
 
 def dashboard_csv(response) -> dict:
     rows = csv.DictReader(io.StringIO(response.content.decode()))
-    return {(row["metric"], row["key"]): row["value"] for row in rows}
+    return {(row["section"], row["key"], row["metric"]): row["value"] for row in rows}
+
+
+def csv_table(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
 
 
 def number(value: str):
@@ -113,8 +118,8 @@ def test_report_agrees_with_the_stats_api_and_the_dashboard(history, client, rev
     assert data["flow"]["entered"] == page.context["entered_total"] == 6
     assert data["flow"]["resolved"] == page.context["resolved_total"] == 4
     for day in data["flow"]["daily"]:
-        assert int(exported[("entered_review", day["day"])]) == day["entered"]
-        assert int(exported[("resolved", day["day"])]) == day["resolved"]
+        assert int(exported[("flow.daily", day["day"], "entered")]) == day["entered"]
+        assert int(exported[("flow.daily", day["day"], "resolved")]) == day["resolved"]
         assert int(flat[("flow.daily", day["day"], "entered")]) == day["entered"]
     assert int(flat[("flow", "", "entered")]) == 6
 
@@ -131,10 +136,10 @@ def test_report_agrees_with_the_stats_api_and_the_dashboard(history, client, rev
     for method, entry in data["resolutions"].items():
         for metric, value in entry.items():
             assert number(flat[("resolutions", method, metric)]) == value
-            assert number(exported[(f"resolutions.{metric}", method)]) == value
+            assert number(exported[("resolutions", method, metric)]) == value
     for code, entry in data["reason_codes"].items():
         for metric, value in entry.items():
-            assert number(exported[(f"reason_codes.{metric}", code)]) == value
+            assert number(exported[("reason_codes", code, metric)]) == value
     assert data["reason_codes"]["solved_challenge"]["count"] == 4
     shown = {row["key"]: row for row in page.context["methods"]}
     assert line_of(table, "Resume automation").split()[-2:] == ["100", "%"]
@@ -169,7 +174,7 @@ def test_the_table_reads_in_a_terminal(history):
     assert re.search(r" a-very-long-account-name-\S*…  ", line_of(table, "a-very-long"))
     assert "In review now: 2 items" in table
     assert "Time in review (4 resolutions): median 1 h 30 min" in table
-    assert "Level 2 (over 4 h)" in table
+    assert "Level 2: over 4 h" in table
     assert "Action blocked" in line_of(table, "a-very-long")  # categories in words
 
 
@@ -320,6 +325,50 @@ def test_retry_effectiveness_in_the_csv(retries):
     assert int(flat[("retry_effectiveness", "", "count")]) == 4
     assert float(flat[("retry_effectiveness", "", "success_rate")]) == 0.3333
     assert flat[("retry_effectiveness.by_category", "proxy_error", "success_rate")] == ""
+
+
+# --- One CSV table: the report's and the dashboard's download -------------------------------
+
+HOSTILE = "=cmd|' /C calc'!A0"  # a cell a spreadsheet would run as a command
+
+
+def test_the_report_csv_and_the_dashboard_download_are_one_table(history, client, reviewer):
+    client.force_login(reviewer)
+    since = window_start(7)
+
+    downloaded = client.get(reverse("reviews-dashboard"), {"days": 7, "format": "csv"})
+    printed = report("--since", since.isoformat(), "--format", "csv")
+
+    # then: the same header and the same rows, in the same order (the clock stands still)
+    rows = csv_table(printed)
+    assert rows[0] == ["section", "key", "metric", "value"]
+    assert csv_table(downloaded.content.decode()) == rows
+    sections = {row[0] for row in rows[1:]}
+    assert {"window", "queue", "flow.daily", "resolutions", "retry_effectiveness"} <= sections
+    assert {"top_escalations.bot", "oldest"} <= sections
+
+
+def test_a_name_written_like_a_formula_is_neutralised_in_both_csvs(
+    content_pool, bot, client, reviewer, clock
+):
+    # given: an account whose username a spreadsheet would run, waiting in review
+    AccountFactory(username=HOSTILE)
+    tick()
+    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    fail(phase, bot, "challenge_required", retryable=False)
+    client.force_login(reviewer)
+
+    downloaded = csv_table(
+        client.get(reverse("reviews-dashboard"), {"format": "csv"}).content.decode()
+    )
+    printed = csv_table(report("--format", "csv"))
+
+    # then: both show it as text, behind a single quote, and no cell starts a formula
+    for rows in (downloaded, printed):
+        cells = [cell for row in rows for cell in row]
+        assert ["oldest", str(phase.pk), "account", "'" + HOSTILE] in rows
+        assert HOSTILE not in cells
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 # --- The window ------------------------------------------------------------------------------
