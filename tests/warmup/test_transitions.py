@@ -1,9 +1,12 @@
 """The status machine: every (from, to) pair of the six statuses, then each allowed move through
 the service that makes it, and the services' refusals from the wrong status."""
 
+import copy
+import inspect
 import uuid
 from datetime import timedelta
 from itertools import product
+from unittest import mock
 
 import pytest
 from django.utils import timezone
@@ -30,6 +33,7 @@ from tests.builders import (
     stored,
 )
 from tests.factories import AccountFactory
+from warmup import state
 from warmup.errors import (
     LEASE_STALE,
     NOT_IN_REVIEW,
@@ -90,27 +94,80 @@ def pair_id(pair):
     return f"{pair[0]}->{pair[1]}"
 
 
+# Each move of TRANSITIONS, by its name, made through its function in warmup.state. A new
+# name in the table fails test_every_move_of_the_table_has_its_function_here until it is added.
+MOVE_FUNCTIONS = {
+    "unlock": lambda phase, now, bot: state.unlock(phase, available_at=now),
+    "assign_content": lambda phase, now, bot: state.assign_content(phase, content=None, now=now),
+    "claim": lambda phase, now, bot: _call(
+        state.take_lease,
+        phase,
+        bot=bot,
+        lease_token=uuid.uuid4(),
+        now=now,
+        expires_at=now + phase.template.lease_duration,
+    ),
+    "complete": lambda phase, now, bot: state.release_lease(
+        phase, S.COMPLETED, **state.completion(now=now, method=CompletionMethod.BOT)
+    ),
+    "retry": lambda phase, now, bot: state.release_lease(
+        phase, S.CONTENT_ASSIGNED, next_attempt_at=now
+    ),
+    "escalate_or_hold": lambda phase, now, bot: state.enter_review_many(
+        [phase], now=now, per_row={}
+    ),
+    "hold": lambda phase, now, bot: state.enter_review_many([phase], now=now, per_row={}),
+    "review_resume": lambda phase, now, bot: state.leave_review_many(
+        [phase], S.AVAILABLE, available_at=now
+    ),
+    "review_retry": lambda phase, now, bot: state.leave_review_many(
+        [phase], S.CONTENT_ASSIGNED, next_attempt_at=now
+    ),
+    "review_complete": lambda phase, now, bot: state.leave_review_many(
+        [phase], S.COMPLETED, **state.completion(now=now, method=CompletionMethod.MANUAL)
+    ),
+}
+
+
+def into_pending(phase, now, bot):
+    """Nothing of the machine moves a phase back to pending; only an undo does."""
+    return state.relock_many([phase])
+
+
+def _call(function, *args, **offered):
+    """`function` with the keywords of `offered` it takes (a move's inputs may change)."""
+    takes = inspect.signature(function).parameters
+    return function(*args, **{name: value for name, value in offered.items() if name in takes})
+
+
 def fields_for_move(phase, to_status, bot) -> dict:
-    """Fields that make the stored row consistent after moving `phase` to `to_status`."""
-    now = timezone.now()
-    fields = {}
-    if phase.status == S.IN_PROGRESS:
-        fields |= {"lease_token": None, "lease_expires_at": None}
-    if phase.status == S.REVIEW_REQUIRED:
-        fields |= {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
-    fields |= {
-        S.PENDING: {"available_at": None},
-        S.AVAILABLE: {"available_at": now},
-        S.CONTENT_ASSIGNED: {"next_attempt_at": now},
-        S.IN_PROGRESS: {
-            "bot": bot,
-            "lease_token": uuid.uuid4(),
-            "lease_expires_at": now + timedelta(minutes=10),
-        },
-        S.COMPLETED: {"completed_at": now, "completion_method": CompletionMethod.MANUAL},
-        S.REVIEW_REQUIRED: {"review_required_since": now},
-    }[to_status]
-    return fields
+    """The fields warmup.state's own move writes beside the status, caught on their way to
+    apply_transition (nothing is written). For a pair the machine refuses, those of a
+    move into `to_status` (the table's, else the undo table's) and what leaving
+    `phase.status` clears (LEASE_RELEASED, REVIEW_CLEARED), so only the table refuses it."""
+    pair = (phase.status, to_status)
+    into = [kind for (_, to), kind in TRANSITIONS.items() if to == to_status]
+    make = MOVE_FUNCTIONS[TRANSITIONS[pair]] if pair in TRANSITIONS else into_pending
+    if pair not in TRANSITIONS and into:
+        make = MOVE_FUNCTIONS[into[0]]
+    written = {}
+
+    def catch_many(phases, to, *, per_row=None, table=None, **fields):
+        written.update(fields, **(per_row or {}).get(phase.pk, {}))
+        return phases
+
+    def catch(one, to, **fields):
+        return catch_many([one], to, **fields)[0]
+
+    with (
+        mock.patch.object(state, "apply_transition_many", catch_many),
+        mock.patch.object(state, "apply_transition", catch),
+    ):
+        make(copy.copy(phase), timezone.now(), bot)
+    if pair not in TRANSITIONS:
+        leaving = {S.IN_PROGRESS: state.LEASE_RELEASED, S.REVIEW_REQUIRED: state.REVIEW_CLEARED}
+        written |= leaving.get(phase.status, {})
+    return written
 
 
 def make_in_progress_phase(account, bot, *, order):
@@ -126,6 +183,10 @@ def make_in_progress_phase(account, bot, *, order):
 def test_the_transitions_table_is_the_one_in_the_design():
     assert set(TRANSITIONS) == DESIGN_MOVES
     assert len(ALLOWED) == 11 and len(FORBIDDEN) == 25
+
+
+def test_every_move_of_the_table_has_its_function_here():
+    assert set(TRANSITIONS.values()) <= set(MOVE_FUNCTIONS)
 
 
 def test_the_moves_only_an_undo_makes_are_refused_by_the_machine():
@@ -153,7 +214,7 @@ def test_an_allowed_move_is_applied_with_its_fields(pair, account, bot):
     row = stored(phase)
     assert row["status"] == to_status
     for name, value in fields.items():
-        column = f"{name}_id" if name in ("bot", "review_assignee") else name
+        column = WarmupPhase._meta.get_field(name).attname  # content -> content_id
         expected = value.pk if hasattr(value, "pk") else value
         assert row[column] == expected, name
 
