@@ -192,8 +192,8 @@ def wait_until_up(process: subprocess.Popen, server: Server) -> None:
             # Unauthenticated: a 401 proves the app answers without touching the database.
             requests.post(server.api("phases/claim/"), timeout=5)
             return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its first answer is slow on a busy machine
         if time.monotonic() > deadline:
             pytest.fail(f"gunicorn did not answer within {START_TIMEOUT} s:\n{server.tail()}")
         time.sleep(0.2)
