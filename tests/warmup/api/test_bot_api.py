@@ -77,6 +77,19 @@ def snapshot(phase) -> dict:
     }
 
 
+@pytest.fixture
+def held(account, bot_api) -> dict:
+    """The account's first phase, made ready and claimed by `bot` over the API: the claim's
+    answer (id, lease_token, lease_expires_at, ...)."""
+    ready(account)
+    return claimed(bot_api)
+
+
+def on_lease(client, held: dict, action: str, **body):
+    """POST a heartbeat / complete / fail report on the phase `held`, under its lease."""
+    return report(client, held["id"], action, lease_token=held["lease_token"], **body)
+
+
 # --- Claim ---------------------------------------------------------------------------------
 
 
@@ -178,18 +191,16 @@ def test_empty_filters_mean_any(account, bot_api):
 # --- Heartbeat -----------------------------------------------------------------------------
 
 
-def test_heartbeat_moves_the_lease_forward(account, bot_api, clock):
-    ready(account)
-    body = claimed(bot_api)
+def test_heartbeat_moves_the_lease_forward(held, account, bot_api, clock):
     clock.shift(timedelta(minutes=7))
 
-    response = report(bot_api, body["id"], "heartbeat", lease_token=body["lease_token"])
+    response = on_lease(bot_api, held, "heartbeat")
 
     assert response.status_code == 200
     assert set(response.json()) == {"lease_expires_at"}
     extended = at(response.json()["lease_expires_at"])
     assert extended == timezone.now() + LEASE
-    assert extended > at(body["lease_expires_at"])
+    assert extended > at(held["lease_expires_at"])
     assert reload(first_phase(account)).lease_expires_at == extended
 
     # The extended lease holds past the original expiry: the scheduler leaves it alone.
@@ -200,24 +211,26 @@ def test_heartbeat_moves_the_lease_forward(account, bot_api, clock):
 
 # --- Complete ------------------------------------------------------------------------------
 
+RESULT = {"bio": "Coffee, code, and cats", "screenshots": ["a.png"], "took_ms": 1234}
 
-def test_complete_finishes_the_phase_and_stores_the_result(account, bot_api, clock):
-    ready(account)
-    body = claimed(bot_api)
-    result = {"bio": "Coffee, code, and cats", "screenshots": ["a.png"], "took_ms": 1234}
 
-    response = report(
-        bot_api, body["id"], "complete", lease_token=body["lease_token"], result=result
-    )
+@pytest.mark.parametrize(
+    "sent, stored_result",
+    [pytest.param({"result": RESULT}, RESULT, id="with-result"), pytest.param({}, {}, id="none")],
+)
+def test_complete_finishes_the_phase_and_stores_the_result(
+    held, account, bot_api, clock, sent, stored_result
+):
+    response = on_lease(bot_api, held, "complete", **sent)
 
     assert response.status_code == 200
     answer = response.json()
-    assert answer["id"] == body["id"]
+    assert answer["id"] == held["id"]
     assert answer["status"] == "completed"
     assert answer["completed_at"] is not None
-    attempt = PhaseAttempt.objects.get(phase_id=body["id"])
+    attempt = PhaseAttempt.objects.get(phase_id=held["id"])
     assert attempt.outcome == "completed"
-    assert attempt.result == result
+    assert attempt.result == stored_result
     assert attempt.finished_at == timezone.now()
     # The account's next phase is unlocked after its delay (6 h for the avatar).
     following = account.phases.get(order=2)
@@ -225,127 +238,77 @@ def test_complete_finishes_the_phase_and_stores_the_result(account, bot_api, clo
     assert following.available_at == timezone.now() + timedelta(hours=6)
 
 
-def test_complete_without_a_result(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-
-    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
-
-    assert response.status_code == 200
-    assert PhaseAttempt.objects.get(phase_id=body["id"]).result == {}
-
-
 # --- Fail ----------------------------------------------------------------------------------
 
+DETAILS = {"proxy": "10.0.0.7:3128", "http_status": None, "trace": ["connect", "timeout"]}
+# A failure report, and what the bot is told and what is stored: `retry_in` is the wait
+# before the retry (None: no retry, the phase goes to review at once); `escalated` the
+# ReviewLog rows saying so; `account_status` what becomes of the account.
+FAILURES = {
+    "retryable": (
+        {"category": "network_error", "reason": "Connection timed out after 30 s"}
+        | {"details": DETAILS},
+        {"outcome": "retry_scheduled", "status": "content_assigned", "retry_count": 1}
+        | {"max_retries": 3, "retry_in": 60, "escalated": 0, "account_status": "active"},
+    ),
+    "needs-a-person": (
+        {"category": "challenge_required", "reason": "SMS code requested"},
+        {"outcome": "review_required", "status": "review_required", "retry_count": 0}
+        | {"max_retries": 0, "retry_in": None, "escalated": 1, "account_status": "active"},
+    ),
+    "bot-refuses-the-retry": (
+        {"category": "network_error", "reason": "Proxy pool exhausted; retrying is pointless"}
+        | {"retryable": False},
+        {"outcome": "review_required", "status": "review_required", "retry_count": 0}
+        | {"max_retries": 3, "retry_in": None, "escalated": 1, "account_status": "active"},
+    ),
+    "bot-cannot-retry-a-suspension": (
+        {"category": "account_suspended", "reason": "Account disabled by the platform"}
+        | {"retryable": True},
+        {"outcome": "review_required", "status": "review_required", "retry_count": 0}
+        | {"max_retries": 0, "retry_in": None, "escalated": 1, "account_status": "suspended"},
+    ),
+}
 
-def test_a_retryable_failure_schedules_a_retry(account, bot_api, clock):
-    ready(account)
-    body = claimed(bot_api)
-    details = {"proxy": "10.0.0.7:3128", "http_status": None, "trace": ["connect", "timeout"]}
 
-    response = report(
-        bot_api,
-        body["id"],
-        "fail",
-        lease_token=body["lease_token"],
-        category="network_error",
-        reason="Connection timed out after 30 s",
-        details=details,
-    )
+@pytest.mark.parametrize("sent, told", list(FAILURES.values()), ids=list(FAILURES))
+def test_a_failure_report_is_answered_with_the_policys_decision(
+    held, account, bot_api, clock, sent, told
+):
+    response = on_lease(bot_api, held, "fail", **sent)
 
     assert response.status_code == 200
     answer = response.json()
     assert OUTCOME_FIELDS <= set(answer)
-    assert answer["outcome"] == "retry_scheduled"
-    assert answer["status"] == "content_assigned"
-    assert answer["retry_count"] == 1
-    assert answer["max_retries"] == 3
-    delay = at(answer["next_attempt_at"]) - timezone.now()
-    assert timedelta(seconds=54) <= delay <= timedelta(seconds=66)  # 60 s +/- 10% jitter
-    assert answer["review_required_since"] is None
+    assert answer["outcome"] == told["outcome"]
+    assert answer["status"] == told["status"]
+    assert answer["retry_count"] == told["retry_count"]
+    assert answer["max_retries"] == told["max_retries"]
+    if told["retry_in"] is None:
+        assert answer["next_attempt_at"] is None
+        assert at(answer["review_required_since"]) == timezone.now()
+    else:
+        delay = at(answer["next_attempt_at"]) - timezone.now()
+        base = timedelta(seconds=told["retry_in"])
+        assert base * 0.9 <= delay <= base * 1.1  # +/- 10% jitter
+        assert answer["review_required_since"] is None
     failure = dict(answer["failure"])
-    assert failure.pop("at") is not None
+    assert at(failure.pop("at")) == timezone.now()  # the failure's own time
     assert failure == {
-        "category": "network_error",
-        "reason": "Connection timed out after 30 s",
-        "details": details,
+        "category": sent["category"],
+        "reason": sent["reason"],
+        "details": sent.get("details", {}),
     }
     phase = reload(first_phase(account))
-    assert at(answer["failure"]["at"]) == phase.last_failure_at  # the failure's own time
-    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
-    assert phase.last_failure_details == details
+    assert at(answer["failure"]["at"]) == phase.last_failure_at
+    assert phase.status == told["status"]
+    assert phase.last_failure_details == sent.get("details", {})
     attempt = PhaseAttempt.objects.get(phase=phase)
-    assert (attempt.outcome, attempt.failure_category) == ("failed", "network_error")
-
-
-def test_a_failure_that_needs_a_person_escalates_at_once(account, bot_api, clock):
-    ready(account)
-    body = claimed(bot_api)
-
-    response = report(
-        bot_api,
-        body["id"],
-        "fail",
-        lease_token=body["lease_token"],
-        category="challenge_required",
-        reason="SMS code requested",
-    )
-
-    assert response.status_code == 200
-    answer = response.json()
-    assert answer["outcome"] == "review_required"
-    assert answer["status"] == "review_required"
-    assert answer["retry_count"] == 0
-    assert answer["max_retries"] == 0
-    assert answer["next_attempt_at"] is None
-    assert at(answer["review_required_since"]) == timezone.now()
-    assert answer["failure"] == {
-        "category": "challenge_required",
-        "reason": "SMS code requested",
-        "details": {},
-        "at": answer["review_required_since"],  # the failure that sent it to review
-    }
-    assert at(answer["failure"]["at"]) == timezone.now()
-    assert reload(first_phase(account)).status == PhaseStatus.REVIEW_REQUIRED
-    assert ReviewLog.objects.filter(phase_id=body["id"], action="escalated").count() == 1
-
-
-def test_a_bot_may_refuse_a_retry(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-
-    response = report(
-        bot_api,
-        body["id"],
-        "fail",
-        lease_token=body["lease_token"],
-        category="network_error",
-        reason="Proxy pool exhausted; retrying is pointless",
-        retryable=False,
-    )
-
-    assert response.status_code == 200
-    assert response.json()["outcome"] == "review_required"
-    assert response.json()["next_attempt_at"] is None
-
-
-def test_a_bot_cannot_make_a_non_retryable_category_retry(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-
-    response = report(
-        bot_api,
-        body["id"],
-        "fail",
-        lease_token=body["lease_token"],
-        category="account_suspended",
-        reason="Account disabled by the platform",
-        retryable=True,
-    )
-
-    assert response.json()["outcome"] == "review_required"
+    assert (attempt.outcome, attempt.failure_category) == ("failed", sent["category"])
+    escalated = ReviewLog.objects.filter(phase_id=held["id"], action="escalated")
+    assert escalated.count() == told["escalated"]
     account.refresh_from_db()
-    assert account.status == "suspended"
+    assert account.status == told["account_status"]
 
 
 def test_retry_then_escalate_over_http(account, bot_api, clock):
@@ -441,29 +404,25 @@ def test_backoff_grows_between_retries(account, bot_api, clock):
 # --- Reads ---------------------------------------------------------------------------------
 
 
-def test_a_bot_reads_a_phase_it_attempted(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-
-    response = bot_api.get(phase_url(body["id"]))
+def test_a_bot_reads_a_phase_it_attempted(held, bot_api):
+    response = bot_api.get(phase_url(held["id"]))
 
     assert response.status_code == 200
     seen = response.json()
-    assert seen["id"] == body["id"]
+    assert seen["id"] == held["id"]
     assert seen["status"] == "in_progress"
-    assert seen["lease_token"] == body["lease_token"]  # the holder sees its own lease
+    assert seen["lease_token"] == held["lease_token"]  # the holder sees its own lease
     assert seen["last_failure"] is None
 
-    report(
+    on_lease(
         bot_api,
-        body["id"],
+        held,
         "fail",
-        lease_token=body["lease_token"],
         category="proxy_error",
         reason="407 from proxy",
         details={"proxy": "p1"},
     )
-    seen = bot_api.get(phase_url(body["id"])).json()
+    seen = bot_api.get(phase_url(held["id"])).json()
     assert seen["status"] == "content_assigned"
     assert seen["lease_token"] is None
     assert seen["last_failure"]["category"] == "proxy_error"
@@ -482,10 +441,7 @@ def test_a_bot_cannot_read_a_phase_it_never_attempted(account, bot_api, other_bo
     assert_error(bot_api.get(phase_url(999_999)), 404, "not_found")
 
 
-def test_a_bot_reads_an_account_it_worked_on(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-
+def test_a_bot_reads_an_account_it_worked_on(held, account, bot_api):
     response = bot_api.get(account_url(account.pk))
 
     assert response.status_code == 200
@@ -498,7 +454,7 @@ def test_a_bot_reads_an_account_it_worked_on(account, bot_api):
     )
     assert [p["order"] for p in seen["phases"]] == [1, 2, 3, 4, 5]
     assert [p["status"] for p in seen["phases"]] == ["in_progress"] + ["pending"] * 4
-    assert seen["phases"][0]["id"] == body["id"]
+    assert seen["phases"][0]["id"] == held["id"]
 
 
 def test_a_bot_cannot_read_an_account_it_never_worked_on(account, content_pool, bot_api):
@@ -513,60 +469,43 @@ def test_a_bot_cannot_read_an_account_it_never_worked_on(account, content_pool, 
 # --- Replays -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("category", ["network_error", "challenge_required"])
-def test_replaying_a_failure_report_answers_the_same_and_changes_nothing(
-    account, bot_api, clock, category
+# A report sent twice (the bot's HTTP call timed out and it retries).
+BOOM = {"reason": "boom", "details": {"k": "v"}}
+REPLAYED = {
+    "fail-retryable": ("fail", {"category": "network_error", **BOOM}),
+    "fail-to-review": ("fail", {"category": "challenge_required", **BOOM}),
+    "complete": ("complete", {"result": {"ok": True}}),
+}
+
+
+@pytest.mark.parametrize("action, sent", list(REPLAYED.values()), ids=list(REPLAYED))
+def test_replaying_a_report_answers_the_same_and_changes_nothing(
+    held, account, bot_api, clock, action, sent
 ):
-    ready(account)
-    body = claimed(bot_api)
-    fail = {
-        "lease_token": body["lease_token"],
-        "category": category,
-        "reason": "boom",
-        "details": {"k": "v"},
-    }
-    first = report(bot_api, body["id"], "fail", **fail)
-    assert first.status_code == 200
-    before = snapshot(first_phase(account))
-
-    clock.shift(timedelta(seconds=5))  # the bot's HTTP call timed out; it retries
-    replay = report(bot_api, body["id"], "fail", **fail)
-
-    assert replay.status_code == 200
-    assert replay.json() == first.json()
-    assert snapshot(first_phase(account)) == before
-    assert reload(first_phase(account)).retry_count == first.json()["retry_count"]
-
-
-def test_replaying_a_completion_answers_the_same_and_changes_nothing(account, bot_api, clock):
-    ready(account)
-    body = claimed(bot_api)
-    done = {"lease_token": body["lease_token"], "result": {"ok": True}}
-    first = report(bot_api, body["id"], "complete", **done)
+    first = on_lease(bot_api, held, action, **sent)
     assert first.status_code == 200
     before = snapshot(first_phase(account))
     following = WarmupPhase.objects.filter(account=account, order=2).values().get()
 
     clock.shift(timedelta(seconds=5))
-    replay = report(bot_api, body["id"], "complete", **done)
+    replay = on_lease(bot_api, held, action, **sent)
 
     assert replay.status_code == 200
     assert replay.json() == first.json()
     assert snapshot(first_phase(account)) == before
     assert WarmupPhase.objects.filter(account=account, order=2).values().get() == following
+    if action == "fail":
+        assert reload(first_phase(account)).retry_count == first.json()["retry_count"]
 
 
-def test_a_failure_report_after_a_completion_is_refused(account, bot_api):
-    ready(account)
-    body = claimed(bot_api)
-    report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+def test_a_failure_report_after_a_completion_is_refused(held, account, bot_api):
+    on_lease(bot_api, held, "complete")
     before = snapshot(first_phase(account))
 
-    response = report(
+    response = on_lease(
         bot_api,
-        body["id"],
+        held,
         "fail",
-        lease_token=body["lease_token"],
         category="unknown",
         reason="second thoughts",
     )
@@ -586,20 +525,17 @@ REPORTS = {
 
 
 @pytest.mark.parametrize("action", list(REPORTS))
-def test_another_bots_report_on_my_phase_is_refused(account, bot_api, other_bot_api, action):
-    ready(account)
-    mine = claimed(bot_api)
+def test_another_bots_report_on_my_phase_is_refused(held, account, bot_api, other_bot_api, action):
     before = snapshot(first_phase(account))
 
     # With my (leaked) token, and with a token of its own making.
-    for token in (mine["lease_token"], str(uuid.uuid4())):
-        response = report(other_bot_api, mine["id"], action, lease_token=token, **REPORTS[action])
+    for token in (held["lease_token"], str(uuid.uuid4())):
+        response = report(other_bot_api, held["id"], action, lease_token=token, **REPORTS[action])
         assert_error(response, 409, "lease_lost")
 
     assert snapshot(first_phase(account)) == before
     # The holder is unaffected.
-    holder = report(bot_api, mine["id"], "heartbeat", lease_token=mine["lease_token"])
-    assert holder.status_code == 200
+    assert on_lease(bot_api, held, "heartbeat").status_code == 200
 
 
 @pytest.mark.parametrize("action", list(REPORTS))
@@ -638,30 +574,24 @@ def test_a_late_report_on_an_expired_and_reclaimed_lease_is_refused(
 
 @pytest.mark.parametrize("action", list(REPORTS))
 def test_a_report_after_the_lease_expired_is_refused_before_the_scheduler_runs(
-    account, bot_api, clock, action
+    held, account, bot_api, clock, action
 ):
-    ready(account)
-    body = claimed(bot_api)
-    clock.move_to(at(body["lease_expires_at"]) + timedelta(seconds=1))
+    clock.move_to(at(held["lease_expires_at"]) + timedelta(seconds=1))
     before = snapshot(first_phase(account))
 
-    response = report(
-        bot_api, body["id"], action, lease_token=body["lease_token"], **REPORTS[action]
-    )
+    response = on_lease(bot_api, held, action, **REPORTS[action])
 
     assert_error(response, 409, "lease_lost")
     assert snapshot(first_phase(account)) == before
 
 
-def test_a_report_on_a_resolved_phase_is_refused(account, bot_api, reviewer):
-    ready(account)
-    body = claimed(bot_api)
-    held = user_client(reviewer).post(
-        "/api/v1/reviews/hold/", {"phase": body["id"], "note": "looks odd"}, format="json"
+def test_a_report_on_a_resolved_phase_is_refused(held, account, bot_api, reviewer):
+    hold = user_client(reviewer).post(
+        "/api/v1/reviews/hold/", {"phase": held["id"], "note": "looks odd"}, format="json"
     )
-    assert held.status_code == 200
+    assert hold.status_code == 200
 
-    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+    response = on_lease(bot_api, held, "complete")
 
     body = assert_error(response, 409, "lease_lost")
     assert body["current_status"] == "review_required"
@@ -717,13 +647,11 @@ def test_a_deactivated_bot_gets_403(account, bot, bot_api):
     assert reload(first_phase(account)).status == PhaseStatus.CONTENT_ASSIGNED
 
 
-def test_a_deactivated_bot_cannot_report_on_its_lease(account, bot, bot_api):
-    ready(account)
-    body = claimed(bot_api)
+def test_a_deactivated_bot_cannot_report_on_its_lease(held, account, bot, bot_api):
     bot_deactivate(name=bot.name)  # which also ends its lease (tests/warmup/services/test_bots.py)
     before = snapshot(first_phase(account))
 
-    response = report(bot_api, body["id"], "complete", lease_token=body["lease_token"])
+    response = on_lease(bot_api, held, "complete")
 
     assert_error(response, 403, "bot_inactive")
     assert snapshot(first_phase(account)) == before
@@ -788,17 +716,15 @@ def test_a_bot_over_its_rate_gets_429(bot_api, other_bot_api, three_a_minute, cl
     assert claim(bot_api).status_code == 204
 
 
-def test_every_bot_endpoint_counts_towards_the_rate(account, bot_api, three_a_minute):
-    ready(account)
-    body = claimed(bot_api)
-    assert bot_api.get(phase_url(body["id"])).status_code == 200
+def test_every_bot_endpoint_counts_towards_the_rate(held, account, bot_api, three_a_minute):
+    assert bot_api.get(phase_url(held["id"])).status_code == 200
     assert bot_api.get(account_url(account.pk)).status_code == 200
 
-    response = report(bot_api, body["id"], "heartbeat", lease_token=body["lease_token"])
+    response = on_lease(bot_api, held, "heartbeat")
 
     assert_error(response, 429, "throttled")
     # A throttled report changes nothing.
-    assert reload(first_phase(account)).lease_expires_at == at(body["lease_expires_at"])
+    assert reload(first_phase(account)).lease_expires_at == at(held["lease_expires_at"])
 
 
 def test_the_default_rate_does_not_throttle_a_busy_bot(bot_api):
