@@ -2,13 +2,14 @@
 
 Every admin action that changes state asks first, the way Django's own `delete_selected`
 does: the first pass shows the selected objects and a form; the page posts the same selection
-back; the second pass calls the service once per object and reports what happened in one
-summary message.
+back; the second pass calls the service (once for the whole selection, or once per object)
+and reports what happened in one summary message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
 
 from django import forms
@@ -139,6 +140,16 @@ class ConfirmForm(forms.Form):
     """A confirmation with nothing to fill in."""
 
 
+@dataclass
+class Outcome:
+    """What an action did to a selection: the objects it changed, those it left alone with
+    why (in words), and anything else to say (a batch id, how to undo it)."""
+
+    changed: list = field(default_factory=list)
+    refused: list[tuple[object, str]] = field(default_factory=list)
+    said: str = ""
+
+
 def confirm_action(
     *,
     description: str,
@@ -153,9 +164,12 @@ def confirm_action(
     explain: Callable[[DomainError], str] = lambda exc: exc.message,
     gone_reason: str = "no longer listed here",
     ask: bool = True,
+    many: bool = False,
 ):
     """Turn `apply(modeladmin, request, obj, data)` (one object, through a service) into an
-    admin action with a confirmation page.
+    admin action with a confirmation page. With `many=True`, `apply(modeladmin, request,
+    objects, data)` acts on the whole selection at once (a set-based service) and returns an
+    `Outcome`.
 
     `title` and `button` may use {count} and {noun} ("Pause automation for {count} {noun}");
     `done` is the past tense for the summary ("Paused" reads "Paused 2 accounts: a, b."; one
@@ -173,17 +187,20 @@ def confirm_action(
             confirmed = "confirm" in request.POST or not ask
             form = form_class(request.POST if confirmed else None)
             if form.is_bound and form.is_valid():
-                changed, refused = [], []
                 selected = list(queryset)  # as listed now: applying changes what it holds
                 gone = _gone(modeladmin, request, selected)
-                for obj in selected:
-                    try:
-                        apply(modeladmin, request, obj, form.cleaned_data)
-                        changed.append(obj)
-                    except DomainError as exc:
-                        refused.append((obj, explain(exc)))
-                refused += [(obj, gone_reason) for obj in gone]
-                _report(modeladmin, request, changed, refused, done=done, noun=noun)
+                if many:
+                    outcome = apply(modeladmin, request, selected, form.cleaned_data)
+                else:
+                    outcome = Outcome()
+                    for obj in selected:
+                        try:
+                            apply(modeladmin, request, obj, form.cleaned_data)
+                            outcome.changed.append(obj)
+                        except DomainError as exc:
+                            outcome.refused.append((obj, explain(exc)))
+                outcome.refused += [(obj, gone_reason) for obj in gone]
+                _report(modeladmin, request, outcome, done=done, noun=noun)
                 return None
             count = queryset.count()
             words = {"count": count, "noun": noun[0] if count == 1 else noun[1]}
@@ -232,9 +249,10 @@ def _names(objects) -> str:
     return names
 
 
-def _report(modeladmin, request, changed, refused, *, done: str, noun: tuple[str, str]) -> None:
+def _report(modeladmin, request, outcome: Outcome, *, done: str, noun: tuple[str, str]) -> None:
     """One message: what changed, then what did not, grouped by why ("Resumed 12 items: ...
-    1 not changed: no longer in review (...)")."""
+    1 not changed: no longer in review (...)"), then the outcome's own words."""
+    changed, refused = outcome.changed, outcome.refused
     parts = []
     if changed:
         if done.endswith(":"):  # "Assigned to you: 2 items (a, b)."
@@ -248,5 +266,7 @@ def _report(modeladmin, request, changed, refused, *, done: str, noun: tuple[str
         parts.append(f"{len(objects)} not changed: {reason.rstrip('.')} ({_names(objects)}).")
     if not changed and not refused:
         parts.append("Nothing was selected.")
+    if outcome.said:
+        parts.append(outcome.said)
     level = messages.SUCCESS if not refused else messages.WARNING if changed else messages.ERROR
     modeladmin.message_user(request, " ".join(parts), level)

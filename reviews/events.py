@@ -51,11 +51,6 @@ def _values(
     }
 
 
-def _row(**kwargs) -> ReviewLog:
-    """The row, unsaved (see `_values`)."""
-    return ReviewLog(**_values(**kwargs))
-
-
 def _bulk_rows(values: list[dict]) -> list[SimpleNamespace]:
     """Rows for `_insert`: every column's value as an attribute, without a model instance each
     (building ten thousand of them cost a bulk run more than hashing them)."""
@@ -141,14 +136,14 @@ def _insert(rows: list) -> list:
 
 
 def _store(values: list[dict]) -> list:
-    """Rows of `values` (see `_values`), chained and stored in one statement."""
+    """Rows of `values` (see `_values`), chained and stored in one statement: the one way
+    rows are written, for one event or a batch's thousands."""
     return _insert(_chained(_bulk_rows(values)))
 
 
-def _log(**kwargs) -> ReviewLog:
-    row = _chained([_row(**kwargs)])[0]
-    row.save()
-    return row
+def _log(**kwargs) -> None:
+    """One row (see `_values`): `_store` with one."""
+    _store([_values(**kwargs)])
 
 
 def escalated_many(
@@ -170,8 +165,8 @@ def escalated_many(
     return _store(values)
 
 
-def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> ReviewLog:
-    return _log(
+def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> None:
+    _log(
         action=ReviewAction.HELD,
         actor=actor,
         account=phase.account,
@@ -182,12 +177,12 @@ def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> Re
     )
 
 
-def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | None) -> ReviewLog:
+def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | None) -> None:
     if phase.review_assignee_id is None:
         action = ReviewAction.UNASSIGNED
     else:
         action = ReviewAction.ASSIGNED
-    return _log(
+    _log(
         action=action,
         actor=actor,
         account=phase.account,
@@ -196,16 +191,12 @@ def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | No
     )
 
 
-def commented(*, phase: WarmupPhase, actor: Actor, note: str) -> ReviewLog:
-    return _log(
-        action=ReviewAction.COMMENTED, actor=actor, account=phase.account, phase=phase, note=note
-    )
+def commented(*, phase: WarmupPhase, actor: Actor, note: str) -> None:
+    _log(action=ReviewAction.COMMENTED, actor=actor, account=phase.account, phase=phase, note=note)
 
 
-def recategorized(
-    *, phase: WarmupPhase, actor: Actor, previous_category: str, note: str
-) -> ReviewLog:
-    return _log(
+def recategorized(*, phase: WarmupPhase, actor: Actor, previous_category: str, note: str) -> None:
+    _log(
         action=ReviewAction.RECATEGORIZED,
         actor=actor,
         account=phase.account,
@@ -215,16 +206,10 @@ def recategorized(
     )
 
 
-def resolved(**kwargs) -> ReviewLog:
-    """Resolution row; level and retry count are those the item had before it was resolved."""
-    row = _chained([ReviewLog(**_resolution_values(**kwargs))])[0]
-    row.save()
-    return row
-
-
 def resolved_many(resolutions: list[dict], *, batch) -> list:
-    """The resolution rows of a bulk run, in one INSERT, each naming the run's batch.
-    `resolutions` holds the keyword arguments `resolved` takes, one dict per phase."""
+    """The resolution rows of a batch, in one INSERT, each naming the batch. `resolutions`
+    holds one dict per phase of `_resolution_values`' keyword arguments; level and retry count
+    are those the item had before it was resolved."""
     return _store([_resolution_values(**fields, batch=batch) for fields in resolutions])
 
 
@@ -263,24 +248,14 @@ def _resolution_values(
     )
 
 
-def escalation_raised(*, phase: WarmupPhase, level: int, at) -> ReviewLog:
-    row = _chained([_escalation_row(phase, level, at)])[0]
-    row.save()
-    return row
-
-
-def escalations_raised(raises: list[tuple[WarmupPhase, int]], *, at) -> list[ReviewLog]:
+def escalations_raised(raises: list[tuple[WarmupPhase, int]], *, at) -> list:
     """The rows of the levels a tick's batch raised, in one INSERT: one per (phase, level),
     a phase's levels lowest first."""
-    if not raises:
-        return []
-    return ReviewLog.objects.bulk_create(
-        _chained([_escalation_row(phase, level, at) for phase, level in raises])
-    )
+    return _store([_escalation_values(phase, level, at) for phase, level in raises])
 
 
-def _escalation_row(phase: WarmupPhase, level: int, at) -> ReviewLog:
-    return _row(
+def _escalation_values(phase: WarmupPhase, level: int, at) -> dict:
+    return _values(
         action=ReviewAction.ESCALATION_RAISED,
         actor=Actor.system(),
         account=phase.account,
@@ -301,9 +276,9 @@ def account_status_changed(
     phase: WarmupPhase | None,
     note: str,
     previous_status: str,
-) -> ReviewLog:
+) -> None:
     """Suspension, pause or reactivation of an account (phase: its active phase, if any)."""
-    return _log(
+    _log(
         action=action,
         actor=actor,
         account=account,

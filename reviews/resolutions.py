@@ -1,19 +1,22 @@
-"""Bulk resolution: many review items in batches, for an operator's incident ("the proxy pool
-died at 3 am, 4,000 phases went to review").
+"""Resolutions: the one path that takes review items out of the queue, for one item (the item
+page, the review API, the demo) and for many (the console's bulk actions, resolve_reviews).
 
-Each batch is one transaction: the rows are locked with SKIP LOCKED on PostgreSQL (a row a bot
-or a reviewer holds right now is reported as busy, never waited on), every row is checked by
-the same rules as a single resolution (`reviews.services.resolution_refusal` and the
-transitions table), and the allowed ones move in one UPDATE per starting status with their
-ReviewLog rows in one INSERT, each naming the run's batch id. A batch is all or nothing, so an
-interrupted run leaves nothing half-resolved, and a rerun selects what is still in review.
+A resolution is a batch: one transaction in which the rows are locked (with SKIP LOCKED on
+PostgreSQL when there are several: a row a bot or a reviewer holds right now is reported as
+busy, never waited on), every row is checked by the rules below (RESOLUTIONS,
+`resolution_refusal`, the transitions table), and the allowed ones move in one UPDATE per
+starting status with their ReviewLog rows in one INSERT, each naming the batch id. A batch is
+all or nothing, so an interrupted run leaves nothing half-resolved, and every batch can be
+undone (`undo_batch`, `resolve_reviews --undo BATCH`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,19 +25,16 @@ from django.utils import timezone
 
 from config import metrics
 from reviews import events
-from reviews.models import RESOLUTION_ACTIONS, ReviewAction, ReviewLog
+from reviews.models import RESOLUTION_ACTIONS, ResolutionMethod, ReviewAction, ReviewLog
 from reviews.permissions import can_resolve_reviews as can_resolve
-from reviews.services import (
-    RESOLUTIONS,
-    refusal_reason,
-    resolution_refusal,
-    resolution_snapshot,
-)
+from reviews.services import not_in_review
 from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
+    ACCOUNT_NOT_ACTIVE,
     BATCH_ITEM_BUSY,
-    BATCH_ITEM_MISSING,
+    PHASE_NOT_FOUND,
+    RETRY_NEEDS_CONTENT,
     UNDO_ACTED_SINCE,
     UNDO_CLAIMED_SINCE,
     UNDO_IN_REVIEW,
@@ -44,22 +44,125 @@ from warmup.errors import (
     UNDO_NEXT_MOVED_ON,
     UNDO_NOT_IN_BATCH,
     UNKNOWN_RESOLUTION,
+    Busy,
+    CannotUndo,
+    DomainError,
     InvalidInput,
+    InvalidTransition,
+    NotClaimable,
+    NotFound,
+    Refusal,
 )
-from warmup.models import PhaseAttempt, PhaseStatus, PhaseTemplate, WarmupPhase
+from warmup.models import (
+    AccountStatus,
+    CompletionMethod,
+    PhaseAttempt,
+    PhaseStatus,
+    PhaseTemplate,
+    WarmupPhase,
+)
 from warmup.services.phases import unlock_next_phases
-from warmup.state import back_to_review_many, leave_review_many, relock_many
+from warmup.state import back_to_review_many, completion, leave_review_many, relock_many
 from warmup.validation import require_note
 
 S = PhaseStatus
 
 
+# --- The rules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where a resolution takes a phase, what it needs first, and what it writes."""
+
+    to_status: str
+    needs_active_account: bool  # the phase goes back to bots: a paused account would block it
+    fields: Callable[[datetime], dict]  # what the move writes besides leaving review, at `now`
+    needs_content: bool = False  # the phase keeps its content: it must have some
+
+
+RESOLUTIONS = {
+    # Back to automation: available again, retry count reset, content re-assigned.
+    ResolutionMethod.RESUME: Resolution(
+        S.AVAILABLE,
+        needs_active_account=True,
+        fields=lambda now: {
+            "retry_count": 0,
+            "content": None,
+            "next_attempt_at": None,
+            "available_at": now,
+        },
+    ),
+    # Claimable at once with the same content and a fresh retry budget (the reviewer fixed the
+    # cause; a first blip afterwards should be retried, not escalated).
+    ResolutionMethod.RETRY: Resolution(
+        S.CONTENT_ASSIGNED,
+        needs_active_account=True,
+        needs_content=True,
+        fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
+    ),
+    ResolutionMethod.COMPLETE: Resolution(
+        S.COMPLETED,
+        needs_active_account=False,
+        fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
+    ),
+    ResolutionMethod.SKIP: Resolution(
+        S.COMPLETED,
+        needs_active_account=False,
+        fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
+    ),
+}
+
+
+def resolution_refusal(phase: WarmupPhase, method: str) -> DomainError | None:
+    """Why `method` cannot resolve `phase` as it is now: the error the resolution would raise,
+    or None. A batch leaves such a phase out; the item page shows it beside a disabled
+    button."""
+    rule = RESOLUTIONS[method]
+    if phase.status != S.REVIEW_REQUIRED:
+        return not_in_review(phase, target=rule.to_status)
+    if rule.needs_content and phase.template.requires_content and phase.content_id is None:
+        # Held before the scheduler assigned content: a bot would get a phase with nothing
+        # to post. Resume hands it back to the scheduler instead.
+        return InvalidTransition(
+            RETRY_NEEDS_CONTENT.format(phase_id=phase.pk),
+            refusal=Refusal.NO_CONTENT,
+            current_status=phase.status,
+            target_status=rule.to_status,
+            phase_id=phase.pk,
+        )
+    if rule.needs_active_account and phase.account.status != AccountStatus.ACTIVE:
+        return NotClaimable(
+            ACCOUNT_NOT_ACTIVE.format(account=phase.account, status=phase.account.status),
+            refusal=Refusal.ACCOUNT_NOT_ACTIVE,
+            account_status=phase.account.status,
+        )
+    return None
+
+
+def resolution_snapshot(phase: WarmupPhase, *, now: datetime) -> dict:
+    """What a resolution's log row records of the item as it was in review: its status, time
+    in review, level and retry count, and what resolving clears (assignee, a resume's content)
+    so an undo can give it back."""
+    return {
+        "from_status": phase.status,
+        "time_in_review": now - phase.review_required_since,
+        "escalation_level": phase.escalation_level,
+        "retry_count": phase.retry_count,
+        "assignee_id": phase.review_assignee_id,
+        "content_id": phase.content_id,
+    }
+
+
 @dataclass
 class BatchResult:
-    """What one batch did: the phases it changed, and why it left the others alone."""
+    """What one batch did: the phases it changed, and why it left the others alone (each a
+    DomainError with a refusal code; `refusal_words` says it for a summary)."""
 
+    batch: uuid.UUID | None = None
     changed: list[int] = field(default_factory=list)
-    unchanged: dict[int, str] = field(default_factory=dict)  # phase id -> why
+    unchanged: dict[int, DomainError] = field(default_factory=dict)  # phase id -> why
+    moved: list[WarmupPhase] = field(default_factory=list)  # the changed phases, as they are now
 
 
 # What a batch reads of each phase it locks: the checks of a resolution, the snapshot its log
@@ -83,11 +186,13 @@ LOCKED_FIELDS = (
 )
 
 
-def _lock(phase_ids: list[int]) -> tuple[list[WarmupPhase], dict[int, str]]:
-    """Lock the phases that exist and nobody else holds; say why the others are left out."""
+def _lock(phase_ids: list[int]) -> tuple[list[WarmupPhase], dict[int, DomainError]]:
+    """Lock the phases that exist; say why the others are left out. Several are locked with
+    SKIP LOCKED (a bulk run never waits on a row someone holds); one waits for its lock, as a
+    reviewer's click should rather than fail because a bot's statement holds the row."""
+    rows = WarmupPhase.objects.select_for_update(skip_locked=len(phase_ids) > 1, of=("self",))
     locked = list(
-        WarmupPhase.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("account")
+        rows.select_related("account")
         # The plan steps (a handful) in one small query, not joined and built once per row.
         .prefetch_related(Prefetch("template", PhaseTemplate.objects.only("requires_content")))
         .only(*LOCKED_FIELDS)
@@ -97,12 +202,19 @@ def _lock(phase_ids: list[int]) -> tuple[list[WarmupPhase], dict[int, str]]:
     found = {phase.pk for phase in locked}
     left = [pk for pk in phase_ids if pk not in found]
     existing = set(WarmupPhase.objects.filter(pk__in=left).values_list("pk", flat=True))
-    why = {pk: BATCH_ITEM_BUSY if pk in existing else BATCH_ITEM_MISSING for pk in left}
+    why: dict[int, DomainError] = {}
+    for pk in left:
+        if pk in existing:
+            why[pk] = Busy(BATCH_ITEM_BUSY, refusal=Refusal.BUSY, phase_id=pk)
+        else:
+            why[pk] = NotFound(
+                PHASE_NOT_FOUND.format(phase_id=pk), refusal=Refusal.MISSING, phase_id=pk
+            )
     return locked, why
 
 
 def validate_resolution(*, method: str, reason_code: str, note: str) -> tuple[str, str]:
-    """Check what a bulk run will write before it selects anything (InvalidInput if bad)."""
+    """Check what a resolution will write before it selects anything (InvalidInput if bad)."""
     if method not in RESOLUTIONS:
         raise InvalidInput(
             UNKNOWN_RESOLUTION.format(value=method, choices=", ".join(RESOLUTIONS)),
@@ -113,13 +225,22 @@ def validate_resolution(*, method: str, reason_code: str, note: str) -> tuple[st
 
 @transaction.atomic
 def resolve_batch(
-    *, phase_ids: list[int], method: str, reason_code: str, note: str, actor: Actor, batch
+    *,
+    phase_ids: list[int],
+    method: str,
+    reason_code: str,
+    note: str,
+    actor: Actor,
+    batch: uuid.UUID | None = None,
 ) -> BatchResult:
-    """Resolve the phases of one batch with `method`, as `review_resolve` would one by one.
+    """Resolve the phases `phase_ids` with `method` (resume, retry, complete, skip) in one
+    transaction, as batch `batch` (a new id when None). Phases that may not be resolved so
+    are left as they are, each with its refusal in the result.
 
-    Side effects: the phases move, one ReviewLog row each (with `batch`), and for complete
-    and skip the accounts' next phases unlock."""
+    Side effects: the phases move, one ReviewLog row each (with the batch id), and for
+    complete and skip the accounts' next phases unlock; after commit, the resolution metrics."""
     reason_code, note = validate_resolution(method=method, reason_code=reason_code, note=note)
+    batch = batch or uuid.uuid4()
     rule = RESOLUTIONS[method]
     locked, unchanged = _lock(phase_ids)
     allowed = []
@@ -128,7 +249,7 @@ def resolve_batch(
         if refusal is None:
             allowed.append(phase)
         else:
-            unchanged[phase.pk] = refusal_reason(refusal)
+            unchanged[phase.pk] = refusal
     now = timezone.now()
     before = [{"phase": phase, **resolution_snapshot(phase, now=now)} for phase in allowed]
     if allowed:
@@ -150,7 +271,60 @@ def resolve_batch(
             unlock_next_phases(allowed, now=now)
         waits = [fields["time_in_review"] for fields in before]
         transaction.on_commit(lambda: [metrics.observe_resolution(method, w) for w in waits])
-    return BatchResult(changed=[phase.pk for phase in allowed], unchanged=unchanged)
+    return BatchResult(
+        batch=batch, changed=[phase.pk for phase in allowed], unchanged=unchanged, moved=allowed
+    )
+
+
+def review_resolve(
+    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
+) -> WarmupPhase:
+    """Resolve one item: a batch of one. Raises the refusal (InvalidTransition, NotClaimable,
+    NotFound, InvalidInput) when it may not be resolved so; returns the phase as it is now."""
+    result = resolve_batch(
+        phase_ids=[phase_id], method=method, reason_code=reason_code, note=note, actor=actor
+    )
+    if phase_id in result.unchanged:
+        raise result.unchanged[phase_id]
+    return result.moved[0]
+
+
+BATCH_SIZE = 500  # items per transaction of a bulk resolution
+
+
+def resolve_many(
+    *,
+    phase_ids: list[int],
+    method: str,
+    reason_code: str,
+    note: str,
+    actor: Actor,
+    batch: uuid.UUID | None = None,
+    size: int = BATCH_SIZE,
+) -> BatchResult:
+    """`resolve_batch` over `phase_ids`, `size` at a time (each a transaction of its own), all
+    under one batch id: what the console's bulk actions run."""
+    total = BatchResult(batch=batch or uuid.uuid4())
+    for start in range(0, len(phase_ids), size):
+        result = resolve_batch(
+            phase_ids=phase_ids[start : start + size],
+            method=method,
+            reason_code=reason_code,
+            note=note,
+            actor=actor,
+            batch=total.batch,
+        )
+        total.changed += result.changed
+        total.unchanged.update(result.unchanged)
+        total.moved += result.moved
+    return total
+
+
+# One item by its method's name (a batch of one, as above).
+review_resume = partial(review_resolve, method=ResolutionMethod.RESUME)
+review_retry = partial(review_resolve, method=ResolutionMethod.RETRY)
+review_complete = partial(review_resolve, method=ResolutionMethod.COMPLETE)
+review_skip = partial(review_resolve, method=ResolutionMethod.SKIP)
 
 
 # --- Undo ------------------------------------------------------------------------------------
@@ -234,28 +408,35 @@ def _touched_since(undos: list[_Undo]) -> tuple[set[int], set[int]]:
     return claimed, moved
 
 
-def _why_not(undo: _Undo, claimed: set[int], moved: set[int]) -> str | None:
+def _cannot(refusal: Refusal, message: str, phase: WarmupPhase, **words) -> CannotUndo:
+    return CannotUndo(message.format(**words), refusal=refusal, phase_id=phase.pk, **words)
+
+
+def undo_refusal(undo: _Undo, claimed: set[int], moved: set[int]) -> CannotUndo | None:
     """Why the undo must leave this phase as it is, or None to put it back in review."""
     phase, following = undo.phase, undo.following
     if phase.pk in claimed:
-        return UNDO_CLAIMED_SINCE
+        return _cannot(Refusal.CLAIMED_SINCE, UNDO_CLAIMED_SINCE, phase)
     if phase.status == S.REVIEW_REQUIRED:
-        return UNDO_IN_REVIEW
+        return _cannot(Refusal.IN_REVIEW_AGAIN, UNDO_IN_REVIEW, phase)
     if phase.pk in moved:
-        return UNDO_ACTED_SINCE
+        return _cannot(Refusal.ACTED_SINCE, UNDO_ACTED_SINCE, phase)
     if phase.status != undo.resolution.to_status and not (
         # A resume leaves the phase available; the scheduler gives it content next.
         (undo.resolution.to_status, phase.status) == (S.AVAILABLE, S.CONTENT_ASSIGNED)
     ):
-        return UNDO_MOVED_ON.format(status=phase.get_status_display().lower())
+        status = phase.get_status_display().lower()
+        return _cannot(Refusal.MOVED_ON, UNDO_MOVED_ON, phase, status=status)
     if following is None:
         return None
     if following.pk in claimed:
-        return UNDO_NEXT_CLAIMED
+        return _cannot(Refusal.NEXT_CLAIMED, UNDO_NEXT_CLAIMED, phase)
     if following.status not in (S.PENDING, S.AVAILABLE, S.CONTENT_ASSIGNED):
-        return UNDO_NEXT_MOVED_ON.format(status=following.get_status_display().lower())
+        status = following.get_status_display().lower()
+        return _cannot(Refusal.NEXT_MOVED_ON, UNDO_NEXT_MOVED_ON, phase, status=status)
     if following.pk in moved:
-        return UNDO_NEXT_MOVED_ON.format(status="acted on since (see its review history)")
+        status = "acted on since (see its review history)"
+        return _cannot(Refusal.NEXT_MOVED_ON, UNDO_NEXT_MOVED_ON, phase, status=status)
     return None
 
 
@@ -303,19 +484,19 @@ def undo_batch(
     }
     for phase in locked:
         if phase.pk not in resolutions:
-            unchanged[phase.pk] = UNDO_NOT_IN_BATCH
+            unchanged[phase.pk] = _cannot(Refusal.NOT_IN_BATCH, UNDO_NOT_IN_BATCH, phase)
     completed = [p for p in locked if p.pk in resolutions and p.status == S.COMPLETED]
     following, next_busy = _next_phases(completed)
     undos = []
     for phase in locked:
         if phase.pk in next_busy:
-            unchanged[phase.pk] = UNDO_NEXT_BUSY
+            unchanged[phase.pk] = Busy(UNDO_NEXT_BUSY, refusal=Refusal.NEXT_BUSY, phase_id=phase.pk)
         elif phase.pk in resolutions:
             undos.append(_Undo(phase, resolutions[phase.pk], following.get(phase.pk)))
     claimed, moved = _touched_since(undos)
     back = []
     for item in undos:
-        why = _why_not(item, claimed, moved)
+        why = undo_refusal(item, claimed, moved)
         if why is None:
             back.append(item)
         else:
@@ -334,4 +515,4 @@ def undo_batch(
             note=note,
             batch=batch,
         )
-    return BatchResult(changed=[item.phase.pk for item in back], unchanged=unchanged)
+    return BatchResult(batch=batch, changed=[item.phase.pk for item in back], unchanged=unchanged)

@@ -8,8 +8,6 @@ spent in review.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial, reduce
 
@@ -18,37 +16,28 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config import metrics
 from reviews import events
-from reviews.models import ResolutionMethod
 from reviews.notifications import Escalation, notify_escalations
 from reviews.permissions import can_resolve_reviews
-from reviews.validation import require_reason_code
 from warmup.actors import Actor
 from warmup.errors import (
-    ACCOUNT_NOT_ACTIVE,
     ASSIGNEE_CANNOT_RESOLVE,
     NOT_IN_REVIEW,
     NOTHING_TO_HOLD,
-    RETRY_NEEDS_CONTENT,
-    UNKNOWN_RESOLUTION,
-    DomainError,
     InvalidInput,
     InvalidTransition,
-    NotClaimable,
+    Refusal,
 )
 from warmup.models import (
     ACTIVE_STATUSES,
-    AccountStatus,
     AttemptOutcome,
-    CompletionMethod,
     PhaseAttempt,
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.services.phases import lock_phase, unlock_next_phase
+from warmup.services.phases import lock_phase
 from warmup.services.scheduling import process_in_batches
-from warmup.state import TRANSITIONS, check_transition, completion, enter_review, leave_review
+from warmup.state import TRANSITIONS, check_transition, enter_review_many
 from warmup.validation import require_note, validate_category
 
 S = PhaseStatus
@@ -57,15 +46,22 @@ S = PhaseStatus
 # --- Helpers ---------------------------------------------------------------------------
 
 
-def _lock_in_review(phase_id: int, *, target: str | None = None) -> WarmupPhase:
+def not_in_review(phase: WarmupPhase, *, target: str = "") -> InvalidTransition:
+    """The refusal of a review action on a phase that is not (or no longer) in review."""
+    return InvalidTransition(
+        NOT_IN_REVIEW.format(phase_id=phase.pk, status=phase.status),
+        refusal=Refusal.NOT_IN_REVIEW,
+        current_status=phase.status,
+        target_status=target,
+        phase_id=phase.pk,
+        status_label=S(phase.status).label.lower(),
+    )
+
+
+def _lock_in_review(phase_id: int) -> WarmupPhase:
     phase = lock_phase(phase_id)
     if phase.status != S.REVIEW_REQUIRED:
-        raise InvalidTransition(
-            NOT_IN_REVIEW.format(phase_id=phase_id, status=phase.status),
-            current_status=phase.status,
-            target_status=target or "",
-            phase_id=phase_id,
-        )
+        raise not_in_review(phase)
     return phase
 
 
@@ -113,200 +109,6 @@ def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor
     return phase
 
 
-# --- Resolutions -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """Where a resolution takes a phase, what it needs first, and what it writes."""
-
-    to_status: str
-    needs_active_account: bool  # the phase goes back to bots: a paused account would block it
-    fields: Callable[[datetime], dict]  # what the move writes besides leaving review, at `now`
-    needs_content: bool = False  # the phase keeps its content: it must have some
-
-
-RESOLUTIONS = {
-    # Back to automation: available again, retry count reset, content re-assigned.
-    ResolutionMethod.RESUME: Resolution(
-        S.AVAILABLE,
-        needs_active_account=True,
-        fields=lambda now: {
-            "retry_count": 0,
-            "content": None,
-            "next_attempt_at": None,
-            "available_at": now,
-        },
-    ),
-    # Claimable at once with the same content and a fresh retry budget (the reviewer fixed the
-    # cause; a first blip afterwards should be retried, not escalated).
-    ResolutionMethod.RETRY: Resolution(
-        S.CONTENT_ASSIGNED,
-        needs_active_account=True,
-        needs_content=True,
-        fields=lambda now: {"next_attempt_at": now, "retry_count": 0},
-    ),
-    ResolutionMethod.COMPLETE: Resolution(
-        S.COMPLETED,
-        needs_active_account=False,
-        fields=lambda now: completion(now=now, method=CompletionMethod.MANUAL),
-    ),
-    ResolutionMethod.SKIP: Resolution(
-        S.COMPLETED,
-        needs_active_account=False,
-        fields=lambda now: completion(now=now, method=CompletionMethod.SKIPPED),
-    ),
-}
-
-
-def resolution_refusal(phase: WarmupPhase, method: str) -> DomainError | None:
-    """Why `method` cannot resolve `phase` as it is now: the error the resolution would raise,
-    or None. The services raise it; the admin shows it beside a disabled button."""
-    rule = RESOLUTIONS[method]
-    if phase.status != S.REVIEW_REQUIRED:
-        return InvalidTransition(
-            NOT_IN_REVIEW.format(phase_id=phase.pk, status=phase.status),
-            current_status=phase.status,
-            target_status=rule.to_status,
-            phase_id=phase.pk,
-        )
-    if rule.needs_content and phase.template.requires_content and phase.content_id is None:
-        # Held before the scheduler assigned content: a bot would get a phase with nothing
-        # to post. Resume hands it back to the scheduler instead.
-        return InvalidTransition(
-            RETRY_NEEDS_CONTENT.format(phase_id=phase.pk),
-            current_status=phase.status,
-            target_status=rule.to_status,
-            phase_id=phase.pk,
-        )
-    if rule.needs_active_account and phase.account.status != AccountStatus.ACTIVE:
-        return NotClaimable(
-            ACCOUNT_NOT_ACTIVE.format(account=phase.account, status=phase.account.status),
-            account_status=phase.account.status,
-        )
-    return None
-
-
-def refusal_reason(exc: DomainError) -> str:
-    """A refused review action in a few words that hold for many items at once (no ids), for
-    summaries of bulk actions: "no longer in review", "the account is suspended: ..."."""
-    if isinstance(exc, NotClaimable):
-        return f"the account is {exc.context.get('account_status')}: reactivate it first"
-    if isinstance(exc, InvalidTransition) and exc.current_status not in ("", S.REVIEW_REQUIRED):
-        return f"no longer in review: it is {S(exc.current_status).label.lower()}"
-    if exc.message == RETRY_NEEDS_CONTENT.format(phase_id=exc.context.get("phase_id")):
-        return "it has no content to retry with: resume automation instead"
-    return exc.message
-
-
-def resolution_snapshot(phase: WarmupPhase, *, now: datetime) -> dict:
-    """What a resolution's log row records of the item as it was in review: its status, time
-    in review, level and retry count, and what resolving clears (assignee, a resume's content)
-    so an undo can give it back."""
-    return {
-        "from_status": phase.status,
-        "time_in_review": now - phase.review_required_since,
-        "escalation_level": phase.escalation_level,
-        "retry_count": phase.retry_count,
-        "assignee_id": phase.review_assignee_id,
-        "content_id": phase.content_id,
-    }
-
-
-def _resolve(
-    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
-) -> WarmupPhase:
-    reason_code = require_reason_code(reason_code)
-    note = require_note(note)
-    to_status = RESOLUTIONS[method].to_status
-    phase = _lock_in_review(phase_id, target=to_status)
-    check_transition(phase, to_status)
-    refusal = resolution_refusal(phase, method)
-    if refusal is not None:
-        raise refusal
-    now = timezone.now()
-    before = resolution_snapshot(phase, now=now)
-    leave_review(phase, to_status, **RESOLUTIONS[method].fields(now))
-    events.resolved(
-        phase=phase, actor=actor, method=method, reason_code=reason_code, note=note, **before
-    )
-    transaction.on_commit(partial(metrics.observe_resolution, method, before["time_in_review"]))
-    if to_status == S.COMPLETED:
-        unlock_next_phase(phase, now=now)
-    return phase
-
-
-@transaction.atomic
-def review_resume(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
-    """Hand the phase back to automation: available again, retry count reset, content
-    re-assigned by the scheduler."""
-    return _resolve(
-        phase_id=phase_id,
-        method=ResolutionMethod.RESUME,
-        reason_code=reason_code,
-        note=note,
-        actor=actor,
-    )
-
-
-@transaction.atomic
-def review_retry(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
-    """Make the phase claimable at once with the same content, with a fresh retry budget (the
-    reviewer fixed the cause; a first blip afterwards should be retried, not escalated)."""
-    return _resolve(
-        phase_id=phase_id,
-        method=ResolutionMethod.RETRY,
-        reason_code=reason_code,
-        note=note,
-        actor=actor,
-    )
-
-
-@transaction.atomic
-def review_complete(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
-    """Mark the phase done by hand; the account's next phase unlocks after its delay."""
-    return _resolve(
-        phase_id=phase_id,
-        method=ResolutionMethod.COMPLETE,
-        reason_code=reason_code,
-        note=note,
-        actor=actor,
-    )
-
-
-@transaction.atomic
-def review_skip(*, phase_id: int, reason_code: str, note: str, actor: Actor) -> WarmupPhase:
-    """Skip the phase (completed, marked skipped); the account's plan goes on."""
-    return _resolve(
-        phase_id=phase_id,
-        method=ResolutionMethod.SKIP,
-        reason_code=reason_code,
-        note=note,
-        actor=actor,
-    )
-
-
-RESOLVERS = {
-    ResolutionMethod.RESUME: review_resume,
-    ResolutionMethod.RETRY: review_retry,
-    ResolutionMethod.COMPLETE: review_complete,
-    ResolutionMethod.SKIP: review_skip,
-}
-
-
-def review_resolve(
-    *, phase_id: int, method: str, reason_code: str, note: str, actor: Actor
-) -> WarmupPhase:
-    """Dispatch to the resolution named by `method` (resume, retry, complete, skip)."""
-    resolver = RESOLVERS.get(method)
-    if resolver is None:
-        raise InvalidInput(
-            UNKNOWN_RESOLUTION.format(value=method, choices=", ".join(ResolutionMethod.values)),
-            field="action",
-        )
-    return resolver(phase_id=phase_id, reason_code=reason_code, note=note, actor=actor)
-
-
 # --- Hold and escalation -----------------------------------------------------------------
 
 
@@ -319,7 +121,7 @@ def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
     now = timezone.now()
     from_status = phase.status
     lease_token = phase.lease_token
-    enter_review(phase, now=now)
+    enter_review_many([phase], now=now)
     if lease_token is not None:
         PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).update(
             finished_at=now, outcome=AttemptOutcome.INTERRUPTED, reason=note

@@ -3,14 +3,43 @@ commands turn them into JSON, messages and skipped-item reports respectively."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    """Why an action left an item as it was: a stable code on every refusal, from which each
+    edge chooses its words (`refusal_words` for a summary of many items). Never match a
+    message's text."""
+
+    NOT_IN_REVIEW = "not_in_review"
+    ACCOUNT_NOT_ACTIVE = "account_not_active"
+    NO_CONTENT = "no_content"
+    BUSY = "busy"
+    MISSING = "missing"
+    NOT_ALLOWED = "not_allowed"
+    RACED = "raced"
+    # An undo leaves a phase where it is when:
+    CLAIMED_SINCE = "claimed_since"
+    ACTED_SINCE = "acted_since"
+    MOVED_ON = "moved_on"
+    IN_REVIEW_AGAIN = "in_review_again"
+    NOT_IN_BATCH = "not_in_batch"
+    NEXT_CLAIMED = "next_claimed"
+    NEXT_MOVED_ON = "next_moved_on"
+    NEXT_BUSY = "next_busy"
+
 
 class DomainError(Exception):
+    """`code`: the error's kind, as the API names it; `refusal`: why, finer (a Refusal), for
+    the edges' words; `context`: the values the words and the API's body may show."""
+
     code = "domain_error"
     http_status = 400
 
-    def __init__(self, message: str, **context):
+    def __init__(self, message: str, *, refusal: str = "", **context):
         super().__init__(message)
         self.message = message
+        self.refusal = refusal or self.code
         self.context = context
 
 
@@ -50,6 +79,20 @@ class NotFound(DomainError):
     http_status = 404
 
 
+class Busy(DomainError):
+    """A bulk run skipped a row someone holds right now (SKIP LOCKED): run again."""
+
+    code = "busy"
+    http_status = 409
+
+
+class CannotUndo(DomainError):
+    """An undo leaves a phase where it is (its refusal says why)."""
+
+    code = "cannot_undo"
+    http_status = 409
+
+
 # --- Messages ------------------------------------------------------------------------------
 # Every message a service raises, in one place: tests import and assert on them, the API, the
 # admin and the commands show them as they are.
@@ -83,6 +126,12 @@ MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 BOT_NAME_REQUIRED = "A bot name is required."
 BOT_NAME_TAKEN = "A bot named {name!r} already exists."
 BOT_NOT_FOUND = "No bot named {name!r}."
+# The review queue's filters (reviews.filters): the API, the admin and resolve_reviews say these.
+FILTER_WAITING_INVALID = "{value!r} is not a time in review such as 90m, 4h or 3d."
+FILTER_USER_UNKNOWN = "No user named {value!r}; say me, none or a username."
+FILTER_BOT_UNKNOWN = "No bot named {value!r}."
+FILTER_ACCOUNT_INVALID = "{value!r} is not platform:username (platforms: {platforms})."
+FILTER_ACCOUNT_UNKNOWN = "No account {value}."
 BOT_DEACTIVATED_LEASE_ENDED = (
     "Bot {bot} was deactivated while it held this phase; its lease ended at once."
 )
@@ -165,3 +214,35 @@ INTEGRITY_CHAIN_LINK = (
 )
 INTEGRITY_CLEAN = "{phases} phases, {rows} log rows checked: no violations"
 INTEGRITY_FOUND = "{count} integrity violation(s) found."
+
+
+# --- Refusals in a few words --------------------------------------------------------------
+# For summaries of many items at once (no ids): the admin's bulk report, resolve_reviews.
+
+REFUSAL_WORDS = {
+    Refusal.NOT_IN_REVIEW: "no longer in review: it is {status_label}",
+    Refusal.ACCOUNT_NOT_ACTIVE: "the account is {account_status}: reactivate it first",
+    Refusal.NO_CONTENT: "it has no content to retry with: resume automation instead",
+    Refusal.BUSY: BATCH_ITEM_BUSY,
+    Refusal.MISSING: BATCH_ITEM_MISSING,
+    Refusal.CLAIMED_SINCE: UNDO_CLAIMED_SINCE,
+    Refusal.ACTED_SINCE: UNDO_ACTED_SINCE,
+    Refusal.MOVED_ON: UNDO_MOVED_ON,
+    Refusal.IN_REVIEW_AGAIN: UNDO_IN_REVIEW,
+    Refusal.NOT_IN_BATCH: UNDO_NOT_IN_BATCH,
+    Refusal.NEXT_CLAIMED: UNDO_NEXT_CLAIMED,
+    Refusal.NEXT_MOVED_ON: UNDO_NEXT_MOVED_ON,
+    Refusal.NEXT_BUSY: UNDO_NEXT_BUSY,
+}
+
+
+def refusal_words(exc: DomainError) -> str:
+    """`exc` in the words of its refusal code, filled from its context; its message when the
+    code has no words of its own."""
+    words = REFUSAL_WORDS.get(exc.refusal)
+    if words is None:
+        return exc.message
+    try:
+        return words.format(**exc.context)
+    except (KeyError, IndexError):
+        return exc.message

@@ -123,29 +123,8 @@ def check_transition(phase: WarmupPhase, to_status: str, table: dict = TRANSITIO
 
 
 def apply_transition(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
-    """Move `phase` to `to_status` and write `fields` with it, in the caller's transaction.
-
-    The caller holds the row lock. Updates `phase` in place; raises InvalidTransition if the
-    move is not in the table or the stored status is no longer the one `phase` carries.
-    """
-    check_transition(phase, to_status)
-    fields.setdefault("updated_at", timezone.now())
-    updated = WarmupPhase.objects.filter(pk=phase.pk, status=phase.status).update(
-        status=to_status, **fields
-    )
-    if updated != 1:
-        current = WarmupPhase.objects.filter(pk=phase.pk).values_list("status", flat=True).first()
-        raise InvalidTransition(
-            TRANSITION_RACED.format(current=current),
-            current_status=current or "",
-            target_status=to_status,
-            phase_id=phase.pk,
-        )
-    for name, value in fields.items():
-        setattr(phase, name, value)
-    log_phase_change(phase, phase.status, to_status)
-    phase.status = str(to_status)
-    return phase
+    """`apply_transition_many` with one row: move `phase` to `to_status` and write `fields`."""
+    return apply_transition_many([phase], to_status, **fields)[0]
 
 
 _MISSING = object()
@@ -160,11 +139,13 @@ def apply_transition_many(
     **fields,
 ) -> list[WarmupPhase]:
     """Move every one of `phases` to `to_status` in one UPDATE per starting status, writing
-    `fields` (the same for all) and `per_row` ({pk: {field: value}}, values that differ).
+    `fields` (the same for all) and `per_row` ({pk: {field: value}}, values that differ), in
+    the caller's transaction. The one writer of a phase's status: a single move is a call with
+    one row.
 
-    The set-based form of `apply_transition`, for bulk runs: the same table decides, the caller
-    holds the row locks, and every row must still have the status its instance carries, or
-    InvalidTransition is raised and the caller's transaction rolls the batch back.
+    The table decides; the caller holds the row locks, and every row must still have the
+    status its instance carries, or InvalidTransition is raised (naming the status found, for
+    one row) and the caller's transaction rolls the batch back. Updates `phases` in place.
     """
     for phase in phases:
         check_transition(phase, to_status, table)
@@ -180,17 +161,32 @@ def apply_transition_many(
         else:
             updated = rows.update(status=to_status, **fields)
         if updated != len(group):
-            raise InvalidTransition(
-                TRANSITION_RACED.format(current="changed for some of the batch"),
-                current_status=from_status,
-                target_status=to_status,
-            )
+            raise _raced(group, from_status, to_status)
     for phase in phases:
         for name, value in {**fields, **(per_row or {}).get(phase.pk, {})}.items():
             setattr(phase, name, value)
         log_phase_change(phase, phase.status, to_status)
         phase.status = str(to_status)
     return phases
+
+
+def _raced(group: list[WarmupPhase], from_status: str, to_status: str) -> InvalidTransition:
+    """The error of a move that found rows of `group` no longer in `from_status`: for one row,
+    the status it has now."""
+    if len(group) == 1:
+        phase = group[0]
+        current = WarmupPhase.objects.filter(pk=phase.pk).values_list("status", flat=True).first()
+        return InvalidTransition(
+            TRANSITION_RACED.format(current=current),
+            current_status=current or "",
+            target_status=to_status,
+            phase_id=phase.pk,
+        )
+    return InvalidTransition(
+        TRANSITION_RACED.format(current="changed for some of the batch"),
+        current_status=from_status,
+        target_status=to_status,
+    )
 
 
 def _varying(phases: list[WarmupPhase], per_row: dict, fields: dict) -> list[str]:
@@ -259,15 +255,16 @@ def take_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> W
 
 
 def release_lease(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
-    """in_progress -> completed or content_assigned (a retry): the lease ends with the move.
-    The bot stays recorded as the one that last held the phase."""
-    return apply_transition(phase, to_status, **LEASE_RELEASED, **fields)
+    """`release_leases` with one row."""
+    return release_leases([phase], to_status, per_row={phase.pk: fields})[0]
 
 
 def release_leases(
     phases: list[WarmupPhase], to_status: str, *, per_row: dict
 ) -> list[WarmupPhase]:
-    """`release_lease` for a batch, in one UPDATE (`per_row`: {pk: {field: value}})."""
+    """in_progress -> completed or content_assigned (a retry), in one UPDATE (`per_row`:
+    {pk: {field: value}}): the lease ends with the move. The bot stays recorded as the one
+    that last held the phase."""
     return apply_transition_many(phases, to_status, per_row=per_row, **LEASE_RELEASED)
 
 
@@ -280,27 +277,18 @@ def _review_entered(now: datetime) -> dict:
     }
 
 
-def enter_review(phase: WarmupPhase, *, now: datetime, **fields) -> WarmupPhase:
-    """-> review_required (an escalated failure or a hold): the review clock starts at `now` at
-    level 0, a lease, if any, ends, and no attempt is scheduled."""
-    return apply_transition(phase, S.REVIEW_REQUIRED, **_review_entered(now), **fields)
-
-
 def enter_review_many(
-    phases: list[WarmupPhase], *, now: datetime, per_row: dict
+    phases: list[WarmupPhase], *, now: datetime, per_row: dict | None = None
 ) -> list[WarmupPhase]:
-    """`enter_review` for a batch, in one UPDATE (`per_row`: {pk: {field: value}})."""
+    """-> review_required (escalated failures or holds), in one UPDATE (`per_row`: {pk:
+    {field: value}}): the review clock starts at `now` at level 0, a lease, if any, ends, and
+    no attempt is scheduled."""
     return apply_transition_many(phases, S.REVIEW_REQUIRED, per_row=per_row, **_review_entered(now))
 
 
-def leave_review(phase: WarmupPhase, to_status: str, **fields) -> WarmupPhase:
-    """review_required -> available, content_assigned or completed: the review clock, the
-    escalation level and the assignee are cleared."""
-    return apply_transition(phase, to_status, **REVIEW_CLEARED, **fields)
-
-
 def leave_review_many(phases: list[WarmupPhase], to_status: str, **fields) -> list[WarmupPhase]:
-    """`leave_review` for a batch, in one UPDATE."""
+    """review_required -> available, content_assigned or completed, in one UPDATE: the review
+    clock, the escalation level and the assignee are cleared."""
     return apply_transition_many(phases, to_status, **REVIEW_CLEARED, **fields)
 
 

@@ -26,6 +26,7 @@ from django.utils.text import Truncator
 from config.admin import (
     BoundedChangeList,
     ConfirmForm,
+    Outcome,
     ReadOnlyAdmin,
     RefuseUnpermittedActions,
     confirm_action,
@@ -36,17 +37,10 @@ from reviews.admin import filters
 from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
 from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
-from reviews.services import (
-    RESOLUTIONS,
-    refusal_reason,
-    resolution_refusal,
-    review_assign,
-    review_comment,
-    review_recategorize,
-    review_resolve,
-)
+from reviews.resolutions import RESOLUTIONS, resolution_refusal, resolve_many, review_resolve
+from reviews.services import review_assign, review_comment, review_recategorize
 from warmup.actors import Actor
-from warmup.errors import DomainError, NotClaimable
+from warmup.errors import DomainError, NotClaimable, Refusal, refusal_words
 from warmup.models import PhaseStatus
 from warmup.policy import policy_for
 
@@ -54,11 +48,12 @@ LEVEL_COLOURS = {0: "#4b5563", 1: "#a16207", 2: "#c2410c", 3: "#991b1b"}
 
 
 def why_not(exc: DomainError) -> str:
-    """A refusal in the words of the queue: what happened to the item, what to do."""
-    reason = refusal_reason(exc)
-    if reason.startswith("no longer in review"):
-        return f"{reason} (resolved by someone else)"
-    return reason
+    """A refusal in the words of the queue, chosen by its code: what happened to the item,
+    what to do."""
+    words = refusal_words(exc)
+    if exc.refusal == Refusal.NOT_IN_REVIEW:
+        return f"{words} (resolved by someone else)"
+    return words
 
 
 def describe(item: ReviewItem) -> str:
@@ -87,6 +82,26 @@ class QueueAction:
 
     def apply(self, request, phase_id: int, data: dict) -> None:
         self.run(phase_id, Actor.for_user(request.user), data)
+
+    def apply_many(self, request, items: list, data: dict) -> Outcome:
+        """A resolution of the whole selection: one batch (`resolve_many`), so it is written
+        set-based and can be undone by its batch id."""
+        result = resolve_many(
+            phase_ids=[item.pk for item in items],
+            method=self.method,
+            reason_code=data["reason_code"],
+            note=data["note"],
+            actor=Actor.for_user(request.user),
+        )
+        by_id = {item.pk: item for item in items}
+        said = ""
+        if result.changed:
+            said = BATCH_SAID.format(batch=result.batch, user=request.user.get_username())
+        return Outcome(
+            changed=[by_id[pk] for pk in result.changed],
+            refused=[(by_id[pk], why_not(exc)) for pk, exc in result.unchanged.items()],
+            said=said,
+        )
 
 
 def _resolver(method: str) -> Callable:
@@ -173,13 +188,22 @@ ACTIONS: dict[str, QueueAction] = {
 BULK = ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete", "skip")
 
 
+BATCH_SAID = (
+    "Batch {batch}; to undo it: manage.py resolve_reviews --undo {batch} --user {user} "
+    '--note "why".'
+)
+
+
 def _bulk_action(name: str):
     """The queue's bulk action for ACTIONS[name], asking first unless there is nothing to
-    fill in."""
+    fill in. A resolution acts on the whole selection at once."""
     spec = ACTIONS[name]
 
-    def apply(modeladmin, request, item, data):
-        spec.apply(request, item.pk, data)
+    def apply(modeladmin, request, selection, data):
+        if spec.method:
+            return spec.apply_many(request, selection, data)
+        spec.apply(request, selection.pk, data)
+        return None
 
     apply.__name__ = name
     asks = bool(spec.form.base_fields)
@@ -195,6 +219,7 @@ def _bulk_action(name: str):
         explain=why_not,
         gone_reason="no longer in review (resolved by someone else)",
         ask=asks,
+        many=bool(spec.method),
     )(apply)
 
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from config.api.errors import error_responses
 from config.api.throttling import LimitFailedAuthentication
-from reviews import analytics, selectors, services
+from reviews import analytics, resolutions, selectors, services
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
 from reviews.api.serializers import (
@@ -145,7 +145,7 @@ class ResolveView(ReviewAPIView):
     )
     def post(self, request, phase_id: int):
         data = self.validated(ResolveInput)
-        services.review_resolve(
+        resolutions.review_resolve(
             phase_id=phase_id,
             method=data["action"],
             reason_code=data["reason_code"],

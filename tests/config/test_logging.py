@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.logs import formatter
-from reviews.services import review_resume
+from reviews.resolutions import review_resume
 from tests.builders import fail, first_phase, reload
 from tests.clients import CLAIM, report, review_url
 from tests.factories import UserFactory

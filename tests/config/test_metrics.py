@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from config.monitoring import NOT_AUTHENTICATED, WRONG_TOKEN, phase_counts
 from reviews import analytics
 from reviews.analytics import queue_depth_rows
-from reviews.services import review_hold, review_resume
+from reviews.resolutions import review_resume
+from reviews.services import review_hold
 from tests.builders import fail
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, new_item_in_review

@@ -26,7 +26,8 @@ import pytest
 from django.db import connection
 
 from reviews.models import ReasonCode
-from reviews.services import review_hold, review_resolve
+from reviews.resolutions import review_resolve
+from reviews.services import review_hold
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, UserFactory
 from tests.integrity import assert_integrity

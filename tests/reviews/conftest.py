@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from reviews.services import review_complete, review_resume, review_retry, review_skip
+from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
 from tests.builders import fail
 from tests.factories import FIRST_STEP, new_item_in_review
 from warmup.scheduler import tick

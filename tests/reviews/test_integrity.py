@@ -14,11 +14,12 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from reviews import batches
+from reviews import resolutions
 from reviews.chain import CHAIN_START, row_hash, values_of
 from reviews.integrity import check_integrity
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_assign, review_comment, review_hold, review_resume
+from reviews.resolutions import review_resume
+from reviews.services import review_assign, review_comment, review_hold
 from tests.builders import fail, make_completed, make_in_progress, make_review_required, reload
 from tests.factories import AccountFactory
 from tests.integrity import assert_integrity, run_integrity_check
@@ -51,10 +52,10 @@ def scenario(content_pool, bot, reviewer, reviewer_actor):
     undone = make_review_required(AccountFactory(), bot, "action_blocked")
     review_resume(phase_id=resumed.pk, actor=reviewer_actor, **WHY)
     run, undo = uuid.uuid4(), uuid.uuid4()
-    batches.resolve_batch(
+    resolutions.resolve_batch(
         phase_ids=[undone.pk], method="retry", actor=reviewer_actor, batch=run, **WHY
     )
-    batches.undo_batch(
+    resolutions.undo_batch(
         undo=run, phase_ids=[undone.pk], note="too early", actor=reviewer_actor, batch=undo
     )
     account_pause(account=done.account, actor=reviewer_actor, note="holiday")

@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps
 from django.db import connection, transaction
 
-from reviews import batches
+from reviews import resolutions
 from reviews.chain import CHAIN_START, row_hash, values_of
 from reviews.integrity import check_chains, check_integrity
 from reviews.models import ReviewAction, ReviewLog
@@ -68,11 +68,11 @@ def test_rows_follow_the_last_row_of_their_phase(commented):
 def test_bulk_resolutions_and_their_undo_extend_each_phase_chain(bot, content_pool, reviewer):
     first, second = new_item_in_review(bot), new_item_in_review(bot)
     run = uuid.uuid4()
-    actor = batches.Actor.for_user(reviewer)
-    batches.resolve_batch(
+    actor = resolutions.Actor.for_user(reviewer)
+    resolutions.resolve_batch(
         phase_ids=[first.pk, second.pk], method="retry", actor=actor, batch=run, **WHY
     )
-    batches.undo_batch(
+    resolutions.undo_batch(
         undo=run, phase_ids=[first.pk, second.pk], note="too early", actor=actor, batch=uuid.uuid4()
     )
 

@@ -12,13 +12,8 @@ import pytest
 from django.utils import timezone
 
 from reviews.models import ReasonCode
-from reviews.services import (
-    review_complete,
-    review_hold,
-    review_resume,
-    review_retry,
-    review_skip,
-)
+from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
+from reviews.services import review_hold
 from tests.builders import (
     fail,
     first_phase,

@@ -11,12 +11,12 @@ from datetime import timedelta
 from django.db.models import Min
 from django.utils import timezone
 
+from reviews.resolutions import review_resolve
 from reviews.services import (
     review_assign,
     review_comment,
     review_hold,
     review_recategorize,
-    review_resolve,
     reviews_escalate_due,
 )
 from warmup.actors import Actor

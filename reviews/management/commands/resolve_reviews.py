@@ -2,7 +2,7 @@
 
 Select (by category, phase type, platform, age, level, assignee, account, bot or ids), preview
 with --dry-run, then resolve in batches of --batch-size, each batch one transaction through
-reviews.batches (the same rules as one resolution). Every run has a batch id, printed first and
+reviews.resolutions (the one path of every resolution). Every run has a batch id, printed first and
 written on each of its ReviewLog rows; --undo BATCH puts back in review what that run left
 where it was.
 
@@ -30,12 +30,12 @@ from tqdm import tqdm
 
 from config import database
 from config.text import duration_display, plural
-from reviews import batches
+from reviews import resolutions
 from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
 from reviews.selectors import review_selection
 from warmup.actors import Actor
-from warmup.errors import DomainError
+from warmup.errors import DomainError, refusal_words
 from warmup.models import FailureCategory, Platform
 
 USAGE = 2
@@ -214,7 +214,7 @@ class Command(BaseCommand):
         actor = Actor.for_user(self.resolve_user(options["user"]))
         if options["undo"]:
             self.check_undo(options)
-            ids, missing = batches.batch_resolutions(options["undo"]), []
+            ids, missing = resolutions.batch_resolutions(options["undo"]), []
             if not ids:
                 raise CommandError(UNKNOWN_BATCH.format(batch=options["undo"]), returncode=USAGE)
         else:
@@ -265,7 +265,7 @@ class Command(BaseCommand):
             if not options[option]:
                 raise CommandError(NEEDS.format(option=option), returncode=USAGE)
         try:
-            batches.validate_resolution(
+            resolutions.validate_resolution(
                 method=options["action"], reason_code=options["reason"], note=options["note"]
             )
         except DomainError as exc:
@@ -349,9 +349,14 @@ class Command(BaseCommand):
                         if database.is_retryable(exc)
                         else BATCH_FAILED.format(why=why)
                     )
-                    result = batches.BatchResult(unchanged={pk: failed for pk in chunk})
+                    result = resolutions.BatchResult(unchanged={pk: failed for pk in chunk})
                 changed += result.changed
-                unchanged.update(result.unchanged)
+                unchanged.update(
+                    {
+                        pk: why if isinstance(why, str) else refusal_words(why)
+                        for pk, why in result.unchanged.items()
+                    }
+                )
                 bar.update(len(chunk))
                 if bar.disable:
                     self.stdout.write(
@@ -374,16 +379,16 @@ class Command(BaseCommand):
                 returncode=SOME_NOT_CHANGED,
             )
 
-    def one_batch(self, chunk, *, batch, actor, options) -> batches.BatchResult:
+    def one_batch(self, chunk, *, batch, actor, options) -> resolutions.BatchResult:
         if options["undo"]:
-            return batches.undo_batch(
+            return resolutions.undo_batch(
                 undo=options["undo"],
                 phase_ids=chunk,
                 note=options["note"],
                 actor=actor,
                 batch=batch,
             )
-        return batches.resolve_batch(
+        return resolutions.resolve_batch(
             phase_ids=chunk,
             method=options["action"],
             reason_code=options["reason"],

@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewItem, ReviewLog
-from reviews.services import review_assign, review_comment, review_resume, review_retry, review_skip
+from reviews.resolutions import review_resume, review_retry, review_skip
+from reviews.services import review_assign, review_comment
 from tests.clients import changelist, view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor

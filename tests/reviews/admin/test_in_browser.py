@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_skip
+from reviews.resolutions import review_skip
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.models import PhaseStatus, WarmupPhase

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewLog
-from reviews.services import review_resume
+from reviews.resolutions import review_resume
 from tests.clients import change, changelist
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor

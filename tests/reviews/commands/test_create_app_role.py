@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reviews.models import ReviewLog
-from reviews.services import review_resume
+from reviews.resolutions import review_resume
 from tests.builders import make_review_required
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory

@@ -19,11 +19,12 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, OperationalError, connection, connections, transaction
 
 from config import database, metrics
-from reviews import batches
+from reviews import resolutions
 from reviews.analytics import review_stats
 from reviews.management.commands.resolve_reviews import BATCH_FAILED, BATCH_FAILED_RETRYABLE
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import review_assign, review_comment, review_hold, review_resume
+from reviews.resolutions import review_resume
+from reviews.services import review_assign, review_comment, review_hold
 from tests.clients import view_only_user
 from tests.conftest import requires_postgres
 from tests.factories import BotFactory, UserFactory, new_item_in_review
@@ -273,15 +274,20 @@ def test_an_item_resolved_between_selection_and_update_is_reported_not_overwritt
     operator, bot, content_pool, monkeypatch
 ):
     first, second = new_item_in_review(bot), new_item_in_review(bot)
-    real_batch = batches.resolve_batch
+    real_batch = resolutions.resolve_batch
 
     def someone_else_first(**kwargs):
-        review_resume(
-            phase_id=second.pk, reason_code="other", note="by hand", actor=Actor.for_user(operator)
+        # Another reviewer resumes one item first (one item: the same path, a batch of one).
+        real_batch(
+            phase_ids=[second.pk],
+            method="resume",
+            reason_code="other",
+            note="by hand",
+            actor=Actor.for_user(operator),
         )
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(batches, "resolve_batch", someone_else_first)
+    monkeypatch.setattr(resolutions, "resolve_batch", someone_else_first)
 
     printed, batch = resolve("--user", "oncall", "--action", "skip", *ALL, expect=1)
 
@@ -295,7 +301,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     operator, bot, content_pool, monkeypatch
 ):
     items = [new_item_in_review(bot) for _ in range(5)]
-    real_batch = batches.resolve_batch
+    real_batch = resolutions.resolve_batch
     calls = []
 
     def killed_in_the_second_batch(**kwargs):
@@ -304,7 +310,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
             raise KeyboardInterrupt
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(batches, "resolve_batch", killed_in_the_second_batch)
+    monkeypatch.setattr(resolutions, "resolve_batch", killed_in_the_second_batch)
     with pytest.raises(SystemExit) as stopped:
         call_command(
             "resolve_reviews",
@@ -321,7 +327,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     assert stopped.value.code == 130
     assert [status(i) for i in items].count(PhaseStatus.AVAILABLE) == 2  # the first batch
 
-    monkeypatch.setattr(batches, "resolve_batch", real_batch)
+    monkeypatch.setattr(resolutions, "resolve_batch", real_batch)
     printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL, "--batch-size", "2")
 
     assert "3 items changed, 0 not changed" in printed
@@ -436,14 +442,14 @@ def test_a_failed_batch_says_whether_running_again_will_help(
 ):
     # given: two items resolved one per batch, the first batch meeting a database error
     first, second = new_item_in_review(bot), new_item_in_review(bot)
-    resolve_batch = batches.resolve_batch
+    resolve_batch = resolutions.resolve_batch
 
     def first_batch_fails(*, phase_ids, **kwargs):
         if first.pk in phase_ids:
             raise error
         return resolve_batch(phase_ids=phase_ids, **kwargs)
 
-    monkeypatch.setattr(batches, "resolve_batch", first_batch_fails)
+    monkeypatch.setattr(resolutions, "resolve_batch", first_batch_fails)
 
     printed, _ = resolve(
         "--user", "oncall", "--action", "resume", *ALL, "--batch-size", "1", expect=1

@@ -12,7 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from reviews.notifications import Escalation, notify_escalations
-from reviews.services import review_skip
+from reviews.resolutions import review_skip
 from tests.builders import make_review_required
 from tests.factories import AccountFactory, UserFactory
 from warmup.scheduler import tick

@@ -13,17 +13,19 @@ from reviews.models import (
     ReviewAction,
     ReviewLog,
 )
-from reviews.services import (
-    review_assign,
-    review_comment,
+from reviews.resolutions import (
     review_complete,
-    review_hold,
-    review_hold_account,
-    review_recategorize,
     review_resolve,
     review_resume,
     review_retry,
     review_skip,
+)
+from reviews.services import (
+    review_assign,
+    review_comment,
+    review_hold,
+    review_hold_account,
+    review_recategorize,
 )
 from tests.builders import (
     fail,

@@ -21,13 +21,8 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from reviews.models import ReviewAction, ReviewLog
-from reviews.services import (
-    review_complete,
-    review_hold,
-    review_resume,
-    review_retry,
-    reviews_escalate_due,
-)
+from reviews.resolutions import review_complete, review_resume, review_retry
+from reviews.services import review_hold, reviews_escalate_due
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from warmup.actors import Actor

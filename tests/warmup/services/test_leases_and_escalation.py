@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from reviews.models import ActorType, ReasonCode, ReviewAction, ReviewLog
-from reviews.services import review_retry
+from reviews.resolutions import review_retry
 from tests.builders import fail, make_in_progress, make_review_required, reload, stored
 from tests.integrity import assert_integrity
 from warmup.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost

@@ -78,7 +78,7 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
     UserFactory(reviewer=True, email="rita@example.com")
     broken = make_review_required(account, bot, category="challenge_required")
     healthy = make_review_required(AccountFactory(), bot, category="login_failed")
-    log_row = review_events._escalation_row
+    log_row = review_events._escalation_values
 
     def fault_for_one(phase, level, at):
         if phase.pk == broken.pk:
@@ -86,7 +86,7 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
         return log_row(phase, level, at)
 
     # (the row every escalation path writes, so the batch and the row-by-row retry both fail)
-    monkeypatch.setattr(review_events, "_escalation_row", fault_for_one)
+    monkeypatch.setattr(review_events, "_escalation_values", fault_for_one)
 
     # when: two hours later the tick raises levels
     with time_machine.travel(timezone.now() + timedelta(hours=2)):

@@ -21,16 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from reviews.models import ReasonCode, ResolutionMethod, ReviewLog
-from reviews.services import (
-    review_assign,
-    review_comment,
-    review_complete,
-    review_hold,
-    review_recategorize,
-    review_resume,
-    review_retry,
-    review_skip,
-)
+from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
+from reviews.services import review_assign, review_comment, review_hold, review_recategorize
 from tests.builders import CONTENT_TYPES
 from tests.factories import (
     AccountFactory,
