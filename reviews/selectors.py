@@ -3,10 +3,11 @@ the analytics share these."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from types import SimpleNamespace
 
 from django.db.models import Prefetch, QuerySet
 
+from reviews.filters import ReviewQueueFilter
 from reviews.models import ReviewItem, ReviewLog
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
 
@@ -49,40 +50,8 @@ def review_item_with_history(*, phase_id: int) -> WarmupPhase | None:
     )
 
 
-def review_selection(
-    *,
-    categories: list[str] | None = None,
-    phase_type: str | None = None,
-    platform: str | None = None,
-    waiting_since: datetime | None = None,
-    escalation_level: int | None = None,
-    assignee: str | None = None,
-    account: tuple[str, str] | None = None,
-    bot: str | None = None,
-    ids: list[int] | None = None,
-) -> QuerySet[ReviewItem]:
-    """The queue narrowed by an operator's selection, in queue order. `assignee` is a username
-    or "none"; `account` is (platform, username); `waiting_since`: in review since then or
-    longer; `bot`: the name of the bot that last held the phase."""
-    queue = review_queue()
-    if categories:
-        queue = queue.filter(last_failure_category__in=categories)
-    if phase_type:
-        queue = queue.filter(phase_type=phase_type)
-    if platform:
-        queue = queue.filter(platform=platform)
-    if waiting_since is not None:
-        queue = queue.filter(review_required_since__lte=waiting_since)
-    if escalation_level is not None:
-        queue = queue.filter(escalation_level=escalation_level)
-    if assignee == "none":
-        queue = queue.filter(review_assignee__isnull=True)
-    elif assignee:
-        queue = queue.filter(review_assignee__username=assignee)
-    if account:
-        queue = queue.filter(account__platform=account[0], account__username=account[1])
-    if bot:
-        queue = queue.filter(bot__name=bot)
-    if ids is not None:
-        queue = queue.filter(pk__in=ids)
-    return queue
+def review_selection(data, *, user=None) -> ReviewQueueFilter:
+    """The queue narrowed by `data` (the queue's filters by name, in their own words: see
+    reviews.filters), bound: `.is_valid()` and `.errors` say whether the values hold, `.qs`
+    is the selection in queue order. `user` is who `assignee=me` means."""
+    return ReviewQueueFilter(data, queryset=review_queue(), request=SimpleNamespace(user=user))

@@ -24,7 +24,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pygal
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -36,6 +35,7 @@ from pygal.style import Style
 
 from config.text import duration_display, write_csv
 from reviews import analytics
+from reviews.filters import escalation_label
 from reviews.models import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
 from reviews.permissions import can_view_reviews
 from warmup.models import FailureCategory, Platform
@@ -80,17 +80,6 @@ def _label(choices, value) -> str:
 def failure_label(category: str) -> str:
     """The category's name; an item held for review by a person has no failure."""
     return _label(FailureCategory, category) if category not in ("", "none") else "Held, no failure"
-
-
-def level_label(level: str | int) -> str:
-    """'Level 0 (new)', 'Level 2 (over 4 h)': escalation levels rise with time in review."""
-    level = int(level)
-    thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
-    if level == 0:
-        return "Level 0 (new)"
-    if level <= len(thresholds):
-        return f"Level {level} (over {duration_display(thresholds[level - 1])})"
-    return f"Level {level}"
 
 
 def duration_or_dash(seconds: float | None) -> str:
@@ -248,7 +237,7 @@ def page_context(data: dict, days: int) -> dict:
         key=lambda row: (-row[1], row[0]),
     )
     by_level = [
-        (level_label(k), queue["by_escalation_level"][k])
+        (escalation_label(k), queue["by_escalation_level"][k])
         for k in sorted(queue["by_escalation_level"], key=int)
     ]
     daily = data["daily"]
@@ -291,7 +280,7 @@ def page_context(data: dict, days: int) -> dict:
                 **item,
                 "failure": failure_label(item["failure_category"]),
                 "platform_label": _label(Platform, item["platform"]),
-                "level": level_label(item["escalation_level"]),
+                "level": escalation_label(item["escalation_level"]),
                 "age": duration_or_dash(item["seconds_in_review"]),
             }
             for item in data["oldest"]

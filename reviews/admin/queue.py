@@ -273,16 +273,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         "last_bot",
     )
     list_display_links = ("account",)
-    list_filter = (
-        filters.CategoryFilter,
-        filters.EscalationFilter,
-        filters.WaitingFilter,
-        filters.AssigneeFilter,
-        filters.PhaseTypeFilter,
-        filters.PlatformFilter,
-        filters.BotFilter,
-        filters.AccountStatusFilter,
-    )
+    list_filter = filters.queue_list_filters()  # one per filter of reviews.filters
     search_fields = ("account__username", "last_failure_reason")
     search_help_text = "Username or failure reason"
     list_per_page = 50

@@ -5,8 +5,8 @@ from django import template
 from django.urls import reverse
 
 from config.text import duration_display
-from reviews.admin.filters import escalation_labels
 from reviews.analytics import queue_depth
+from reviews.filters import escalation_choices
 from reviews.selectors import review_queue
 
 register = template.Library()
@@ -29,9 +29,9 @@ def review_summary(context) -> dict:
         {
             "label": label,
             "count": depth["by_escalation_level"].get(value, 0),
-            "url": f"{queue_url}?level={value}",
+            "url": f"{queue_url}?escalation_level={value}",
         }
-        for value, label in reversed(escalation_labels())
+        for value, label in reversed(escalation_choices())
     ]
     mine = review_queue().filter(review_assignee=user).count()
     return {

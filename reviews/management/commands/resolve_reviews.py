@@ -1,6 +1,6 @@
 """manage.py resolve_reviews: resolve review items in bulk, or undo a bulk run.
 
-Select (by category, phase type, platform, age, level, assignee, account, bot or ids), preview
+Select with the queue's filters (reviews.filters: the review API's names and values), preview
 with --dry-run, then resolve in batches of --batch-size, each batch one transaction through
 reviews.resolutions (the one path of every resolution). Every run has a batch id, printed first and
 written on each of its ReviewLog rows; --undo BATCH puts back in review what that run left
@@ -19,33 +19,30 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import timedelta
 
 import structlog
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from tqdm import tqdm
 
 from config import database
 from config.text import duration_display, plural
 from reviews import resolutions
+from reviews.filters import ReviewQueueFilter
 from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
 from reviews.selectors import review_selection
 from warmup.actors import Actor
 from warmup.errors import DomainError, refusal_words
-from warmup.models import FailureCategory, Platform
 
 USAGE = 2
 SOME_NOT_CHANGED = 1
 INTERRUPTED = 130
 SHOWN_IN_DRY_RUN = 50  # rows of the preview table before "and N more"
 IDS_PER_REASON = 20  # ids listed per reason in the summary
-
-AGE = re.compile(r"^\s*(\d{1,6})\s*([mhd])\s*$")
-AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 USER_UNKNOWN = "No user named {name!r}; --user names the reviewer the log will show."
 USER_INACTIVE = "User {name!r} is deactivated."
@@ -60,17 +57,21 @@ NO_SELECTION = (
     "Say which items: a selection option (--category, --ids, ...), or --all for the whole "
     "queue. Nothing was changed."
 )
-SELECTORS = (
-    "category",
-    "phase_type",
-    "platform",
-    "older_than",
-    "escalation_level",
-    "assignee",
-    "account",
-    "bot",
-    "ids",
-)
+# The selection flags: the queue's filters (reviews.filters), --name-with-dashes for `name`,
+# each taking the filter's values as the review API does; their metavars.
+SELECTORS = {
+    "category": "CATEGORY",
+    "phase_type": "PHASE_TYPE",
+    "platform": "PLATFORM",
+    "waiting": "AGE",
+    "escalation_level": "N",
+    "assignee": "me|none|USERNAME",
+    "bot": "NAME",
+    "account_status": "STATUS",
+    "account": "PLATFORM:USERNAME",
+    "ids": "ID,ID,...",
+}
+BAD_SELECTION = "--{option}: {error} Nothing was changed."
 # A batch that raised rolled back as a whole. Busy or down (config.database): the same run a
 # moment later will most likely go through; anything else will fail the same way until fixed.
 BATCH_FAILED_RETRYABLE = (
@@ -83,50 +84,9 @@ UNDO_ALONE = (
 )
 
 
-def parse_age(value: str) -> timedelta:
-    """'90m', '2h', '3d' -> timedelta (an argparse type: a bad value is a usage error)."""
-    match = AGE.match(value)
-    if not match:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an age such as 90m, 2h or 3d")
-    return timedelta(**{AGE_UNITS[match.group(2)]: int(match.group(1))})
-
-
-def parse_account(value: str) -> tuple[str, str]:
-    platform, _, username = value.partition(":")
-    if platform not in Platform.values or not username.strip():
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not platform:username (platforms: {', '.join(Platform.values)})"
-        )
-    return platform, username.strip().lstrip("@")
-
-
-def parse_ids(value: str) -> list[int] | str:
-    if value == "-":
-        return "-"
-    return _ids(value.split(","))
-
-
-def _ids(parts) -> list[int]:
-    ids = []
-    for part in parts:
-        part = part.strip()
-        if not part:
-            continue
-        if not (part.isascii() and part.isdigit() and len(part) <= 18):
-            raise argparse.ArgumentTypeError(f"{part!r} is not a phase id")
-        ids.append(int(part))
-    return ids
-
-
 def positive(value: str) -> int:
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 100_000:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number from 1 to 100000")
-    return int(value)
-
-
-def level(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or int(value) > 100:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an escalation level (0, 1, 2, ...)")
     return int(value)
 
 
@@ -147,31 +107,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         pick = parser.add_argument_group("which items (all of these narrow the queue)")
-        pick.add_argument(
-            "--category",
-            action="append",
-            choices=FailureCategory.values,
-            metavar="CATEGORY",
-            help="failure category; repeat for several",
-        )
-        pick.add_argument("--phase-type", help="e.g. first_post")
-        pick.add_argument("--platform", choices=Platform.values)
-        pick.add_argument(
-            "--older-than",
-            type=parse_age,
-            metavar="AGE",
-            help="in review at least this long: 90m, 2h, 3d",
-        )
-        pick.add_argument("--escalation-level", type=level, metavar="N")
-        pick.add_argument("--assignee", metavar="USERNAME", help="a username, or none")
-        pick.add_argument("--account", type=parse_account, metavar="PLATFORM:USERNAME")
-        pick.add_argument("--bot", metavar="NAME", help="the bot that last held the phase")
-        pick.add_argument(
-            "--ids",
-            type=parse_ids,
-            metavar="ID,ID,...",
-            help="phase ids, comma-separated, or - to read them from stdin",
-        )
+        for name, metavar in SELECTORS.items():
+            spec = ReviewQueueFilter.base_filters[name]
+            flag = "--" + name.replace("_", "-")
+            more = {"action": "append"} if name == "category" else {}
+            aliases = ["--older-than"] if name == "waiting" else []
+            words = spec.extra.get("help_text") or spec.label
+            if name == "ids":
+                words += " Or - to read them from stdin."
+            pick.add_argument(
+                flag, *aliases, dest=name, metavar=metavar, help=words.replace("`", ""), **more
+            )
         pick.add_argument(
             "--all",
             action="store_true",
@@ -279,30 +225,27 @@ class Command(BaseCommand):
             raise CommandError(UNDO_NEEDS_NOTE, returncode=USAGE)
 
     def select(self, options) -> tuple[list[int], list[int]]:
-        """The selected items in queue order, and the named --ids that are not in review."""
-        ids = options["ids"]
-        if ids == "-":
-            try:
-                ids = _ids(re.split(r"[\s,]+", sys.stdin.read()))
-            except argparse.ArgumentTypeError as exc:
-                raise CommandError(
-                    f"stdin: {exc}; nothing was changed.", returncode=USAGE
-                ) from None
-        older = options["older_than"]
-        queue = review_selection(
-            categories=options["category"],
-            phase_type=options["phase_type"],
-            platform=options["platform"],
-            waiting_since=timezone.now() - older if older is not None else None,
-            escalation_level=options["escalation_level"],
-            assignee=options["assignee"],
-            account=options["account"],
-            bot=options["bot"],
-            ids=ids,
-        )
-        selected = list(queue.values_list("pk", flat=True))
+        """The selected items in queue order, and the named --ids that are not in review. The
+        flags are the queue FilterSet's data: a value it refuses is a usage error."""
+        data = MultiValueDict()
+        for name in SELECTORS:
+            value = options[name]
+            if value not in (None, []):
+                data.setlist(name, value if isinstance(value, list) else [value])
+        if data.get("ids", "").strip() == "-":
+            data["ids"] = ",".join(part for part in re.split(r"[\s,]+", sys.stdin.read()) if part)
+        me = get_user_model().objects.filter(username=options["user"]).first()
+        selection = review_selection(data, user=me)
+        if not selection.is_valid():
+            name, errors = next(iter(selection.errors.items()))
+            raise CommandError(
+                BAD_SELECTION.format(option=name.replace("_", "-"), error=" ".join(errors)),
+                returncode=USAGE,
+            )
+        selected = list(selection.qs.values_list("pk", flat=True))
         chosen = set(selected)
-        return selected, [pk for pk in ids or [] if pk not in chosen]
+        named = selection.form.cleaned_data.get("ids") or []
+        return selected, [pk for pk in named if pk is not None and pk not in chosen]
 
     def preview(self, ids: list[int], what: str) -> None:
         """The items a run would touch, as a table, and their count by category."""

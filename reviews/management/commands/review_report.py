@@ -25,8 +25,9 @@ from django.utils.dateparse import parse_datetime
 
 from config.text import duration_display, plural, write_csv
 from reviews import analytics
-from reviews.admin.dashboard import duration_or_dash, failure_label, level_label, percent
+from reviews.admin.dashboard import duration_or_dash, failure_label, percent
 from reviews.analytics import iso
+from reviews.filters import escalation_label
 from reviews.models import ReasonCode, ResolutionMethod
 from warmup.models import Platform
 
@@ -245,7 +246,7 @@ def _queue_lines(queue: dict) -> list[str]:
         "",
         *table(
             [Column("Escalation level", "<"), Column("Items")],
-            [[level_label(k), n] for k, n in levels],
+            [[escalation_label(k), n] for k, n in levels],
         ),
     ]
 

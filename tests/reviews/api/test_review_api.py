@@ -25,7 +25,7 @@ from tests.clients import (
     view_only_user,
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory
-from warmup.errors import ASSIGNEE_CANNOT_RESOLVE
+from warmup.errors import ASSIGNEE_CANNOT_RESOLVE, FILTER_BOT_UNKNOWN
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_complete, phase_fail
@@ -183,9 +183,13 @@ def queue(content_pool, bot, other_bot, reviewer, clock):
         ({"escalation_level": 0}, ["login", "other_bot", "assigned", "fresh"]),
         ({"assignee": "me"}, ["assigned"]),
         ({"assignee": "none"}, ["avatar", "login", "other_bot", "fresh"]),
+        ({"waiting": "5m"}, ["avatar", "login", "other_bot", "assigned"]),
+        ({"waiting": "1h"}, ["avatar"]),
+        ({"waiting": "0m"}, ["avatar", "login", "other_bot", "assigned", "fresh"]),
+        ({"waiting": "3650d"}, []),
+        # Deprecated: seconds, as `waiting` was first written.
         ({"min_age": 300}, ["avatar", "login", "other_bot", "assigned"]),
         ({"min_age": 3600}, ["avatar"]),
-        ({"min_age": 0}, ["avatar", "login", "other_bot", "assigned", "fresh"]),
         ({"category": "challenge_required", "platform": "instagram"}, ["assigned"]),
         ({"platform": "instagram", "assignee": "none"}, ["login"]),
     ],
@@ -211,7 +215,8 @@ def test_filter_by_bot_id_or_name(queue, bot, other_bot, reviewer_api):
     assert ids(reviewer_api.get(REVIEWS, {"bot": other_bot.pk})) == [queue["other_bot"].pk]
     assert ids(reviewer_api.get(REVIEWS, {"bot": other_bot.name})) == [queue["other_bot"].pk]
     assert ids(reviewer_api.get(REVIEWS, {"bot": bot.name})) == mine
-    assert ids(reviewer_api.get(REVIEWS, {"bot": "no-such-bot"})) == []
+    body = assert_error(reviewer_api.get(REVIEWS, {"bot": "no-such-bot"}), 400, "validation_error")
+    assert body["errors"]["bot"] == [FILTER_BOT_UNKNOWN.format(value="no-such-bot")]
 
 
 @pytest.mark.parametrize(
@@ -225,6 +230,10 @@ def test_filter_by_bot_id_or_name(queue, bot, other_bot, reviewer_api):
         ("assignee", "bob"),
         ("assignee", "-3"),
         ("assignee", "9" * 30),
+        ("waiting", "soon"),
+        ("waiting", "-5m"),
+        ("waiting", "1.5h"),
+        ("waiting", "90"),
         ("min_age", "soon"),
         ("min_age", "-5"),
         ("min_age", "1e400"),
