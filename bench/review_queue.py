@@ -16,6 +16,7 @@ else ever sees it gone, but the phases table is locked while it runs (about a se
 from __future__ import annotations
 
 from contextlib import contextmanager
+from urllib.parse import quote
 
 from bench.runner import Context, Pair, benchmark, timed
 
@@ -38,7 +39,7 @@ ADMIN = "/admin/reviews/reviewitem/"
 ADMIN_FILTERS = (
     "category=proxy_error",
     "category=held",
-    "level=1",
+    "escalation_level=1",
     "waiting=1h",
     "assignee=none",
     "assignee=me",
@@ -51,12 +52,14 @@ API = "/api/v1/reviews/"
 API_FILTERS = (
     "category=proxy_error",
     "escalation_level=1",
-    "min_age=3600",
+    "waiting=1h",
     "assignee=none",
     "assignee=me",
     "phase_type=avatar",
     "platform=tiktok",
     "bot={bot}",
+    "category=held",
+    "account_status=paused",
 )
 
 
@@ -107,7 +110,7 @@ def _filtered(client, base: str, filters: tuple[str, ...]) -> tuple[float, int]:
     """The slowest render of the page over every filter, and the most queries of any."""
     from warmup.models import Bot
 
-    bot = Bot.objects.order_by("pk").values_list("pk", flat=True).first() or 0
+    bot = quote(Bot.objects.order_by("pk").values_list("name", flat=True).first() or "none")
     runs = [_render(client, f"{base}?{query.format(bot=bot)}") for query in filters]
     return max(ms for ms, _ in runs), max(n for _, n in runs)
 
