@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from config.text import duration_display
 from reviews.analytics import queue_depth
-from reviews.filters import escalation_choices
+from reviews.filters import escalation_choices, escalation_label
 from reviews.selectors import review_queue
 
 register = template.Library()
@@ -16,6 +16,12 @@ register = template.Library()
 def duration(value) -> str:
     """A timedelta or a number of seconds as '3 h 12 min'; '-' when there is none."""
     return "-" if value is None else duration_display(value)
+
+
+@register.filter
+def escalation(level) -> str:
+    """An escalation level in words: 'Level 2: over 4 h'."""
+    return escalation_label(level)
 
 
 @register.simple_tag(takes_context=True)

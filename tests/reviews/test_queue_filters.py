@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django.urls import reverse
 
 from reviews.management.commands.resolve_reviews import Command as ResolveReviews
 from reviews.models import ReviewItem
@@ -292,3 +293,20 @@ def test_the_admin_lists_each_filters_choices_from_its_small_table(queue, review
     assert "avatar" in choices["phase_type"]
     labels = dict(specs["escalation_level"].lookup_choices)
     assert labels["1"] == "Level 1: over 1 h"
+
+
+def test_an_escalation_level_is_named_the_same_everywhere_it_is_shown(queue, reviewer):
+    client = Client()
+    client.force_login(reviewer)
+    words = "Level 1: over 1 h"
+
+    item_page = client.get(reverse("admin:reviews_reviewitem_change", args=[queue["avatar"].pk]))
+    index = client.get(reverse("admin:index"))
+    dashboard = client.get(reverse("reviews-dashboard"))
+    report = StringIO()
+    call_command("review_report", stdout=report)
+
+    assert f"Now at {words}" in item_page.content.decode()
+    assert f"{words}</a>" in index.content.decode()
+    assert words in dashboard.content.decode()
+    assert words in report.getvalue()
