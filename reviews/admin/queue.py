@@ -340,6 +340,15 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         allowed = policy_for(item.last_failure_category, item.template).max_retries
         return f"{item.retry_count} / {allowed}"
 
+    def retries_decided(self, item) -> str:
+        """The retries of the item page: out of the max_retries the policy decided with when
+        the failure was recorded (kept on its attempt), not today's policy, which may have
+        changed since."""
+        decided = [a for a in item.attempts.all() if a.max_retries is not None]
+        if not decided or not item.last_failure_category:
+            return self.retries(item)
+        return f"{item.retry_count} / {decided[-1].max_retries}"
+
     @admin.display(description="in review", ordering="review_required_since")
     def in_review(self, item):
         return level_badge(item)
@@ -390,7 +399,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             "item": item,
             "in_review": item.status == PhaseStatus.REVIEW_REQUIRED,
             "badge": level_badge(item),
-            "retries": self.retries(item),
+            "retries": self.retries_decided(item),
             "details": details_html(item.last_failure_details),
             "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
             "timeline": logs,

@@ -408,3 +408,24 @@ def test_the_item_page_reads_the_item_and_its_history_once(reviewer_client, revi
     attempts = WarmupPhase._meta.get_field("attempts").related_model._meta.db_table
     reads = [q["sql"] for q in captured.captured_queries if f'FROM "{attempts}"' in q["sql"]]
     assert len(reads) == 1
+
+
+def test_the_item_page_shows_the_retries_its_failure_was_decided_with(
+    reviewer_client, bot, settings
+):
+    # given: an item escalated by the policy of its day; the policy has changed since
+    (item,) = in_review(1, bot=bot)  # challenge_required: to review at once
+    decided = item.attempts.exclude(max_retries=None).order_by("number").last().max_retries
+    policy = settings.WARMUP_RETRY_POLICY
+    settings.WARMUP_RETRY_POLICY = {
+        **policy,
+        "challenge_required": {**policy["challenge_required"], "max_retries": decided + 7},
+    }
+    item.refresh_from_db()
+
+    # when: a reviewer opens it
+    html = reviewer_client.get(item_url(item)).content.decode()
+
+    # then: its retries are out of the budget the decision used, not today's
+    assert f"<td>{item.retry_count} / {decided} " in html
+    assert f"{item.retry_count} / {decided + 7}" not in html
