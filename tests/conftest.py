@@ -1,7 +1,8 @@
-"""Shared fixtures; tests/builders.py drives phases into each status through the real services,
-tests/factories.py makes rows (a phase in a given status: `WarmupPhaseFactory(in_review=True)`),
-tests/clients.py reaches the APIs and the admin over HTTP. Fixtures used by one folder only
-live in that folder's conftest.py."""
+"""Shared fixtures; tests/factories.py makes rows (a phase in a given status, driven there
+through the real services: `WarmupPhaseFactory(account=account, bot=bot, in_review=True)`),
+tests/builders.py has small helpers around a phase (reload, fail, stored), tests/clients.py
+reaches the APIs and the admin over HTTP. Fixtures used by one folder only live in that
+folder's conftest.py."""
 
 from datetime import timedelta
 from importlib import import_module
@@ -15,14 +16,15 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.builders import (
-    CONTENT_TYPES,
-    make_completed,
-    make_in_progress,
-    make_review_required,
-)
+from tests.builders import CONTENT_TYPES
 from tests.clients import bot_client, user_client, view_only_user
-from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    ContentItemFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+)
 from warmup.actors import Actor
 from warmup.models import WarmupPhase, WarmupPlan
 
@@ -126,13 +128,24 @@ def superuser_client(db):
 @pytest.fixture
 def fleet(content_pool, bot):
     """A waiting review item, an older and escalated one, a bot at work and a finished phase."""
-    waiting = make_review_required(AccountFactory(username="waiting_one"), bot)
-    escalated = make_review_required(AccountFactory(username="escalated_one"), bot, "login_failed")
+    waiting = WarmupPhaseFactory(
+        account=AccountFactory(username="waiting_one"), bot=bot, in_review=True
+    )
+    escalated = WarmupPhaseFactory(
+        account=AccountFactory(username="escalated_one"),
+        bot=bot,
+        in_review=True,
+        category="login_failed",
+    )
     WarmupPhase.objects.filter(pk=escalated.pk).update(
         escalation_level=2, review_required_since=waiting.review_required_since
     )
-    working = make_in_progress(AccountFactory(username="working_one"), BotFactory())
-    done = make_completed(AccountFactory(username="done_one"), BotFactory())
+    working = WarmupPhaseFactory(
+        account=AccountFactory(username="working_one"), bot=BotFactory(), in_progress=True
+    )
+    done = WarmupPhaseFactory(
+        account=AccountFactory(username="done_one"), bot=BotFactory(), completed=True
+    )
     return {"waiting": waiting, "escalated": escalated, "working": working, "done": done}
 
 

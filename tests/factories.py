@@ -1,16 +1,17 @@
-"""factory-boy factories. Phases in a given status are made through the services (the only
-writers of status), so a factory-made phase is always one the system could have produced."""
+"""factory-boy factories. A phase in a given status is made through the services (the only
+writers of status), so a factory-made phase is always one the system could have produced:
+`WarmupPhaseFactory(account=account, bot=bot, in_review=True)`."""
 
 import factory
 from django.contrib.auth import get_user_model
 
 from reviews.permissions import review_leads_group, reviewers_group
-from tests.builders import CONTENT_TYPES, fail, make_phase_in, make_review_required, reload
+from tests.builders import CONTENT_TYPES, fail, first_phase, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.scheduler import tick
 from warmup.services.accounts import account_enrol
 from warmup.services.bots import hash_token
-from warmup.services.phases import phase_claim
+from warmup.services.phases import phase_claim, phase_complete, phase_fail
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -62,6 +63,9 @@ class ContentItemFactory(factory.django.DjangoModelFactory):
     body = factory.Faker("sentence")
 
 
+S = PhaseStatus
+
+
 def default_plan() -> WarmupPlan:
     return WarmupPlan.objects.get(slug="default")
 
@@ -83,20 +87,90 @@ class AccountFactory(factory.django.DjangoModelFactory):
         )
 
 
-class WarmupPhaseFactory(factory.django.DjangoModelFactory):
-    """The first phase of a freshly enrolled account, driven to a status through the services.
+# --- A phase in a status, driven there through the services ----------------------------------
+# Each takes the account, the bot that claims and the failure category that sends a phase to
+# review. The tick and the claim act on the whole database: the phase claimed is the
+# longest-waiting ready one, whichever account it is of.
 
-    `WarmupPhaseFactory()` is available; say the situation with a trait:
-    `WarmupPhaseFactory(in_review=True)`, `(in_progress=True, bot=bot)`, `(completed=True)`,
-    `(pending=True)` (the second phase, waiting for its delay), `(content_assigned=True)`.
-    `category` is the failure that sent an in-review phase to review.
+
+def _available(account, bot, category) -> WarmupPhase:
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.AVAILABLE
+    return phase
+
+
+def _content_assigned(account, bot, category) -> WarmupPhase:
+    tick()
+    phase = reload(first_phase(account))
+    assert phase.status == PhaseStatus.CONTENT_ASSIGNED
+    return phase
+
+
+def _in_progress(account, bot, category) -> WarmupPhase:
+    _content_assigned(account, bot, category)
+    phase = phase_claim(bot=bot)
+    assert phase is not None and phase.status == PhaseStatus.IN_PROGRESS
+    return phase
+
+
+def _in_review(account, bot, category) -> WarmupPhase:
+    phase = _in_progress(account, bot, category)
+    outcome = phase_fail(
+        phase_id=phase.pk,
+        bot=bot,
+        lease_token=phase.lease_token,
+        category=category,
+        reason="Instagram asks for an SMS code",
+        details={"step": "login"},
+    )
+    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
+    return phase
+
+
+def _completed(account, bot, category) -> WarmupPhase:
+    phase = _in_progress(account, bot, category)
+    return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+
+def _pending(account, bot, category) -> WarmupPhase:
+    """The first phase completed: the second waits for its template's delay."""
+    _completed(account, bot, category)
+    phase = account.phases.get(order=2)
+    assert phase.status == PhaseStatus.PENDING
+    return phase
+
+
+DRIVE = {
+    PhaseStatus.PENDING: _pending,
+    PhaseStatus.AVAILABLE: _available,
+    PhaseStatus.CONTENT_ASSIGNED: _content_assigned,
+    PhaseStatus.IN_PROGRESS: _in_progress,
+    PhaseStatus.REVIEW_REQUIRED: _in_review,
+    PhaseStatus.COMPLETED: _completed,
+}
+
+
+# The statuses a phase reaches only through a bot's claim.
+CLAIMED = {S.PENDING, S.IN_PROGRESS, S.REVIEW_REQUIRED, S.COMPLETED}
+
+
+class WarmupPhaseFactory(factory.django.DjangoModelFactory):
+    """A phase in a status, driven there through the real services (the only writers of
+    status), so it is one the system could have produced, with real attempts and review log.
+
+    `WarmupPhaseFactory()` is a new account's first phase, available. Say the situation with a
+    trait: `(content_assigned=True)`, `(in_progress=True)`, `(in_review=True)`,
+    `(completed=True)`, `(pending=True)` (the account's second phase, waiting for its delay
+    after the first completed), or `status=`. `account=` defaults to a new one; `bot=` is the
+    bot that claims (a new one when needed); `category` is the failure that sends an
+    in-review phase to review. Content is added to any empty pool, so there is some to assign.
     """
 
     class Meta:
         model = WarmupPhase
 
     account = factory.SubFactory(AccountFactory)
-    bot = factory.SubFactory(BotFactory)
+    bot = None
     status = PhaseStatus.AVAILABLE
     category = "challenge_required"
 
@@ -112,9 +186,9 @@ class WarmupPhaseFactory(factory.django.DjangoModelFactory):
         for phase_type in CONTENT_TYPES:  # something for the scheduler to assign
             if not ContentItem.objects.filter(phase_type=phase_type, is_active=True).exists():
                 ContentItemFactory(phase_type=phase_type)
-        if status == PhaseStatus.REVIEW_REQUIRED:
-            return reload(make_review_required(account, bot, category=category))
-        return make_phase_in(status, account, bot)
+        if bot is None and status in CLAIMED:
+            bot = BotFactory()
+        return reload(DRIVE[status](account, bot, category))
 
 
 FIRST_STEP = "profile_bio"  # the default plan's first phase type

@@ -15,8 +15,13 @@ from django.core.cache import cache
 from jsonschema import Draft202012Validator
 from rest_framework.authtoken.models import Token
 
-from tests.builders import make_content_assigned, make_review_required
-from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    ContentItemFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+)
 from warmup.models import PhaseStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,8 +114,8 @@ def test_a_bot_cycle_keeps_to_the_schema(api, content_pool):
     phases = url + "/api/v1/bot/phases/"
 
     assert as_bot.post(phases + "claim/", json={}).status_code == 204
-    first = make_content_assigned(AccountFactory())
-    make_content_assigned(AccountFactory())
+    first = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
+    WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     claimed = as_bot.post(phases + "claim/", json={}).json()
     lease = {"lease_token": claimed["lease_token"]}
     pk = claimed["id"]
@@ -153,8 +158,13 @@ def test_a_reviewers_work_keeps_to_the_schema(api, content_pool):
     lead = UserFactory(lead=True)
     as_lead = session(f"Bearer {Token.objects.create(user=lead).key}")
     ContentItemFactory(phase_type="profile_bio", media_url="https://cdn.example.com/a.jpg")
-    items = [make_review_required(AccountFactory(), bot, "login_failed") for _ in range(3)]
-    held = make_content_assigned(AccountFactory())
+    items = [
+        WarmupPhaseFactory(
+            account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+        )
+        for _ in range(3)
+    ]
+    held = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     reviews = url + "/api/v1/reviews/"
     item = items[0]
 

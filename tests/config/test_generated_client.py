@@ -16,8 +16,7 @@ import requests
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 
-from tests.builders import make_content_assigned, make_review_required
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PACKAGE = "warmup_client"
@@ -68,8 +67,8 @@ def test_a_generated_client_runs_a_bot_cycle(generated, content_pool):
         importlib.import_module(f"{PACKAGE}.api.bot.{name}")
     bot = BotFactory()
     as_bot = client.AuthenticatedClient(base_url=url, token=bot.token)  # sends "Bearer"
-    make_content_assigned(AccountFactory())
-    make_content_assigned(AccountFactory())
+    WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
+    WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
 
     phase = bot_api.bot_claim.sync(client=as_bot, body=models.ClaimInputRequest())
     assert isinstance(phase, models.BotPhase) and isinstance(phase.lease_token, uuid.UUID)
@@ -115,7 +114,9 @@ def test_a_generated_client_lists_reads_and_resolves_a_review_item(generated, co
         name: importlib.import_module(f"{PACKAGE}.api.reviews.reviews_{name}")
         for name in ("list", "retrieve", "assign", "resolve", "stats")
     }
-    item = make_review_required(AccountFactory(), BotFactory(), "login_failed")
+    item = WarmupPhaseFactory(
+        account=AccountFactory(), bot=BotFactory(), in_review=True, category="login_failed"
+    )
     reviewer = UserFactory(reviewer=True)
     as_reviewer = client.AuthenticatedClient(
         base_url=url, token=Token.objects.create(user=reviewer).key

@@ -21,13 +21,7 @@ from schemathesis.config import SchemathesisConfig
 from werkzeug.test import Client as WSGIClient
 
 from config.wsgi import application
-from tests.builders import (
-    make_completed,
-    make_content_assigned,
-    make_in_progress,
-    make_review_required,
-)
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 
 SCHEMA_URL = "/api/schema/"
 BOT_PATHS = {
@@ -241,7 +235,7 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
 
     p = "/api/v1/bot/phases/"
     call("post", p + "claim/", 204, as_bot, body={})
-    first = make_content_assigned(AccountFactory())
+    first = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     claimed = call("post", p + "claim/", 200, as_bot, body={"platforms": [first.account.platform]})
     token = claimed["lease_token"]
     call(
@@ -257,7 +251,7 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
     )
     call("get", p + "{phase_id}/", 200, as_bot, phase_id=first.pk)
     call("get", "/api/v1/bot/accounts/{account_id}/", 200, as_bot, account_id=first.account_id)
-    second = make_in_progress(AccountFactory(), bot)
+    second = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
     call(
         "post",
         p + "{phase_id}/complete/",
@@ -269,8 +263,8 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
     call("post", p + "{phase_id}/complete/", 409, as_bot, {"lease_token": token}, phase_id=first.pk)
 
     r = "/api/v1/reviews/"
-    item = make_review_required(AccountFactory(), bot)
-    waiting = make_content_assigned(AccountFactory())
+    item = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     call("get", r, 200, as_reviewer, query={"assignee": "none"})
     call("get", r + "{phase_id}/", 200, as_reviewer, phase_id=item.pk)
     call("post", r + "{phase_id}/assign/", 200, as_reviewer, {}, phase_id=item.pk)
@@ -343,11 +337,13 @@ schema.hook(seeded_path_ids(KNOWN))
 def seeded(db, content_pool):
     """A few accounts in various states, content, an item in review, a lease of another bot."""
     bot, other = BotFactory(), BotFactory()
-    in_review = make_review_required(AccountFactory(), bot)
-    done = make_completed(AccountFactory(), bot)
-    held = make_in_progress(AccountFactory(), bot)
-    foreign = make_in_progress(AccountFactory(platform="tiktok"), other)
-    waiting = make_content_assigned(AccountFactory())
+    in_review = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    done = WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
+    held = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
+    foreign = WarmupPhaseFactory(
+        account=AccountFactory(platform="tiktok"), bot=other, in_progress=True
+    )
+    waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     AccountFactory()  # available, no content yet
     reviewer = UserFactory(reviewer=True)
     KNOWN["phase_id"] = [in_review.pk, done.pk, held.pk, foreign.pk, waiting.pk]

@@ -19,14 +19,8 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 
-from tests.builders import (
-    make_completed,
-    make_content_assigned,
-    make_in_progress,
-    make_review_required,
-)
 from tests.config.test_schema import SCHEMA_URL, in_test_transaction, seeded_path_ids
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 
 MAX_EXAMPLES = 150
 BUDGET_SECONDS = 3.5
@@ -58,12 +52,16 @@ def seeded(db, content_pool):
     """Phases in every state, two bots, a review lead (who may do everything the review API
     offers, account pauses included)."""
     bot, other = BotFactory(), BotFactory()
-    in_review = make_review_required(AccountFactory(), bot)
-    second = make_review_required(AccountFactory(), bot, category="login_failed")
-    done = make_completed(AccountFactory(), bot)
-    held = make_in_progress(AccountFactory(), bot)
-    foreign = make_in_progress(AccountFactory(platform="tiktok"), other)
-    waiting = make_content_assigned(AccountFactory())
+    in_review = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    second = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+    )
+    done = WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
+    held = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
+    foreign = WarmupPhaseFactory(
+        account=AccountFactory(platform="tiktok"), bot=other, in_progress=True
+    )
+    waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     AccountFactory()  # available, no content yet
     lead = UserFactory(lead=True)
     KNOWN["phase_id"] = [in_review.pk, second.pk, done.pk, held.pk, foreign.pk, waiting.pk]

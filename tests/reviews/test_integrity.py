@@ -20,8 +20,8 @@ from reviews.integrity import check_integrity
 from reviews.models import ReviewAction, ReviewLog
 from reviews.resolutions import review_resume
 from reviews.services import review_assign, review_comment, review_hold
-from tests.builders import fail, make_completed, make_in_progress, make_review_required, reload
-from tests.factories import AccountFactory
+from tests.builders import fail, reload
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from tests.integrity import assert_integrity, run_integrity_check
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
@@ -37,19 +37,23 @@ def scenario(content_pool, bot, reviewer, reviewer_actor):
     """Phases in every state a fleet is in, made through the services: an escalated item
     assigned and commented on, a retry waiting, a completion, a bot at work, a hold, a resumed
     item, a bulk resolution undone, and a paused account."""
-    escalated = make_review_required(AccountFactory(), bot)
+    escalated = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_assign(phase_id=escalated.pk, assignee=reviewer, actor=reviewer_actor)
     review_comment(phase_id=escalated.pk, note="looking", actor=reviewer_actor)
-    retrying = make_in_progress(AccountFactory(), bot)
+    retrying = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
     fail(retrying, bot, "network_error")
-    done = make_completed(AccountFactory(), bot)
-    working = make_in_progress(AccountFactory(), bot)
+    done = WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
+    working = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
     held_account = AccountFactory()
     tick()
     held = held_account.phases.get(order=1)
     review_hold(phase_id=held.pk, note="check the profile first", actor=reviewer_actor)
-    resumed = make_review_required(AccountFactory(), bot, "login_failed")
-    undone = make_review_required(AccountFactory(), bot, "action_blocked")
+    resumed = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+    )
+    undone = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="action_blocked"
+    )
     review_resume(phase_id=resumed.pk, actor=reviewer_actor, **WHY)
     run, undo = uuid.uuid4(), uuid.uuid4()
     resolutions.resolve_batch(

@@ -30,7 +30,6 @@ from rest_framework.test import APIClient
 from reviews.admin.queue import ACTIONS as ITEM_PAGE_ACTIONS
 from reviews.models import ReviewItem, ReviewLog
 from reviews.services import review_assign
-from tests.builders import make_content_assigned, make_review_required
 from tests.clients import (
     HOLD,
     REVIEWS,
@@ -42,7 +41,7 @@ from tests.clients import (
     review_url,
     view_only_user,
 )
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.models import Account, Bot, WarmupPhase
 from warmup.services.accounts import account_pause
@@ -134,9 +133,9 @@ def world(content_pool):
     change it), an active phase to hold, an active and a paused account, an active bot."""
     bot = BotFactory()
     other = UserFactory(reviewer=True)
-    item = make_review_required(AccountFactory(), bot)
+    item = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_assign(phase_id=item.pk, assignee=other, actor=Actor.for_user(other))
-    waiting = make_content_assigned(AccountFactory())
+    waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     active = AccountFactory()
     paused = AccountFactory()
     account_pause(account=paused, actor=Actor.system(), note="paused for the test")

@@ -18,9 +18,8 @@ from reviews.chain import CHAIN_START, row_hash, values_of
 from reviews.integrity import check_chains, check_integrity
 from reviews.models import ReviewAction, ReviewLog
 from reviews.services import review_assign, review_comment
-from tests.builders import make_completed, make_review_required
 from tests.conftest import requires_postgres
-from tests.factories import AccountFactory, new_item_in_review
+from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_review
 from tests.integrity import assert_integrity, run_integrity_check
 from warmup.services.accounts import account_pause
 
@@ -31,7 +30,7 @@ WHY = {"reason_code": "replaced_proxy", "note": "proxy pool back"}
 @pytest.fixture
 def commented(content_pool, bot, reviewer, reviewer_actor):
     """A phase with three log rows: escalated, assigned, commented."""
-    phase = make_review_required(AccountFactory(), bot)
+    phase = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_assign(phase_id=phase.pk, assignee=reviewer, actor=reviewer_actor)
     review_comment(phase_id=phase.pk, note="looking", actor=reviewer_actor)
     rows = list(ReviewLog.objects.filter(phase=phase).order_by("id"))
@@ -125,7 +124,7 @@ def test_a_row_deleted_from_the_middle_names_the_next_one(commented):
 
 def test_rows_without_a_phase_chain_per_account(bot, content_pool, reviewer_actor):
     # given: an account between phases (its next step waits out its delay), paused
-    done = make_completed(AccountFactory(), bot)
+    done = WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
     account_pause(account=done.account, actor=reviewer_actor, note="holiday")
     first = ReviewLog.objects.get(account=done.account, action=ReviewAction.ACCOUNT_PAUSED)
     assert first.phase_id is None and first.previous_hash == CHAIN_START

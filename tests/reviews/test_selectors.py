@@ -5,8 +5,8 @@ from datetime import timedelta
 from reviews.models import ReviewAction
 from reviews.selectors import review_item_with_history, review_queue
 from reviews.services import review_comment
-from tests.builders import fail, make_completed, make_in_progress, make_review_required, reload
-from tests.factories import AccountFactory, BotFactory
+from tests.builders import fail, reload
+from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.services.phases import phase_claim
 
@@ -15,17 +15,17 @@ def test_the_queue_is_highest_level_first_then_longest_waiting_then_first_in(
     content_pool, bot, clock
 ):
     # given items entering review a minute apart, two of them at the same instant
-    first = make_review_required(AccountFactory(), bot)
+    first = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     clock.shift(timedelta(minutes=1))
-    second = make_review_required(AccountFactory(), bot)
-    twin = make_review_required(AccountFactory(), bot)
+    second = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    twin = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     clock.shift(timedelta(minutes=1))
-    newest = make_review_required(AccountFactory(), bot)
+    newest = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     # ... the newest at a higher level (set here; the tick raises levels by age)
     WarmupPhase.objects.filter(pk=newest.pk).update(escalation_level=2)
     # ... and phases that are not in review
-    make_in_progress(AccountFactory(), BotFactory())
-    make_completed(AccountFactory(), BotFactory())
+    WarmupPhaseFactory(account=AccountFactory(), bot=BotFactory(), in_progress=True)
+    WarmupPhaseFactory(account=AccountFactory(), bot=BotFactory(), completed=True)
 
     queue = [item.pk for item in review_queue()]
 
@@ -39,7 +39,7 @@ def test_an_item_comes_with_its_attempts_and_review_log_oldest_first(
 ):
     # given a phase that failed on its first attempt, was claimed again by another bot and
     # went to review from its second, then a reviewer's comment
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     fail(phase, bot, "network_error")
     clock.move_to(reload(phase).next_attempt_at + timedelta(seconds=1))
     again = phase_claim(bot=other_bot)
@@ -58,7 +58,7 @@ def test_an_item_comes_with_its_attempts_and_review_log_oldest_first(
 
 
 def test_an_item_out_of_review_comes_with_its_history_too(account, bot):
-    done = make_completed(account, bot)
+    done = WarmupPhaseFactory(account=account, bot=bot, completed=True)
 
     item = review_item_with_history(phase_id=done.pk)
 

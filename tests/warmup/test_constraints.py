@@ -9,8 +9,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from reviews.models import REVIEW_LOG_IS_APPEND_ONLY, AppendOnlyError, ReviewLog
-from tests.builders import make_phase_in, make_review_required, stored
+from tests.builders import stored
 from tests.conftest import requires_postgres
+from tests.factories import WarmupPhaseFactory
 from warmup.models import PhaseStatus, WarmupPhase
 
 S = PhaseStatus
@@ -55,7 +56,7 @@ def test_an_account_cannot_have_two_active_phases(account, bot):
 
 def test_two_active_phases_are_refused_whatever_their_statuses(account, bot):
     # review_required counts as active too: a held phase blocks the next one
-    phase = make_phase_in(S.REVIEW_REQUIRED, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=S.REVIEW_REQUIRED)
     second = account.phases.get(order=2)
     assert phase.status == S.REVIEW_REQUIRED
 
@@ -102,7 +103,7 @@ def test_two_active_phases_are_refused_whatever_their_statuses(account, bot):
     ],
 )
 def test_the_database_refuses_an_inconsistent_phase(status, changes, account, bot):
-    phase = make_phase_in(status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=status)
     values = {
         "<now>": timezone.now(),
         "<later>": timezone.now() + timedelta(minutes=10),
@@ -124,7 +125,7 @@ def test_raw_sql_cannot_store_an_unknown_status(account):
 
 def test_a_consistent_update_is_accepted(account, bot):
     # the same path the refusals take does write a row that satisfies every constraint
-    phase = make_phase_in(S.AVAILABLE, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=S.AVAILABLE)
 
     with transaction.atomic():
         WarmupPhase.objects.filter(pk=phase.pk).update(last_failure_reason="noted")
@@ -137,7 +138,7 @@ def test_a_consistent_update_is_accepted(account, bot):
 
 @pytest.fixture
 def log_row(account, bot):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     return phase.review_logs.get()
 
 

@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.builders import make_content_assigned, make_in_progress, make_phase_in, reload
+from tests.builders import reload
 from tests.conftest import requires_postgres
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup import hot_path
 from warmup.actors import SYSTEM
 from warmup.errors import DomainError, LeaseLost
@@ -66,7 +66,7 @@ def test_each_statement_makes_the_move_of_its_name_in_the_table():
 
 
 def test_a_claim_and_a_completion_are_one_statement_each(account, bot):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     with CaptureQueriesContext(connection) as claimed:
         phase = phase_claim(bot=bot)
     with CaptureQueriesContext(connection) as completed:
@@ -91,7 +91,7 @@ def test_a_claim_and_a_completion_are_one_statement_each(account, bot):
 
 
 def test_the_claim_and_the_completion_run_as_statements_prepared_on_the_server(account, bot):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     phase = phase_claim(bot=bot)
     phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
 
@@ -112,7 +112,7 @@ def test_the_one_statement_moves_refuse_every_move_the_table_refuses(
 ):
     """Whatever status a phase is in, ready by its time and reported under its last lease by
     the bot that held it, the fast claim and completion only ever make a move of the table."""
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     type(phase).objects.filter(pk=phase.pk).update(
         next_attempt_at=timezone.now() - timedelta(hours=1)
     )
@@ -141,7 +141,7 @@ def test_the_one_statement_moves_refuse_every_move_the_table_refuses(
 
 
 def test_a_report_on_a_lease_that_ran_out_is_left_to_the_full_path(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     clock.shift(timedelta(days=8))
     with transaction.atomic():
         moved = hot_path.complete(
@@ -177,7 +177,7 @@ def test_the_orm_path_refuses_every_move_the_table_refuses_as_the_statements_do(
     """The same as above through the services with the one-statement path switched off: the
     declarations both engines are built from allow no other move."""
     monkeypatch.setattr(hot_path, "available", lambda: False)
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     type(phase).objects.filter(pk=phase.pk).update(
         next_attempt_at=timezone.now() - timedelta(hours=1)
     )

@@ -10,7 +10,8 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.builders import fail, make_in_progress, reload
+from tests.builders import fail, reload
+from tests.factories import WarmupPhaseFactory
 from warmup.models import FailureCategory, FailureDecision, PhaseStatus, PhaseTemplate
 from warmup.policy import RetryPolicy, policy_for
 from warmup.services.phases import FailureOutcome, phase_claim
@@ -106,7 +107,7 @@ def test_a_template_can_make_a_review_category_retryable():
 
 def test_a_template_override_applies_to_real_failures(account, bot, clock):
     # given the first step retries a challenge once, after exactly 30 s
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     template = phase.template
     template.retry_overrides = {
         "challenge_required": {
@@ -187,7 +188,7 @@ def test_jitter_spreads_delays_and_is_reproducible_with_a_seed():
 
 @pytest.mark.parametrize("category", RETRYABLE)
 def test_a_bot_saying_not_retryable_escalates_at_once(category, account, bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     outcome = fail(phase, bot, category, retryable=False)
 
@@ -200,7 +201,7 @@ def test_a_bot_saying_not_retryable_escalates_at_once(category, account, bot):
 
 @pytest.mark.parametrize("category", TO_REVIEW_AT_ONCE)
 def test_a_bot_cannot_make_a_review_category_retry(category, account, bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     outcome = fail(phase, bot, category, retryable=True)
 
@@ -219,7 +220,7 @@ def test_a_bot_cannot_make_a_review_category_retry(category, account, bot):
 @pytest.mark.parametrize("category", RETRYABLE)
 def test_retries_run_out_after_max_retries_then_review(category, account, bot, clock):
     max_retries = DESIGN_DEFAULTS[category][1]
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     content = phase.content
 
     # given `max_retries` failures, each followed by a wait for the retry and a new claim
@@ -264,7 +265,7 @@ def test_retries_run_out_after_max_retries_then_review(category, account, bot, c
 
 
 def test_network_error_backoff_doubles_across_real_retries(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     delays = []
 
     for _ in range(3):
@@ -279,7 +280,7 @@ def test_network_error_backoff_doubles_across_real_retries(account, bot, clock):
 
 
 def test_rate_limited_waits_about_fifteen_minutes(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     outcome = fail(phase, bot, C.RATE_LIMITED)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.builders import make_completed
+from tests.factories import WarmupPhaseFactory
 from warmup.models import MAX_LEASE, MAX_STEP_DELAY, PhaseTemplate, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_heartbeat
@@ -42,7 +42,7 @@ def test_a_huge_stored_lease_still_lets_bots_claim_with_a_capped_lease(account, 
 def test_a_huge_stored_delay_schedules_the_next_phase_within_bounds(account, bot):
     PhaseTemplate.objects.filter(plan__slug="default", order=2).update(delay=HUGE)
 
-    done = make_completed(account, bot)
+    done = WarmupPhaseFactory(account=account, bot=bot, completed=True)
 
     following = WarmupPhase.objects.get(account=account, order=2)
     assert following.available_at - done.completed_at == MAX_STEP_DELAY

@@ -14,20 +14,8 @@ from django.utils import timezone
 from reviews.models import ReasonCode
 from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
 from reviews.services import review_hold
-from tests.builders import (
-    fail,
-    first_phase,
-    make_available,
-    make_completed,
-    make_content_assigned,
-    make_in_progress,
-    make_pending,
-    make_phase_in,
-    make_review_required,
-    reload,
-    stored,
-)
-from tests.factories import AccountFactory
+from tests.builders import fail, first_phase, reload, stored
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup import state
 from warmup.errors import (
     LEASE_STALE,
@@ -198,7 +186,7 @@ def test_the_moves_only_an_undo_makes_are_refused_by_the_machine():
 @pytest.mark.parametrize("pair", ALLOWED, ids=pair_id)
 def test_an_allowed_move_is_applied_with_its_fields(pair, account, bot):
     from_status, to_status = pair
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     fields = fields_for_move(phase, to_status, bot)
 
     assert is_allowed(from_status, to_status)
@@ -217,7 +205,7 @@ def test_an_allowed_move_is_applied_with_its_fields(pair, account, bot):
 @pytest.mark.parametrize("pair", FORBIDDEN, ids=pair_id)
 def test_a_forbidden_move_is_refused_and_changes_nothing(pair, account, bot):
     from_status, to_status = pair
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     before = stored(phase)
 
     assert not is_allowed(from_status, to_status)
@@ -238,7 +226,7 @@ def test_a_forbidden_move_is_refused_and_changes_nothing(pair, account, bot):
 
 def test_a_stale_instance_loses_the_compare_and_set(account, bot):
     # given two copies of the same content_assigned phase
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     stale = reload(phase)
     # when one copy is held for review
     apply_transition(phase, S.REVIEW_REQUIRED, review_required_since=timezone.now())
@@ -252,7 +240,7 @@ def test_a_stale_instance_loses_the_compare_and_set(account, bot):
 
 
 def test_a_plain_save_never_writes_the_status(account):
-    phase = make_available(account)
+    phase = WarmupPhaseFactory(account=account)
     phase.status = S.COMPLETED
     phase.last_failure_reason = "edited in a shell"
 
@@ -268,7 +256,7 @@ def test_a_plain_save_never_writes_the_status(account):
 
 def test_pending_becomes_available_only_once_the_delay_has_passed(account, bot, clock):
     # given the first phase completed: the second (avatar) waits for its template's delay
-    pending = make_pending(account, bot)
+    pending = WarmupPhaseFactory(account=account, bot=bot, pending=True)
     delay = pending.template.delay
     assert delay == timedelta(hours=6)
     assert pending.available_at == timezone.now() + delay
@@ -287,7 +275,7 @@ def test_pending_becomes_available_only_once_the_delay_has_passed(account, bot, 
 
 
 def test_tick_unlocks_and_assigns_content_after_the_delay(account, bot, traveller):
-    pending = make_pending(account, bot)
+    pending = WarmupPhaseFactory(account=account, bot=bot, pending=True)
     tick()
     assert reload(pending).status == S.PENDING
 
@@ -301,7 +289,7 @@ def test_tick_unlocks_and_assigns_content_after_the_delay(account, bot, travelle
 
 
 def test_tick_assigns_the_least_used_content_and_makes_the_phase_claimable(account, clock):
-    phase = make_available(account)
+    phase = WarmupPhaseFactory(account=account)
     used, unused = ContentItem.objects.filter(phase_type=phase.phase_type).order_by("id")
     ContentItem.objects.filter(pk=used.pk).update(times_used=5)
 
@@ -316,7 +304,7 @@ def test_tick_assigns_the_least_used_content_and_makes_the_phase_claimable(accou
 
 
 def test_a_phase_without_content_in_its_pool_stays_available(account, bot):
-    phase = make_available(account)
+    phase = WarmupPhaseFactory(account=account)
     ContentItem.objects.filter(phase_type=phase.phase_type).update(is_active=False)
 
     report = phases_assign_content(now=timezone.now())
@@ -328,7 +316,7 @@ def test_a_phase_without_content_in_its_pool_stays_available(account, bot):
 
 def test_a_phase_that_takes_no_content_is_assigned_none(account, bot, traveller):
     # given the account is at its third phase (follow_accounts takes no content)
-    make_completed(account, bot)
+    WarmupPhaseFactory(account=account, bot=bot, completed=True)
     traveller.shift(timedelta(hours=6, seconds=1))
     second = make_in_progress_phase(account, bot, order=2)
     phase_complete(phase_id=second.pk, bot=bot, lease_token=second.lease_token)
@@ -343,7 +331,7 @@ def test_a_phase_that_takes_no_content_is_assigned_none(account, bot, traveller)
 
 
 def test_a_claim_takes_the_phase_under_a_new_lease(account, bot, clock):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     claimed = phase_claim(bot=bot)
 
@@ -361,7 +349,7 @@ def test_a_claim_takes_the_phase_under_a_new_lease(account, bot, clock):
 
 
 def test_a_completed_phase_unlocks_the_next_after_its_template_delay(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token, result={"ok": 1})
 
@@ -387,7 +375,7 @@ def test_a_next_phase_without_delay_is_available_at_once(db, content_pool, bot, 
     PhaseTemplate.objects.create(plan=plan, order=1, phase_type="profile_bio", name="Bio")
     PhaseTemplate.objects.create(plan=plan, order=2, phase_type="avatar", name="Avatar")
     account = AccountFactory(plan=plan)
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
 
@@ -397,7 +385,7 @@ def test_a_next_phase_without_delay_is_available_at_once(db, content_pool, bot, 
 
 
 def test_a_retryable_failure_puts_the_phase_back_for_a_retry(account, bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     content = phase.content
 
     outcome = fail(phase, bot, "network_error")
@@ -412,7 +400,7 @@ def test_a_retryable_failure_puts_the_phase_back_for_a_retry(account, bot):
 
 
 def test_a_failure_needing_a_person_goes_to_review(account, bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     outcome = fail(phase, bot, "challenge_required")
 
@@ -436,7 +424,7 @@ def test_a_failure_needing_a_person_goes_to_review(account, bot):
 def test_a_review_resolution_moves_the_phase_out_of_review(
     resolver, to_status, completion_method, account, bot, reviewer_actor
 ):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     resolver(phase_id=phase.pk, reason_code=ReasonCode.OTHER, note=NOTE, actor=reviewer_actor)
 
@@ -448,7 +436,7 @@ def test_a_review_resolution_moves_the_phase_out_of_review(
 
 @pytest.mark.parametrize("from_status", [S.AVAILABLE, S.CONTENT_ASSIGNED, S.IN_PROGRESS])
 def test_an_active_phase_can_be_held_for_review(from_status, account, bot, reviewer_actor):
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
 
     review_hold(phase_id=phase.pk, note=NOTE, actor=reviewer_actor)
 
@@ -470,7 +458,7 @@ def test_an_active_phase_can_be_held_for_review(from_status, account, bot, revie
 def test_a_resolution_outside_review_is_refused(
     resolver, from_status, account, bot, reviewer_actor
 ):
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     before = stored(phase)
 
     with pytest.raises(InvalidTransition) as raised:
@@ -485,7 +473,7 @@ def test_a_resolution_outside_review_is_refused(
 
 @pytest.mark.parametrize("from_status", [S.PENDING, S.COMPLETED, S.REVIEW_REQUIRED])
 def test_hold_is_refused_for_a_phase_that_is_not_active(from_status, account, bot, reviewer_actor):
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     before = stored(phase)
     logs_before = phase.review_logs.count()
 
@@ -503,8 +491,8 @@ def test_hold_is_refused_for_a_phase_that_is_not_active(from_status, account, bo
 
 def test_completing_a_completed_phase_with_a_fresh_lease_is_refused(db, content_pool, bot):
     # given the phase is completed and the bot holds a live lease on another account's phase
-    done = make_completed(AccountFactory(), bot)
-    live = make_in_progress(AccountFactory(), bot)
+    done = WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
+    live = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
     before = stored(done)
 
     # when the bot reports the completed phase done again under a lease it never had there
@@ -521,7 +509,7 @@ def test_completing_a_completed_phase_with_a_fresh_lease_is_refused(db, content_
 
 @pytest.mark.parametrize("from_status", [S.AVAILABLE, S.CONTENT_ASSIGNED, S.COMPLETED])
 def test_bot_reports_on_a_phase_it_does_not_hold_are_refused(from_status, account, bot):
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     before = stored(phase)
     token = uuid.uuid4()
 
@@ -539,7 +527,7 @@ def test_bot_reports_on_a_phase_it_does_not_hold_are_refused(from_status, accoun
 
 
 def test_another_bots_report_is_refused(account, bot, other_bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before = stored(phase)
 
     with pytest.raises(LeaseLost):
@@ -562,8 +550,8 @@ def test_only_due_content_assigned_phases_are_claimed(account, bot):
 
 def test_a_race_names_the_status_of_the_phase_that_raced_not_another(account, bot):
     # given: another account's phase in a different status, listed before this one
-    other = make_content_assigned(account)
-    mine = make_content_assigned(AccountFactory())
+    other = WarmupPhaseFactory(account=account, content_assigned=True)
+    mine = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     stale = reload(mine)
     apply_transition(mine, S.REVIEW_REQUIRED, review_required_since=timezone.now())
 
@@ -576,7 +564,7 @@ def test_a_race_names_the_status_of_the_phase_that_raced_not_another(account, bo
 
 
 def test_a_status_move_advances_updated_at(account, clock):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     before = reload(phase).updated_at
     clock.shift(timedelta(minutes=5))
 

@@ -7,8 +7,8 @@ from django.db import InterfaceError, OperationalError
 
 from config.api.errors import DATABASE_UNAVAILABLE
 from config.database import RETRY_AFTER_SECONDS
-from tests.builders import make_content_assigned
 from tests.clients import REVIEWS, assert_error, claim
+from tests.factories import WarmupPhaseFactory
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ from tests.clients import REVIEWS, assert_error, claim
 def test_a_lost_database_connection_is_a_503_the_bot_can_retry(
     account, bot_api, monkeypatch, caplog, error
 ):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
 
     def lose_the_connection(**kwargs):
         raise error
@@ -50,7 +50,7 @@ def test_the_review_api_answers_a_lost_connection_alike(reviewer_api, monkeypatc
 
 
 def test_an_error_a_retry_cannot_cure_is_still_a_500(account, bot_api, monkeypatch):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
 
     def bug(**kwargs):
         raise ValueError("a bug")

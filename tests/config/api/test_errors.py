@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.api.parsers import MAX_BODY_BYTES
-from tests.builders import make_completed, make_content_assigned, make_review_required, reload
+from tests.builders import reload
 from tests.clients import (
     CLAIM,
     HOLD,
@@ -27,7 +27,7 @@ from tests.clients import (
     review_url,
     user_client,
 )
-from tests.factories import AccountFactory, UserFactory
+from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.models import FailureCategory, PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.bots import bot_deactivate
@@ -58,14 +58,14 @@ def reload_status(phase_id):
 @pytest.fixture
 def held_lease(account, bot_api):
     """A phase the bot holds: (phase id, lease token)."""
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     body = claim(bot_api).json()
     return body["id"], body["lease_token"]
 
 
 @pytest.fixture
 def in_review(account, bot):
-    return make_review_required(account, bot)
+    return WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
 
 # --- 400 -----------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def test_resolving_an_item_not_in_review_is_409_with_the_current_status(held_lea
 
 
 def test_holding_a_completed_phase_is_409(account, bot, reviewer_api):
-    phase = make_completed(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, completed=True)
 
     response = reviewer_api.post(HOLD, {"phase": phase.pk, "note": "hmm"}, format="json")
 
@@ -521,10 +521,10 @@ def assert_handled(response):
 @pytest.fixture
 def targets(account, bot, bot_api, content_pool):
     """Every bot endpoint on a phase the bot holds, every review action on an item in review."""
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     held = claim(bot_api).json()["id"]
     other = AccountFactory()
-    reviewed = make_review_required(other, bot).pk
+    reviewed = WarmupPhaseFactory(account=other, bot=bot, in_review=True).pk
     return [
         (bot_api, CLAIM),
         (bot_api, phase_url(held, "heartbeat")),
@@ -647,7 +647,7 @@ def test_a_post_to_an_unknown_api_url_is_a_json_404_even_with_csrf_checks(db):
 
 
 def test_a_bot_needs_no_csrf_token(account, bot):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {bot.token}")
 
     assert client.post(CLAIM, "{}", content_type=JSON).status_code == 200

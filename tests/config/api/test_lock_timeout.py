@@ -11,9 +11,10 @@ import pytest
 from django.db import connection, transaction
 
 from config.api.errors import DATABASE_UNAVAILABLE
-from tests.builders import make_in_progress, reload
+from tests.builders import reload
 from tests.clients import assert_error, report
 from tests.conftest import requires_postgres
+from tests.factories import WarmupPhaseFactory
 from warmup.models import WarmupPhase
 
 pytestmark = [
@@ -76,7 +77,7 @@ def row_lock_held():
 def test_a_report_waiting_on_a_locked_row_past_the_lock_timeout_is_a_503_to_retry(
     account, bot, bot_api, short_lock_timeout, row_lock_held
 ):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before = reload(phase).lease_expires_at
     release = row_lock_held(phase.pk)
 

@@ -5,8 +5,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.builders import make_in_progress, make_review_required, reload
-from tests.factories import AccountFactory, UserFactory
+from tests.builders import reload
+from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.models import AccountStatus, PhaseStatus
 
 CHANGELIST = reverse("admin:warmup_account_changelist")
@@ -33,7 +33,7 @@ def post_action(client, action, accounts, **extra):
 
 
 def test_reactivate_asks_for_a_note_then_logs_each_account(client, account, bot, reviewer):
-    make_review_required(account, bot, category="account_suspended")
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True, category="account_suspended")
     client.force_login(reviewer)
 
     confirmation = post_action(client, "reactivate_accounts", [account])
@@ -76,7 +76,7 @@ def test_accounts_that_cannot_change_are_reported_in_one_message(client, account
 
 
 def test_some_changed_some_not_one_message_says_both(client, account, bot, reviewer):
-    make_review_required(account, bot, category="account_suspended")
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True, category="account_suspended")
     active = AccountFactory()
     client.force_login(reviewer)
 
@@ -109,9 +109,9 @@ def _perms(*codenames):
 def test_hold_sends_each_accounts_current_phase_to_review(client, content_pool, bot, reviewer):
 
     # Made one after the other: each builder runs the scheduler and claims the next ready phase.
-    done_already = make_review_required(AccountFactory(), bot)
+    done_already = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     account = AccountFactory()
-    working = make_in_progress(account, bot)
+    working = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     idle = AccountFactory()  # its first phase is available
     client.force_login(reviewer)
 
@@ -130,7 +130,7 @@ def test_hold_sends_each_accounts_current_phase_to_review(client, content_pool, 
 def test_the_accounts_page_shows_plan_progress_and_links_items_in_review(
     client, account, bot, reviewer
 ):
-    item = make_review_required(account, bot)
+    item = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     client.force_login(reviewer)
 
     html = client.get(CHANGELIST, {"in_review": "yes"}).content.decode()

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviews.models import ReviewItem, ReviewLog
-from tests.builders import make_completed, make_review_required
 from tests.clients import changelist
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from warmup.models import Account, Bot
 
 pytestmark = pytest.mark.django_db
@@ -68,9 +67,11 @@ junk_values = st.sampled_from(JUNK) | st.text(
 def admin_client(content_pool):
     """A superuser (who sees every filter of every list), with something in each list."""
     bot = BotFactory()
-    make_review_required(AccountFactory(), bot)
-    make_review_required(AccountFactory(platform="tiktok"), bot, category="login_failed")
-    make_completed(AccountFactory(), bot)
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    WarmupPhaseFactory(
+        account=AccountFactory(platform="tiktok"), bot=bot, in_review=True, category="login_failed"
+    )
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, completed=True)
     client = Client()
     client.force_login(UserFactory(is_superuser=True))
     return client

@@ -7,9 +7,8 @@ its phase could only be completed or skipped and its later phases would never be
 import pytest
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.builders import make_content_assigned, make_review_required
 from tests.clients import REVIEWS, assert_error, claim, review_url, user_client
-from tests.factories import UserFactory
+from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.models import AccountStatus
 
 
@@ -41,7 +40,9 @@ def test_a_suspended_account_is_reactivated_then_its_phase_resumed(
     account, bot, reviewer, reviewer_api
 ):
     # given: a bot reported the account suspended; the phase is in review
-    phase = make_review_required(account, bot, category="account_suspended")
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category="account_suspended"
+    )
     account.refresh_from_db()
     assert account.status == AccountStatus.SUSPENDED
     refused = reviewer_api.post(review_url(phase.pk, "resolve"), RESUME, format="json")
@@ -63,7 +64,7 @@ def test_a_suspended_account_is_reactivated_then_its_phase_resumed(
 
 
 def test_a_paused_account_is_not_claimed_until_reactivated(account, bot, bot_api, reviewer_api):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
 
     paused = reviewer_api.post(
         account_action(account.pk, "pause"), {"note": "owner asked to wait"}, format="json"

@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from reviews.models import ReviewLog
-from tests.builders import make_content_assigned, reload
+from tests.builders import reload
 from tests.clients import (
     HOLD,
     REVIEWS,
@@ -24,7 +24,7 @@ from tests.clients import (
     user_client,
     view_only_user,
 )
-from tests.factories import AccountFactory, BotFactory, UserFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from warmup.errors import ASSIGNEE_CANNOT_RESOLVE, FILTER_BOT_UNKNOWN
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
@@ -257,7 +257,7 @@ def test_invalid_filter_values_are_400(reviewer_api, db, field, value):
 def test_an_item_shows_its_attempts_and_review_log(content_pool, bot, reviewer_api, clock):
     # given: two network errors retried, then a challenge escalates
     account = AccountFactory(platform="instagram")
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     for number in (1, 2):
         claimed = phase_claim(bot=bot)
         phase_fail(
@@ -308,7 +308,7 @@ def test_an_item_shows_its_attempts_and_review_log(content_pool, bot, reviewer_a
 
 
 def test_any_phase_can_be_read_by_id(account, reviewer_api):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     response = reviewer_api.get(review_url(phase.pk))
 
@@ -534,7 +534,7 @@ def test_recategorize_needs_a_note(item, reviewer_api):
     ],
 )
 def test_queue_actions_on_an_item_not_in_review_are_409(account, reviewer_api, action, body):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     response = reviewer_api.post(review_url(phase.pk, action), body, format="json")
 
@@ -548,7 +548,7 @@ def test_queue_actions_on_an_item_not_in_review_are_409(account, reviewer_api, a
 
 def test_hold_of_an_in_progress_phase_makes_the_bots_lease_stale(account, bot, reviewer_api):
     bot_api = bot_client(bot)
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     claimed = claim(bot_api).json()
 
     response = reviewer_api.post(
@@ -572,7 +572,7 @@ def test_hold_of_an_in_progress_phase_makes_the_bots_lease_stale(account, bot, r
 
 
 def test_hold_of_a_waiting_phase(account, reviewer_api):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     response = reviewer_api.post(HOLD, {"phase": phase.pk, "note": "check first"}, format="json")
 
@@ -598,7 +598,7 @@ def test_hold_input_is_validated(account, reviewer_api, body, field):
 
 
 def test_hold_needs_a_note(account, reviewer_api):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     response = reviewer_api.post(HOLD, {"phase": phase.pk, "note": " "}, format="json")
 
@@ -776,7 +776,7 @@ def test_stats_since_must_be_a_date_time(reviewer_api, db, since):
 def endpoints(content_pool, bot):
     """Every review endpoint: name -> (method, url, body, kind); a fresh item for each action."""
     item = to_review(bot)
-    waiting = make_content_assigned(AccountFactory())
+    waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     return {
         "queue": ("get", REVIEWS, None, "read"),
         "item": ("get", review_url(item.pk), None, "read"),

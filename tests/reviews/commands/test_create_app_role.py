@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from reviews.models import ReviewLog
 from reviews.resolutions import review_resume
-from tests.builders import make_review_required
 from tests.conftest import requires_postgres
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from tests.integrity import assert_integrity
 from warmup.models import PhaseStatus
 
@@ -130,7 +129,7 @@ REFUSED = {
 def test_the_role_cannot_change_the_log_nor_turn_its_guards_off(
     app_role, content_pool, bot, default_plan
 ):
-    make_review_required(AccountFactory(), bot)
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     rows = list(ReviewLog.objects.values_list("id", "note", "hash"))
     refusals = {}
     with connect_as(app_role) as conn:
@@ -148,7 +147,7 @@ def test_the_role_cannot_change_the_log_nor_turn_its_guards_off(
 
 @requires_postgres
 def test_the_role_can_read_and_append_to_the_log(app_role, content_pool, bot, default_plan):
-    phase = make_review_required(AccountFactory(), bot)
+    phase = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     with connect_as(app_role) as conn:
         count = conn.execute(f"SELECT count(*) FROM {LOG}").fetchone()[0]
         conn.execute(
@@ -170,7 +169,7 @@ def test_the_app_works_as_the_role(app_role, content_pool, bot, reviewer_actor, 
             cursor.execute("SELECT current_user")
             assert cursor.fetchone()[0] == app_role
         # a claim, a failure that goes to review, a resolution: every write of a day's work
-        phase = make_review_required(AccountFactory(), bot)
+        phase = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
         review_resume(
             phase_id=phase.pk,
             reason_code="solved_challenge",

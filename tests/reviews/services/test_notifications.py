@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from reviews.notifications import Escalation, notify_escalations
 from reviews.resolutions import review_skip
-from tests.builders import make_review_required
-from tests.factories import AccountFactory, UserFactory
+from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.scheduler import tick
 
 
@@ -46,8 +45,8 @@ def test_one_digest_email_reaches_reviewers_when_items_escalate(
     settings.WARMUP_BASE_URL = "https://warmup.example"
     reviewer = UserFactory(reviewer=True, email="rita@example.com")
     UserFactory(email="staff-without-permission@example.com")
-    make_review_required(account, bot, category="challenge_required")
-    make_review_required(AccountFactory(), bot, category="login_failed")
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True, category="challenge_required")
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True, category="login_failed")
 
     # when: two hours later, the tick raises both items to level 1
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
@@ -66,7 +65,7 @@ def test_nothing_is_sent_when_no_level_rises(
     account, bot, content_pool, django_capture_on_commit_callbacks
 ):
     UserFactory(reviewer=True, email="rita@example.com")
-    make_review_required(account, bot)
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         tick()
@@ -80,7 +79,7 @@ def test_the_webhook_gets_the_escalated_items_as_json(
 ):
     url, received = webhook
     settings.WARMUP_ESCALATION_WEBHOOK_URL = url
-    phase = make_review_required(account, bot, category="action_blocked")
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True, category="action_blocked")
 
     with time_machine.travel(timezone.now() + timedelta(hours=5)):
         with django_capture_on_commit_callbacks(execute=True):
@@ -96,7 +95,7 @@ def test_a_dead_webhook_does_not_break_the_tick(
     account, bot, content_pool, django_capture_on_commit_callbacks, settings, caplog
 ):
     settings.WARMUP_ESCALATION_WEBHOOK_URL = "http://127.0.0.1:9/nothing-listens-here"
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         with django_capture_on_commit_callbacks(execute=True):
@@ -131,7 +130,7 @@ def test_a_hung_mail_server_does_not_hold_the_scheduler(
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent_mail_server
     settings.EMAIL_TIMEOUT = 1
     UserFactory(reviewer=True, email="rita@example.com")
-    make_review_required(account, bot)
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     # A tick that waited for the server forever would never return (the suite's timeout
     # would stop it); with EMAIL_TIMEOUT it returns, the escalation made and the failure logged.
@@ -149,8 +148,8 @@ def test_each_committed_batch_sends_its_own_digest(
     # With one item per batch, a batch that committed is notified even if a later one fails.
     settings.WARMUP_TICK_BATCH_SIZE = 1
     UserFactory(reviewer=True, email="rita@example.com")
-    make_review_required(account, bot, category="challenge_required")
-    make_review_required(AccountFactory(), bot, category="login_failed")
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True, category="challenge_required")
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True, category="login_failed")
 
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         with django_capture_on_commit_callbacks(execute=True):
@@ -166,8 +165,8 @@ def test_an_item_resolved_before_the_notice_is_left_out_of_it(
     account, bot, content_pool, reviewer_actor
 ):
     UserFactory(reviewer=True, email="rita@example.com")
-    waiting = make_review_required(account, bot)
-    resolved = make_review_required(AccountFactory(), bot)
+    waiting = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
+    resolved = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_skip(phase_id=resolved.pk, reason_code="other", note="done", actor=reviewer_actor)
 
     notify_escalations([Escalation(waiting.pk, 1), Escalation(resolved.pk, 1)])

@@ -27,18 +27,8 @@ from reviews.services import (
     review_hold_account,
     review_recategorize,
 )
-from tests.builders import (
-    fail,
-    first_phase,
-    make_completed,
-    make_content_assigned,
-    make_in_progress,
-    make_phase_in,
-    make_review_required,
-    reload,
-    stored,
-)
-from tests.factories import AccountFactory, UserFactory
+from tests.builders import fail, first_phase, reload, stored
+from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.errors import (
     ACCOUNT_ALREADY_ACTIVE,
     ACCOUNT_NOT_ACTIVE,
@@ -97,7 +87,7 @@ def one_new_log(last_id: int) -> ReviewLog:
 
 def review_after_a_retry(account, bot, clock):
     """A phase that failed once with a network error (retried), then hit a challenge."""
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     outcome = fail(phase, bot, FailureCategory.NETWORK_ERROR)
     clock.move_to(outcome.next_attempt_at)
     phase = phase_claim(bot=bot)
@@ -156,7 +146,7 @@ def test_a_resolution_writes_one_log_row_with_the_moment_before(
 def test_a_resolution_needs_a_reason_code_and_a_note(
     method, reason_code, note, field, account, bot, reviewer_actor
 ):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     before, last_id = stored(phase), last_log_id()
 
     with pytest.raises(InvalidInput) as raised:
@@ -175,7 +165,7 @@ def test_a_resolution_needs_a_reason_code_and_a_note(
 
 
 def test_the_note_is_stored_without_surrounding_blanks(account, bot, reviewer_actor):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     last_id = last_log_id()
 
     resolve(ResolutionMethod.RETRY, phase, reviewer_actor, note=f"  {NOTE}\n")
@@ -184,7 +174,7 @@ def test_the_note_is_stored_without_surrounding_blanks(account, bot, reviewer_ac
 
 
 def test_an_unknown_resolution_is_refused(account, bot, reviewer_actor):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     before, last_id = stored(phase), last_log_id()
 
     with pytest.raises(InvalidInput) as raised:
@@ -205,7 +195,7 @@ def test_an_unknown_resolution_is_refused(account, bot, reviewer_actor):
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_review_resolve_dispatches_by_method(method, account, bot, reviewer_actor):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     review_resolve(
         phase_id=phase.pk,
@@ -299,7 +289,7 @@ def test_retry_of_a_phase_that_never_got_content_is_refused(account, bot, review
 def test_complete_and_skip_finish_the_phase_and_unlock_the_next(
     method, completion_method, account, bot, clock, reviewer_actor
 ):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     resolve(method, phase, reviewer_actor, reason_code=ReasonCode.OTHER)
 
@@ -319,7 +309,7 @@ def test_complete_and_skip_finish_the_phase_and_unlock_the_next(
 
 @pytest.mark.parametrize("from_status", [S.AVAILABLE, S.CONTENT_ASSIGNED, S.IN_PROGRESS])
 def test_hold_writes_one_log_row(from_status, account, bot, clock, reviewer, reviewer_actor):
-    phase = make_phase_in(from_status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
     last_id = last_log_id()
 
     review_hold(phase_id=phase.pk, note="Looks odd", actor=reviewer_actor)
@@ -334,7 +324,7 @@ def test_hold_writes_one_log_row(from_status, account, bot, clock, reviewer, rev
 
 def test_hold_records_the_failure_context_of_the_moment(account, bot, clock, reviewer_actor):
     # given a phase waiting for its retry after a network error
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     fail(phase, bot, FailureCategory.NETWORK_ERROR)
     last_id = last_log_id()
 
@@ -347,7 +337,7 @@ def test_hold_records_the_failure_context_of_the_moment(account, bot, clock, rev
 
 
 def test_hold_needs_a_note(account, bot, reviewer_actor):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     before, last_id = stored(phase), last_log_id()
 
     with pytest.raises(InvalidInput, match=NOTE_REQUIRED):
@@ -359,7 +349,7 @@ def test_hold_needs_a_note(account, bot, reviewer_actor):
 
 def test_holding_an_in_progress_phase_makes_the_bots_lease_stale(account, bot, reviewer_actor):
     # given a bot working on the phase
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     token = phase.lease_token
 
     # when a reviewer holds it
@@ -381,7 +371,7 @@ def test_holding_an_in_progress_phase_makes_the_bots_lease_stale(account, bot, r
 
 
 def test_assign_and_unassign_each_write_one_row(account, bot, reviewer, reviewer_actor):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     colleague = UserFactory(reviewer=True)
 
     last_id = last_log_id()
@@ -408,7 +398,7 @@ def test_assign_and_unassign_each_write_one_row(account, bot, reviewer, reviewer
 
 
 def test_only_items_in_review_can_be_assigned(account, bot, reviewer, reviewer_actor):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before, last_id = stored(phase), last_log_id()
 
     with pytest.raises(InvalidTransition):
@@ -420,7 +410,7 @@ def test_only_items_in_review_can_be_assigned(account, bot, reviewer, reviewer_a
 
 @pytest.mark.parametrize("status", [S.IN_PROGRESS, S.REVIEW_REQUIRED, S.COMPLETED])
 def test_a_comment_writes_one_row_in_any_status(status, account, bot, reviewer, reviewer_actor):
-    phase = make_phase_in(status, account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=status)
     before, last_id = stored(phase), last_log_id()
 
     review_comment(phase_id=phase.pk, note="Owner says the phone is lost", actor=reviewer_actor)
@@ -432,7 +422,7 @@ def test_a_comment_writes_one_row_in_any_status(status, account, bot, reviewer, 
 
 
 def test_a_blank_comment_is_refused(account, bot, reviewer_actor):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     last_id = last_log_id()
 
     with pytest.raises(InvalidInput) as raised:
@@ -446,7 +436,9 @@ def test_recategorise_is_logged_and_the_resolution_uses_the_corrected_category(
     account, bot, reviewer, reviewer_actor
 ):
     # given a failure the bot reported as a challenge that was really a dead proxy
-    phase = make_review_required(account, bot, category=FailureCategory.CHALLENGE_REQUIRED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.CHALLENGE_REQUIRED
+    )
     last_id = last_log_id()
 
     # when a reviewer corrects the category, then retries
@@ -474,7 +466,9 @@ def test_recategorise_is_logged_and_the_resolution_uses_the_corrected_category(
 def test_recategorise_to_the_same_or_an_unknown_category_writes_nothing(
     account, bot, reviewer_actor
 ):
-    phase = make_review_required(account, bot, category=FailureCategory.CHALLENGE_REQUIRED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.CHALLENGE_REQUIRED
+    )
     before, last_id = stored(phase), last_log_id()
 
     review_recategorize(
@@ -497,7 +491,9 @@ def test_recategorise_to_the_same_or_an_unknown_category_writes_nothing(
 def test_an_account_suspended_failure_suspends_the_account(account, bot, clock):
     last_id = last_log_id()
 
-    phase = make_review_required(account, bot, category=FailureCategory.ACCOUNT_SUSPENDED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.ACCOUNT_SUSPENDED
+    )
 
     account.refresh_from_db()
     assert account.status == AccountStatus.SUSPENDED
@@ -515,7 +511,7 @@ def test_nothing_of_a_suspended_or_paused_account_is_claimed(
     account_status, account, bot, reviewer_actor
 ):
     # given two accounts with a ready phase each; one is suspended or paused
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     other = first_phase(AccountFactory())
     tick()
     if account_status == AccountStatus.SUSPENDED:
@@ -531,7 +527,9 @@ def test_nothing_of_a_suspended_or_paused_account_is_claimed(
 
 @pytest.mark.parametrize("method", NEEDS_ACTIVE_ACCOUNT)
 def test_resume_and_retry_on_a_suspended_account_are_refused(method, account, bot, reviewer_actor):
-    phase = make_review_required(account, bot, category=FailureCategory.ACCOUNT_SUSPENDED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.ACCOUNT_SUSPENDED
+    )
     before, last_id = stored(phase), last_log_id()
 
     with pytest.raises(NotClaimable) as raised:
@@ -545,7 +543,9 @@ def test_resume_and_retry_on_a_suspended_account_are_refused(method, account, bo
 
 
 def test_a_lost_account_can_still_be_skipped(account, bot, reviewer_actor):
-    phase = make_review_required(account, bot, category=FailureCategory.ACCOUNT_SUSPENDED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.ACCOUNT_SUSPENDED
+    )
 
     review_skip(
         phase_id=phase.pk, reason_code=ReasonCode.ACCOUNT_LOST, note=NOTE, actor=reviewer_actor
@@ -558,7 +558,9 @@ def test_reactivation_is_logged_and_makes_the_account_claimable_again(
     account, bot, reviewer, reviewer_actor
 ):
     # given an account suspended by a failure, its phase in review
-    phase = make_review_required(account, bot, category=FailureCategory.ACCOUNT_SUSPENDED)
+    phase = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category=FailureCategory.ACCOUNT_SUSPENDED
+    )
     last_id = last_log_id()
 
     # when a reviewer reactivates it and retries the phase
@@ -581,7 +583,7 @@ def test_reactivation_is_logged_and_makes_the_account_claimable_again(
 
 
 def test_a_paused_account_is_claimable_again_after_reactivation(account, bot, reviewer_actor):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     account_pause(account=account, actor=reviewer_actor, note="Holiday")
     assert phase_claim(bot=bot) is None
 
@@ -607,7 +609,7 @@ def test_reactivation_needs_a_note_and_a_suspended_or_paused_account(account, bo
 
 def test_system_and_bot_actors_are_recorded_as_such(account, bot, clock):
     # the bot's escalation is the bot's; the scheduler's escalation rise is the system's
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     clock.shift(timedelta(hours=1))
     tick()
 
@@ -625,7 +627,7 @@ def test_system_and_bot_actors_are_recorded_as_such(account, bot, clock):
 
 
 def test_a_hold_starts_at_level_0_with_a_fresh_review_clock(account, bot, reviewer_actor, clock):
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
 
     held = review_hold(phase_id=phase.pk, note="looks odd", actor=reviewer_actor)
 
@@ -638,7 +640,7 @@ def test_a_hold_starts_at_level_0_with_a_fresh_review_clock(account, bot, review
 def test_an_item_of_a_stopped_account_can_still_be_completed_by_hand(
     account, bot, reviewer_actor, account_status
 ):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     Account.objects.filter(pk=account.pk).update(status=account_status)
 
     done = review_complete(
@@ -650,7 +652,7 @@ def test_an_item_of_a_stopped_account_can_still_be_completed_by_hand(
 
 def test_a_tick_with_no_escalation_thresholds_raises_nothing(account, bot, settings, clock):
     settings.WARMUP_ESCALATION_THRESHOLDS = []
-    make_review_required(account, bot)
+    WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     clock.shift(timedelta(days=3))
 
     assert tick().escalated == 0
@@ -659,7 +661,7 @@ def test_a_tick_with_no_escalation_thresholds_raises_nothing(account, bot, setti
 def test_holding_an_account_holds_its_active_phase_not_its_first(
     account, bot, content_pool, clock, reviewer_actor
 ):
-    first = make_completed(account, bot)
+    first = WarmupPhaseFactory(account=account, bot=bot, completed=True)
     clock.shift(timedelta(days=2))
     tick()
     active = account.phases.get(order=first.order + 1)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from reviews.models import ReviewLog
-from tests.builders import first_phase, make_content_assigned, reload
+from tests.builders import first_phase, reload
 from tests.clients import (
     CLAIM,
     account_url,
@@ -22,7 +22,7 @@ from tests.clients import (
     report,
     user_client,
 )
-from tests.factories import AccountFactory, BotFactory
+from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory
 from warmup.demo import FAST_PLAN
 from warmup.demo.fixtures import ensure_fast_plan
 from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
@@ -65,7 +65,7 @@ def claimed(client, **filters) -> dict:
 
 def ready(account) -> WarmupPhase:
     """The account's first phase, content assigned and claimable now."""
-    return make_content_assigned(account)
+    return WarmupPhaseFactory(account=account, content_assigned=True)
 
 
 def snapshot(phase) -> dict:

@@ -6,8 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.builders import make_in_progress
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from tests.warmup.commands.conftest import run
 from warmup.models import Bot, PhaseStatus, WarmupPhase
 from warmup.services.bots import bot_authenticate, bot_create
@@ -97,7 +96,7 @@ def test_deactivate_keeps_the_bot_but_marks_it_inactive(db):
 
 def test_deactivate_says_how_the_leases_the_bot_held_ended(content_pool):
     bot, _ = bot_create(name="scout")
-    make_in_progress(AccountFactory(), bot)
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True)
 
     lines = printed_lines("deactivate_bot", "scout")
 

@@ -4,7 +4,8 @@ import signal
 import pytest
 from django.core.management.base import CommandError
 
-from tests.builders import first_phase, make_in_progress, reload
+from tests.builders import first_phase, reload
+from tests.factories import WarmupPhaseFactory
 from tests.warmup.commands.conftest import run
 from warmup.management.commands import warmup_tick
 from warmup.models import FailureCategory, PhaseStatus
@@ -26,7 +27,7 @@ def test_one_tick_moves_phases_and_prints_its_counts(account):
 
 
 def test_a_tick_expires_a_stale_lease(account, bot, traveller):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     traveller.shift(phase.template.lease_duration * 2)
 
     out = run("warmup_tick")

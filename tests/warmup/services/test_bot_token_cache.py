@@ -4,8 +4,9 @@ is no longer active take work."""
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.builders import make_content_assigned, reload
+from tests.builders import reload
 from tests.clients import bot_client, claim
+from tests.factories import WarmupPhaseFactory
 from warmup.models import Bot, PhaseAttempt, PhaseStatus
 from warmup.services.bots import bot_authenticate, bot_rotate_token
 
@@ -15,7 +16,7 @@ def _bot_lookups(captured) -> list[str]:
 
 
 def test_a_bots_requests_in_a_row_look_its_token_up_once(account, bot):
-    make_content_assigned(account)
+    WarmupPhaseFactory(account=account, content_assigned=True)
     client = bot_client(bot)
     with CaptureQueriesContext(connection) as first:
         assert claim(client).status_code == 200
@@ -29,7 +30,7 @@ def test_a_bots_requests_in_a_row_look_its_token_up_once(account, bot):
 def test_a_bot_deactivated_behind_the_cache_gets_no_work(account, bot):
     """Another process deactivated it (no cache of ours was told): its token still passes for
     a few seconds, but its claim takes nothing and writes nothing."""
-    phase = make_content_assigned(account)
+    phase = WarmupPhaseFactory(account=account, content_assigned=True)
     client = bot_client(bot)
     assert claim(client, phase_types=["no_such_type"]).status_code == 204  # token remembered
     Bot.objects.filter(pk=bot.pk).update(is_active=False)

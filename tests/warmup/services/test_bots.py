@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from reviews.models import ReviewAction, ReviewLog
-from tests.builders import fail, make_content_assigned, reload, stored
+from tests.builders import fail, reload, stored
 from tests.clients import assert_error, bot_client, report
-from tests.factories import AccountFactory, BotFactory
+from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.errors import BOT_DEACTIVATED_LEASE_ENDED
 from warmup.models import AttemptOutcome, FailureDecision, PhaseStatus
@@ -30,7 +30,7 @@ def two_leases(content_pool, bot, clock):
     a lease_expired failure are used up: two network errors before)."""
     fresh_account = AccountFactory(platform="instagram")
     AccountFactory(platform="tiktok")
-    make_content_assigned(fresh_account)
+    WarmupPhaseFactory(account=fresh_account, content_assigned=True)
     for _ in range(2):
         fail(claim_on("tiktok", bot), bot)
         clock.shift(timedelta(hours=2))
@@ -84,8 +84,8 @@ def test_the_late_report_of_a_deactivated_bot_is_refused_and_changes_nothing(two
 def test_only_the_deactivated_bots_leases_end(content_pool, bot, other_bot):
     mine = AccountFactory(platform="instagram")
     theirs = AccountFactory(platform="tiktok")
-    make_content_assigned(mine)
-    make_content_assigned(theirs)
+    WarmupPhaseFactory(account=mine, content_assigned=True)
+    WarmupPhaseFactory(account=theirs, content_assigned=True)
     held_by_me = claim_on("instagram", bot)
     held_by_other = claim_on("tiktok", other_bot)
 
@@ -97,7 +97,7 @@ def test_only_the_deactivated_bots_leases_end(content_pool, bot, other_bot):
 
 
 def test_deactivating_again_ends_nothing_more(content_pool, bot):
-    make_content_assigned(AccountFactory())
+    WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     phase_claim(bot=bot)
     assert len(bot_deactivate(name=bot.name).leases_ended) == 1
 

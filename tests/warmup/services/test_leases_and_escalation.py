@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from reviews.models import ActorType, ReasonCode, ReviewAction, ReviewLog
 from reviews.resolutions import review_retry
-from tests.builders import fail, make_in_progress, make_review_required, reload, stored
+from tests.builders import fail, reload, stored
+from tests.factories import WarmupPhaseFactory
 from tests.integrity import assert_integrity
 from warmup.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
 from warmup.models import AttemptOutcome, FailureCategory, FailureDecision, PhaseStatus
@@ -54,7 +55,7 @@ def late_reports_are_refused(phase, bot, token, message):
 
 def test_a_heartbeat_extends_the_lease(account, bot, clock):
     # given a claim, 8 minutes into its 10-minute lease
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     assert phase.template.lease_duration == LEASE
     claimed_at = timezone.now()
     clock.shift(timedelta(minutes=8))
@@ -72,7 +73,7 @@ def test_a_heartbeat_extends_the_lease(account, bot, clock):
 
 
 def test_a_lease_runs_out_without_heartbeats_even_before_the_scheduler_runs(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     clock.move_to(phase.lease_expires_at)
     before = stored(phase)
 
@@ -91,7 +92,7 @@ def test_a_lease_runs_out_without_heartbeats_even_before_the_scheduler_runs(acco
 
 
 def test_expired_leases_are_retried_twice_then_go_to_review(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     # given two expiries, each retried by policy
     for expected_retry in (1, 2):
@@ -136,7 +137,7 @@ def test_expired_leases_are_retried_twice_then_go_to_review(account, bot, clock)
 
 
 def test_tick_leaves_live_leases_alone(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before = stored(phase)
     clock.move_to(phase.lease_expires_at - timedelta(seconds=1))
 
@@ -146,7 +147,7 @@ def test_tick_leaves_live_leases_alone(account, bot, clock):
 
 def test_the_expired_bots_late_reports_change_nothing(account, bot, other_bot, clock):
     # given the lease expired, the scheduler retried, and another bot claimed the retry
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     old_token = phase.lease_token
     expire_and_tick(clock, phase)
     clock.move_to(reload(phase).next_attempt_at)
@@ -169,7 +170,7 @@ def test_the_expired_bots_late_reports_change_nothing(account, bot, other_bot, c
 
 
 def test_a_replayed_failure_gets_the_same_answer_and_counts_once(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     token = phase.lease_token
     first = fail(phase, bot, FailureCategory.NETWORK_ERROR, details={"errno": 104})
     before, attempts_before = stored(phase), attempts_of(phase)
@@ -195,7 +196,7 @@ def test_a_replayed_failure_gets_the_same_answer_and_counts_once(account, bot, c
 
 
 def test_a_replayed_escalation_is_not_logged_twice(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     token = phase.lease_token
     first = fail(phase, bot, FailureCategory.CHALLENGE_REQUIRED)
     clock.shift(timedelta(minutes=1))
@@ -215,7 +216,7 @@ def test_a_replayed_escalation_is_not_logged_twice(account, bot, clock):
 
 
 def test_a_replayed_completion_changes_nothing(account, bot, clock):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
     following = account.phases.get(order=2)
     before, following_before = stored(phase), stored(following)
@@ -230,7 +231,7 @@ def test_a_replayed_completion_changes_nothing(account, bot, clock):
 
 
 def test_a_replay_from_another_bot_is_refused(account, bot, other_bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     token = phase.lease_token
     fail(phase, bot, FailureCategory.NETWORK_ERROR)
     before = stored(phase)
@@ -260,7 +261,7 @@ def test_escalation_rises_at_each_threshold_and_is_logged_once(account, bot, clo
         timedelta(hours=4),
         timedelta(hours=24),
     ]
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     since = phase.review_required_since
     expected = [
         (timedelta(minutes=59), 0),
@@ -293,7 +294,7 @@ def test_escalation_rises_at_each_threshold_and_is_logged_once(account, bot, clo
 
 
 def test_an_item_first_seen_after_25_hours_logs_every_level_crossed(account, bot, clock):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     clock.move_to(phase.review_required_since + timedelta(hours=25))
 
     report = tick()
@@ -306,7 +307,7 @@ def test_an_item_first_seen_after_25_hours_logs_every_level_crossed(account, bot
 
 def test_escalation_thresholds_come_from_settings(account, bot, clock, settings):
     settings.WARMUP_ESCALATION_THRESHOLDS = [timedelta(minutes=10), timedelta(minutes=20)]
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     clock.move_to(phase.review_required_since + timedelta(minutes=10))
     tick()
@@ -320,7 +321,7 @@ def test_escalation_thresholds_come_from_settings(account, bot, clock, settings)
 
 def test_the_review_clock_starts_when_the_item_enters_review(account, bot, clock, reviewer_actor):
     # given a phase that spent two hours in review, was retried and failed again
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
     clock.shift(timedelta(hours=2))
     tick()
     assert reload(phase).escalation_level == 1

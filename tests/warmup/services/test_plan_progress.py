@@ -3,8 +3,8 @@ no other's, and the tick says how many phases it unlocked."""
 
 from datetime import timedelta
 
-from tests.builders import make_completed, make_pending, reload
-from tests.factories import AccountFactory
+from tests.builders import reload
+from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup.actors import Actor
 from warmup.models import PhaseStatus
 from warmup.scheduler import tick
@@ -17,7 +17,7 @@ def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_po
     account = AccountFactory()
     before = {p.pk: (p.status, p.available_at) for p in other.phases.all()}
 
-    done = make_completed(account, bot)
+    done = WarmupPhaseFactory(account=account, bot=bot, completed=True)
     assert done.account_id == account.pk
 
     following = account.phases.get(order=done.order + 1)
@@ -28,7 +28,9 @@ def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_po
 
 
 def test_the_tick_reports_each_phase_it_unlocked(bot, content_pool, clock):
-    waiting = [make_pending(AccountFactory(), bot) for _ in range(2)]
+    waiting = [
+        WarmupPhaseFactory(account=AccountFactory(), bot=bot, pending=True) for _ in range(2)
+    ]
     clock.shift(timedelta(days=2))
 
     report = tick()

@@ -12,14 +12,8 @@ from reviews import events as review_events
 from reviews import services as review_services
 from reviews.models import ReviewLog
 from reviews.services import reviews_escalate_due
-from tests.builders import (
-    make_available,
-    make_in_progress,
-    make_pending,
-    make_review_required,
-    reload,
-)
-from tests.factories import AccountFactory, UserFactory
+from tests.builders import reload
+from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.models import (
     AttemptOutcome,
     ContentItem,
@@ -43,8 +37,8 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
     account, bot, other_bot, monkeypatch, caplog
 ):
     # given: two bots hold two phases; one phase hits a fault while its lease expires
-    broken = make_in_progress(account, bot)
-    healthy = make_in_progress(AccountFactory(), other_bot)
+    broken = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+    healthy = WarmupPhaseFactory(account=AccountFactory(), bot=other_bot, in_progress=True)
 
     def fault_for_one(failures, **kwargs):
         if any(failure.phase.pk == broken.pk for failure in failures):
@@ -76,8 +70,12 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
 ):
     # given: two items in review; logging the rise of one of them hits a fault
     UserFactory(reviewer=True, email="rita@example.com")
-    broken = make_review_required(account, bot, category="challenge_required")
-    healthy = make_review_required(AccountFactory(), bot, category="login_failed")
+    broken = WarmupPhaseFactory(
+        account=account, bot=bot, in_review=True, category="challenge_required"
+    )
+    healthy = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+    )
     log_row = review_events._escalation_values
 
     def fault_for_one(phase, level, at):
@@ -184,7 +182,7 @@ def test_unlocking_a_batch_with_a_failing_row_unlocks_the_others_one_at_a_time(
     bot, content_pool, clock, monkeypatch, caplog
 ):
     # given: three accounts whose second phase is due to unlock
-    phases = [make_pending(AccountFactory(), bot) for _ in range(3)]
+    phases = [WarmupPhaseFactory(account=AccountFactory(), bot=bot, pending=True) for _ in range(3)]
     broken = phases[1]
     clock.shift(timedelta(days=3))
 
@@ -210,7 +208,7 @@ def test_assigning_content_to_a_batch_with_a_failing_row_serves_the_others_one_a
     content_pool, clock, monkeypatch, caplog
 ):
     # given: three new accounts whose first phase waits for content from a pool of two items
-    phases = [make_available(AccountFactory()) for _ in range(3)]
+    phases = [WarmupPhaseFactory(account=AccountFactory()) for _ in range(3)]
     broken = phases[1]
 
     # when: assigning fails for the batch because of one row
@@ -242,7 +240,9 @@ def test_expiring_a_batch_of_leases_with_a_failing_row_expires_the_others_one_at
         **settings.WARMUP_RETRY_POLICY,
         FailureCategory.LEASE_EXPIRED: {**expiry, "jitter": 0.0},
     }
-    phases = [make_in_progress(AccountFactory(), bot) for _ in range(3)]
+    phases = [
+        WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_progress=True) for _ in range(3)
+    ]
     broken = phases[1]
     clock.shift(timedelta(hours=1))
 
@@ -273,7 +273,9 @@ def test_escalating_a_batch_with_a_failing_row_raises_the_others_one_at_a_time(
     content_pool, bot, clock, monkeypatch, caplog
 ):
     # given: three items two hours in review (past the first threshold)
-    phases = [make_review_required(AccountFactory(), bot) for _ in range(3)]
+    phases = [
+        WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True) for _ in range(3)
+    ]
     broken = phases[1]
     clock.shift(timedelta(hours=2))
 

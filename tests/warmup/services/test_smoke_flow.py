@@ -1,10 +1,11 @@
-from tests.builders import make_in_progress, make_review_required, reload
+from tests.builders import reload
+from tests.factories import WarmupPhaseFactory
 from warmup.models import PhaseStatus
 from warmup.services.phases import phase_complete
 
 
 def test_an_account_walks_its_first_phase_to_completion(account, bot):
-    phase = make_in_progress(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
 
     phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
 
@@ -15,7 +16,7 @@ def test_an_account_walks_its_first_phase_to_completion(account, bot):
 
 
 def test_a_challenge_goes_straight_to_review(account, bot):
-    phase = make_review_required(account, bot)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
 
     assert phase.review_required_since is not None
     assert phase.review_logs.get().action == "escalated"
