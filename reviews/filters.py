@@ -184,8 +184,15 @@ class ChoiceFilter(Listed, django_filters.ChoiceFilter):
     pass
 
 
+class ChoicesField(django_filters.fields.MultipleChoiceField):
+    """Several choices; an empty one (`?category=`) is no choice, as with one filter."""
+
+    def to_python(self, value):
+        return [one for one in super().to_python(value) if one not in self.empty_values]
+
+
 class MultipleChoiceFilter(Listed, django_filters.MultipleChoiceFilter):
-    pass
+    field_class = ChoicesField
 
 
 class NumberFilter(Listed, django_filters.NumberFilter):

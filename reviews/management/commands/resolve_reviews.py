@@ -72,6 +72,7 @@ SELECTORS = {
     "ids": "ID,ID,...",
 }
 BAD_SELECTION = "--{option}: {error} Nothing was changed."
+EMPTY_SELECTION = "--{option} needs a value (the whole queue is --all). Nothing was changed."
 # A batch that raised rolled back as a whole. Busy or down (config.database): the same run a
 # moment later will most likely go through; anything else will fail the same way until fixed.
 BATCH_FAILED_RETRYABLE = (
@@ -230,8 +231,13 @@ class Command(BaseCommand):
         data = MultiValueDict()
         for name in SELECTORS:
             value = options[name]
-            if value not in (None, []):
-                data.setlist(name, value if isinstance(value, list) else [value])
+            if value in (None, []):
+                continue
+            values = value if isinstance(value, list) else [value]
+            if any(not one.strip() for one in values):
+                option = name.replace("_", "-")
+                raise CommandError(EMPTY_SELECTION.format(option=option), returncode=USAGE)
+            data.setlist(name, values)
         if data.get("ids", "").strip() == "-":
             data["ids"] = ",".join(part for part in re.split(r"[\s,]+", sys.stdin.read()) if part)
         me = get_user_model().objects.filter(username=options["user"]).first()
