@@ -268,22 +268,14 @@ def test_every_edge_writes_the_same_resolution_one_by_one_and_in_bulk(scenario, 
 # --- Undo ----------------------------------------------------------------------------------
 
 BATCH_SAID = re.compile(r"Batch ([0-9a-f-]{36}); to undo it: manage\.py resolve_reviews --undo")
-# What a resolution takes from an item in review and an undo gives back; the rest of the row
-# (when it became available, when to try next) is the resolution's history, left as it is.
-REVIEW_FIELDS = (
-    "status",
-    "review_required_since",
-    "escalation_level",
-    "retry_count",
-    "review_assignee_id",
-    "content_id",
-    "completed_at",
-    "completion_method",
-)
+# An undo puts the whole row back as it was in review, but for when it last changed and, after
+# a resume, when it became available (the resume's time, history an item in review ignores).
+NOT_PUT_BACK = {"updated_at", "available_at"}
 
 
 def review_fields(phase) -> dict:
-    return WarmupPhase.objects.filter(pk=phase.pk).values(*REVIEW_FIELDS).get()
+    row = WarmupPhase.objects.filter(pk=phase.pk).values().get()
+    return {k: v for k, v in row.items() if k not in NOT_PUT_BACK}
 
 
 def next_phase(phase) -> dict:
