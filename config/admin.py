@@ -165,6 +165,7 @@ def confirm_action(
     gone_reason: str = "no longer listed here",
     ask: bool = True,
     many: bool = False,
+    load: Callable | None = None,
 ):
     """Turn `apply(modeladmin, request, obj, data)` (one object, through a service) into an
     admin action with a confirmation page. With `many=True`, `apply(modeladmin, request,
@@ -177,7 +178,8 @@ def confirm_action(
     DomainError from `apply` is reported for that object (in the words of `explain`) and the
     others go on; a selected object the page no longer lists (it changed meanwhile) is
     reported as `gone_reason`. With `ask=False` (a form with nothing to fill in) the action
-    runs at once. Side effects: only those of `apply`.
+    runs at once. `load(queryset)` narrows what is read of the selection before it is applied
+    (the columns `apply` and the summary's names need, say). Side effects: only those of `apply`.
     """
 
     def decorator(apply: Callable) -> Callable:
@@ -187,7 +189,8 @@ def confirm_action(
             confirmed = "confirm" in request.POST or not ask
             form = form_class(request.POST if confirmed else None)
             if form.is_bound and form.is_valid():
-                selected = list(queryset)  # as listed now: applying changes what it holds
+                # As listed now: applying changes what it holds.
+                selected = list(load(queryset) if load else queryset)
                 gone = _gone(modeladmin, request, selected)
                 if many:
                     outcome = apply(modeladmin, request, selected, form.cleaned_data)

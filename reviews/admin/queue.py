@@ -220,7 +220,20 @@ def _bulk_action(name: str):
         gone_reason="no longer in review (resolved by someone else)",
         ask=asks,
         many=bool(spec.method),
+        load=_named_only if spec.method else None,
     )(apply)
+
+
+def _named_only(queryset):
+    """A resolution's selection as `apply_many` and the summary read it: the id and what an
+    item's name shows. The list's joins and plan steps, read for 2,000 items, were a third
+    of the request."""
+    return (
+        queryset.select_related(None)
+        .prefetch_related(None)
+        .select_related("account")
+        .only("order", "phase_type", "account__platform", "account__username")
+    )
 
 
 # --- The queue -----------------------------------------------------------------------------
