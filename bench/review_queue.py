@@ -36,6 +36,7 @@ LIMIT 50
 COUNT_SQL = "SELECT count(*) FROM warmup_warmupphase WHERE status = 'review_required'"
 
 ADMIN = "/admin/reviews/reviewitem/"
+REVIEWER = "bench-reviewer"  # the user of _as_reviewer
 ADMIN_FILTERS = (
     "category=proxy_error",
     "category=held",
@@ -85,7 +86,7 @@ def _as_reviewer():
 
     _static_manifest()
     with transaction.atomic():
-        user = get_user_model().objects.create_user("bench-reviewer", is_staff=True)
+        user = get_user_model().objects.create_user(REVIEWER, is_staff=True)
         user.groups.add(reviewers_group())
         client = Client()
         client.force_login(user)

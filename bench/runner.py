@@ -41,7 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
 # The modules whose @benchmark functions run, in this order.
-MODULES = ("bench.tick", "bench.review_queue", "bench.bulk_resolution")
+MODULES = ("bench.tick", "bench.review_queue", "bench.bulk_resolution", "bench.console_bulk")
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_ACCOUNTS = 500
 
