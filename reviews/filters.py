@@ -27,9 +27,6 @@ from config.text import duration_display
 from reviews.models import ReviewItem
 from warmup.errors import (
     FILTER_ACCOUNT_INVALID,
-    FILTER_ACCOUNT_UNKNOWN,
-    FILTER_BOT_UNKNOWN,
-    FILTER_USER_UNKNOWN,
     FILTER_WAITING_INVALID,
 )
 from warmup.models import Account, AccountStatus, Bot, FailureCategory, PhaseTemplate, Platform
@@ -111,8 +108,14 @@ class WaitingField(TextField):
         return parse_waiting(value)
 
 
+# The id of no row: a name nobody has (a bot, a user, an account) matches nothing, as a search
+# for it would, through the same equality on the phase's own column.
+NO_ROW = 0
+
+
 class AssigneeField(TextField):
-    """`me`, `none`, or a username (a user id is taken too): -> "me", "none" or a user id."""
+    """`me`, `none`, or a username (a user id is taken too): -> "me", "none" or a user id
+    (NO_ROW for a name nobody has)."""
 
     def convert(self, value):
         if value in (ME, NOBODY):
@@ -121,25 +124,21 @@ class AssigneeField(TextField):
         pk = users.filter(username=value).values_list("pk", flat=True).first()
         if pk is None and _numeric_id(value) is not None:
             pk = users.filter(pk=_numeric_id(value)).values_list("pk", flat=True).first()
-        if pk is None:
-            raise invalid(FILTER_USER_UNKNOWN.format(value=value), code="invalid_choice")
-        return pk
+        return NO_ROW if pk is None else pk
 
 
 class BotField(TextField):
-    """A bot's name (its id is taken too) -> the bot's id."""
+    """A bot's name (its id is taken too) -> the bot's id (NO_ROW for a name no bot has)."""
 
     def convert(self, value):
         pk = Bot.objects.filter(name=value).values_list("pk", flat=True).first()
         if pk is None and _numeric_id(value) is not None:
             pk = Bot.objects.filter(pk=_numeric_id(value)).values_list("pk", flat=True).first()
-        if pk is None:
-            raise invalid(FILTER_BOT_UNKNOWN.format(value=value), code="invalid_choice")
-        return pk
+        return NO_ROW if pk is None else pk
 
 
 class AccountField(TextField):
-    """'platform:username' -> the account's id."""
+    """'platform:username' -> the account's id (NO_ROW for an account not enrolled)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, max_length=200, **kwargs)
@@ -154,12 +153,7 @@ class AccountField(TextField):
             )
         account = Account.objects.filter(platform=platform, username=username)
         pk = account.values_list("pk", flat=True).first()
-        if pk is None:
-            raise invalid(
-                FILTER_ACCOUNT_UNKNOWN.format(value=f"{platform}:{username}"),
-                code="invalid_choice",
-            )
-        return pk
+        return NO_ROW if pk is None else pk
 
 
 # --- Filters ---------------------------------------------------------------------------------

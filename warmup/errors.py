@@ -128,10 +128,7 @@ BOT_NAME_TAKEN = "A bot named {name!r} already exists."
 BOT_NOT_FOUND = "No bot named {name!r}."
 # The review queue's filters (reviews.filters): the API, the admin and resolve_reviews say these.
 FILTER_WAITING_INVALID = "{value!r} is not a time in review such as 90m, 4h or 3d."
-FILTER_USER_UNKNOWN = "No user named {value!r}; say me, none or a username."
-FILTER_BOT_UNKNOWN = "No bot named {value!r}."
 FILTER_ACCOUNT_INVALID = "{value!r} is not platform:username (platforms: {platforms})."
-FILTER_ACCOUNT_UNKNOWN = "No account {value}."
 BOT_DEACTIVATED_LEASE_ENDED = (
     "Bot {bot} was deactivated while it held this phase; its lease ended at once."
 )

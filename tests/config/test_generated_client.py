@@ -123,7 +123,7 @@ def test_a_generated_client_lists_reads_and_resolves_a_review_item(generated, co
     )
 
     page = reviews_api["list"].sync(
-        client=as_reviewer, category=models.FailureCategoryEnum.LOGIN_FAILED
+        client=as_reviewer, category=[models.ReviewsListCategoryItem.LOGIN_FAILED]
     )
     assert [row.id for row in page.results] == [item.pk]
     assert page.next_ is None

@@ -25,7 +25,7 @@ from tests.clients import (
     view_only_user,
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.errors import ASSIGNEE_CANNOT_RESOLVE, FILTER_BOT_UNKNOWN
+from warmup.errors import ASSIGNEE_CANNOT_RESOLVE
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.scheduler import tick
 from warmup.services.phases import phase_claim, phase_complete, phase_fail
@@ -215,8 +215,7 @@ def test_filter_by_bot_id_or_name(queue, bot, other_bot, reviewer_api):
     assert ids(reviewer_api.get(REVIEWS, {"bot": other_bot.pk})) == [queue["other_bot"].pk]
     assert ids(reviewer_api.get(REVIEWS, {"bot": other_bot.name})) == [queue["other_bot"].pk]
     assert ids(reviewer_api.get(REVIEWS, {"bot": bot.name})) == mine
-    body = assert_error(reviewer_api.get(REVIEWS, {"bot": "no-such-bot"}), 400, "validation_error")
-    assert body["errors"]["bot"] == [FILTER_BOT_UNKNOWN.format(value="no-such-bot")]
+    assert ids(reviewer_api.get(REVIEWS, {"bot": "no-such-bot"})) == []
 
 
 @pytest.mark.parametrize(
@@ -227,9 +226,7 @@ def test_filter_by_bot_id_or_name(queue, bot, other_bot, reviewer_api):
         ("escalation_level", "high"),
         ("escalation_level", "-1"),
         ("escalation_level", "1.5"),
-        ("assignee", "bob"),
-        ("assignee", "-3"),
-        ("assignee", "9" * 30),
+        ("assignee", "x" * 151),  # longer than any username
         ("waiting", "soon"),
         ("waiting", "-5m"),
         ("waiting", "1.5h"),

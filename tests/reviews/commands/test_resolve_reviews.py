@@ -251,8 +251,6 @@ def test_the_user_must_exist_be_active_and_may_resolve(bot, content_pool, who, m
         ["--action", "explode", "--reason", "other", "--note", "x"],
         ["--action", "resume", "--reason", "other", "--note", "x", "--waiting", "3x"],
         ["--action", "resume", "--reason", "other", "--note", "x", "--category", "gremlins"],
-        ["--action", "resume", "--reason", "other", "--note", "x", "--assignee", "nobody"],
-        ["--action", "resume", "--reason", "other", "--note", "x", "--bot", "no-such-bot"],
         ["--action", "resume", "--reason", "other", "--note", "x", "--ids", "1,abc"],
         ["--action", "resume", "--reason", "other", "--note", "x", "--account", "myspace:bob"],
         ["--action", "resume", "--reason", "other", "--note", "x", "--batch-size", "0"],

@@ -39,7 +39,11 @@ def test_dashboard_and_stats_api_agree_for_the_same_window(history, client, revi
         "by_category": {"login_failed": 1, "action_blocked": 1},
         "by_escalation_level": {"0": 1, "2": 1},
     }
-    assert int(exported[("queue", "", "total")]) == api["queue"]["total"] == page.context["queue_total"]
+    assert (
+        int(exported[("queue", "", "total")])
+        == api["queue"]["total"]
+        == page.context["queue_total"]
+    )
     for category, n in api["queue"]["by_category"].items():
         assert int(exported[("queue.by_category", category, "items")]) == n
     for level, n in api["queue"]["by_escalation_level"].items():
