@@ -35,7 +35,7 @@ from config.text import age_display
 from reviews import analytics, selectors
 from reviews.admin import filters
 from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
-from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
+from reviews.models import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod, ReviewItem
 from reviews.permissions import can_resolve_reviews
 from reviews.resolutions import RESOLUTIONS, resolution_refusal, resolve_many, review_resolve
 from reviews.services import review_assign, review_comment, review_recategorize
@@ -502,9 +502,6 @@ def suggestion(record: list[dict]) -> dict | None:
     """The past resolution to offer first: a resume or a retry that worked at least half the
     time. Never a completion or a skip (they cannot be undone by a bot's next try), and nothing
     when nothing has worked."""
-    # Resume and retry: the resolutions that hand the item back to bots, named once.
-    from reviews.models import AUTOMATED_RESOLUTIONS
-
     for entry in record:  # best first
         if entry["method"] in AUTOMATED_RESOLUTIONS and (entry["success_rate"] or 0) >= 0.5:
             return entry
