@@ -56,7 +56,7 @@ lint: $(VENV)/.installed
 
 ## make mutation: not part of CI. Mutants of the core modules (scripts/mutation.py), each run
 ## against the tests that cover its module; prints the mutants the tests let pass and the score.
-## MUTATION_ARGS="--module warmup/policy.py --limit 20 --jobs 2" narrows it; DATABASE_URL for
+## MUTATION_ARGS="--module warmup/domain/policy.py --limit 20 --jobs 2" narrows it; DATABASE_URL for
 ## PostgreSQL.
 mutation: $(VENV)/.installed
 	$(PY) scripts/mutation.py $(MUTATION_ARGS)

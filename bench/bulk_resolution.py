@@ -47,7 +47,7 @@ FROM moved
 
 def _selected(count: int) -> list[int]:
     """The first `count` items of the queue whose accounts may be resumed."""
-    from reviews.selectors import review_queue
+    from warmup.selectors.queue import review_queue
 
     queue = review_queue().filter(account__status="active")
     return list(queue.values_list("pk", flat=True)[:count])

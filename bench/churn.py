@@ -38,7 +38,7 @@ from bench.hot_path import (
 )
 
 TABLE = "warmup_warmupphase"
-# What `phase_heartbeat` writes (warmup.services.phases).
+# What `phase_heartbeat` writes (warmup.services.bot_work).
 HEARTBEAT_COLUMNS = {"lease_expires_at", "updated_at"}
 # --smoke: cycles, window, and the heartbeat run's leases and beats.
 SMOKE = {"cycles": 20, "window": 10, "leases": 5, "beats": 2}
@@ -49,7 +49,7 @@ def cycles(bots, count: int, *, heartbeat: bool = True) -> list[float]:
     A failure in any thread ends the run (raised again here: a thread's own would be lost)."""
     from django.db import connection
 
-    from warmup.services.phases import phase_claim, phase_complete, phase_heartbeat
+    from warmup.services.bot_work import phase_claim, phase_complete, phase_heartbeat
 
     left = [count]
     lock = threading.Lock()
@@ -96,7 +96,7 @@ def heartbeats_only(bot, leases: int, beats: int) -> dict:
     """Claim `leases` phases, then heartbeat each `beats` times (the churn measured alone)."""
     from django.db import connection
 
-    from warmup.services.phases import phase_claim, phase_complete, phase_heartbeat
+    from warmup.services.bot_work import phase_claim, phase_complete, phase_heartbeat
 
     held = [phase_claim(bot=bot) for _ in range(leases)]
     if None in held:
@@ -191,7 +191,7 @@ def queue_page_ms(repeat: int = 7) -> float:
     count and 50 rows with what they show), through the ORM."""
     import statistics
 
-    from reviews.selectors import review_queue
+    from warmup.selectors.queue import review_queue
 
     def page() -> float:
         started = time.perf_counter()

@@ -73,8 +73,8 @@ def drop_database() -> None:
 
 def seed(count: int, offset: int) -> None:
     from warmup.models import ContentItem, Platform, WarmupPlan
-    from warmup.scheduler import tick
     from warmup.services.accounts import account_enrol
+    from warmup.services.tick import tick
 
     plan = WarmupPlan.objects.get(slug="default")
     if not ContentItem.objects.exists():
@@ -96,8 +96,8 @@ def claims_per_second(claims: int, threads: int) -> float:
     from django.db import connection
 
     from warmup.models import Bot
+    from warmup.services.bot_work import phase_claim
     from warmup.services.bots import bot_create
-    from warmup.services.phases import phase_claim
 
     bots = []
     for _ in range(threads):

@@ -5,10 +5,11 @@ items of the admin's review queue (fewer on a smoke fleet), beside `manage.py re
 The console side is one request through Django's test client, logged in as a reviewer: the POST
 of the confirmation page (`select_across=1` over the queue filtered to those items by
 `?id__in=`, `confirm=yes`, a reason code and a note), the whole of it: middleware, session,
-permissions, the admin's list and selection, `resolve_many` (500 per transaction under one batch
-id) and the summary message. The reference is the command over the same ids (`--ids`), as
-`bench.bulk_resolution` runs it. Each side runs in a transaction that is rolled back (the fleet
-is shared), so both see the same items in review; which goes first alternates between runs.
+permissions, the admin's list and selection, `reviews_resolve_in_batches` (500 per transaction
+under one batch id) and the summary message. The reference is the command over the same ids
+(`--ids`), as `bench.bulk_resolution` runs it. Each side runs in a transaction that is rolled back
+(the fleet is shared), so both see the same items in review; which goes first alternates between
+runs.
 
 The run checks what the console wrote, outside the timing, and fails if it is wrong: one batch
 id on every one of the items' resolution rows, the one the summary names, and `resolve_reviews
@@ -81,7 +82,8 @@ def _check(response, ids: list[int], before: int) -> float:
     from django.contrib.messages import get_messages
     from django.core.management import call_command
 
-    from reviews.models import ReviewAction, ReviewItem, ReviewLog
+    from reviews.models import ReviewItem, ReviewLog
+    from warmup.domain.choices import ReviewAction
     from warmup.models import PhaseStatus
 
     said = " ".join(str(message) for message in get_messages(response.wsgi_request))

@@ -18,8 +18,8 @@ The shape, by account id (so the same size always builds the same fleet):
 History as the services would have left it: one completed attempt per completed phase, a
 failed attempt for every failure (retried ones with their retry count), an open attempt for
 every lease; for each phase in review the ReviewLog row that put it there and one row per
-escalation level it rose, hash-chained by `reviews.chain` (the rows are hashed here in Python
-and written with COPY), so `manage.py check_warmup_integrity` passes on the fleet.
+escalation level it rose, hash-chained by `warmup.lifecycle.chain` (the rows are hashed here in
+Python and written with COPY), so `manage.py check_warmup_integrity` passes on the fleet.
 
 Nothing is due at the moment the fleet was built (`bench_fleet.built_at`): no pending phase has
 come due, no lease has expired, no available phase waits for content, and every item in review
@@ -380,10 +380,11 @@ def _pool(cursor, t0: datetime) -> dict:
 
 def _write_review_log(cursor) -> int:
     """For each item in review: the row that escalated it (by its bot) and one row per level it
-    rose (by the system), chained and hashed as `reviews.events` would, written with COPY."""
+    rose (by the system), chained and hashed as `warmup.lifecycle.review_log` would, written with
+    COPY."""
     from django.conf import settings
 
-    from reviews.chain import CHAIN_START, row_hash
+    from warmup.lifecycle.chain import CHAIN_START, row_hash
 
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
     cursor.execute(REVIEW_ITEMS_SQL)

@@ -1,5 +1,5 @@
 """Bot hot path: claim + complete through the services at K threads beside pgbench running the
-same two statements (`warmup.hot_path`) at the same K, in the same run.
+same two statements (`warmup.services.bot_statements`) at the same K, in the same run.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.hot_path [--accounts 200000] [--threads 4] [--seconds 5]
@@ -36,7 +36,8 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bench import RESULTS
 
 os.environ["DB_STATEMENT_TIMEOUT"] = "0"
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
@@ -44,16 +45,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 DATABASE = "warmup_bench_h"
 SMOKE_SUFFIX = "_bench_h_smoke"
-RESULTS = Path(__file__).resolve().parent / "results"
 # --smoke: cycles per thread (pgbench transactions per client, and service cycles alike).
 SMOKE_CYCLES = 5
 
 
 def pgbench_script() -> str:
-    """One cycle as pgbench runs it: the two statements of `warmup.hot_path`, each committed
-    on its own as the services do, their parameters written as the values the services pass
-    (the lease token made by the database)."""
-    from warmup import hot_path
+    """One cycle as pgbench runs it: the two statements of `warmup.services.bot_statements`, each
+    committed on its own as the services do, their parameters written as the values the services
+    pass (the lease token made by the database)."""
+    from warmup.services import bot_statements as hot_path
 
     common = {"now": "now()", "bot": ":bot"}
     claim = hot_path.CLAIM_STATEMENTS[()]  # no narrowing
@@ -158,7 +158,7 @@ def run_services(bots, *, seconds: int, count: int | None = None) -> tuple[float
     services for `seconds` (or `count` cycles each); and every claim's latency in ms."""
     from django.db import connection
 
-    from warmup.services.phases import phase_claim, phase_complete
+    from warmup.services.bot_work import phase_claim, phase_complete
 
     def cycle(bot) -> float:
         started = time.perf_counter()

@@ -28,7 +28,7 @@ import time
 
 import psycopg
 
-from bench.hot_path import RESULTS
+from bench import RESULTS
 
 DATABASE = "warmup_bench_h_peers"
 TASKS_DATABASE = "warmup_bench_h_tasks"

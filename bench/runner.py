@@ -33,7 +33,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+
+from bench import RESULTS
 
 os.environ.setdefault("DB_STATEMENT_TIMEOUT", "0")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
@@ -42,7 +43,6 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
 # The modules whose @benchmark functions run, in this order.
 MODULES = ("bench.tick", "bench.review_queue", "bench.bulk_resolution", "bench.console_bulk")
-RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_ACCOUNTS = 500
 
 

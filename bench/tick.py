@@ -70,7 +70,7 @@ def _tick(ctx: Context, *, due: int) -> tuple[float, int]:
     made due first; everything rolled back."""
     from django.db import connection, transaction
 
-    from warmup.scheduler import tick
+    from warmup.services.tick import tick
 
     statements = []
 

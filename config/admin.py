@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from config.text import plural
-from warmup.errors import DomainError
+from warmup.domain.errors import DomainError
 
 CONFIRM_TEMPLATE = "admin/confirm_action.html"
 LISTED_IN_SUMMARY = 10  # names in the summary message before "and N more"

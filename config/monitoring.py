@@ -4,8 +4,9 @@ database on each scrape.
 The gauges are computed per scrape by a custom collector, not set by the code, so every server
 process answers the same and no gauge outlives a restart. Two queries, each served by the
 partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
-size of the phases table. The review queue's depth is `reviews.analytics.queue_depth_rows`, the
-same count the review API's stats, the dashboard and the report show.
+size of the phases table. The review queue's depth is
+`warmup.selectors.analytics.queue_depth_rows`, the same count the review API's stats, the dashboard
+and the report show.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from config import metrics
-from reviews.analytics import queue_depth_rows
 from warmup.models import PhaseStatus, WarmupPhase
+from warmup.selectors.analytics import queue_depth_rows
 
 S = PhaseStatus
 

@@ -204,7 +204,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", default="10"))
 
 # Every record, Django's request errors (with their tracebacks) and one line per status change
-# (warmup/state.py) included, to standard error in LOG_FORMAT: see config/logs.py.
+# (warmup/lifecycle/state.py) included, to standard error in LOG_FORMAT: see config/logs.py.
 LOG_FORMAT = env_str("LOG_FORMAT", default=default_format()).strip().lower()
 try:
     LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", default="INFO"))

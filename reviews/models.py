@@ -1,8 +1,8 @@
 """The review side: the append-only ReviewLog and the review queue's proxy model.
 
-ReviewLog rows are created only by `reviews.events`; the model, its queryset and (on
+ReviewLog rows are created only by `warmup.lifecycle.review_log`; the model, its queryset and (on
 PostgreSQL) a database trigger all refuse to change or delete one, and each row is chained to
-the one before it by a hash (`reviews.chain`), so a change made past all of them shows.
+the one before it by a hash (`warmup.lifecycle.chain`), so a change made past all of them shows.
 """
 
 from django.conf import settings
@@ -10,70 +10,13 @@ from django.db import models
 from django.db.models import Q
 
 from reviews.permissions import MANAGE_ACCOUNTS_CODENAME, RESOLVE_CODENAME
+from warmup.domain.choices import (
+    ActorType,
+    ReasonCode,
+    ResolutionMethod,
+    ReviewAction,
+)
 from warmup.models import FailureCategory, PhaseStatus, WarmupPhase
-
-
-class ReviewAction(models.TextChoices):
-    ESCALATED = "escalated", "Escalated to review"
-    HELD = "held", "Held for review"
-    ASSIGNED = "assigned", "Assigned"
-    UNASSIGNED = "unassigned", "Unassigned"
-    COMMENTED = "commented", "Commented"
-    RECATEGORIZED = "recategorized", "Recategorised"
-    RESUMED = "resumed", "Resumed automation"
-    RETRIED = "retried", "Retried now"
-    COMPLETED = "completed", "Completed by hand"
-    SKIPPED = "skipped", "Skipped"
-    ESCALATION_RAISED = "escalation_raised", "Escalation level raised"
-    ACCOUNT_SUSPENDED = "account_suspended", "Account suspended"
-    ACCOUNT_PAUSED = "account_paused", "Account paused"
-    ACCOUNT_REACTIVATED = "account_reactivated", "Account reactivated"
-    RESOLUTION_UNDONE = "resolution_undone", "Resolution undone"
-
-
-# The actions whose row moves a phase into review: a failure escalated, a hold, the undo of a
-# bulk resolution (resolve_reviews --undo puts its items back). The analytics count these as
-# entering review (and a resume or retry followed by one as one that did not work); the
-# integrity check wants one behind every phase in review.
-ENTERS_REVIEW = (ReviewAction.ESCALATED, ReviewAction.HELD, ReviewAction.RESOLUTION_UNDONE)
-
-
-class ResolutionMethod(models.TextChoices):
-    RESUME = "resume", "Resume automation"
-    RETRY = "retry", "Retry now"
-    COMPLETE = "complete", "Mark completed"
-    SKIP = "skip", "Skip"
-
-
-# The resolutions that hand the item back to bots with a fresh retry budget (retry_count 0):
-# they worked when a bot then completed the phase without it entering review again. Complete
-# and skip are done by hand and have no such outcome.
-AUTOMATED_RESOLUTIONS = (ResolutionMethod.RESUME, ResolutionMethod.RETRY)
-
-
-RESOLUTION_ACTIONS = {
-    ResolutionMethod.RESUME: ReviewAction.RESUMED,
-    ResolutionMethod.RETRY: ReviewAction.RETRIED,
-    ResolutionMethod.COMPLETE: ReviewAction.COMPLETED,
-    ResolutionMethod.SKIP: ReviewAction.SKIPPED,
-}
-
-
-class ReasonCode(models.TextChoices):
-    FIXED_CREDENTIALS = "fixed_credentials", "Fixed credentials"
-    SOLVED_CHALLENGE = "solved_challenge", "Solved challenge"
-    REPLACED_PROXY = "replaced_proxy", "Replaced proxy"
-    REPLACED_CONTENT = "replaced_content", "Replaced content"
-    WAITED_OUT_LIMIT = "waited_out_limit", "Waited out limit"
-    FALSE_ALARM = "false_alarm", "False alarm"
-    ACCOUNT_LOST = "account_lost", "Account lost"
-    OTHER = "other", "Other"
-
-
-class ActorType(models.TextChoices):
-    USER = "user", "User"
-    BOT = "bot", "Bot"
-    SYSTEM = "system", "System"
 
 
 class AppendOnlyError(Exception):
@@ -128,8 +71,8 @@ class ReviewLog(models.Model):
     created_at = models.DateTimeField(db_index=True)
     # The bulk run (`manage.py resolve_reviews`) that wrote the row; `--undo BATCH` finds it.
     batch = models.UUIDField(null=True, blank=True, db_index=True)
-    # The tamper-evident chain (see reviews.chain): a SHA-256 over the row's content and the
-    # hash of the row before it in its phase's chain (or its account's, for rows without one).
+    # The tamper-evident chain (see warmup.lifecycle.chain): a SHA-256 over the row's content and
+    # the hash of the row before it in its phase's chain (or its account's, for rows without one).
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False)
 

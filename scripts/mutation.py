@@ -15,7 +15,7 @@ drops a keyword argument or a filter condition, the mistakes that matter most he
 `skip_locked=True`, a query that no longer filters); mutatest is no longer maintained.
 
     make mutation                                   # every module, SQLite
-    .venv/bin/python scripts/mutation.py --module warmup/policy.py --limit 40 --jobs 2
+    .venv/bin/python scripts/mutation.py --module warmup/domain/policy.py --limit 40 --jobs 2
     DATABASE_URL=postgresql://... make mutation     # the PostgreSQL-only tests count too
 
 By default the committed HEAD is mutated (half-done work in the tree cannot fail the baseline);
@@ -44,32 +44,36 @@ ROOT = Path(__file__).resolve().parent.parent
 # Each core module and the test files that cover it, the fastest and most direct first (-x
 # stops at the first failure, so a mutant is usually killed by the first file).
 MODULES: dict[str, list[str]] = {
-    "warmup/state.py": [
-        "tests/warmup/test_transitions.py",
-        "tests/warmup/test_account_transitions.py",
+    "warmup/lifecycle/state.py": [
+        "tests/warmup/lifecycle/test_state.py",
+        "tests/warmup/lifecycle/test_account_state.py",
         "tests/warmup/test_constraints.py",
         "tests/warmup/services",
     ],
-    "warmup/policy.py": [
-        "tests/warmup/test_policy.py",
+    "warmup/domain/policy.py": [
+        "tests/warmup/domain/test_policy.py",
         "tests/warmup/test_template_overrides.py",
         "tests/warmup/test_template_bounds.py",
     ],
-    "warmup/services/phases.py": [
+    "warmup/services/bot_work.py": [
         "tests/warmup/services",
         "tests/warmup/api/test_bot_api.py",
-        "tests/warmup/test_transitions.py",
+        "tests/warmup/lifecycle/test_state.py",
     ],
-    "warmup/services/scheduling.py": [
+    "warmup/services/progression.py": [
         "tests/warmup/services",
         "tests/warmup/commands/test_warmup_tick.py",
     ],
-    "reviews/services.py": [
-        "tests/reviews/services/test_review_services.py",
+    "warmup/services/review.py": [
+        "tests/warmup/services/test_review.py",
         "tests/reviews/api/test_review_api.py",
         "tests/reviews/admin/test_queue.py",
     ],
-    "reviews/batches.py": ["tests/reviews/commands/test_resolve_reviews.py"],
+    "warmup/services/resolutions.py": [
+        "tests/warmup/services/test_resolutions.py",
+        "tests/reviews/test_resolution_edges.py",
+        "tests/reviews/commands/test_resolve_reviews.py",
+    ],
 }
 
 COMPARISONS = {

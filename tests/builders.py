@@ -2,7 +2,7 @@
 A phase in a given status comes from tests/factories.py: `WarmupPhaseFactory(in_review=True)`."""
 
 from warmup.models import WarmupPhase
-from warmup.services.phases import phase_fail
+from warmup.services.bot_work import phase_fail
 
 # The phase types of the default plan that take content.
 CONTENT_TYPES = ["profile_bio", "avatar", "first_post", "first_story"]

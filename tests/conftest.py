@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
     WarmupPhaseFactory,
 )
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
 from warmup.models import WarmupPhase, WarmupPlan
 
 requires_postgres = pytest.mark.skipif(
@@ -156,3 +156,7 @@ def default_plan(transactional_db):
     when it is there)."""
     import_module("warmup.migrations.0002_default_plan").install_default_plan(apps, None)
     return WarmupPlan.objects.get(slug="default")
+
+
+# A history of resolutions over days (the dashboard, the stats API and the report read it).
+from tests.history import history  # noqa: E402,F401

@@ -8,10 +8,10 @@ from django.contrib.auth import get_user_model
 from reviews.permissions import review_leads_group, reviewers_group
 from tests.builders import CONTENT_TYPES, fail, first_phase, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
-from warmup.scheduler import tick
 from warmup.services.accounts import account_enrol
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
 from warmup.services.bots import hash_token
-from warmup.services.phases import phase_claim, phase_complete, phase_fail
+from warmup.services.tick import tick
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -17,8 +17,8 @@ from config.admin import (
     confirm_action,
 )
 from config.text import age_display, plural
-from warmup.actors import Actor
-from warmup.errors import InvalidInput
+from warmup.domain.actors import Actor
+from warmup.domain.errors import InvalidInput
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,

@@ -1,7 +1,7 @@
 """Warmup domain: accounts, plans, phases, attempts, content and bots.
 
-Nothing here changes a phase's status: `warmup.state.apply_transition` is the only writer of
-`WarmupPhase.status` (services call it). Integrity rules live in the database as constraints,
+Nothing here changes a phase's status: `warmup.lifecycle.state.apply_transition` is the only writer
+of `WarmupPhase.status` (services call it). Integrity rules live in the database as constraints,
 so a bug anywhere else cannot store an inconsistent phase.
 """
 
@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from warmup.choices import (
+from warmup.domain.choices import (
     ACTIVE_STATUSES,
     AccountStatus,
     AttemptOutcome,
@@ -23,7 +23,7 @@ from warmup.choices import (
     PhaseStatus,
     Platform,
 )
-from warmup.policy import validate_overrides
+from warmup.domain.policy import validate_overrides
 
 # --- Plans ---------------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ class WarmupPhase(models.Model):
     # The account's platform, copied at enrolment (an account keeps its platform for life), so
     # the review queue filters on it with an index of the phases, not a join to every account.
     platform = models.CharField(max_length=20, choices=Platform.choices, editable=False)
-    # Written only by warmup.state.apply_transition.
+    # Written only by warmup.lifecycle.state.apply_transition.
     status = models.CharField(
         max_length=20, choices=PhaseStatus.choices, default=PhaseStatus.PENDING
     )
@@ -367,8 +367,9 @@ class WarmupPhase(models.Model):
         return f"{self.account} #{self.order} {self.phase_type} [{self.status}]"
 
     def save(self, *args, **kwargs):
-        # Status changes go through warmup.state; a plain save() of an existing phase must not
-        # write the column, so a stale instance cannot overwrite a transition made elsewhere.
+        # Status changes go through warmup.lifecycle.state; a plain save() of an existing phase
+        # must not write the column, so a stale instance cannot overwrite a transition made
+        # elsewhere.
         if self.pk is not None and not self._state.adding and "update_fields" not in kwargs:
             fields = [f.name for f in self._meta.concrete_fields if f.name not in ("id", "status")]
             kwargs["update_fields"] = fields

@@ -1,7 +1,7 @@
 """API errors, for both APIs: every error is JSON `{"code": ..., "detail": ...}` with a
 stable code.
 
-One exception handler maps domain errors (warmup.errors) and DRF's own exceptions; the JSON
+One exception handler maps domain errors (warmup.domain.errors) and DRF's own exceptions; the JSON
 404/500 handlers cover what happens outside a DRF view under /api/; ErrorSerializer and
 `error_responses` describe the shape in the schema.
 """
@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config import database
-from warmup.errors import DomainError
+from warmup.domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

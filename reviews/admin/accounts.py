@@ -16,12 +16,12 @@ from django.utils.html import format_html
 from config.admin import ReadOnlyInline, RefuseUnpermittedActions, confirm_action
 from reviews.models import ReviewLog
 from reviews.permissions import can_manage_accounts, can_resolve_reviews
-from reviews.services import review_hold_account
-from warmup.actors import Actor
 from warmup.admin import AccountAdmin
-from warmup.errors import DomainError, InvalidTransition
+from warmup.domain.actors import Actor
+from warmup.domain.errors import DomainError, InvalidTransition
 from warmup.models import ACTIVE_STATUSES, Account, PhaseStatus, WarmupPhase
 from warmup.services.accounts import account_pause, account_reactivate
+from warmup.services.review import review_hold_account
 
 
 class AccountStatusNoteForm(forms.Form):

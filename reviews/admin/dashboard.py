@@ -1,6 +1,6 @@
 """The review dashboard: one admin page where reviewers and operators see the queue now, the flow
 in and out of review per day, how long items wait, which resolutions work and where escalations
-come from. Every number comes from `reviews.analytics` (as the review API's stats do).
+come from. Every number comes from `warmup.selectors.analytics` (as the review API's stats do).
 
 URL `/admin/reviews/dashboard/` (name `reviews-dashboard`, wired in `config.urls` through
 `admin.site.admin_view`), for staff users who may view the review queue; others get 403.
@@ -34,11 +34,11 @@ from pygal.etree import etree
 from pygal.style import Style
 
 from config.text import duration_display, write_csv
-from reviews import analytics
-from reviews.filters import escalation_label
-from reviews.models import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
 from reviews.permissions import can_view_reviews
+from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
 from warmup.models import FailureCategory, Platform
+from warmup.selectors import analytics
+from warmup.selectors.filters import escalation_label
 
 TEMPLATE = "admin/reviews/dashboard.html"
 DEFAULT_DAYS = 14

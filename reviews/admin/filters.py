@@ -1,10 +1,11 @@
 """The review queue's list filters in the admin, built from the queue's FilterSet
-(`reviews.filters.ReviewQueueFilter`): each takes its parameter, title and choices from one of
-its filters and narrows the list through the FilterSet itself, so the admin, the review API and
-resolve_reviews take the same values and select the same items. A filter added there with
+(`warmup.selectors.filters.ReviewQueueFilter`): each takes its parameter, title and choices from
+one of its filters and narrows the list through the FilterSet itself, so the admin, the review API
+and resolve_reviews take the same values and select the same items. A filter added there with
 choices appears here.
 
-A value that is not valid (a typo, junk in the URL) filters nothing rather than failing.
+A value that is not valid, or names a bot or user nobody has (a typo, junk in the URL), filters
+nothing rather than failing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import QueryDict
 
-from reviews.filters import Lookups, ReviewQueueFilter
+from warmup.selectors.filters import NO_ROW, Lookups, ReviewQueueFilter
 
 
 def queue_list_filter(name: str, title: str, choices: Lookups) -> type[admin.SimpleListFilter]:
@@ -32,7 +33,9 @@ def queue_list_filter(name: str, title: str, choices: Lookups) -> type[admin.Sim
             data = QueryDict(mutable=True)
             data.setlist(name, [value])
             selection = ReviewQueueFilter(data, queryset=queryset, request=request)
-            return selection.qs if selection.is_valid() else queryset
+            if not selection.is_valid() or selection.form.cleaned_data.get(name) == NO_ROW:
+                return queryset  # junk, or a name nobody has: the admin's choices never give it
+            return selection.qs
 
     QueueListFilter.title = title
     QueueListFilter.__name__ = "".join(part.title() for part in name.split("_")) + "ListFilter"

@@ -3,7 +3,7 @@ and a note to recategorise, a note to comment. The services enforce the same rul
 
 from django import forms
 
-from reviews.models import ReasonCode
+from warmup.domain.choices import ReasonCode
 from warmup.models import FailureCategory
 
 NOTE_HELP = "What you did, for the next reviewer: it is written to the item's review log."

@@ -1,5 +1,5 @@
 """The ReviewLog in the admin: every intervention, newest first, read-only (the log is
-append-only, written by reviews.events alone)."""
+append-only, written by warmup.lifecycle.review_log alone)."""
 
 from django.contrib import admin
 from django.urls import reverse
@@ -10,7 +10,8 @@ from django.utils.text import Truncator
 
 from config.admin import ReadOnlyAdmin
 from config.text import duration_display
-from reviews.models import ReviewAction, ReviewLog
+from reviews.models import ReviewLog
+from warmup.domain.choices import ReviewAction
 
 
 @admin.register(ReviewLog)

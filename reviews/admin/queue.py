@@ -32,17 +32,23 @@ from config.admin import (
     confirm_action,
 )
 from config.text import age_display
-from reviews import analytics, selectors
 from reviews.admin import filters
 from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
-from reviews.models import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod, ReviewItem
+from reviews.models import ReviewItem
 from reviews.permissions import can_resolve_reviews
-from reviews.resolutions import RESOLUTIONS, resolution_refusal, resolve_many, review_resolve
-from reviews.services import review_assign, review_comment, review_recategorize
-from warmup.actors import Actor
-from warmup.errors import DomainError, NotClaimable, Refusal, refusal_words
+from warmup.domain.actors import Actor
+from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
+from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_words
+from warmup.domain.policy import policy_for
 from warmup.models import PhaseStatus
-from warmup.policy import policy_for
+from warmup.selectors import analytics, queue
+from warmup.services.resolutions import (
+    RESOLUTIONS,
+    resolution_refusal,
+    review_resolve,
+    reviews_resolve_in_batches,
+)
+from warmup.services.review import review_assign, review_comment, review_recategorize
 
 LEVEL_COLOURS = {0: "#4b5563", 1: "#a16207", 2: "#c2410c", 3: "#991b1b"}
 
@@ -84,9 +90,9 @@ class QueueAction:
         self.run(phase_id, Actor.for_user(request.user), data)
 
     def apply_many(self, request, items: list, data: dict) -> Outcome:
-        """A resolution of the whole selection: one batch (`resolve_many`), so it is written
-        set-based and can be undone by its batch id."""
-        result = resolve_many(
+        """A resolution of the whole selection: one batch (`reviews_resolve_in_batches`), so it is
+        written set-based and can be undone by its batch id."""
+        result = reviews_resolve_in_batches(
             phase_ids=[item.pk for item in items],
             method=self.method,
             reason_code=data["reason_code"],
@@ -286,12 +292,12 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         "last_bot",
     )
     list_display_links = ("account",)
-    list_filter = filters.queue_list_filters()  # one per filter of reviews.filters
+    list_filter = filters.queue_list_filters()  # one per filter of warmup.selectors.filters
     search_fields = ("account__username", "last_failure_reason")
     search_help_text = "Username or failure reason"
     list_per_page = 50
     show_full_result_count = False  # one COUNT of the queue, not a second one of all phases
-    ordering = selectors.QUEUE_ORDER
+    ordering = queue.QUEUE_ORDER
     actions = [_bulk_action(name) for name in BULK]
     change_form_template = "admin/reviews/reviewitem/item.html"
 
@@ -299,7 +305,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         # The same queue, in the same order, as the review API. The plan steps (a handful of
         # rows) come in a query of their own: joined as a sixth table, they cost PostgreSQL
         # 4-5 ms of planning for every page at a million phases, the query for them 0.3 ms.
-        return selectors.review_queue(with_step=False).prefetch_related("template")
+        return queue.review_queue(with_step=False).prefetch_related("template")
 
     def get_object(self, request, object_id, from_field=None):
         # Any phase opens, in review or not: a link to a resolved item (from a notification or
@@ -309,7 +315,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         # Read once per request: the item page asks for it, then Django's change view again.
         cached = getattr(request, "review_item", None)
         if cached is None or cached.pk != int(object_id):
-            cached = selectors.review_item_with_history(phase_id=int(object_id))
+            cached = queue.review_item_with_history(phase_id=int(object_id))
             request.review_item = cached
         return cached
 

@@ -1,10 +1,10 @@
 """Review API shapes. Input serializers check shape; reason codes, notes and transitions are
-enforced by reviews.services (so the admin and commands get the same rules)."""
+enforced by warmup.services.review (so the admin and commands get the same rules)."""
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from reviews.models import ReasonCode, ResolutionMethod, ReviewItem, ReviewLog
+from reviews.models import ReviewItem, ReviewLog
 from warmup.api.serializers import (
     AccountRefSerializer,
     ContentSerializer,
@@ -14,6 +14,7 @@ from warmup.api.serializers import (
     OptionalChoiceField,
     last_failure,
 )
+from warmup.domain.choices import ReasonCode, ResolutionMethod
 from warmup.models import (
     Account,
     AccountStatus,

@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 
 from config.api.errors import error_responses
 from config.api.throttling import LimitFailedAuthentication
-from reviews import analytics, resolutions, selectors, services
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
 from reviews.api.serializers import (
@@ -29,10 +28,12 @@ from reviews.api.serializers import (
     StatsSerializer,
 )
 from reviews.api.throttling import ReviewRateThrottle
-from reviews.filters import ReviewQueueFilter
-from warmup.actors import Actor
-from warmup.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
+from warmup.domain.actors import Actor
+from warmup.domain.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
 from warmup.models import Account
+from warmup.selectors import analytics, queue
+from warmup.selectors.filters import ReviewQueueFilter
+from warmup.services import resolutions, review
 from warmup.services.accounts import account_pause, account_reactivate
 
 ERRORS = {
@@ -89,7 +90,7 @@ class ReviewAPIView(LimitFailedAuthentication, APIView):
         return serializer.validated_data
 
     def item_response(self, phase_id: int):
-        phase = selectors.review_item_with_history(phase_id=phase_id)
+        phase = queue.review_item_with_history(phase_id=phase_id)
         return Response(ReviewItemSerializer(phase, context={"now": timezone.now()}).data)
 
 
@@ -103,7 +104,7 @@ class ReviewQueueView(LimitFailedAuthentication, generics.ListAPIView):
     filterset_class = ReviewQueueFilter
 
     def get_queryset(self):
-        return selectors.review_queue(with_step=False)  # the answer shows no plan step
+        return queue.review_queue(with_step=False)  # the answer shows no plan step
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
@@ -129,7 +130,7 @@ class ReviewItemView(ReviewAPIView):
         responses={200: ReviewItemDetailSerializer, **_errors(*READ_ERRORS, 404)},
     )
     def get(self, request, phase_id: int):
-        phase = selectors.review_item_with_history(phase_id=phase_id)
+        phase = queue.review_item_with_history(phase_id=phase_id)
         if phase is None:
             raise NotFound(PHASE_NOT_FOUND.format(phase_id=phase_id))
         return Response(ReviewItemDetailSerializer(phase, context={"now": timezone.now()}).data)
@@ -166,7 +167,7 @@ class AssignView(ReviewAPIView):
     def post(self, request, phase_id: int):
         data = self.validated(AssignInput)
         assignee = data["user"] if "user" in data else request.user
-        services.review_assign(phase_id=phase_id, assignee=assignee, actor=self.actor)
+        review.review_assign(phase_id=phase_id, assignee=assignee, actor=self.actor)
         return self.item_response(phase_id)
 
 
@@ -180,7 +181,7 @@ class CommentView(ReviewAPIView):
     )
     def post(self, request, phase_id: int):
         data = self.validated(NoteInput)
-        services.review_comment(phase_id=phase_id, note=data["note"], actor=self.actor)
+        review.review_comment(phase_id=phase_id, note=data["note"], actor=self.actor)
         return self.item_response(phase_id)
 
 
@@ -194,7 +195,7 @@ class RecategorizeView(ReviewAPIView):
     )
     def post(self, request, phase_id: int):
         data = self.validated(RecategorizeInput)
-        services.review_recategorize(
+        review.review_recategorize(
             phase_id=phase_id, category=data["category"], note=data["note"], actor=self.actor
         )
         return self.item_response(phase_id)
@@ -210,7 +211,7 @@ class HoldView(ReviewAPIView):
     )
     def post(self, request):
         data = self.validated(HoldInput)
-        services.review_hold(phase_id=data["phase"], note=data["note"], actor=self.actor)
+        review.review_hold(phase_id=data["phase"], note=data["note"], actor=self.actor)
         return self.item_response(data["phase"])
 
 

@@ -1,5 +1,5 @@
 """The ReviewLog hash chain: `previous_hash` and `hash` on every row, an index on (phase, id),
-and the chains filled for the rows already there (see reviews.chain).
+and the chains filled for the rows already there (see warmup.lifecycle.chain).
 
 On PostgreSQL the append-only trigger refuses UPDATE, so the fill turns it off and on again
 around itself, in this migration's transaction (only the table's owner, who runs migrations,
@@ -8,7 +8,7 @@ may; a rolled-back migration leaves the trigger as it was). SQLite has no trigge
 
 from django.db import migrations, models
 
-from reviews.chain import CHAIN_START, CHAINED_FIELDS, chain_of, row_hash
+from warmup.lifecycle.chain import CHAIN_START, CHAINED_FIELDS, chain_of, row_hash
 
 TRIGGER = "reviews_reviewlog_no_update_delete"
 CHUNK = 2000

@@ -5,9 +5,9 @@ from django import template
 from django.urls import reverse
 
 from config.text import duration_display
-from reviews.analytics import queue_depth
-from reviews.filters import escalation_choices, escalation_label
-from reviews.selectors import review_queue
+from warmup.selectors.analytics import queue_depth
+from warmup.selectors.filters import escalation_choices, escalation_label
+from warmup.selectors.queue import review_queue
 
 register = template.Library()
 

@@ -19,13 +19,13 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.logs import formatter
-from reviews.resolutions import review_resume
 from tests.builders import fail, first_phase, reload
 from tests.clients import CLAIM, report, review_url
 from tests.factories import UserFactory
 from warmup.models import PhaseStatus
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim
+from warmup.services.bot_work import phase_claim
+from warmup.services.resolutions import review_resume
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 
@@ -200,7 +200,7 @@ def test_the_keyvalue_format_writes_the_move_on_one_line(
     assert "\n" not in line
     assert line.split(" ")[1:4] == [
         "level=info",
-        "logger=warmup.state",
+        "logger=warmup.lifecycle.state",
         "event=phase_status_changed",
     ]
     assert f"phase={phase.pk} account={account.pk} from=content_assigned to=in_progress" in line

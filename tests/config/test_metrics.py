@@ -12,16 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.monitoring import NOT_AUTHENTICATED, WRONG_TOKEN, phase_counts
-from reviews import analytics
-from reviews.analytics import queue_depth_rows
-from reviews.resolutions import review_resume
-from reviews.services import review_hold
 from tests.builders import fail
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, new_item_in_review
 from warmup.models import ACTIVE_STATUSES, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete
+from warmup.selectors import analytics
+from warmup.selectors.analytics import queue_depth_rows
+from warmup.services.bot_work import phase_claim, phase_complete
+from warmup.services.resolutions import review_resume
+from warmup.services.review import review_hold
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from django.core import mail
 from django.db import connection
 
 from config.api.errors import DATABASE_UNAVAILABLE
-from reviews.models import ReviewAction, ReviewLog
+from reviews.models import ReviewLog
 from tests.builders import fail, reload, stored
 from tests.clients import HOLD, assert_error, bot_client, phase_url, review_url, user_client
 from tests.conftest import requires_postgres
@@ -35,6 +35,7 @@ from tests.factories import AccountFactory, BotFactory, ContentItemFactory, User
 from tests.integrity import assert_integrity
 from tests.reliability.conftest import SERVER_APP_NAME, quick_plan
 from tests.warmup.services.test_concurrency import THREAD_TIMEOUT, run_together
+from warmup.domain.choices import ReviewAction
 from warmup.models import (
     AttemptOutcome,
     CompletionMethod,
@@ -43,8 +44,8 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim
+from warmup.services.bot_work import phase_claim
+from warmup.services.tick import tick
 
 S = PhaseStatus
 ROUNDS = 8
@@ -268,7 +269,7 @@ def test_a_hung_mail_server_and_webhook_hold_the_tick_no_longer_than_their_timeo
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", silent_server, 1
     settings.WARMUP_ESCALATION_WEBHOOK_URL = f"http://127.0.0.1:{silent_server}/hook"
-    monkeypatch.setattr("reviews.notifications.WEBHOOK_TIMEOUT_SECONDS", 1)
+    monkeypatch.setattr("warmup.services.notifications.WEBHOOK_TIMEOUT_SECONDS", 1)
     UserFactory(reviewer=True, email="rita@example.com")
     bot = BotFactory()
     [phase] = in_progress_phases(1, bot)

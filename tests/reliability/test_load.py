@@ -25,15 +25,13 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from reviews.models import ReasonCode
-from reviews.resolutions import review_resolve
-from reviews.services import review_hold
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, UserFactory
 from tests.integrity import assert_integrity
 from tests.reliability.conftest import quick_plan
-from warmup.actors import Actor
-from warmup.errors import DomainError
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReasonCode
+from warmup.domain.errors import DomainError
 from warmup.models import (
     AccountStatus,
     AttemptOutcome,
@@ -43,9 +41,11 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.scheduler import tick
 from warmup.services.accounts import account_reactivate
-from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.resolutions import review_resolve
+from warmup.services.review import review_hold
+from warmup.services.tick import tick
 
 pytestmark = [pytest.mark.slow, requires_postgres, pytest.mark.django_db(transaction=True)]
 

@@ -29,7 +29,6 @@ from rest_framework.test import APIClient
 
 from reviews.admin.queue import ACTIONS as ITEM_PAGE_ACTIONS
 from reviews.models import ReviewItem, ReviewLog
-from reviews.services import review_assign
 from tests.clients import (
     HOLD,
     REVIEWS,
@@ -42,9 +41,10 @@ from tests.clients import (
     view_only_user,
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
 from warmup.models import Account, Bot, WarmupPhase
 from warmup.services.accounts import account_pause
+from warmup.services.review import review_assign
 
 pytestmark = pytest.mark.django_db
 

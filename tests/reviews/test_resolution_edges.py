@@ -1,5 +1,5 @@
-"""Every edge resolves through one path (reviews.resolutions): the same items resolved one by
-one (the item page, the review API, resolve_reviews with one id) and in bulk (the queue's bulk
+"""Every edge resolves through one path (warmup.services.resolutions): the same items resolved one
+by one (the item page, the review API, resolve_reviews with one id) and in bulk (the queue's bulk
 action, on a selection or across the queue; resolve_reviews with all the ids) write the same
 columns and the same review log, refuse the same items, and can be undone by their batch id."""
 
@@ -19,15 +19,16 @@ from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
-from reviews.models import RESOLUTION_ACTIONS, ReviewItem, ReviewLog
-from reviews.resolutions import review_skip
-from reviews.services import review_assign, review_hold
+from reviews.models import ReviewItem, ReviewLog
 from tests.builders import fail, first_phase, reload
 from tests.clients import changelist, review_url, user_client
 from tests.factories import FIRST_STEP, AccountFactory, UserFactory, new_item_in_review
+from warmup.domain.choices import RESOLUTION_ACTIONS
 from warmup.models import Account, AccountStatus, PhaseAttempt, PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim
+from warmup.services.bot_work import phase_claim
+from warmup.services.resolutions import review_skip
+from warmup.services.review import review_assign, review_hold
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 
 from tests.factories import WarmupPhaseFactory
 from warmup.models import MAX_LEASE, MAX_STEP_DELAY, PhaseTemplate, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_heartbeat
+from warmup.services.bot_work import phase_claim, phase_heartbeat
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 

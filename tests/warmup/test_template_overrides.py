@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
+from warmup.domain.policy import MAX_DELAY_SECONDS, policy_for
 from warmup.models import PhaseTemplate
-from warmup.policy import MAX_DELAY_SECONDS, policy_for
 
 
 def template_with(overrides) -> PhaseTemplate:

@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 
 from config.api.errors import error_responses
 from config.api.throttling import LimitFailedAuthentication
-from warmup import selectors
 from warmup.api.authentication import BotTokenAuthentication
 from warmup.api.permissions import IsBot
 from warmup.api.serializers import (
@@ -26,7 +25,8 @@ from warmup.api.serializers import (
     LeaseInput,
 )
 from warmup.api.throttling import BotRateThrottle
-from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.selectors import bots as bot_reads
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
 
 ERRORS = {
     400: "validation_error or parse_error",
@@ -173,7 +173,7 @@ class PhaseDetailView(BotAPIView):
         summary="A phase this bot has attempted, with its last failure",
     )
     def get(self, request, phase_id: int):
-        return self.phase_response(selectors.bot_phase_get(bot=self.bot, phase_id=phase_id))
+        return self.phase_response(bot_reads.bot_phase_get(bot=self.bot, phase_id=phase_id))
 
 
 class AccountDetailView(BotAPIView):
@@ -184,5 +184,5 @@ class AccountDetailView(BotAPIView):
         summary="An account this bot has worked on, with each phase's status",
     )
     def get(self, request, account_id: int):
-        account = selectors.bot_account_get(bot=self.bot, account_id=account_id)
+        account = bot_reads.bot_account_get(bot=self.bot, account_id=account_id)
         return Response(BotAccountSerializer(account).data)

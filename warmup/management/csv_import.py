@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from config.text import plural
-from warmup.imports import CsvFormatError, ParseResult, read_text
+from warmup.services.imports import CsvFormatError, ParseResult, read_text
 
 INVALID_ROWS = (
     "{file}: {invalid} of {total} rows are invalid; nothing was imported "

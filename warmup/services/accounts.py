@@ -8,10 +8,9 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from reviews import events
-from reviews.models import ReviewAction
-from warmup.actors import Actor
-from warmup.errors import (
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
+from warmup.domain.errors import (
     PLAN_EMPTY,
     PLAN_INACTIVE,
     UNKNOWN_PLATFORM,
@@ -19,6 +18,9 @@ from warmup.errors import (
     USERNAME_TAKEN,
     InvalidInput,
 )
+from warmup.domain.validation import require_note
+from warmup.lifecycle import review_log
+from warmup.lifecycle.state import apply_account_transition, unlock
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -27,8 +29,6 @@ from warmup.models import (
     WarmupPhase,
     WarmupPlan,
 )
-from warmup.state import apply_account_transition, unlock
-from warmup.validation import require_note
 
 
 def validate_plan(plan: WarmupPlan) -> WarmupPlan:
@@ -89,7 +89,7 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
 def _lock(account: Account, phase: WarmupPhase | None) -> tuple[Account, WarmupPhase | None]:
     """Lock the phase the event will be logged on (the one given, which the caller has locked,
     or the account's active phase), then the account: the log row extends that phase's chain
-    (reviews.events), and phase before account is the order every other path takes."""
+    (warmup.lifecycle.review_log), and phase before account is the order every other path takes."""
     if phase is None:
         phase = (
             WarmupPhase.objects.select_for_update(of=("self",))
@@ -106,7 +106,7 @@ def _change_status(
     ReviewLog row, on `phase` (locked by `_lock`; None when no phase is active)."""
     previous = account.status
     apply_account_transition(account, status)
-    events.account_status_changed(
+    review_log.account_status_changed(
         account=account,
         actor=actor,
         action=action,

@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from warmup.actors import SYSTEM, Actor
-from warmup.errors import (
+from warmup.domain.actors import SYSTEM, Actor
+from warmup.domain.errors import (
     BOT_DEACTIVATED_LEASE_ENDED,
     BOT_NAME_REQUIRED,
     BOT_NAME_TAKEN,
@@ -26,7 +26,7 @@ from warmup.errors import (
     NotFound,
 )
 from warmup.models import Bot, PhaseStatus, WarmupPhase
-from warmup.services.phases import FailureOutcome, expire_leases
+from warmup.services.bot_work import FailureOutcome, leases_expire
 
 TOKEN_SCHEME = "wb"
 TOKEN_SHAPE = re.compile(r"wb_([0-9a-f]{12})_[A-Za-z0-9_-]{1,128}")
@@ -129,7 +129,7 @@ def _end_leases(bot: Bot, *, actor: Actor, now: datetime) -> list[FailureOutcome
         .order_by("pk")
     )
     reason = BOT_DEACTIVATED_LEASE_ENDED.format(bot=bot.name)
-    return expire_leases(list(held), now=now, reason=reason, actor=actor)
+    return leases_expire(list(held), now=now, reason=reason, actor=actor)
 
 
 def _token_key(token_hash: str) -> str:

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db.models import F
 
-from warmup.errors import MEDIA_URL_INVALID, PHASE_TYPE_UNKNOWN, TITLE_REQUIRED, InvalidInput
+from warmup.domain.errors import MEDIA_URL_INVALID, PHASE_TYPE_UNKNOWN, TITLE_REQUIRED, InvalidInput
 from warmup.models import ContentItem, PhaseTemplate, WarmupPhase
 
 

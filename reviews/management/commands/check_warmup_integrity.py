@@ -1,7 +1,7 @@
 """Check the stored data against the promises the services keep: review items have the log
 row that put them in review, resolution rows are complete, leases only while in progress, one
 active phase per account, retry counts that agree with the attempts, no attempt left open, and
-every ReviewLog hash chain intact (see `reviews.integrity` for each rule and its cost).
+every ReviewLog hash chain intact (see `warmup.selectors.integrity` for each rule and its cost).
 
 Side effects: none (read-only). Exit status: 0 with a one-line summary when nothing is wrong;
 1 with one line per violation; 2 for a usage error.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from reviews.integrity import CHECKS, check_integrity, counted
-from warmup.errors import INTEGRITY_CLEAN, INTEGRITY_FOUND
+from warmup.domain.errors import INTEGRITY_CLEAN, INTEGRITY_FOUND
+from warmup.selectors.integrity import CHECKS, check_integrity, counted
 
 
 class Command(BaseCommand):

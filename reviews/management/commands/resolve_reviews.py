@@ -1,9 +1,9 @@
 """manage.py resolve_reviews: resolve review items in bulk, or undo a bulk run.
 
-Select with the queue's filters (reviews.filters: the review API's names and values), preview
-with --dry-run, then resolve in batches of --batch-size, each batch one transaction through
-reviews.resolutions (the one path of every resolution). Every run has a batch id, printed first and
-written on each of its ReviewLog rows; --undo BATCH puts back in review what that run left
+Select with the queue's filters (warmup.selectors.filters: the review API's names and values),
+preview with --dry-run, then resolve in batches of --batch-size, each batch one transaction through
+warmup.services.resolutions (the one path of every resolution). Every run has a batch id, printed
+first and written on each of its ReviewLog rows; --undo BATCH puts back in review what that run left
 where it was.
 
 Exit codes: 0 every selected item changed (or nothing was selected); 1 some did not (listed);
@@ -30,13 +30,14 @@ from tqdm import tqdm
 
 from config import database
 from config.text import duration_display, plural
-from reviews import resolutions
-from reviews.filters import ReviewQueueFilter
-from reviews.models import ReasonCode, ResolutionMethod, ReviewItem
+from reviews.models import ReviewItem
 from reviews.permissions import can_resolve_reviews
-from reviews.selectors import review_selection
-from warmup.actors import Actor
-from warmup.errors import DomainError, refusal_words
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReasonCode, ResolutionMethod
+from warmup.domain.errors import DomainError, refusal_words
+from warmup.selectors.filters import ReviewQueueFilter
+from warmup.selectors.queue import review_selection
+from warmup.services import resolutions
 
 USAGE = 2
 SOME_NOT_CHANGED = 1
@@ -57,8 +58,8 @@ NO_SELECTION = (
     "Say which items: a selection option (--category, --ids, ...), or --all for the whole "
     "queue. Nothing was changed."
 )
-# The selection flags: the queue's filters (reviews.filters), --name-with-dashes for `name`,
-# each taking the filter's values as the review API does; their metavars.
+# The selection flags: the queue's filters (warmup.selectors.filters), --name-with-dashes for
+# `name`, each taking the filter's values as the review API does; their metavars.
 SELECTORS = {
     "category": "CATEGORY",
     "phase_type": "PHASE_TYPE",
@@ -161,7 +162,7 @@ class Command(BaseCommand):
         actor = Actor.for_user(self.resolve_user(options["user"]))
         if options["undo"]:
             self.check_undo(options)
-            ids, missing = resolutions.batch_resolutions(options["undo"]), []
+            ids, missing = resolutions.batch_items(options["undo"]), []
             if not ids:
                 raise CommandError(UNKNOWN_BATCH.format(batch=options["undo"]), returncode=USAGE)
         else:
@@ -330,14 +331,14 @@ class Command(BaseCommand):
 
     def one_batch(self, chunk, *, batch, actor, options) -> resolutions.BatchResult:
         if options["undo"]:
-            return resolutions.undo_batch(
+            return resolutions.batch_undo(
                 undo=options["undo"],
                 phase_ids=chunk,
                 note=options["note"],
                 actor=actor,
                 batch=batch,
             )
-        return resolutions.resolve_batch(
+        return resolutions.reviews_resolve(
             phase_ids=chunk,
             method=options["action"],
             reason_code=options["reason"],

@@ -1,8 +1,8 @@
 """Print the review report for a window: the queue now, items entering and leaving review, time
 in review, which resolutions and automatic retries worked, and the items waiting longest.
 
-Every number comes from `reviews.analytics.review_report`, the functions behind the review API's
-stats and the review dashboard; this command parses the window, asks once and formats: a table
+Every number comes from `warmup.selectors.analytics.review_report`, the functions behind the review
+API's stats and the review dashboard; this command parses the window, asks once and formats: a table
 for a terminal, one JSON object (`analytics.report_document`, which also holds the phase types,
 platforms and bots sent to review most), or a flat CSV table (`analytics.report_rows`, written by
 `config.text.write_csv`: the same table as the dashboard's CSV download). Side effects: none
@@ -24,12 +24,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.text import duration_display, plural, write_csv
-from reviews import analytics
 from reviews.admin.dashboard import duration_or_dash, failure_label, percent
-from reviews.analytics import iso
-from reviews.filters import escalation_label
-from reviews.models import ReasonCode, ResolutionMethod
+from warmup.domain.choices import ReasonCode, ResolutionMethod
 from warmup.models import Platform
+from warmup.selectors import analytics
+from warmup.selectors.analytics import iso
+from warmup.selectors.filters import escalation_label
 
 FORMATS = ("table", "json", "csv")
 DEFAULT_WINDOW = timedelta(days=14)

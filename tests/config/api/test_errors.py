@@ -29,8 +29,8 @@ from tests.clients import (
 )
 from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.models import FailureCategory, PhaseAttempt, PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
 from warmup.services.bots import bot_deactivate
+from warmup.services.tick import tick
 
 JSON = "application/json"
 

@@ -4,9 +4,10 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from reviews.models import ReviewAction, ReviewLog
+from reviews.models import ReviewLog
 from tests.builders import reload
 from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
+from warmup.domain.choices import ReviewAction
 from warmup.models import AccountStatus, PhaseStatus
 
 CHANGELIST = reverse("admin:warmup_account_changelist")

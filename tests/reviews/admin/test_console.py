@@ -8,16 +8,17 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from reviews.models import ReviewAction, ReviewItem, ReviewLog
-from reviews.resolutions import review_resume, review_retry, review_skip
-from reviews.services import review_assign, review_comment
+from reviews.models import ReviewItem, ReviewLog
 from tests.clients import changelist, view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
-from warmup.actors import Actor
-from warmup.errors import InvalidInput
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
+from warmup.domain.errors import InvalidInput
 from warmup.models import AccountStatus, PhaseStatus, WarmupPhase
 from warmup.services.accounts import account_pause
-from warmup.services.phases import phase_claim, phase_complete
+from warmup.services.bot_work import phase_claim, phase_complete
+from warmup.services.resolutions import review_resume, review_retry, review_skip
+from warmup.services.review import review_assign, review_comment
 
 pytestmark = pytest.mark.django_db
 

@@ -14,10 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews import analytics
 from reviews.admin.dashboard import window_start
-from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
-from reviews.services import review_hold
 from tests.builders import reload
 from tests.factories import (
     FIRST_STEP,
@@ -28,9 +25,12 @@ from tests.factories import (
     new_item_in_review,
 )
 from warmup.models import PhaseStatus
-from warmup.scheduler import tick
+from warmup.selectors import analytics
 from warmup.services.accounts import account_pause
-from warmup.services.phases import phase_claim
+from warmup.services.bot_work import phase_claim
+from warmup.services.resolutions import review_complete, review_resume, review_retry, review_skip
+from warmup.services.review import review_hold
+from warmup.services.tick import tick
 
 WHY = {"reason_code": "replaced_proxy", "note": "new proxy"}
 

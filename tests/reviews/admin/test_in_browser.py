@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from reviews.models import ReviewAction, ReviewLog
-from reviews.resolutions import review_skip
+from reviews.models import ReviewLog
 from tests.factories import UserFactory, WarmupPhaseFactory
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
 from warmup.models import PhaseStatus, WarmupPhase
+from warmup.services.resolutions import review_skip
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"

@@ -6,10 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from reviews.models import ReviewLog
-from reviews.resolutions import review_resume
 from tests.clients import change, changelist
 from tests.factories import UserFactory, WarmupPhaseFactory
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
+from warmup.services.resolutions import review_resume
 
 pytestmark = pytest.mark.django_db
 

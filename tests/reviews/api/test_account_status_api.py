@@ -6,9 +6,10 @@ its phase could only be completed or skipped and its later phases would never be
 
 import pytest
 
-from reviews.models import ReviewAction, ReviewLog
+from reviews.models import ReviewLog
 from tests.clients import REVIEWS, assert_error, claim, review_url, user_client
 from tests.factories import UserFactory, WarmupPhaseFactory
+from warmup.domain.choices import ReviewAction
 from warmup.models import AccountStatus
 
 

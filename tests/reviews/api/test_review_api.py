@@ -25,10 +25,10 @@ from tests.clients import (
     view_only_user,
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.errors import ASSIGNEE_CANNOT_RESOLVE
+from warmup.domain.errors import ASSIGNEE_CANNOT_RESOLVE
 from warmup.models import PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete, phase_fail
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
+from warmup.services.tick import tick
 
 RESOLUTION = {"reason_code": "solved_challenge", "note": "Entered the SMS code by hand."}
 

@@ -14,11 +14,11 @@ from django.db import connection
 from django.utils import timezone
 
 from reviews.models import ReviewLog
-from reviews.resolutions import review_resume
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, WarmupPhaseFactory
 from tests.integrity import assert_integrity
 from warmup.models import PhaseStatus
+from warmup.services.resolutions import review_resume
 
 LOG = ReviewLog._meta.db_table
 

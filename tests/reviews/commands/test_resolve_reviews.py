@@ -19,19 +19,20 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, OperationalError, connection, connections, transaction
 
 from config import database, metrics
-from reviews import resolutions
-from reviews.analytics import review_stats
 from reviews.management.commands.resolve_reviews import BATCH_FAILED, BATCH_FAILED_RETRYABLE
-from reviews.models import ReviewAction, ReviewLog
-from reviews.resolutions import review_resume
-from reviews.services import review_assign, review_comment, review_hold
+from reviews.models import ReviewLog
 from tests.clients import view_only_user
 from tests.conftest import requires_postgres
 from tests.factories import BotFactory, UserFactory, new_item_in_review
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
 from warmup.models import Account, PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim
+from warmup.selectors.analytics import review_stats
+from warmup.services import resolutions
+from warmup.services.bot_work import phase_claim
+from warmup.services.resolutions import review_resume
+from warmup.services.review import review_assign, review_comment, review_hold
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 
@@ -277,7 +278,7 @@ def test_an_item_resolved_between_selection_and_update_is_reported_not_overwritt
     operator, bot, content_pool, monkeypatch
 ):
     first, second = new_item_in_review(bot), new_item_in_review(bot)
-    real_batch = resolutions.resolve_batch
+    real_batch = resolutions.reviews_resolve
 
     def someone_else_first(**kwargs):
         # Another reviewer resumes one item first (one item: the same path, a batch of one).
@@ -290,7 +291,7 @@ def test_an_item_resolved_between_selection_and_update_is_reported_not_overwritt
         )
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(resolutions, "resolve_batch", someone_else_first)
+    monkeypatch.setattr(resolutions, "reviews_resolve", someone_else_first)
 
     printed, batch = resolve("--user", "oncall", "--action", "skip", *ALL, expect=1)
 
@@ -304,7 +305,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     operator, bot, content_pool, monkeypatch
 ):
     items = [new_item_in_review(bot) for _ in range(5)]
-    real_batch = resolutions.resolve_batch
+    real_batch = resolutions.reviews_resolve
     calls = []
 
     def killed_in_the_second_batch(**kwargs):
@@ -313,7 +314,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
             raise KeyboardInterrupt
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(resolutions, "resolve_batch", killed_in_the_second_batch)
+    monkeypatch.setattr(resolutions, "reviews_resolve", killed_in_the_second_batch)
     with pytest.raises(SystemExit) as stopped:
         call_command(
             "resolve_reviews",
@@ -330,7 +331,7 @@ def test_a_rerun_after_an_interruption_finishes_with_no_duplicate_rows(
     assert stopped.value.code == 130
     assert [status(i) for i in items].count(PhaseStatus.AVAILABLE) == 2  # the first batch
 
-    monkeypatch.setattr(resolutions, "resolve_batch", real_batch)
+    monkeypatch.setattr(resolutions, "reviews_resolve", real_batch)
     printed, _ = resolve("--user", "oncall", "--action", "resume", *ALL, "--batch-size", "2")
 
     assert "3 items changed, 0 not changed" in printed
@@ -445,14 +446,14 @@ def test_a_failed_batch_says_whether_running_again_will_help(
 ):
     # given: two items resolved one per batch, the first batch meeting a database error
     first, second = new_item_in_review(bot), new_item_in_review(bot)
-    resolve_batch = resolutions.resolve_batch
+    reviews_resolve = resolutions.reviews_resolve
 
     def first_batch_fails(*, phase_ids, **kwargs):
         if first.pk in phase_ids:
             raise error
-        return resolve_batch(phase_ids=phase_ids, **kwargs)
+        return reviews_resolve(phase_ids=phase_ids, **kwargs)
 
-    monkeypatch.setattr(resolutions, "resolve_batch", first_batch_fails)
+    monkeypatch.setattr(resolutions, "reviews_resolve", first_batch_fails)
 
     printed, _ = resolve(
         "--user", "oncall", "--action", "resume", *ALL, "--batch-size", "1", expect=1

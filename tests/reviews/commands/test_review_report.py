@@ -1,7 +1,7 @@
 """`manage.py review_report`: the same numbers as the stats API and the dashboard for the same
 window, in a table, JSON or CSV; breakdowns; whether automatic retries worked; usage errors
 exit 2 and print no report; an empty history reads plainly. The `history` fixture (resolutions
-over days with every outcome) is in tests/reviews/conftest.py."""
+over days with every outcome) is in tests/history.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from reviews import analytics
 from reviews.admin.dashboard import duration_or_dash, window_start
 from reviews.management.commands.review_report import (
     BAD_MOMENT,
@@ -25,13 +24,14 @@ from reviews.management.commands.review_report import (
     WIDTH,
     Command,
 )
-from reviews.resolutions import review_resume
 from tests.builders import fail
 from tests.factories import FIRST_STEP, AccountFactory
-from tests.reviews.conftest import WHY, bot_takes_it_again
+from tests.history import WHY, bot_takes_it_again
 from warmup.models import Account, Platform
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete
+from warmup.selectors import analytics
+from warmup.services.bot_work import phase_claim, phase_complete
+from warmup.services.resolutions import review_resume
+from warmup.services.tick import tick
 
 STATS = "/api/v1/reviews/stats/"
 JSON_KEYS = [

@@ -23,11 +23,11 @@ from tests.clients import (
     user_client,
 )
 from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory
-from warmup.demo import FAST_PLAN
-from warmup.demo.fixtures import ensure_fast_plan
+from tools.demo import FAST_PLAN
+from tools.demo.fixtures import ensure_fast_plan
 from warmup.models import Bot, PhaseAttempt, PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
 from warmup.services.bots import bot_deactivate, bot_rotate_token
+from warmup.services.tick import tick
 
 LEASE = timedelta(minutes=10)  # the default plan's first step (profile_bio)
 PHASE_FIELDS = {

@@ -4,7 +4,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from tests.warmup.commands.conftest import run
-from warmup.demo import FAST_PLAN
+from tools.demo import FAST_PLAN
 from warmup.models import Account, PhaseStatus
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from reviews.models import ResolutionMethod, ReviewAction, ReviewLog
+from reviews.models import ReviewLog
 from tests.warmup.commands.conftest import run
-from warmup.demo.scenarios import SCENARIOS
-from warmup.demo.seed import demo_usernames
+from tools.demo.scenarios import SCENARIOS
+from tools.demo.seed import demo_usernames
+from warmup.domain.choices import ResolutionMethod, ReviewAction
 from warmup.models import (
     Account,
     AccountStatus,

@@ -9,7 +9,7 @@ from tests.factories import WarmupPhaseFactory
 from tests.warmup.commands.conftest import run
 from warmup.management.commands import warmup_tick
 from warmup.models import FailureCategory, PhaseStatus
-from warmup.scheduler import TickReport
+from warmup.services.tick import TickReport
 
 pytestmark = pytest.mark.django_db
 

@@ -5,15 +5,16 @@ from datetime import timedelta
 
 import pytest
 
-from reviews.models import ReviewAction, ReviewLog
+from reviews.models import ReviewLog
 from tests.builders import fail, reload, stored
 from tests.clients import assert_error, bot_client, report
 from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory
-from warmup.actors import Actor
-from warmup.errors import BOT_DEACTIVATED_LEASE_ENDED
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
+from warmup.domain.errors import BOT_DEACTIVATED_LEASE_ENDED
 from warmup.models import AttemptOutcome, FailureDecision, PhaseStatus
+from warmup.services.bot_work import phase_claim
 from warmup.services.bots import bot_deactivate
-from warmup.services.phases import phase_claim
 
 S = PhaseStatus
 

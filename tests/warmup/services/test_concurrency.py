@@ -20,13 +20,12 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from reviews.models import ReviewAction, ReviewLog
-from reviews.resolutions import review_complete, review_resume, review_retry
-from reviews.services import review_hold, reviews_escalate_due
+from reviews.models import ReviewLog
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
-from warmup.actors import Actor
-from warmup.errors import InvalidTransition, LeaseLost
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReviewAction
+from warmup.domain.errors import InvalidTransition, LeaseLost
 from warmup.models import (
     AttemptOutcome,
     ContentItem,
@@ -35,8 +34,10 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete, phase_fail
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
+from warmup.services.resolutions import review_complete, review_resume, review_retry
+from warmup.services.review import review_hold, reviews_escalate_due
+from warmup.services.tick import tick
 
 S = PhaseStatus
 

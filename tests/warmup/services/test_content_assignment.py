@@ -4,7 +4,7 @@ use: retired items are never handed to a bot."""
 from tests.builders import first_phase, reload
 from tests.factories import AccountFactory, ContentItemFactory
 from warmup.models import PhaseStatus
-from warmup.scheduler import tick
+from warmup.services.tick import tick
 
 
 def test_retired_content_is_never_assigned_even_if_least_used(db):

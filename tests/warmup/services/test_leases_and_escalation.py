@@ -6,15 +6,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from reviews.models import ActorType, ReasonCode, ReviewAction, ReviewLog
-from reviews.resolutions import review_retry
+from reviews.models import ReviewLog
 from tests.builders import fail, reload, stored
 from tests.factories import WarmupPhaseFactory
 from tests.integrity import assert_integrity
-from warmup.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
+from warmup.domain.choices import ActorType, ReasonCode, ReviewAction
+from warmup.domain.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
 from warmup.models import AttemptOutcome, FailureCategory, FailureDecision, PhaseStatus
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.resolutions import review_retry
+from warmup.services.tick import tick
 
 S = PhaseStatus
 LEASE = timedelta(minutes=10)  # the default plan's first step

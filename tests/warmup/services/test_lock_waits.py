@@ -16,8 +16,8 @@ from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory
 from tests.warmup.services.test_concurrency import THREAD_TIMEOUT, errors_of, run_together
 from warmup.models import ContentItem, PhaseStatus, WarmupPhase
-from warmup.scheduler import tick
-from warmup.services.phases import phase_claim
+from warmup.services.bot_work import phase_claim
+from warmup.services.tick import tick
 
 pytestmark = [
     requires_postgres,

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from tests.builders import reload
 from tests.factories import AccountFactory, WarmupPhaseFactory
-from warmup.actors import Actor
+from warmup.domain.actors import Actor
 from warmup.models import PhaseStatus
-from warmup.scheduler import tick
 from warmup.services.accounts import account_pause
+from warmup.services.tick import tick
 
 
 def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_pool, clock):

@@ -8,12 +8,10 @@ from django.core import mail
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from reviews import events as review_events
-from reviews import services as review_services
 from reviews.models import ReviewLog
-from reviews.services import reviews_escalate_due
 from tests.builders import reload
 from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
+from warmup.lifecycle import review_log
 from warmup.models import (
     AttemptOutcome,
     ContentItem,
@@ -22,15 +20,16 @@ from warmup.models import (
     PhaseStatus,
     WarmupPhase,
 )
-from warmup.scheduler import tick
-from warmup.services import phases, scheduling
-from warmup.services.phases import record_failures
-from warmup.services.scheduling import (
+from warmup.services import bot_work, progression, review
+from warmup.services.bot_work import failures_record
+from warmup.services.progression import (
     AssignReport,
-    leases_expire,
+    leases_expire_due,
     phases_assign_content,
     phases_unlock_due,
 )
+from warmup.services.review import reviews_escalate_due
+from warmup.services.tick import tick
 
 
 def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
@@ -43,10 +42,10 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
     def fault_for_one(failures, **kwargs):
         if any(failure.phase.pk == broken.pk for failure in failures):
             raise OperationalError("simulated fault")
-        return record_failures(failures, **kwargs)
+        return failures_record(failures, **kwargs)
 
     # (the failure path both the batch and the row-by-row retry take)
-    monkeypatch.setattr(phases, "record_failures", fault_for_one)
+    monkeypatch.setattr(bot_work, "failures_record", fault_for_one)
 
     # when: both leases have expired and the scheduler runs
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
@@ -59,7 +58,7 @@ def test_a_failing_row_is_logged_and_skipped_while_the_others_move_on(
     assert f"Expiring a lease failed for phase {broken.pk}" in caplog.text
 
     # and once the fault is gone, the next tick picks the broken phase up
-    monkeypatch.setattr(phases, "record_failures", record_failures)
+    monkeypatch.setattr(bot_work, "failures_record", failures_record)
     with time_machine.travel(timezone.now() + timedelta(hours=1)):
         assert tick().expired == 1
     assert reload(broken).status == PhaseStatus.CONTENT_ASSIGNED
@@ -76,7 +75,7 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
     healthy = WarmupPhaseFactory(
         account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
     )
-    log_row = review_events._escalation_values
+    log_row = review_log._escalation_values
 
     def fault_for_one(phase, level, at):
         if phase.pk == broken.pk:
@@ -84,7 +83,7 @@ def test_an_escalation_that_fails_for_one_item_still_raises_and_notifies_the_oth
         return log_row(phase, level, at)
 
     # (the row every escalation path writes, so the batch and the row-by-row retry both fail)
-    monkeypatch.setattr(review_events, "_escalation_values", fault_for_one)
+    monkeypatch.setattr(review_log, "_escalation_values", fault_for_one)
 
     # when: two hours later the tick raises levels
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
@@ -190,7 +189,7 @@ def test_unlocking_a_batch_with_a_failing_row_unlocks_the_others_one_at_a_time(
     run = check_fallback(
         monkeypatch,
         caplog,
-        scheduling,
+        progression,
         "_unlock",
         lambda: phases_unlock_due(now=timezone.now()),
         phases=phases,
@@ -215,7 +214,7 @@ def test_assigning_content_to_a_batch_with_a_failing_row_serves_the_others_one_a
     run = check_fallback(
         monkeypatch,
         caplog,
-        scheduling,
+        progression,
         "_assign",
         lambda: phases_assign_content(now=timezone.now()),
         phases=phases,
@@ -250,9 +249,9 @@ def test_expiring_a_batch_of_leases_with_a_failing_row_expires_the_others_one_at
     run = check_fallback(
         monkeypatch,
         caplog,
-        scheduling,
+        progression,
         "_expire",
-        lambda: leases_expire(now=timezone.now()),
+        lambda: leases_expire_due(now=timezone.now()),
         phases=phases,
         broken=broken,
         what="Expiring a lease",
@@ -283,7 +282,7 @@ def test_escalating_a_batch_with_a_failing_row_raises_the_others_one_at_a_time(
     run = check_fallback(
         monkeypatch,
         caplog,
-        review_services,
+        review,
         "_raise_levels",
         lambda: reviews_escalate_due(now=timezone.now()),
         phases=phases,

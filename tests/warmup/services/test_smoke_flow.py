@@ -1,7 +1,7 @@
 from tests.builders import reload
 from tests.factories import WarmupPhaseFactory
 from warmup.models import PhaseStatus
-from warmup.services.phases import phase_complete
+from warmup.services.bot_work import phase_complete
 
 
 def test_an_account_walks_its_first_phase_to_completion(account, bot):

@@ -10,13 +10,13 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from bench.fleet import fill
-from reviews.integrity import check_integrity
-from reviews.models import ReviewAction
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, new_item_in_review
+from warmup.domain.choices import ReviewAction
 from warmup.models import AttemptOutcome, FailureCategory, PhaseStatus
-from warmup.scheduler import TickReport, tick
-from warmup.services.phases import phase_claim
+from warmup.selectors.integrity import check_integrity
+from warmup.services.bot_work import phase_claim
+from warmup.services.tick import TickReport, tick
 
 
 def idle_tick_statements(clock, bot, *, items_in_review: int) -> int:

@@ -20,9 +20,7 @@ from django.utils import timezone
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from reviews.models import ReasonCode, ResolutionMethod, ReviewLog
-from reviews.resolutions import review_complete, review_resume, review_retry, review_skip
-from reviews.services import review_assign, review_comment, review_hold, review_recategorize
+from reviews.models import ReviewLog
 from tests.builders import CONTENT_TYPES
 from tests.factories import (
     AccountFactory,
@@ -46,8 +44,15 @@ from tests.warmup.stateful.model import (
     notes,
     sql,
 )
-from warmup.actors import Actor
-from warmup.errors import DomainError, InvalidInput, InvalidTransition, LeaseLost, NotClaimable
+from warmup.domain.actors import Actor
+from warmup.domain.choices import ReasonCode, ResolutionMethod
+from warmup.domain.errors import (
+    DomainError,
+    InvalidInput,
+    InvalidTransition,
+    LeaseLost,
+    NotClaimable,
+)
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -59,9 +64,11 @@ from warmup.models import (
     PhaseAttempt,
     WarmupPhase,
 )
-from warmup.scheduler import tick
 from warmup.services.accounts import account_pause, account_reactivate
-from warmup.services.phases import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
+from warmup.services.resolutions import review_complete, review_resume, review_retry, review_skip
+from warmup.services.review import review_assign, review_comment, review_hold, review_recategorize
+from warmup.services.tick import tick
 
 SNAPSHOT_MODELS = [WarmupPhase, PhaseAttempt, Account, ContentItem]
 LOG_TABLE = ReviewLog._meta.db_table

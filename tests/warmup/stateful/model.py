@@ -20,7 +20,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from hypothesis import strategies as st
 
-from reviews.models import ResolutionMethod, ReviewAction
+from warmup.domain.choices import ResolutionMethod, ReviewAction
 from warmup.models import (
     ACTIVE_STATUSES,
     AccountStatus,
@@ -36,7 +36,7 @@ S = PhaseStatus
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 PLATFORMS = [Platform.INSTAGRAM, Platform.TIKTOK, Platform.X]
 
-# DESIGN.md's retry defaults, written out here rather than read from warmup.policy: automatic
+# DESIGN.md's retry defaults, written out here rather than read from warmup.domain.policy: automatic
 # retries after the first failure per category; categories missing here go to review at once.
 MAX_RETRIES = {
     FailureCategory.NETWORK_ERROR: 3,

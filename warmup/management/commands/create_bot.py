@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.errors import InvalidInput
+from warmup.domain.errors import InvalidInput
 from warmup.services.bots import bot_create
 
 

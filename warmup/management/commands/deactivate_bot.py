@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from config.text import plural
-from warmup.choices import FailureDecision
-from warmup.errors import DomainError
+from warmup.domain.choices import FailureDecision
+from warmup.domain.errors import DomainError
 from warmup.services.bots import bot_deactivate
 
 

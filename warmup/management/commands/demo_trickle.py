@@ -9,7 +9,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from config.text import plural
-from warmup import demo
+from tools import demo
 
 
 class Command(BaseCommand):

@@ -3,11 +3,11 @@
 from django.core.management.base import CommandError
 
 from config.text import breakdown
-from warmup.errors import InvalidInput
-from warmup.imports import import_accounts, parse_accounts
+from warmup.domain.errors import InvalidInput
 from warmup.management.csv_import import CsvImportCommand
 from warmup.models import WarmupPlan
 from warmup.services.accounts import validate_plan
+from warmup.services.imports import import_accounts, parse_accounts
 
 UNKNOWN_PLAN = "Unknown plan {slug!r}; plans are: {choices}."
 

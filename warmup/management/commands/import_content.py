@@ -1,8 +1,8 @@
 """Add captions and media to the content pool from a CSV file."""
 
 from config.text import breakdown
-from warmup.imports import import_content, parse_content
 from warmup.management.csv_import import CsvImportCommand
+from warmup.services.imports import import_content, parse_content
 
 
 class Command(CsvImportCommand):

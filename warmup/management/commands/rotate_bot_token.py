@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.errors import DomainError
+from warmup.domain.errors import DomainError
 from warmup.services.bots import bot_rotate_token
 
 

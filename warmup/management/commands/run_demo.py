@@ -14,8 +14,8 @@ from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.demo import FAST_PLAN
-from warmup.demo.fixtures import ensure_fast_plan
+from tools.demo import FAST_PLAN
+from tools.demo.fixtures import ensure_fast_plan
 
 TICK_INTERVAL = 5
 TRICKLE_EVERY = 60  # seconds between the demo's batches of fresh accounts

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from config.text import plural
-from warmup import demo
+from tools import demo
 
 
 class Command(BaseCommand):

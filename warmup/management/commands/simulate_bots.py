@@ -13,17 +13,8 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError
 
-from warmup.demo import FAST_PLAN
-from warmup.errors import (
-    SIMULATION_BOT_NOT_OURS,
-    SIMULATION_ON_REAL_PLAN,
-    SIMULATION_PLAN_MISSING,
-    SIMULATION_PLAN_REAL,
-    DomainError,
-)
-from warmup.models import Bot, FailureCategory, WarmupPlan
-from warmup.services.bots import bot_create, bot_rotate_token
-from warmup.simulator import (
+from tools.demo import FAST_PLAN
+from tools.simulator import (
     DEFAULT_MIX_SPEC,
     MUST_BE_POSITIVE,
     Simulation,
@@ -33,6 +24,15 @@ from warmup.simulator import (
     format_summary,
     parse_mix,
 )
+from warmup.domain.errors import (
+    SIMULATION_BOT_NOT_OURS,
+    SIMULATION_ON_REAL_PLAN,
+    SIMULATION_PLAN_MISSING,
+    SIMULATION_PLAN_REAL,
+    DomainError,
+)
+from warmup.models import Bot, FailureCategory, WarmupPlan
+from warmup.services.bots import bot_create, bot_rotate_token
 
 BOT_INACTIVE = (
     "Bot {name!r} is deactivated, so the API would refuse it; choose another --prefix "

@@ -12,7 +12,7 @@ from django.db import connections
 from django.utils import timezone
 
 from config.text import plural
-from warmup.scheduler import TickReport, tick
+from warmup.services.tick import TickReport, tick
 
 logger = logging.getLogger("warmup.scheduler")
 

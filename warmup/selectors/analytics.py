@@ -1,0 +1,649 @@
+"""Review analytics: queue depth, flow in and out of review, time in review, which resolutions
+and automatic retries work and where escalations come from. The review API's stats, the review
+dashboard and `manage.py review_report` read their numbers from here, so they always agree.
+
+A resume or retry succeeded when the phase was later completed by a bot without returning to
+review; it failed when the phase came back to review first; otherwise it is still pending.
+Categories are the corrected ones (a recategorisation changes the phase's category, and the
+resolution row records the category at resolution time).
+
+An automatic retry worked when the phase of the retried failure was later completed by a bot
+without entering review at or after that failure (see `retry_effectiveness`).
+
+Windows: `since` is inclusive, `until` exclusive; either may be None (no bound). The queue and
+the oldest items are always "now".
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from reviews.models import ReviewLog
+from warmup.domain.choices import (
+    AUTOMATED_RESOLUTIONS,
+    ENTERS_REVIEW,
+    RESOLUTION_ACTIONS,
+    ReasonCode,
+    ResolutionMethod,
+    ReviewAction,
+)
+from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
+from warmup.selectors.queue import review_queue
+
+# Entering review and the automated resolutions (resume, retry) are defined once, beside the
+# log's actions (reviews.models): an undone bulk resolution counts as entering review, and the
+# resolution it undid as one that did not work.
+RESOLVES_REVIEW = tuple(RESOLUTION_ACTIONS.values())
+NO_BOT = "(no bot)"
+
+
+def _in_window(rows: QuerySet, since: datetime | None, until: datetime | None) -> QuerySet:
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return rows
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[int(q * 100) - 1]
+
+
+# --- The queue now ---------------------------------------------------------------------------
+
+
+def queue_depth_rows() -> QuerySet:
+    """The review queue by failure category and escalation level: rows of
+    `last_failure_category`, `escalation_level`, `n` (items) and `oldest` (the earliest review
+    clock of the group). One query, read through the review queue's partial index. The one
+    count of the queue: `queue_depth` (the API's stats, the dashboard, the report) and the
+    /metrics gauges (config.monitoring) both read it."""
+    return (
+        review_queue(with_step=False)
+        .order_by()
+        .values("last_failure_category", "escalation_level")
+        .annotate(n=Count("pk"), oldest=Min("review_required_since"))
+    )
+
+
+def queue_depth() -> dict:
+    """Items in review now: in total, per failure category ("none" for a hold) and per
+    escalation level."""
+    rows = queue_depth_rows()
+    by_category: dict[str, int] = defaultdict(int)
+    by_level: dict[str, int] = defaultdict(int)
+    total = 0
+    for row in rows:
+        by_category[row["last_failure_category"] or "none"] += row["n"]
+        by_level[str(row["escalation_level"])] += row["n"]
+        total += row["n"]
+    return {"total": total, "by_category": dict(by_category), "by_escalation_level": dict(by_level)}
+
+
+def oldest_in_review(*, limit: int = 10, now: datetime | None = None) -> list[dict]:
+    """The `limit` items longest in review (oldest review clock first), one query."""
+    now = now or timezone.now()
+    items = review_queue().order_by("review_required_since", "id")[:limit]
+    return [
+        {
+            "phase_id": item.pk,
+            "account": item.account.username,
+            "platform": item.account.platform,
+            "phase_type": item.phase_type,
+            "failure_category": item.last_failure_category,
+            "escalation_level": item.escalation_level,
+            "assignee": item.review_assignee.get_username() if item.review_assignee else None,
+            "review_required_since": item.review_required_since,
+            "seconds_in_review": (
+                int((now - item.review_required_since).total_seconds())
+                if item.review_required_since
+                else None
+            ),
+        }
+        for item in items
+    ]
+
+
+# --- Resolutions: time in review, by method, by reason code ----------------------------------
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """One resolution row as the analytics count it."""
+
+    method: str
+    reason_code: str
+    seconds_in_review: float | None
+    outcome: str | None  # success | failed | pending for resume and retry; None otherwise
+
+
+def _resolution_outcome(resolution: ReviewLog, later_events: list[ReviewLog]) -> str:
+    """success | failed | pending for one resume/retry resolution."""
+    for event in later_events:
+        if event.action in ENTERS_REVIEW:
+            return "failed"
+    phase = resolution.phase
+    if phase.completed_at and phase.completion_method == CompletionMethod.BOT:
+        return "success"
+    return "pending"
+
+
+def resolutions(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    category: str | None = None,
+    phase_type: str | None = None,
+) -> list[Resolution]:
+    """The resolutions in the window (of items that failed with `category`, of `phase_type`,
+    when given), oldest first, each with its outcome (two queries)."""
+    rows = _in_window(
+        ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
+    )
+    if category is not None:
+        rows = rows.filter(failure_category=category)
+    if phase_type is not None:
+        rows = rows.filter(phase__phase_type=phase_type)
+    rows = list(rows.order_by("created_at", "id"))
+    return [
+        Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
+        for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True)
+    ]
+
+
+def _seconds_in_review(row: ReviewLog) -> float | None:
+    return row.time_in_review.total_seconds() if row.time_in_review else None
+
+
+def _resolution_outcomes(rows: list[ReviewLog]) -> list[str | None]:
+    """The outcome of each resolution row (`phase` selected): success | failed | pending for a
+    resume or a retry, None for complete and skip (one query)."""
+    later_by_phase: dict[int, list[ReviewLog]] = defaultdict(list)
+    phase_ids = {r.phase_id for r in rows if r.resolution_method in AUTOMATED_RESOLUTIONS}
+    if phase_ids:
+        for event in ReviewLog.objects.filter(
+            phase_id__in=phase_ids, action__in=ENTERS_REVIEW
+        ).order_by("created_at", "id"):
+            later_by_phase[event.phase_id].append(event)
+
+    outcomes: list[str | None] = []
+    for row in rows:
+        outcome = None
+        if row.resolution_method in AUTOMATED_RESOLUTIONS:
+            later = [
+                e
+                for e in later_by_phase.get(row.phase_id, [])
+                if (e.created_at, e.id) > (row.created_at, row.id)
+            ]
+            outcome = _resolution_outcome(row, later)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def time_in_review(rows: list[Resolution]) -> dict:
+    """How many resolutions, and the median and 90th percentile of their time in review."""
+    waits = [r.seconds_in_review for r in rows if r.seconds_in_review is not None]
+    return {
+        "resolved": len(waits),
+        "median_seconds": statistics.median(waits) if waits else None,
+        "p90_seconds": _percentile(waits, 0.9),
+    }
+
+
+def _tally(rows: list[Resolution]) -> dict:
+    """Count, and success/failed/pending with a success rate over the automated ones (None
+    where none of the rows is a resume or a retry)."""
+    entry = {
+        "count": len(rows),
+        "success": None,
+        "failed": None,
+        "pending": None,
+        "success_rate": None,
+    }
+    automated = [r for r in rows if r.outcome is not None]
+    if automated:
+        tally = {"success": 0, "failed": 0, "pending": 0}
+        for row in automated:
+            tally[row.outcome] += 1
+        decided = tally["success"] + tally["failed"]
+        entry.update(tally)
+        entry["success_rate"] = round(tally["success"] / decided, 4) if decided else None
+    return entry
+
+
+def by_method(rows: list[Resolution]) -> dict:
+    """Every resolution method: count, and outcomes with a success rate for resume and retry
+    (zeros there when none happened; None for complete and skip)."""
+    methods = {}
+    for method in ResolutionMethod.values:
+        entry = _tally([r for r in rows if r.method == method])
+        if method in AUTOMATED_RESOLUTIONS and entry["success"] is None:
+            entry.update(success=0, failed=0, pending=0)
+        methods[method] = entry
+    return methods
+
+
+def by_reason_code(rows: list[Resolution]) -> dict:
+    """Every reason code: count, and the outcomes of its resumes and retries (None if none)."""
+    return {code: _tally([r for r in rows if r.reason_code == code]) for code in ReasonCode.values}
+
+
+TRACK_RECORD_DAYS = 90
+
+
+def track_record(
+    *, category: str, phase_type: str | None = None, now: datetime | None = None
+) -> list[dict]:
+    """What worked before for this kind of failure: the last 90 days' resolutions of items that
+    failed with `category` (of `phase_type` too, when that has any), by method and reason code,
+    each with how often the phase then completed without coming back to review. Best first:
+    the highest success rate, then the most used."""
+    since = (now or timezone.now()) - timedelta(days=TRACK_RECORD_DAYS)
+    rows = resolutions(since=since, category=category, phase_type=phase_type)
+    if not rows and phase_type is not None:
+        rows = resolutions(since=since, category=category)
+    groups: dict[tuple[str, str], list[Resolution]] = defaultdict(list)
+    for row in rows:
+        groups[(row.method, row.reason_code)].append(row)
+    record = [
+        {"method": method, "reason_code": code, **_tally(group)}
+        for (method, code), group in groups.items()
+    ]
+    record.sort(key=lambda e: (-(e["success_rate"] or 0), -e["count"], e["method"]))
+    return record
+
+
+def resolutions_by_method(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    return by_method(resolutions(since=since, until=until))
+
+
+def resolutions_by_reason_code(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> dict:
+    return by_reason_code(resolutions(since=since, until=until))
+
+
+def review_stats(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Queue depth now; time in review and resolutions by method over the window's resolutions.
+    The review API's stats: keep the shape."""
+    rows = resolutions(since=since, until=until)
+    return {
+        "since": since,
+        "queue": queue_depth(),
+        "time_in_review": time_in_review(rows),
+        "resolutions": by_method(rows),
+    }
+
+
+# --- Flow in and out of review, and where escalations come from ------------------------------
+
+
+def daily_flow(*, since: datetime, until: datetime | None = None) -> list[dict]:
+    """Per day (in the current time zone) from since's day to until's (or today): items that
+    entered review (escalated or held) and items resolved. Days without events count 0."""
+    tz = timezone.get_current_timezone()
+    rows = _in_window(
+        ReviewLog.objects.filter(action__in=ENTERS_REVIEW + RESOLVES_REVIEW), since, until
+    )
+    counts = {
+        row["day"]: row
+        for row in rows.order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            entered=Count("id", filter=Q(action__in=ENTERS_REVIEW)),
+            resolved=Count("id", filter=Q(action__in=RESOLVES_REVIEW)),
+        )
+    }
+    end = until - timedelta(microseconds=1) if until else timezone.now()
+    first, last = timezone.localtime(since, tz).date(), timezone.localtime(end, tz).date()
+    days: list[date] = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [
+        {
+            "day": day,
+            "entered": counts.get(day, {}).get("entered", 0),
+            "resolved": counts.get(day, {}).get("resolved", 0),
+        }
+        for day in days
+    ]
+
+
+def _escalating_bot():
+    """The bot whose failure sent the phase to review: the reporting bot, or for a lease that
+    expired (a system event) the bot of the last attempt claimed before it."""
+    last_attempt = PhaseAttempt.objects.filter(
+        phase_id=OuterRef("phase_id"), claimed_at__lte=OuterRef("created_at")
+    ).order_by("-claimed_at", "-number")
+    return Coalesce("actor_bot__name", Subquery(last_attempt.values("bot__name")[:1]))
+
+
+def top_escalations(
+    *, since: datetime | None = None, until: datetime | None = None, limit: int = 5
+) -> dict[str, list[tuple[str, int]]]:
+    """The phase types, platforms and bots whose failures were escalated to review most often
+    in the window (holds by reviewers are not escalations): `limit` of each, most first."""
+    rows = _in_window(ReviewLog.objects.filter(action=ReviewAction.ESCALATED), since, until)
+    groups = {
+        "phase_type": rows.values(key=F("phase__phase_type")),
+        "platform": rows.values(key=F("account__platform")),
+        "bot": rows.values(key=_escalating_bot()),
+    }
+    top = {}
+    for name, grouped in groups.items():
+        counted = grouped.order_by().annotate(n=Count("id")).order_by("-n", "key")[:limit]
+        top[name] = [(row["key"] or NO_BOT, row["n"]) for row in counted]
+    return top
+
+
+# --- Everything the dashboard shows ----------------------------------------------------------
+
+
+def review_dashboard(
+    *, since: datetime, until: datetime | None = None, top: int = 5, oldest: int = 10
+) -> dict:
+    """The review dashboard's numbers for one window (a fixed number of queries)."""
+    rows = resolutions(since=since, until=until)
+    return {
+        "since": since,
+        "until": until,
+        "queue": queue_depth(),
+        "daily": daily_flow(since=since, until=until),
+        "time_in_review": time_in_review(rows),
+        "resolutions": by_method(rows),
+        "reason_codes": by_reason_code(rows),
+        "top_escalations": top_escalations(since=since, until=until, limit=top),
+        "oldest": oldest_in_review(limit=oldest),
+    }
+
+
+# --- Automatic retries: did retrying work? ---------------------------------------------------
+
+
+def _retry_tally(outcomes: list[str]) -> dict:
+    tally = {"count": len(outcomes), "success": 0, "failed": 0, "pending": 0}
+    for outcome in outcomes:
+        tally[outcome] += 1
+    decided = tally["success"] + tally["failed"]
+    tally["success_rate"] = round(tally["success"] / decided, 4) if decided else None
+    return tally
+
+
+def retry_effectiveness(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """How often an automatic retry worked, over the failures the retry policy retried in the
+    window: the PhaseAttempt rows with decision `retry_scheduled` that finished in
+    [since, until). Each such failure counts once (a phase retried twice before it completed
+    counts twice) and is
+
+    - success: its phase was later completed by a bot, and did not enter review (escalated or
+      held) at or after the failure;
+    - failed: its phase entered review at or after the failure, whatever happened next (a
+      reviewer's resume that then worked is the reviewer's success, not the retry's);
+    - pending: neither yet (waiting for its next attempt, or still being retried).
+
+    `success_rate` is success / (success + failed), rounded to 4 places, None when nothing is
+    decided yet: pending failures are left out, as for resolutions. Returns the overall counts
+    (count, success, failed, pending, success_rate) and the same per failure category in
+    `by_category` (only categories that were retried, most retried first). One query.
+    """
+    last_entry = ReviewLog.objects.filter(
+        phase_id=OuterRef("phase_id"), action__in=ENTERS_REVIEW
+    ).order_by("-created_at")
+    attempts = PhaseAttempt.objects.filter(decision=FailureDecision.RETRY_SCHEDULED)
+    if since is not None:
+        attempts = attempts.filter(finished_at__gte=since)
+    if until is not None:
+        attempts = attempts.filter(finished_at__lt=until)
+    attempts = attempts.order_by().values(
+        "failure_category",
+        "finished_at",
+        "phase__completed_at",
+        "phase__completion_method",
+        entered_review_at=Subquery(last_entry.values("created_at")[:1]),
+    )
+
+    by_category: dict[str, list[str]] = defaultdict(list)
+    for row in attempts:
+        if row["entered_review_at"] is not None and row["entered_review_at"] >= row["finished_at"]:
+            outcome = "failed"
+        elif row["phase__completed_at"] and row["phase__completion_method"] == CompletionMethod.BOT:
+            outcome = "success"
+        else:
+            outcome = "pending"
+        by_category[row["failure_category"]].append(outcome)
+
+    everything = [outcome for outcomes in by_category.values() for outcome in outcomes]
+    ranked = sorted(by_category.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return {
+        **_retry_tally(everything),
+        "by_category": {category: _retry_tally(outcomes) for category, outcomes in ranked},
+    }
+
+
+# --- Breakdowns: entering review and resolutions per category, phase type, bot, ... -----------
+
+# What a breakdown can be keyed by, and the ReviewLog expression giving the key. `category` is
+# the failure category the row recorded (the corrected one on resolutions), `bot` the bot whose
+# failure sent the phase to review (see `_escalating_bot`), `reason` the resolution's reason code
+# (entering review has none).
+GROUP_KEYS = ("category", "phase_type", "bot", "platform", "reason")
+NO_CATEGORY = "none"
+
+
+def _group_key(by: str):
+    return {
+        "category": F("failure_category"),
+        "phase_type": F("phase__phase_type"),
+        "bot": _escalating_bot(),
+        "platform": F("account__platform"),
+        "reason": F("reason_code"),
+    }[by]
+
+
+def _key_or_default(by: str, key: str | None) -> str:
+    if key:
+        return key
+    return NO_BOT if by == "bot" else NO_CATEGORY
+
+
+def breakdown(by: str, *, since: datetime | None = None, until: datetime | None = None) -> list:
+    """Items entering review and resolutions in the window, per `by` (one of GROUP_KEYS).
+
+    One row per key: `entered` (escalated or held in the window; None when keyed by `reason`,
+    as entering review has no reason code), `resolved`, `by_method` (resolutions per method),
+    success / failed / pending / success_rate of its resumes and retries (as `by_method` counts
+    them; None where it had none), and `median_seconds` in review of its resolutions. Rows with
+    the most entries and resolutions first. The rows add up to `daily_flow`'s entered and
+    resolved. Three queries.
+    """
+    if by not in GROUP_KEYS:
+        raise ValueError(f"Unknown breakdown key {by!r}; choose one of {', '.join(GROUP_KEYS)}.")
+    entered: dict[str, int] = defaultdict(int)
+    if by != "reason":
+        entries = _in_window(ReviewLog.objects.filter(action__in=ENTERS_REVIEW), since, until)
+        for row in entries.order_by().values(key=_group_key(by)).annotate(n=Count("id")):
+            entered[_key_or_default(by, row["key"])] += row["n"]
+
+    rows = _in_window(
+        ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
+    )
+    rows = list(rows.annotate(group_key=_group_key(by)).order_by("created_at", "id"))
+    resolved: dict[str, list[Resolution]] = defaultdict(list)
+    for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True):
+        resolved[_key_or_default(by, row.group_key)].append(
+            Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
+        )
+
+    result = []
+    for key in set(entered) | set(resolved):
+        group = resolved.get(key, [])
+        tally = _tally(group)
+        result.append(
+            {
+                "key": key,
+                "entered": None if by == "reason" else entered.get(key, 0),
+                "resolved": len(group),
+                "by_method": {m: entry["count"] for m, entry in by_method(group).items()},
+                **{k: tally[k] for k in ("success", "failed", "pending", "success_rate")},
+                "median_seconds": time_in_review(group)["median_seconds"],
+            }
+        )
+    result.sort(key=lambda row: (-((row["entered"] or 0) + row["resolved"]), row["key"]))
+    return result
+
+
+# --- Everything the review report command prints ---------------------------------------------
+
+
+def review_report(
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    group_by: str | None = None,
+    top: int = 5,
+    oldest: int = 10,
+) -> dict:
+    """The numbers of `manage.py review_report` and of the dashboard's CSV for one window: the
+    queue now, entering and leaving review (per day and in total), time in review, resolutions
+    by method and by reason code, automatic retries, the `top` phase types, platforms and bots
+    escalated most, the `oldest` items waiting longest and, with `group_by`, the breakdown. The
+    same functions as the dashboard and the stats API, so all three agree."""
+    rows = resolutions(since=since, until=until)
+    daily = daily_flow(since=since, until=until)
+    return {
+        "since": since,
+        "until": until,
+        "queue": queue_depth(),
+        "entered": sum(day["entered"] for day in daily),
+        "resolved": sum(day["resolved"] for day in daily),
+        "daily": daily,
+        "time_in_review": time_in_review(rows),
+        "resolutions": by_method(rows),
+        "reason_codes": by_reason_code(rows),
+        "retries": retry_effectiveness(since=since, until=until),
+        "top_escalations": top_escalations(since=since, until=until, limit=top),
+        "oldest": oldest_in_review(limit=oldest),
+        "group_by": group_by,
+        "breakdown": breakdown(group_by, since=since, until=until) if group_by else None,
+    }
+
+
+# --- The report as one document and as one flat table -----------------------------------------
+
+# The header of the one CSV table of the review numbers: `review_report --format csv` and the
+# dashboard's CSV download both write it (through config.text.write_csv).
+CSV_HEADER = ("section", "key", "metric", "value")
+
+
+def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """A date-time in ISO 8601, in the current time zone (None stays None)."""
+    return None if moment is None else timezone.localtime(moment).isoformat(timespec=timespec)
+
+
+def _outcomes(entry: dict) -> dict:
+    return {k: entry[k] for k in ("count", "success", "failed", "pending", "success_rate")}
+
+
+def report_document(data: dict, *, now: datetime) -> dict:
+    """`review_report`'s numbers as plain JSON values: numbers as numbers, durations in
+    seconds, date-times and days in ISO 8601. The keys are always there; an empty value is
+    null. `now` ends an open window and stamps the document."""
+    breakdown = None
+    if data["group_by"]:
+        breakdown = {"by": data["group_by"], "rows": data["breakdown"]}
+    queue, retries = data["queue"], data["retries"]
+    return {
+        "window": {
+            "since": iso(data["since"]),
+            "until": iso(data["until"] or now),
+            "generated_at": iso(now),
+        },
+        "queue": {
+            "total": queue["total"],
+            "by_category": dict(sorted(queue["by_category"].items())),
+            "by_escalation_level": dict(
+                sorted(queue["by_escalation_level"].items(), key=lambda kv: int(kv[0]))
+            ),
+        },
+        "flow": {
+            "entered": data["entered"],
+            "resolved": data["resolved"],
+            "daily": [{**day, "day": day["day"].isoformat()} for day in data["daily"]],
+        },
+        "time_in_review": data["time_in_review"],
+        "resolutions": data["resolutions"],
+        "reason_codes": data["reason_codes"],
+        "retry_effectiveness": {
+            **_outcomes(retries),
+            "by_category": {k: _outcomes(v) for k, v in retries["by_category"].items()},
+        },
+        "top_escalations": {
+            group: [{"key": key, "escalations": n} for key, n in rows]
+            for group, rows in data["top_escalations"].items()
+        },
+        "oldest": [
+            {**item, "review_required_since": iso(item["review_required_since"])}
+            for item in data["oldest"]
+        ],
+        "breakdown": breakdown,
+    }
+
+
+def report_rows(document: dict):
+    """The report document as one flat table under CSV_HEADER: a section, the key within it
+    ('' for the section's own numbers), the metric and its value (None for none)."""
+    yield CSV_HEADER
+    for metric, value in document["window"].items():
+        yield ("window", "", metric, value)
+    queue = document["queue"]
+    yield ("queue", "", "total", queue["total"])
+    for key, n in queue["by_category"].items():
+        yield ("queue.by_category", key, "items", n)
+    for key, n in queue["by_escalation_level"].items():
+        yield ("queue.by_escalation_level", key, "items", n)
+    flow = document["flow"]
+    yield ("flow", "", "entered", flow["entered"])
+    yield ("flow", "", "resolved", flow["resolved"])
+    for day in flow["daily"]:
+        yield ("flow.daily", day["day"], "entered", day["entered"])
+        yield ("flow.daily", day["day"], "resolved", day["resolved"])
+    for metric, value in document["time_in_review"].items():
+        yield ("time_in_review", "", metric, value)
+    for section in ("resolutions", "reason_codes"):
+        for key, entry in document[section].items():
+            for metric, value in entry.items():
+                yield (section, key, metric, value)
+    retries = document["retry_effectiveness"]
+    for metric, value in retries.items():
+        if metric != "by_category":
+            yield ("retry_effectiveness", "", metric, value)
+    for key, entry in retries["by_category"].items():
+        for metric, value in entry.items():
+            yield ("retry_effectiveness.by_category", key, metric, value)
+    for group, rows in document["top_escalations"].items():
+        for row in rows:
+            yield (f"top_escalations.{group}", row["key"], "escalations", row["escalations"])
+    for item in document["oldest"]:
+        for metric, value in item.items():
+            if metric != "phase_id":
+                yield ("oldest", item["phase_id"], metric, value)
+    if document["breakdown"]:
+        section = f"breakdown.{document['breakdown']['by']}"
+        for row in document["breakdown"]["rows"]:
+            for metric, value in row.items():
+                if metric == "by_method":
+                    for method, n in value.items():
+                        yield (section, row["key"], f"resolved.{method}", n)
+                elif metric != "key":
+                    yield (section, row["key"], metric, value)

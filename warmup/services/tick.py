@@ -1,0 +1,43 @@
+"""One scheduler tick: every step that moves phases without a bot or a reviewer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from config import metrics
+from warmup.services.progression import leases_expire_due, phases_assign_content, phases_unlock_due
+from warmup.services.review import reviews_escalate_due
+
+
+@dataclass
+class TickReport:
+    expired: int = 0
+    unlocked: int = 0
+    assigned: int = 0
+    starved: int = 0
+    escalated: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self):
+        return ", ".join(f"{key} {value}" for key, value in self.as_dict().items())
+
+
+@metrics.TICK_DURATION.time()
+def tick(*, now: datetime | None = None) -> TickReport:
+    """Expire leases, unlock due phases, assign content, raise escalations.
+
+    Leases go first so a phase freed by expiry can be retried in the same tick's later steps.
+    """
+    now = now or timezone.now()
+    report = TickReport()
+    report.expired = leases_expire_due(now=now)
+    report.unlocked = phases_unlock_due(now=now)
+    assigned = phases_assign_content(now=now)
+    report.assigned, report.starved = assigned.assigned, assigned.starved
+    report.escalated = reviews_escalate_due(now=now)
+    return report
