@@ -199,29 +199,6 @@ WHERE contype = 'f' AND conrelid::regclass::text IN (
 ORDER BY conrelid::regclass::text, conname
 """
 
-LOG_COLUMNS = (
-    "phase_id",
-    "account_id",
-    "action",
-    "actor_type",
-    "actor_user_id",
-    "actor_bot_id",
-    "from_status",
-    "to_status",
-    "failure_category",
-    "retry_count",
-    "escalation_level",
-    "resolution_method",
-    "reason_code",
-    "note",
-    "time_in_review",
-    "data",
-    "created_at",
-    "batch",
-    "previous_hash",
-    "hash",
-)
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -384,7 +361,10 @@ def _write_review_log(cursor) -> int:
     COPY."""
     from django.conf import settings
 
-    from warmup.lifecycle.chain import CHAIN_START, row_hash
+    from warmup.lifecycle.chain import CHAIN_START, CHAINED_FIELDS, row_hash
+
+    # The hashed fields and the two hashes: everything of a row but its id.
+    columns = (*CHAINED_FIELDS, "previous_hash", "hash")
 
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
     cursor.execute(REVIEW_ITEMS_SQL)
@@ -435,10 +415,10 @@ def _write_review_log(cursor) -> int:
         for row in rows:
             row["previous_hash"] = previous
             row["hash"] = previous = row_hash(row, previous)
-            buffer.write("\t".join(_copy_value(row[name]) for name in LOG_COLUMNS) + "\n")
+            buffer.write("\t".join(_copy_value(row[name]) for name in columns) + "\n")
             count += 1
     raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
-    with raw.copy(f"COPY reviews_reviewlog ({', '.join(LOG_COLUMNS)}) FROM STDIN") as copy:
+    with raw.copy(f"COPY reviews_reviewlog ({', '.join(columns)}) FROM STDIN") as copy:
         copy.write(buffer.getvalue())
     return count
 
