@@ -52,6 +52,22 @@ def _values(
     }
 
 
+def _move_values(
+    *, action: str, actor: Actor, phase: WarmupPhase, from_status: str, **fields
+) -> dict:
+    """`_values` of a row that records a phase's move: from `from_status` to the status the
+    phase is in now, on the phase's account."""
+    return _values(
+        action=action,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        from_status=from_status,
+        to_status=phase.status,
+        **fields,
+    )
+
+
 def _bulk_rows(values: list[dict]) -> list[SimpleNamespace]:
     """Rows for `_insert`: every column's value as an attribute, without a model instance each
     (building ten thousand of them cost a bulk run more than hashing them)."""
@@ -152,13 +168,11 @@ def escalated_many(
 ) -> list:
     """The rows of failures escalated to review, (phase, reason) each, in one INSERT."""
     values = [
-        _values(
+        _move_values(
             action=ReviewAction.ESCALATED,
             actor=actor,
-            account=phase.account,
             phase=phase,
             from_status=from_status,
-            to_status=phase.status,
             note=reason,
         )
         for phase, reason in escalations
@@ -167,15 +181,10 @@ def escalated_many(
 
 
 def held(*, phase: WarmupPhase, actor: Actor, from_status: str, note: str) -> None:
-    _log(
-        action=ReviewAction.HELD,
-        actor=actor,
-        account=phase.account,
-        phase=phase,
-        from_status=from_status,
-        to_status=phase.status,
-        note=note,
+    move = _move_values(
+        action=ReviewAction.HELD, actor=actor, phase=phase, from_status=from_status, note=note
     )
+    _store([move])
 
 
 def assigned(*, phase: WarmupPhase, actor: Actor, previous_assignee_id: int | None) -> None:
@@ -231,14 +240,12 @@ def _resolution_values(
 ) -> dict:
     # What the resolution cleared or replaced (the assignee; a resume's content), so an undo
     # can give it back.
-    return _values(
+    return _move_values(
         batch=batch,
         action=RESOLUTION_ACTIONS[method],
         actor=actor,
-        account=phase.account,
         phase=phase,
         from_status=from_status,
-        to_status=phase.status,
         note=note,
         resolution_method=method,
         reason_code=reason_code,
@@ -256,13 +263,11 @@ def escalations_raised(raises: list[tuple[WarmupPhase, int]], *, at) -> list:
 
 
 def _escalation_values(phase: WarmupPhase, level: int, at) -> dict:
-    return _values(
+    return _move_values(
         action=ReviewAction.ESCALATION_RAISED,
         actor=Actor.system(),
-        account=phase.account,
         phase=phase,
         from_status=phase.status,
-        to_status=phase.status,
         escalation_level=level,
         data={"level": level},
         created_at=at,
@@ -295,13 +300,11 @@ def resolutions_undone(
     """One row per phase a bulk undo put back in review (in one INSERT): from the status the
     resolution left it in, back to review, naming the undo's batch and the resolution's."""
     values = [
-        _values(
+        _move_values(
             action=ReviewAction.RESOLUTION_UNDONE,
             actor=actor,
-            account=phase.account,
             phase=phase,
             from_status=from_status,
-            to_status=phase.status,
             note=note,
             batch=batch,
             data={"undoes_batch": str(resolution.batch), "undoes": resolution.pk},
