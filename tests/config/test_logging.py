@@ -200,7 +200,7 @@ def test_the_keyvalue_format_writes_the_move_on_one_line(
     assert "\n" not in line
     assert line.split(" ")[1:4] == [
         "level=info",
-        "logger=warmup.lifecycle.state",
+        "logger=warmup.state",
         "event=phase_status_changed",
     ]
     assert f"phase={phase.pk} account={account.pk} from=content_assigned to=in_progress" in line
