@@ -152,7 +152,14 @@ def test_a_bulk_resume_asks_first_and_a_second_submission_changes_nothing(page):
         "() => Array.from(new FormData(document.querySelector('#content form')).entries())"
     )
     page.click("input[type=submit][value='Resume automation']")
-    assert page.locator(".messagelist").inner_text().startswith("Resumed 3 items")
+    said = page.locator(".messagelist").inner_text()
+    shot(page, "queue-bulk-resumed")
+    assert said.startswith("Resumed 3 items")
+    # one batch for the selection, named with how to undo it
+    (batch,) = set(
+        ReviewLog.objects.filter(action=ReviewAction.RESUMED).values_list("batch", flat=True)
+    )
+    assert f"Batch {batch}; to undo it: manage.py resolve_reviews --undo {batch}" in said
 
     again = page.request.post(
         "/admin/reviews/reviewitem/",
