@@ -5,7 +5,9 @@ import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import TokenAuthentication
+
+from config.api.authentication import header_credential
 
 TOKEN_KEY = re.compile(r"[0-9a-f]{40}")
 KEYWORDS = (b"bearer", b"token")
@@ -18,18 +20,13 @@ class UserTokenAuthentication(TokenAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = get_authorization_header(request).split()
-        if not header or header[0].lower() not in KEYWORDS:
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Invalid token header: expected 'Bearer <key>' (or 'Token <key>')."
-            )
-        try:
-            key = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid token header.") from None
-        return self.authenticate_credentials(key)
+        key = header_credential(
+            request,
+            KEYWORDS,
+            malformed="Invalid token header: expected 'Bearer <key>' (or 'Token <key>').",
+            undecodable="Invalid token header.",
+        )
+        return None if key is None else self.authenticate_credentials(key)
 
     def authenticate_credentials(self, key):
         if not TOKEN_KEY.fullmatch(key or ""):

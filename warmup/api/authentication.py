@@ -4,6 +4,7 @@ import structlog
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from config.api.authentication import header_credential
 from warmup.services.bots import bot_authenticate, bot_touch
 
 INVALID_TOKEN = "Invalid bot token."
@@ -20,15 +21,11 @@ class BotTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
+        token = header_credential(
+            request, (self.keyword.lower().encode(),), malformed=MALFORMED_HEADER
+        )
+        if token is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(MALFORMED_HEADER)
-        try:
-            token = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed(MALFORMED_HEADER) from None
         bot = bot_authenticate(token)
         if bot is None:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
