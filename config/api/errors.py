@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from config import database
+from config.api.parsers import MAX_BODY_BYTES
 from warmup.domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,16 @@ DATABASE_UNAVAILABLE = (
     "The database was unavailable for this request; retry it in a few seconds. "
     "A report retried with the same lease token is answered as if it had arrived once."
 )
+
+
+# What the shared plumbing answers on either API, in the schema's words (each API adds its
+# own for the rest): the JSON body parser (413, 415) and a database busy or gone (503).
+PLUMBING_ERRORS = {
+    413: f"payload_too_large (body over {MAX_BODY_BYTES // 1024} KiB)",
+    415: "unsupported_media_type (send application/json)",
+    503: "database_unavailable (lost, or a row stayed locked past DB_LOCK_TIMEOUT): retry "
+    "after Retry-After",
+}
 
 
 BAD_HOST = "The Host header {host!r} is not one this server answers to (ALLOWED_HOSTS)."

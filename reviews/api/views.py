@@ -11,7 +11,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.errors import error_responses
+from config.api.errors import PLUMBING_ERRORS, error_responses
 from config.api.throttling import LimitFailedAuthentication
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
@@ -43,12 +43,9 @@ ERRORS = {
     "needs the manage-accounts permission)",
     404: "not_found",
     409: "invalid_transition (says `current_status`) or account_not_active",
-    413: "payload_too_large (body over 64 KiB)",
-    415: "unsupported_media_type (send application/json)",
     429: "throttled (the user exceeded REVIEW_RATE, or this address too many requests without "
     "valid credentials); Retry-After says when to try again",
-    503: "database_unavailable (lost, or a row stayed locked past DB_LOCK_TIMEOUT): retry "
-    "after Retry-After",
+    **PLUMBING_ERRORS,
 }
 
 

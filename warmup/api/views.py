@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api.errors import error_responses
+from config.api.errors import PLUMBING_ERRORS, error_responses
 from config.api.throttling import LimitFailedAuthentication
 from warmup.api.authentication import BotTokenAuthentication
 from warmup.api.permissions import IsBot
@@ -34,12 +34,9 @@ ERRORS = {
     403: "bot_inactive (the bot is deactivated)",
     404: "not_found",
     409: "lease_lost (stale or foreign lease) or invalid_transition",
-    413: "payload_too_large (body over 64 KiB)",
-    415: "unsupported_media_type (send application/json)",
     429: "throttled (the bot exceeded its request rate, or this address too many requests "
     "without a valid token); Retry-After says when to try again",
-    503: "database_unavailable (lost, or a row stayed locked past DB_LOCK_TIMEOUT): retry "
-    "after Retry-After",
+    **PLUMBING_ERRORS,
 }
 
 
