@@ -91,16 +91,6 @@ class PhaseTemplate(models.Model):
     def __str__(self):
         return f"{self.plan.slug} #{self.order} {self.phase_type}"
 
-    @property
-    def lease(self) -> timedelta:
-        """The lease a claim or a heartbeat gives, within bounds whatever is stored."""
-        return min(max(self.lease_duration, timedelta(seconds=1)), MAX_LEASE)
-
-    @property
-    def wait(self) -> timedelta:
-        """The delay after the previous phase, within bounds whatever is stored."""
-        return min(max(self.delay, timedelta(0)), MAX_STEP_DELAY)
-
     def clean(self):
         try:
             validate_overrides(self.retry_overrides)

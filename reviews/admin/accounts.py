@@ -18,7 +18,7 @@ from reviews.models import ReviewLog
 from reviews.permissions import can_manage_accounts, can_resolve_reviews
 from warmup.admin import AccountAdmin
 from warmup.domain.actors import Actor
-from warmup.domain.errors import DomainError, InvalidTransition
+from warmup.domain.errors import refusal_words
 from warmup.models import ACTIVE_STATUSES, Account, PhaseStatus, WarmupPhase
 from warmup.services.accounts import account_pause, account_reactivate
 from warmup.services.review import review_hold_account
@@ -29,13 +29,6 @@ class AccountStatusNoteForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Why: it is written to each account's review log.",
     )
-
-
-def _why_not(exc: DomainError) -> str:
-    """A refused account move, briefly: the account is named beside it already."""
-    if isinstance(exc, InvalidTransition) and exc.current_status:
-        return f"it is {exc.current_status}"
-    return exc.message
 
 
 def _with_status(account: Account) -> str:
@@ -114,7 +107,7 @@ class AccountReviewAdmin(RefuseUnpermittedActions, AccountAdmin):
         intro="Nothing of these accounts is claimed until they are reactivated. "
         "Each pause is written to the account's review log with your note.",
         describe=_with_status,
-        explain=_why_not,
+        explain=refusal_words,  # briefly, by its code: the account is named beside it
         permissions=["manage"],
     )
     def pause_accounts(self, request, account, data):
@@ -130,7 +123,7 @@ class AccountReviewAdmin(RefuseUnpermittedActions, AccountAdmin):
         intro="Their phases can be claimed by bots again. "
         "Each reactivation is written to the account's review log with your note.",
         describe=_with_status,
-        explain=_why_not,
+        explain=refusal_words,  # briefly, by its code: the account is named beside it
         permissions=["manage"],
     )
     def reactivate_accounts(self, request, account, data):

@@ -18,6 +18,7 @@ class Refusal(StrEnum):
     MISSING = "missing"
     NOT_ALLOWED = "not_allowed"
     RACED = "raced"
+    ACCOUNT_STATUS = "account_status"  # an account's move its status does not allow
     # An undo leaves a phase where it is when:
     CLAIMED_SINCE = "claimed_since"
     ACTED_SINCE = "acted_since"
@@ -231,6 +232,7 @@ REFUSAL_WORDS = {
     Refusal.NEXT_CLAIMED: UNDO_NEXT_CLAIMED,
     Refusal.NEXT_MOVED_ON: UNDO_NEXT_MOVED_ON,
     Refusal.NEXT_BUSY: UNDO_NEXT_BUSY,
+    Refusal.ACCOUNT_STATUS: "it is {status}",
 }
 
 

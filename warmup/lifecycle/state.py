@@ -33,6 +33,7 @@ from warmup.domain.errors import (
     TRANSITION_NOT_ALLOWED,
     TRANSITION_RACED,
     InvalidTransition,
+    Refusal,
 )
 from warmup.models import (
     MAX_LEASE,
@@ -537,8 +538,10 @@ def check_account_transition(account: Account, to_status: str) -> None:
         message = _ACCOUNT_REFUSALS.get(to_status, ACCOUNT_MOVE_NOT_ALLOWED)
         raise InvalidTransition(
             message.format(account=account, status=current, target=to_status),
+            refusal=Refusal.ACCOUNT_STATUS,
             current_status=current,
             target_status=to_status,
+            status=current,
         )
 
 
@@ -555,8 +558,10 @@ def apply_account_transition(account: Account, to_status: str) -> Account:
         current = Account.objects.filter(pk=account.pk).values_list("status", flat=True).first()
         raise InvalidTransition(
             ACCOUNT_MOVE_NOT_ALLOWED.format(account=account, status=current, target=to_status),
+            refusal=Refusal.ACCOUNT_STATUS,
             current_status=current or "",
             target_status=to_status,
+            status=current or "",
         )
     _log_change(
         "account_status_changed",

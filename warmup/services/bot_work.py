@@ -44,6 +44,11 @@ from warmup.lifecycle.state import (
     HEARTBEAT_WRITES,
     LEASE_HELD,
     LEASE_LIVE,
+    NEXT_PHASE_ORDER,
+    STEP_DELAY,
+    UNLOCK_FROM,
+    UNLOCK_TO,
+    UNLOCK_WRITES,
     apply_transition_many,
     enter_review_many,
     holds,
@@ -266,25 +271,26 @@ def phases_unlock_next(phases: list[WarmupPhase], *, now: datetime) -> list[Warm
     pending = (
         WarmupPhase.objects.select_for_update(of=("self",))
         .select_related("template")
-        .filter(account_id__in=list(after), status=S.PENDING)
-        .order_by("account_id", "order")
+        .filter(account_id__in=list(after), status=UNLOCK_FROM)
+        .order_by("account_id", *NEXT_PHASE_ORDER)
     )
     for candidate in pending:
         if candidate.order > after[candidate.account_id]:
             following.setdefault(candidate.account_id, candidate)
-    due_now = [p for p in following.values() if p.template.wait <= timedelta(0)]
+    # The delay, its bounds and what an unlock writes are the declaration's (STEP_DELAY,
+    # UNLOCK_WRITES), as in the one-statement completion.
+    due_now = [p for p in following.values() if STEP_DELAY.of(p.template) <= timedelta(0)]
     if due_now:
-        apply_transition_many(due_now, S.AVAILABLE, available_at=now)
+        apply_transition_many(due_now, UNLOCK_TO, **written(UNLOCK_WRITES, due_now[0], now=now))
     by_delay: dict[timedelta, list[WarmupPhase]] = {}
     for phase in following.values():
-        if phase.template.wait > timedelta(0):
-            by_delay.setdefault(phase.template.wait, []).append(phase)
-    for delay, group in by_delay.items():
-        WarmupPhase.objects.filter(pk__in=[p.pk for p in group]).update(
-            available_at=now + delay, updated_at=now
-        )
+        if STEP_DELAY.of(phase.template) > timedelta(0):
+            by_delay.setdefault(STEP_DELAY.of(phase.template), []).append(phase)
+    for group in by_delay.values():
+        fields = written(UNLOCK_WRITES, group[0], now=now)
+        WarmupPhase.objects.filter(pk__in=[p.pk for p in group]).update(**fields)
         for phase in group:
-            phase.available_at = now + delay
+            phase.available_at = fields["available_at"]
     return list(following.values())
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from tests.builders import reload
 from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup.domain.actors import Actor
+from warmup.lifecycle.state import STEP_DELAY
 from warmup.models import PhaseStatus
 from warmup.services.accounts import account_pause
 from warmup.services.tick import tick
@@ -22,7 +23,7 @@ def test_a_completion_schedules_its_own_accounts_next_phase_only(bot, content_po
 
     following = account.phases.get(order=done.order + 1)
     assert following.status == PhaseStatus.PENDING
-    assert following.available_at == done.completed_at + following.template.wait
+    assert following.available_at == done.completed_at + STEP_DELAY.of(following.template)
     others = {p.pk: (p.status, p.available_at) for p in other.phases.exclude(order=1)}
     assert others == {pk: value for pk, value in before.items() if pk in others}
 
