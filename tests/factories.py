@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from reviews.permissions import review_leads_group, reviewers_group
-from tests.builders import CONTENT_TYPES, fail, first_phase, reload
+from tests.builders import CONTENT_TYPES, first_phase, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.services.accounts import account_enrol
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
@@ -93,48 +93,49 @@ class AccountFactory(factory.django.DjangoModelFactory):
 # longest-waiting ready one, whichever account it is of.
 
 
-def _available(account, bot, category) -> WarmupPhase:
+def _available(account, bot, category, failure) -> WarmupPhase:
     phase = reload(first_phase(account))
     assert phase.status == PhaseStatus.AVAILABLE
     return phase
 
 
-def _content_assigned(account, bot, category) -> WarmupPhase:
+def _content_assigned(account, bot, category, failure) -> WarmupPhase:
     tick()
     phase = reload(first_phase(account))
     assert phase.status == PhaseStatus.CONTENT_ASSIGNED
     return phase
 
 
-def _in_progress(account, bot, category) -> WarmupPhase:
-    _content_assigned(account, bot, category)
-    phase = phase_claim(bot=bot)
+def _in_progress(account, bot, category, failure) -> WarmupPhase:
+    _content_assigned(account, bot, category, failure)
+    # First steps only: a later step of an earlier account is never the one claimed.
+    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
     assert phase is not None and phase.status == PhaseStatus.IN_PROGRESS
     return phase
 
 
-def _in_review(account, bot, category) -> WarmupPhase:
-    phase = _in_progress(account, bot, category)
+def _in_review(account, bot, category, failure) -> WarmupPhase:
+    phase = _in_progress(account, bot, category, failure)
     outcome = phase_fail(
         phase_id=phase.pk,
         bot=bot,
         lease_token=phase.lease_token,
         category=category,
-        reason="Instagram asks for an SMS code",
         details={"step": "login"},
+        **failure,
     )
     assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
     return phase
 
 
-def _completed(account, bot, category) -> WarmupPhase:
-    phase = _in_progress(account, bot, category)
+def _completed(account, bot, category, failure) -> WarmupPhase:
+    phase = _in_progress(account, bot, category, failure)
     return phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
 
 
-def _pending(account, bot, category) -> WarmupPhase:
+def _pending(account, bot, category, failure) -> WarmupPhase:
     """The first phase completed: the second waits for its template's delay."""
-    _completed(account, bot, category)
+    _completed(account, bot, category, failure)
     phase = account.phases.get(order=2)
     assert phase.status == PhaseStatus.PENDING
     return phase
@@ -162,8 +163,10 @@ class WarmupPhaseFactory(factory.django.DjangoModelFactory):
     trait: `(content_assigned=True)`, `(in_progress=True)`, `(in_review=True)`,
     `(completed=True)`, `(pending=True)` (the account's second phase, waiting for its delay
     after the first completed), or `status=`. `account=` defaults to a new one; `bot=` is the
-    bot that claims (a new one when needed); `category` is the failure that sends an
-    in-review phase to review. Content is added to any empty pool, so there is some to assign.
+    bot that claims (a new one when needed); `category`, `reason` and `retryable` are the
+    failure that sends an in-review phase to review (`retryable=False`: the bot says a person
+    must look, so any category goes to review). Content is added to any empty pool, so there
+    is some to assign.
     """
 
     class Meta:
@@ -173,6 +176,8 @@ class WarmupPhaseFactory(factory.django.DjangoModelFactory):
     bot = None
     status = PhaseStatus.AVAILABLE
     category = "challenge_required"
+    reason = "Instagram asks for an SMS code"
+    retryable = True
 
     class Params:
         pending = factory.Trait(status=PhaseStatus.PENDING)
@@ -182,26 +187,26 @@ class WarmupPhaseFactory(factory.django.DjangoModelFactory):
         completed = factory.Trait(status=PhaseStatus.COMPLETED)
 
     @classmethod
-    def _create(cls, model_class, *, account, bot, status, category, **kwargs):
+    def _create(cls, model_class, *, account, bot, status, category, reason, retryable, **kwargs):
         for phase_type in CONTENT_TYPES:  # something for the scheduler to assign
             if not ContentItem.objects.filter(phase_type=phase_type, is_active=True).exists():
                 ContentItemFactory(phase_type=phase_type)
         if bot is None and status in CLAIMED:
             bot = BotFactory()
-        return reload(DRIVE[status](account, bot, category))
+        failure = {"reason": reason, "retryable": retryable}
+        return reload(DRIVE[status](account, bot, category, failure))
 
 
 FIRST_STEP = "profile_bio"  # the default plan's first phase type
 
 
 def new_item_in_review(bot, category="challenge_required") -> WarmupPhase:
-    """A new account's first phase, claimed by `bot` and sent to review by its failure (the bot
-    says a person must look, so any category goes to review). Claims only first steps, so a
-    later step of an earlier account never gets in the way."""
-    account = AccountFactory()
-    tick()
-    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert phase is not None and phase.account_id == account.pk
-    outcome = fail(phase, bot, category, retryable=False)
-    assert outcome.phase.status == PhaseStatus.REVIEW_REQUIRED
-    return reload(phase)
+    """A new account's first phase sent to review by `category`, whatever it is: the factory's
+    in-review phase, failed as not retryable with the reason `fail` gives."""
+    return WarmupPhaseFactory(
+        in_review=True,
+        bot=bot,
+        category=category,
+        retryable=False,
+        reason=f"{category} during {FIRST_STEP}",
+    )
