@@ -2,11 +2,13 @@
 writers of status), so a factory-made phase is always one the system could have produced:
 `WarmupPhaseFactory(account=account, bot=bot, in_review=True)`."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 
 from reviews.permissions import review_leads_group, reviewers_group
-from tests.builders import CONTENT_TYPES, first_phase, reload
+from tests.builders import CONTENT_TYPES, fail, first_phase, reload
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.services.accounts import account_enrol
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
@@ -210,3 +212,19 @@ def new_item_in_review(bot, category="challenge_required") -> WarmupPhase:
         retryable=False,
         reason=f"{category} during {FIRST_STEP}",
     )
+
+
+def retried_then_escalated(bot, clock) -> WarmupPhase:
+    """A new account's first phase that failed once and was retried an hour later (`clock`
+    moves on), then went to review: it is in review with a retry count."""
+    account = AccountFactory()
+    tick()
+    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    assert phase.account_id == account.pk
+    fail(phase, bot, "network_error")
+    clock.shift(timedelta(hours=1))
+    tick()
+    again = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    assert again.pk == phase.pk
+    fail(again, bot, "login_failed", retryable=False)
+    return reload(phase)

@@ -1,8 +1,8 @@
 """Warmup domain: accounts, plans, phases, attempts, content and bots.
 
-Nothing here changes a phase's status: `warmup.lifecycle.state.apply_transition` is the only writer
-of `WarmupPhase.status` (services call it). Integrity rules live in the database as constraints,
-so a bug anywhere else cannot store an inconsistent phase.
+Nothing here changes a phase's status: `warmup.lifecycle.state.apply_transition_many` is the
+only writer of `WarmupPhase.status` (services call it). Integrity rules live in the database as
+constraints, so a bug anywhere else cannot store an inconsistent phase.
 """
 
 from datetime import timedelta
@@ -198,7 +198,7 @@ class WarmupPhase(models.Model):
     # The account's platform, copied at enrolment (an account keeps its platform for life), so
     # the review queue filters on it with an index of the phases, not a join to every account.
     platform = models.CharField(max_length=20, choices=Platform.choices, editable=False)
-    # Written only by warmup.lifecycle.state.apply_transition.
+    # Written only by warmup.lifecycle.state.apply_transition_many.
     status = models.CharField(
         max_length=20, choices=PhaseStatus.choices, default=PhaseStatus.PENDING
     )

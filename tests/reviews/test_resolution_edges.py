@@ -20,12 +20,16 @@ from django.test import Client
 from django.urls import reverse
 
 from reviews.models import ReviewItem, ReviewLog
-from tests.builders import fail, first_phase, reload
+from tests.builders import first_phase, reload
 from tests.clients import changelist, review_url, user_client
-from tests.factories import FIRST_STEP, AccountFactory, UserFactory, new_item_in_review
+from tests.factories import (
+    AccountFactory,
+    UserFactory,
+    new_item_in_review,
+    retried_then_escalated,
+)
 from warmup.domain.choices import RESOLUTION_ACTIONS
 from warmup.models import Account, AccountStatus, PhaseAttempt, PhaseStatus, WarmupPhase
-from warmup.services.bot_work import phase_claim
 from warmup.services.resolutions import review_skip
 from warmup.services.review import review_assign, review_hold
 from warmup.services.tick import tick
@@ -41,22 +45,6 @@ NOT_COMPARED = {"id", "hash", "previous_hash", "batch"}
 
 
 # --- The scenario --------------------------------------------------------------------------
-
-
-def retried_then_escalated(bot, clock) -> WarmupPhase:
-    """A new account's first phase that failed once and was retried, then went to review:
-    it is in review with a retry count."""
-    account = AccountFactory()
-    tick()
-    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert phase.account_id == account.pk
-    fail(phase, bot, "network_error")
-    clock.shift(timedelta(hours=1))
-    tick()
-    again = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert again.pk == phase.pk
-    fail(again, bot, "login_failed", retryable=False)
-    return reload(phase)
 
 
 @pytest.fixture

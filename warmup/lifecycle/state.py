@@ -235,15 +235,20 @@ LEASE_RELEASED = {"lease_token": None, "lease_expires_at": None}
 REVIEW_CLEARED = {"review_required_since": None, "escalation_level": 0, "review_assignee": None}
 
 
-def unlock(phase: WarmupPhase, *, available_at: datetime) -> WarmupPhase:
-    """pending -> available: the scheduler may now assign the phase its content."""
-    return apply_transition(phase, S.AVAILABLE, available_at=available_at)
+def unlock_many(phases: list[WarmupPhase], **fields) -> list[WarmupPhase]:
+    """pending -> available, in one UPDATE: the scheduler may now assign the phases their
+    content. `fields` may set `available_at` (an account's first phase unlocks now); the
+    scheduler's due phases keep theirs."""
+    return apply_transition_many(phases, S.AVAILABLE, **fields)
 
 
-def assign_content(phase: WarmupPhase, *, content, now: datetime) -> WarmupPhase:
-    """available -> content_assigned: `content` (None when the step takes none), claimable
-    from `now`."""
-    return apply_transition(phase, S.CONTENT_ASSIGNED, content=content, next_attempt_at=now)
+def assign_contents(
+    phases: list[WarmupPhase], *, contents: dict, now: datetime
+) -> list[WarmupPhase]:
+    """available -> content_assigned, in one UPDATE: each phase gets `contents[pk]` (a content
+    id, or None when its step takes none) and is claimable from `now`."""
+    per_row = {pk: {"content_id": content_id} for pk, content_id in contents.items()}
+    return apply_transition_many(phases, S.CONTENT_ASSIGNED, per_row=per_row, next_attempt_at=now)
 
 
 def take_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) -> WarmupPhase:

@@ -20,7 +20,7 @@ from warmup.domain.errors import (
 )
 from warmup.domain.validation import require_note
 from warmup.lifecycle import review_log
-from warmup.lifecycle.state import apply_account_transition, unlock
+from warmup.lifecycle.state import apply_account_transition, unlock_many
 from warmup.models import (
     ACTIVE_STATUSES,
     Account,
@@ -82,7 +82,7 @@ def account_enrol(*, platform: str, username: str, plan: WarmupPlan) -> Account:
         ]
     )
     first = WarmupPhase.objects.select_for_update().get(pk=phases[0].pk)
-    unlock(first, available_at=timezone.now())
+    unlock_many([first], available_at=timezone.now())
     return account
 
 

@@ -22,7 +22,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from warmup.domain.errors import DomainError
-from warmup.lifecycle.state import apply_transition_many
+from warmup.lifecycle.state import assign_contents, unlock_many
 from warmup.models import ACTIVE_STATUSES, PhaseStatus, WarmupPhase
 from warmup.services.bot_work import leases_expire
 from warmup.services.content import content_draw, content_lock_pools
@@ -114,7 +114,7 @@ def process_in_batches(
 
 def _unlock(phases: list[WarmupPhase]) -> dict[str, int]:
     """Make due pending phases available (their time to unlock stays as it was)."""
-    apply_transition_many(phases, S.AVAILABLE)
+    unlock_many(phases)
     return {"unlocked": len(phases)}
 
 
@@ -147,12 +147,7 @@ def _assign(phases: list[WarmupPhase], *, now: datetime) -> dict[str, int]:
     a phase whose type has no active content stays available and is counted starved."""
     chosen, starved = content_draw(phases)
     ready = [phase for phase in phases if phase.pk in chosen]
-    apply_transition_many(
-        ready,
-        S.CONTENT_ASSIGNED,
-        per_row={pk: {"content_id": content_id} for pk, content_id in chosen.items()},
-        next_attempt_at=now,
-    )
+    assign_contents(ready, contents=chosen, now=now)
     return {"assigned": len(ready), "starved": starved}
 
 

@@ -81,8 +81,10 @@ def pair_id(pair):
 # Each move of TRANSITIONS, by its name, made through its function in warmup.lifecycle.state. A new
 # name in the table fails test_every_move_of_the_table_has_its_function_here until it is added.
 MOVE_FUNCTIONS = {
-    "unlock": lambda phase, now, bot: state.unlock(phase, available_at=now),
-    "assign_content": lambda phase, now, bot: state.assign_content(phase, content=None, now=now),
+    "unlock": lambda phase, now, bot: state.unlock_many([phase], available_at=now),
+    "assign_content": lambda phase, now, bot: state.assign_contents(
+        [phase], contents={phase.pk: None}, now=now
+    ),
     "claim": lambda phase, now, bot: _call(
         state.take_lease,
         phase,

@@ -19,7 +19,7 @@ from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup.domain.actors import SYSTEM
 from warmup.domain.choices import ReviewAction
 from warmup.domain.errors import DomainError, LeaseLost
-from warmup.lifecycle.state import TRANSITIONS, assign_content, move
+from warmup.lifecycle.state import TRANSITIONS, assign_contents, move
 from warmup.models import (
     MAX_LEASE,
     MAX_STEP_DELAY,
@@ -299,7 +299,7 @@ def _work(bots, clock) -> list:
     report(phase_heartbeat, first, a)
     report(phase_complete, first, a)
     following = WarmupPhase.objects.select_for_update().get(account=quick.account, order=2)
-    assign_content(following, content=None, now=timezone.now())
+    assign_contents([following], contents={following.pk: None}, now=timezone.now())
     second = do(phase_claim, bot=a, platforms=["x"], plans=["quick"])
     report(phase_complete, second, a)  # the next step's delay is past its bound
     return answers

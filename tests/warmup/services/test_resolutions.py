@@ -17,8 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reviews.models import ReviewLog
-from tests.builders import fail, first_phase, reload, stored
-from tests.factories import FIRST_STEP, AccountFactory, UserFactory, new_item_in_review
+from tests.builders import first_phase, reload, stored
+from tests.factories import (
+    FIRST_STEP,
+    AccountFactory,
+    UserFactory,
+    new_item_in_review,
+    retried_then_escalated,
+)
 from warmup.domain.choices import RESOLUTION_ACTIONS, ReviewAction
 from warmup.domain.errors import (
     CannotUndo,
@@ -67,21 +73,6 @@ def held_without_content(actor) -> WarmupPhase:
     """A new account's first phase held by a reviewer before the scheduler gave it content."""
     phase = first_phase(AccountFactory())
     review_hold(phase_id=phase.pk, note="looks wrong", actor=actor)
-    return reload(phase)
-
-
-def retried_then_escalated(bot, clock) -> WarmupPhase:
-    """A first phase that failed once and was retried, then went to review with a retry count."""
-    account = AccountFactory()
-    tick()
-    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert phase.account_id == account.pk
-    fail(phase, bot, "network_error")
-    clock.shift(timedelta(hours=1))
-    tick()
-    again = phase_claim(bot=bot, phase_types=[FIRST_STEP])
-    assert again.pk == phase.pk
-    fail(again, bot, "login_failed", retryable=False)
     return reload(phase)
 
 
