@@ -27,15 +27,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from bench.hot_path import (
-    CycleFailed,
-    double_claims,
-    drop_smoke_fleet,
-    open_own_fleet,
-    percentile,
-    save,
-    smoke_accounts,
-)
+from bench.hot_path import double_claims, drop_smoke_fleet, open_own_fleet, save, smoke_accounts
+from bench.threads import CycleFailed, percentile, percentiles, together
 
 TABLE = "warmup_warmupphase"
 # What `phase_heartbeat` writes (warmup.services.bot_work).
@@ -54,14 +47,14 @@ def cycles(bots, count: int, *, heartbeat: bool = True) -> list[float]:
     left = [count]
     lock = threading.Lock()
     latencies: list[float] = []
-    errors: list[Exception] = []
+    failed = threading.Event()  # one thread's failure stops the others
 
     def work(bot):
         mine = []
         try:
-            while True:
+            while not failed.is_set():
                 with lock:
-                    if left[0] <= 0 or errors:
+                    if left[0] <= 0:
                         break
                     left[0] -= 1
                 started = time.perf_counter()
@@ -72,23 +65,15 @@ def cycles(bots, count: int, *, heartbeat: bool = True) -> list[float]:
                 if heartbeat:
                     phase_heartbeat(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
                 phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
-        except Exception as exc:
-            with lock:
-                errors.append(exc)
+        except Exception:
+            failed.set()
+            raise
         finally:
             with lock:
                 latencies.extend(mine)
             connection.close()  # flushes this connection's table statistics
 
-    workers = [threading.Thread(target=work, args=(bot,)) for bot in bots]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if errors:
-        if isinstance(errors[0], CycleFailed):
-            raise SystemExit(str(errors[0]))
-        raise errors[0]
+    together(work, bots)
     return latencies
 
 
@@ -144,10 +129,6 @@ def indexed_columns() -> dict[str, list[str]]:
         for index, column in cursor.fetchall():
             found.setdefault(index, []).append(column)
     return found
-
-
-def summary(latencies: list[float]) -> dict:
-    return {f"p{p}": round(percentile(latencies, p / 100), 2) for p in (50, 95, 99)}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -230,8 +211,8 @@ def run(args, *, leases: int, beats: int) -> int:
         "cycles": args.cycles + 2 * args.window,
         "threads": args.threads,
         "cycles_per_s": round((args.cycles + 2 * args.window) / elapsed),
-        "claim_ms_fresh": summary(fresh),
-        "claim_ms_after": summary(churned),
+        "claim_ms_fresh": percentiles(fresh),
+        "claim_ms_after": percentiles(churned),
         "p95_after_over_fresh": round(percentile(churned, 0.95) / percentile(fresh, 0.95), 2),
         "double_claims": double_claims(since),
         "queue_page_ms_fresh": round(page_fresh, 2),

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -95,6 +94,7 @@ def seed(count: int, offset: int) -> None:
 def claims_per_second(claims: int, threads: int) -> float:
     from django.db import connection
 
+    from bench.threads import together
     from warmup.models import Bot
     from warmup.services.bot_work import phase_claim
     from warmup.services.bots import bot_create
@@ -104,11 +104,9 @@ def claims_per_second(claims: int, threads: int) -> float:
         bot, _token = bot_create(name=f"bench-{time.monotonic_ns()}")
         bots.append(bot)
     per_thread = claims // threads
-    barrier = threading.Barrier(threads + 1)
     got = []
 
     def work(bot: Bot):
-        barrier.wait()
         n = 0
         for _ in range(per_thread):
             if phase_claim(bot=bot) is not None:
@@ -116,14 +114,7 @@ def claims_per_second(claims: int, threads: int) -> float:
         got.append(n)
         connection.close()
 
-    workers = [threading.Thread(target=work, args=(bot,)) for bot in bots]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - start
+    elapsed = together(work, bots)
     assert sum(got) == per_thread * threads, f"ran out of phases: {got}"
     return sum(got) / elapsed
 

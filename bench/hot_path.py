@@ -33,11 +33,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 
 from bench import RESULTS
+from bench.threads import CycleFailed, percentiles, together
 
 os.environ["DB_STATEMENT_TIMEOUT"] = "0"
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
@@ -106,23 +106,16 @@ def run_pgbench(
     return float(found.group(1))
 
 
-class CycleFailed(Exception):
-    """A cycle that cannot go on (nothing left to claim, an unexpected answer): the run stops."""
-
-
 def run_cycles(
     clients, *, seconds: int, start, cycle, finish, count: int | None = None
 ) -> tuple[float, list[float]]:
     """Cycles per second of one thread per client, all let go at once, each repeating
     `cycle(session)` (which returns its claim's latency in ms) for `seconds`, or `count` times
     when given; and every claim's latency. `start(client)` opens a thread's session,
-    `finish(session)` closes it. A CycleFailed in any thread ends the run with its message,
-    any other exception in a thread is raised again here (a thread's own would be lost)."""
-    barrier = threading.Barrier(len(clients) + 1)
-    cycles, latencies, errors = [], [], []
+    `finish(session)` closes it. A CycleFailed in any thread ends the run (bench.threads)."""
+    cycles, latencies = [], []
 
     def work(client):
-        barrier.wait()
         done, mine = 0, []
         try:
             session = start(client)
@@ -133,24 +126,12 @@ def run_cycles(
                     done += 1
             finally:
                 finish(session)
-        except Exception as exc:
-            errors.append(exc)
         finally:
             cycles.append(done)
             latencies.extend(mine)
 
-    workers = [threading.Thread(target=work, args=(client,)) for client in clients]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    if errors:
-        if isinstance(errors[0], CycleFailed):
-            raise SystemExit(str(errors[0]))
-        raise errors[0]
-    return sum(cycles) / (time.perf_counter() - started), latencies
+    elapsed = together(work, clients)
+    return sum(cycles) / elapsed, latencies
 
 
 def run_services(bots, *, seconds: int, count: int | None = None) -> tuple[float, list[float]]:
@@ -200,11 +181,6 @@ def fleet_accounts() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT accounts FROM bench_fleet")
         return cursor.fetchone()[0]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -335,9 +311,7 @@ def run(args, count: int | None) -> int:
         "project_cycles_per_s": round(project),
         "project_share_of_limit": round(project / limit, 3),
         "ratio": round(limit / project, 2),
-        "claim_ms_p50": round(percentile(latencies, 0.50), 2),
-        "claim_ms_p95": round(percentile(latencies, 0.95), 2),
-        "claim_ms_p99": round(percentile(latencies, 0.99), 2),
+        **percentiles(latencies, "claim_ms_"),
         "double_claims": double_claims(since),
         **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
         **({"django_tasks_db_cycles_per_s": round(statistics.median(tasks))} if tasks else {}),

@@ -32,15 +32,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.hot_path import (
-    CycleFailed,
-    double_claims,
-    percentile,
-    run_cycles,
-    run_rounds,
-    run_services,
-    save,
-)
+from bench.hot_path import double_claims, run_cycles, run_rounds, run_services, save
+from bench.threads import CycleFailed, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,9 +184,7 @@ def run(args, count: int | None) -> int:
         "services_cycles_per_s": round(limit),
         "http_cycles_per_s": round(project),
         "ratio": round(limit / project, 2),
-        "claim_ms_p50": round(percentile(latencies, 0.50), 2),
-        "claim_ms_p95": round(percentile(latencies, 0.95), 2),
-        "claim_ms_p99": round(percentile(latencies, 0.99), 2),
+        **percentiles(latencies, "claim_ms_"),
         "double_claims": double_claims(since),
         "runs": args.repeat,
         **({"cycles_per_thread": count} if count else {"seconds_per_run": args.seconds}),

@@ -243,60 +243,33 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 # the first failure (3 means up to 4 attempts). Delays in seconds; jitter is a fraction
 # (0.1 = the delay is drawn from +/-10% around the exponential value). A PhaseTemplate's
 # retry_overrides can change any key for any category.
+def _backoff(*, max_retries: int, base: int, cap: int) -> dict:
+    """A retryable category: `max_retries` automatic retries, `base` seconds doubling up to
+    `cap`, drawn +/-10 %."""
+    return {
+        "retryable": True,
+        "max_retries": max_retries,
+        "backoff_base": base,
+        "backoff_factor": 2.0,
+        "backoff_cap": cap,
+        "jitter": 0.1,
+    }
+
+
+_NOT_RETRYABLE = {"retryable": False, "max_retries": 0}
+
 WARMUP_RETRY_POLICY = {
-    "network_error": {
-        "retryable": True,
-        "max_retries": 3,
-        "backoff_base": 60,
-        "backoff_factor": 2.0,
-        "backoff_cap": 3600,
-        "jitter": 0.1,
-    },
-    "proxy_error": {
-        "retryable": True,
-        "max_retries": 3,
-        "backoff_base": 60,
-        "backoff_factor": 2.0,
-        "backoff_cap": 3600,
-        "jitter": 0.1,
-    },
-    "rate_limited": {
-        "retryable": True,
-        "max_retries": 3,
-        "backoff_base": 900,
-        "backoff_factor": 2.0,
-        "backoff_cap": 4 * 3600,
-        "jitter": 0.1,
-    },
-    "bot_error": {
-        "retryable": True,
-        "max_retries": 2,
-        "backoff_base": 120,
-        "backoff_factor": 2.0,
-        "backoff_cap": 1800,
-        "jitter": 0.1,
-    },
-    "lease_expired": {
-        "retryable": True,
-        "max_retries": 2,
-        "backoff_base": 60,
-        "backoff_factor": 2.0,
-        "backoff_cap": 1800,
-        "jitter": 0.1,
-    },
-    "unknown": {
-        "retryable": True,
-        "max_retries": 1,
-        "backoff_base": 300,
-        "backoff_factor": 2.0,
-        "backoff_cap": 3600,
-        "jitter": 0.1,
-    },
-    "login_failed": {"retryable": False, "max_retries": 0},
-    "challenge_required": {"retryable": False, "max_retries": 0},
-    "action_blocked": {"retryable": False, "max_retries": 0},
-    "account_suspended": {"retryable": False, "max_retries": 0},
-    "content_rejected": {"retryable": False, "max_retries": 0},
+    "network_error": _backoff(max_retries=3, base=60, cap=3600),
+    "proxy_error": _backoff(max_retries=3, base=60, cap=3600),
+    "rate_limited": _backoff(max_retries=3, base=900, cap=4 * 3600),
+    "bot_error": _backoff(max_retries=2, base=120, cap=1800),
+    "lease_expired": _backoff(max_retries=2, base=60, cap=1800),
+    "unknown": _backoff(max_retries=1, base=300, cap=3600),
+    "login_failed": _NOT_RETRYABLE,
+    "challenge_required": _NOT_RETRYABLE,
+    "action_blocked": _NOT_RETRYABLE,
+    "account_suspended": _NOT_RETRYABLE,
+    "content_rejected": _NOT_RETRYABLE,
 }
 
 # Time in review after which an item rises to escalation level 1, 2, 3, ...
