@@ -239,6 +239,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 
 # --- Warmup domain -------------------------------------------------------------------------
 
+
 # Retry policy per failure category (DESIGN.md). max_retries counts automatic retries after
 # the first failure (3 means up to 4 attempts). Delays in seconds; jitter is a fraction
 # (0.1 = the delay is drawn from +/-10% around the exponential value). A PhaseTemplate's

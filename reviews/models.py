@@ -59,6 +59,15 @@ class ReviewLog(models.Model):
     from_status = models.CharField(max_length=20, choices=PhaseStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=PhaseStatus.choices, blank=True)
     failure_category = models.CharField(max_length=30, choices=FailureCategory.choices, blank=True)
+    # The signature that sent the phase to review (the phase's, at the moment of the row).
+    signature = models.ForeignKey(
+        "warmup.FailureSignature",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     retry_count = models.PositiveIntegerField(default=0)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     resolution_method = models.CharField(
@@ -115,6 +124,12 @@ class ReviewLog(models.Model):
             # A phase's rows in the order they were written: its chain's last hash, its last
             # move, the checker's walk.
             models.Index(fields=["phase", "id"], name="reviewlog_chain_idx"),
+            # What worked before for one signature (the suggestions), and its items' returns.
+            models.Index(
+                fields=["signature", "created_at"],
+                condition=Q(signature__isnull=False),
+                name="reviewlog_signature_idx",
+            ),
         ]
 
     def __str__(self):

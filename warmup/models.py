@@ -180,9 +180,25 @@ class Bot(models.Model):
 # --- Phases and attempts -------------------------------------------------------------------
 
 
+class FailureSignature(models.Model):
+    """One kind of failure (`warmup.domain.signatures`): the failures that share it are one
+    problem, an incident while items of it wait in review. Written once, when first seen."""
+
+    key = models.CharField(primary_key=True, max_length=16)
+    title = models.CharField(max_length=200)
+    # A FailureCategory, or "held" for a reviewer's hold (its note stands for the reason).
+    category = models.CharField(max_length=30)
+    phase_type = models.SlugField(max_length=50)
+    first_seen_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.title
+
+
 # The queue's filters on the phase's own columns, each with an index of its own (see Meta).
 QUEUE_FILTER_COLUMNS = {
     "last_failure_category": "category",
+    "review_signature": "signature",
     "phase_type": "type",
     "review_assignee": "assignee",
     "bot": "bot",
@@ -223,6 +239,12 @@ class WarmupPhase(models.Model):
     last_failure_reason = models.TextField(blank=True)
     last_failure_details = models.JSONField(default=dict, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
+    # What sent the phase to review the last time (a failure's signature or a hold's): the
+    # review queue groups and filters items by it. Kept after the phase leaves review, as the
+    # last failure is, so a later return can say whether it failed the same way.
+    review_signature = models.ForeignKey(
+        FailureSignature, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     review_required_since = models.DateTimeField(null=True, blank=True)
     review_assignee = models.ForeignKey(
@@ -385,6 +407,11 @@ class PhaseAttempt(models.Model):
     reason = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
     retryable = models.BooleanField(null=True, blank=True)
+    # The failure's signature (its category, phase type and normalised reason, or the bot's
+    # fingerprint); empty for an attempt that did not fail.
+    signature = models.ForeignKey(
+        FailureSignature, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
+    )
     result = models.JSONField(default=dict, blank=True)
     # What the policy decided, kept so a replayed report gets the same answer.
     decision = models.CharField(max_length=20, choices=FailureDecision.choices, blank=True)
@@ -410,6 +437,12 @@ class PhaseAttempt(models.Model):
         indexes = [
             models.Index(fields=["bot", "phase"], name="attempt_bot_phase_idx"),
             models.Index(fields=["failure_category", "finished_at"], name="attempt_category_idx"),
+            # An incident's trend and the breaker's window: one signature's failures by time.
+            models.Index(
+                fields=["signature", "finished_at"],
+                condition=Q(signature__isnull=False),
+                name="attempt_signature_idx",
+            ),
         ]
 
     def __str__(self):

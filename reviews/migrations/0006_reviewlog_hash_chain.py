@@ -28,7 +28,11 @@ def fill_chains(apps, schema_editor):
     """Hash every row in chain order (phase or account, then id), CHUNK rows per UPDATE."""
     ReviewLog = apps.get_model("reviews", "ReviewLog")
     rows = ReviewLog._base_manager.using(schema_editor.connection.alias)
-    ordered = rows.order_by("phase_id", "account_id", "id").values("id", *CHAINED_FIELDS)
+    # The fields hashed today that the table has at this point (the signature came later and
+    # is hashed only when set).
+    columns = {field.attname for field in ReviewLog._meta.concrete_fields}
+    hashed = [name for name in CHAINED_FIELDS if name in columns]
+    ordered = rows.order_by("phase_id", "account_id", "id").values("id", *hashed)
     _set_trigger(schema_editor, enabled=False)
     chain, previous, pending = None, CHAIN_START, []
     for values in ordered.iterator(chunk_size=CHUNK):

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from warmup.domain.signatures import FINGERPRINT_LENGTH
 from warmup.models import (
     Account,
     ContentItem,
@@ -102,6 +103,15 @@ class FailInput(LeaseInput):
     reason = serializers.CharField(max_length=2000, allow_blank=False, trim_whitespace=True)
     details = JSONObjectField(required=False, default=dict)
     retryable = serializers.BooleanField(required=False, default=True)
+    fingerprint = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=FINGERPRINT_LENGTH,
+        help_text="Optional: your own grouping of this failure. Failures with the same category, "
+        "plan step and fingerprint are one incident in the review queue, whatever their reason "
+        "says. Without it the reason is grouped with its numbers, hosts, addresses, ids and "
+        "quoted text left out.",
+    )
 
 
 # --- Output --------------------------------------------------------------------------------
@@ -230,6 +240,10 @@ class FailureOutcomeSerializer(serializers.Serializer):
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     review_required_since = serializers.DateTimeField(allow_null=True)
     failure = serializers.SerializerMethodField()
+    signature = serializers.CharField(
+        allow_null=True,
+        help_text="The failure's signature: the failures that share it are one incident.",
+    )
 
     def get_status(self, outcome) -> serializers.ChoiceField(
         choices=[PhaseStatus.CONTENT_ASSIGNED, PhaseStatus.REVIEW_REQUIRED]

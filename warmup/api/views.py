@@ -158,6 +158,7 @@ class FailView(BotAPIView):
             reason=data["reason"],
             details=data.get("details") or {},
             retryable=data.get("retryable", True),
+            fingerprint=data.get("fingerprint") or None,
         )
         return Response(FailureOutcomeSerializer(outcome).data)
 

@@ -93,6 +93,10 @@ class ReviewAction(models.TextChoices):
     RESOLUTION_UNDONE = "resolution_undone", "Resolution undone"
 
 
+# What a reviewer's hold stands in for where a failure's category would be (its signature, the
+# queue's category filter): a held item may have no failure at all.
+HELD = "held"
+
 # The actions whose row moves a phase into review: a failure escalated, a hold, the undo of a
 # bulk resolution (resolve_reviews --undo puts its items back). The analytics count these as
 # entering review (and a resume or retry followed by one as one that did not work); the

@@ -43,7 +43,11 @@ CHAINED_FIELDS = (
     "data",
     "created_at",
     "batch",
+    # Hashed only when set (see `canonical`): rows written before signatures existed keep the
+    # hashes they were written with.
+    "signature_id",
 )
+_HASHED_WHEN_SET = frozenset({"signature_id"})
 
 # The previous hash of a chain's first row.
 CHAIN_START = ""
@@ -72,7 +76,11 @@ def _encode(value: Any) -> Any:
 
 def canonical(values: dict[str, Any], previous_hash: str) -> bytes:
     """The bytes hashed for a row whose CHAINED_FIELDS have `values`."""
-    content = {name: _encode(values[name]) for name in CHAINED_FIELDS}
+    content = {
+        name: _encode(values[name])
+        for name in CHAINED_FIELDS
+        if name not in _HASHED_WHEN_SET or values.get(name) is not None
+    }
     if content["batch"] is not None:
         content["batch"] = str(uuid.UUID(str(content["batch"])))
     content["previous_hash"] = previous_hash

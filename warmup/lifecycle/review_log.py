@@ -38,6 +38,7 @@ def _values(
             "failure_category": phase.last_failure_category,
             "retry_count": phase.retry_count,
             "escalation_level": phase.escalation_level,
+            "signature_id": phase.review_signature_id,
         }
     fields.setdefault("created_at", timezone.now())
     return {

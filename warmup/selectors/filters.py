@@ -25,13 +25,13 @@ from drf_spectacular.utils import extend_schema_field
 
 from config.text import duration_display
 from reviews.models import ReviewItem
+from warmup.domain.choices import HELD
 from warmup.domain.errors import (
     FILTER_ACCOUNT_INVALID,
     FILTER_WAITING_INVALID,
 )
 from warmup.models import Account, AccountStatus, Bot, FailureCategory, PhaseTemplate, Platform
 
-HELD = "held"  # an item a reviewer put on hold has no failure category
 ME, NOBODY = "me", "none"
 MAX_WAITING = timedelta(days=3650)
 MAX_AGE_SECONDS = int(MAX_WAITING.total_seconds())

@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from django.db import transaction
@@ -29,6 +29,7 @@ from warmup.domain.errors import (
     NotFound,
 )
 from warmup.domain.policy import RetryPolicy, policy_for
+from warmup.domain.signatures import Signature, signature_of
 from warmup.domain.validation import validate_category
 from warmup.lifecycle import review_log
 from warmup.lifecycle.state import (
@@ -70,6 +71,7 @@ from warmup.models import (
 )
 from warmup.services import bot_statements
 from warmup.services.accounts import account_suspend
+from warmup.services.signatures import signatures_store
 
 S = PhaseStatus
 
@@ -88,6 +90,7 @@ class FailureOutcome:
     reason: str
     details: dict
     at: datetime  # when the failure was recorded
+    signature: str | None = None  # its key (warmup.domain.signatures); None before they existed
     replayed: bool = False
 
 
@@ -307,8 +310,11 @@ def phase_fail(
     reason: str,
     details: dict | None = None,
     retryable: bool = True,
+    fingerprint: str | None = None,
 ) -> FailureOutcome:
     """Record a bot's failure report and apply the retry policy (retry later or escalate).
+    The failure's signature is the bot's `fingerprint` when it sends one, else the one
+    computed from its category, phase type and reason (`warmup.domain.signatures`).
 
     Side effects: the attempt is closed; an escalation writes a ReviewLog row; an
     `account_suspended` failure also suspends the account. A replay returns the first answer.
@@ -328,6 +334,7 @@ def phase_fail(
         reason=reason,
         details=details or {},
         reported_retryable=retryable,
+        fingerprint=fingerprint,
         actor=Actor.for_bot(bot),
         outcome=AttemptOutcome.FAILED,
         now=now,
@@ -345,6 +352,16 @@ class Failure:
     reason: str
     details: dict
     reported_retryable: bool = True
+    fingerprint: str | None = None  # the bot's own grouping, when it sends one
+
+    @cached_property
+    def signature(self) -> Signature:
+        return signature_of(
+            category=self.category,
+            phase_type=self.phase.phase_type,
+            reason=self.reason,
+            fingerprint=self.fingerprint,
+        )
 
 
 def failure_record(
@@ -358,9 +375,10 @@ def failure_record(
     actor: Actor,
     outcome: str,
     now: datetime,
+    fingerprint: str | None = None,
 ) -> FailureOutcome:
     """The failure path of one phase (see `failures_record`). Caller holds the row lock."""
-    failure = Failure(phase, attempt, category, reason, details, reported_retryable)
+    failure = Failure(phase, attempt, category, reason, details, reported_retryable, fingerprint)
     return failures_record([failure], actor=actor, outcome=outcome, now=now)[0]
 
 
@@ -374,6 +392,7 @@ def failures_record(
     decided: list[tuple[Failure, RetryPolicy, str]] = []
     retries: dict[int, dict] = {}
     reviews: dict[int, dict] = {}
+    signatures_store([failure.signature for failure in failures], now=now)
     for failure in failures:
         phase = failure.phase
         policy = policy_for(failure.category, phase.template)
@@ -394,7 +413,7 @@ def failures_record(
             }
             decided.append((failure, policy, FailureDecision.RETRY_SCHEDULED))
         else:
-            reviews[phase.pk] = fields
+            reviews[phase.pk] = {**fields, "review_signature_id": failure.signature.key}
             decided.append((failure, policy, FailureDecision.REVIEW_REQUIRED))
 
     retried = [f.phase for f, _, decision in decided if decision == FailureDecision.RETRY_SCHEDULED]
@@ -430,6 +449,7 @@ def failures_record(
             reason=f.reason,
             details=f.details,
             at=now,
+            signature=f.signature.key,
         )
         for f, policy, decision in decided
     ]
@@ -442,6 +462,7 @@ ATTEMPT_FAILURE_FIELDS = [
     "reason",
     "details",
     "retryable",
+    "signature",
     "decision",
     "retry_count_after",
     "max_retries",
@@ -450,7 +471,7 @@ ATTEMPT_FAILURE_FIELDS = [
 
 
 def _close_attempts(decided, *, outcome: str, now: datetime) -> None:
-    """End the failures' attempts with what was decided, in one UPDATE."""
+    """End the failures' attempts with what was decided and their signature, in one UPDATE."""
     attempts = []
     for failure, policy, decision in decided:
         attempt = failure.attempt
@@ -462,6 +483,7 @@ def _close_attempts(decided, *, outcome: str, now: datetime) -> None:
         attempt.reason = failure.reason
         attempt.details = failure.details
         attempt.retryable = failure.reported_retryable
+        attempt.signature_id = failure.signature.key
         attempt.decision = decision
         attempt.retry_count_after = failure.phase.retry_count
         attempt.max_retries = policy.max_retries
@@ -487,6 +509,7 @@ def _replayed_outcome(phase: WarmupPhase, attempt: PhaseAttempt) -> FailureOutco
         reason=attempt.reason,
         details=attempt.details,
         at=attempt.finished_at,
+        signature=attempt.signature_id,
         replayed=True,
     )
 

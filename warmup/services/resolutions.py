@@ -180,6 +180,7 @@ LOCKED_FIELDS = (
     "retry_count",
     "review_assignee_id",
     "last_failure_category",
+    "review_signature_id",
     "account__platform",
     "account__username",
     "account__status",

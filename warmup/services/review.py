@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from reviews.permissions import can_resolve_reviews
 from warmup.domain.actors import Actor
+from warmup.domain.choices import HELD
 from warmup.domain.errors import (
     ASSIGNEE_CANNOT_RESOLVE,
     NOT_IN_REVIEW,
@@ -26,6 +27,7 @@ from warmup.domain.errors import (
     InvalidTransition,
     Refusal,
 )
+from warmup.domain.signatures import signature_of
 from warmup.domain.validation import require_note, validate_category
 from warmup.lifecycle import review_log
 from warmup.lifecycle.state import TRANSITIONS, check_transition, enter_review_many
@@ -39,6 +41,7 @@ from warmup.models import (
 from warmup.services.bot_work import phase_lock
 from warmup.services.notifications import Escalation, notify_escalations
 from warmup.services.progression import process_in_batches
+from warmup.services.signatures import signatures_store
 
 S = PhaseStatus
 
@@ -121,7 +124,9 @@ def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
     now = timezone.now()
     from_status = phase.status
     lease_token = phase.lease_token
-    enter_review_many([phase], now=now)
+    signature = signature_of(category=HELD, phase_type=phase.phase_type, reason=note)
+    signatures_store([signature], now=now)
+    enter_review_many([phase], now=now, per_row={phase.pk: {"review_signature_id": signature.key}})
     if lease_token is not None:
         PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).update(
             finished_at=now, outcome=AttemptOutcome.INTERRUPTED, reason=note

@@ -498,6 +498,38 @@ def test_replaying_a_report_answers_the_same_and_changes_nothing(
         assert reload(first_phase(account)).retry_count == first.json()["retry_count"]
 
 
+def test_a_failure_report_may_carry_the_bots_own_fingerprint(content_pool, bot_api):
+    """Two failures with other words and one fingerprint are one signature, named in the
+    answer; without a fingerprint, the reason's words decide."""
+    answers = []
+    for reason, fingerprint in [
+        ("Crop of image 1 failed", "avatar-crop"),
+        ("Something else entirely", "avatar-crop"),
+        ("Something else entirely", None),
+    ]:
+        ready(AccountFactory())
+        held = claimed(bot_api)
+        body = {"category": "bot_error", "reason": reason}
+        if fingerprint:
+            body["fingerprint"] = fingerprint
+        response = on_lease(bot_api, held, "fail", **body)
+        assert response.status_code == 200, response.content
+        answers.append(response.json()["signature"])
+
+    assert answers[0] == answers[1] != answers[2]
+    assert set(PhaseAttempt.objects.values_list("signature_id", flat=True)) == set(answers)
+
+
+def test_a_fingerprint_too_long_is_refused_with_its_field(held, bot_api):
+    response = on_lease(
+        bot_api, held, "fail", category="bot_error", reason="x", fingerprint="f" * 201
+    )
+
+    body = assert_error(response, 400, "validation_error")
+    assert "fingerprint" in str(body), body
+    assert PhaseAttempt.objects.get(pk__isnull=False).outcome == ""  # nothing recorded
+
+
 def test_a_failure_report_after_a_completion_is_refused(held, account, bot_api):
     on_lease(bot_api, held, "complete")
     before = snapshot(first_phase(account))
