@@ -38,12 +38,13 @@ class WarmupAdminSite(admin.AdminSite):
     # The queue needs the width: eight columns and the filters fit 1,400 px without it.
     enable_nav_sidebar = False
     APP_ORDER = ("reviews", "warmup")
-    MODEL_ORDER = ("reviewitem",)  # the queue before the log
+    MODEL_ORDER = ("reviewitem", "incident")  # the queue and its incidents before the log
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
         for app in apps:
-            app["models"].sort(key=lambda m: m["object_name"].lower() not in self.MODEL_ORDER)
+            first = {name: i for i, name in enumerate(self.MODEL_ORDER)}
+            app["models"].sort(key=lambda m: first.get(m["object_name"].lower(), len(first)))
         rank = {label: i for i, label in enumerate(self.APP_ORDER)}
         return sorted(apps, key=lambda app: rank.get(app["app_label"], len(rank)))
 

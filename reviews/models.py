@@ -16,7 +16,7 @@ from warmup.domain.choices import (
     ResolutionMethod,
     ReviewAction,
 )
-from warmup.models import FailureCategory, PhaseStatus, WarmupPhase
+from warmup.models import FailureCategory, FailureSignature, PhaseStatus, WarmupPhase
 
 
 class AppendOnlyError(Exception):
@@ -159,3 +159,16 @@ class ReviewItem(WarmupPhase):
 
     def __str__(self):
         return f"{self.account} #{self.order} {self.phase_type}"
+
+
+class Incident(FailureSignature):
+    """The incidents page in the admin: failure signatures seen through the review lens (one
+    row per signature with items in review; `warmup.selectors.incidents`)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "incident"
+        verbose_name_plural = "incidents"
+
+    def __str__(self):
+        return self.title

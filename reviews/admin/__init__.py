@@ -2,6 +2,6 @@
 reviewers' own API tokens and the login lockout's attempts.
 Importing the package registers them (Django's admin autodiscovery imports `reviews.admin`)."""
 
-from reviews.admin import accounts, lockout, log, queue, tokens
+from reviews.admin import accounts, incidents, lockout, log, queue, tokens
 
-__all__ = ["accounts", "lockout", "log", "queue", "tokens"]
+__all__ = ["accounts", "incidents", "lockout", "log", "queue", "tokens"]

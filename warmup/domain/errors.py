@@ -131,6 +131,9 @@ BOT_NOT_FOUND = "No bot named {name!r}."
 # these.
 FILTER_WAITING_INVALID = "{value!r} is not a time in review such as 90m, 4h or 3d."
 FILTER_ACCOUNT_INVALID = "{value!r} is not platform:username (platforms: {platforms})."
+FILTER_SIGNATURE_INVALID = (
+    "{value!r} is not a failure signature: 16 characters 0-9 and a-f, as the incidents list them."
+)
 BOT_DEACTIVATED_LEASE_ENDED = (
     "Bot {bot} was deactivated while it held this phase; its lease ended at once."
 )
@@ -234,6 +237,33 @@ REFUSAL_WORDS = {
     Refusal.NEXT_BUSY: UNDO_NEXT_BUSY,
     Refusal.ACCOUNT_STATUS: "it is {status}",
 }
+
+
+# The same refusals said of a group of items, for a count ("12: the account is not active"),
+# where no one item's context fills the words above.
+REFUSAL_GROUP_WORDS = {
+    Refusal.NOT_IN_REVIEW: "no longer in review",
+    Refusal.ACCOUNT_NOT_ACTIVE: "the account is suspended or paused: reactivate it first",
+    Refusal.NO_CONTENT: "no content to retry with: resume instead",
+    Refusal.BUSY: "busy: a bot or another reviewer held it at that moment",
+    Refusal.MISSING: "no such item",
+    Refusal.CLAIMED_SINCE: "a bot has claimed it since",
+    Refusal.ACTED_SINCE: "someone acted on it since",
+    Refusal.MOVED_ON: "it moved on since",
+    Refusal.IN_REVIEW_AGAIN: "it is in review again",
+    Refusal.NOT_IN_BATCH: "not resolved by this batch",
+    Refusal.NEXT_CLAIMED: "the account's next phase was claimed since",
+    Refusal.NEXT_MOVED_ON: "the account's next phase moved on since",
+    Refusal.NEXT_BUSY: "the account's next phase was busy",
+}
+
+
+def refusal_group_words(code: str) -> str:
+    """Why a group of items was refused, from the refusal code they share."""
+    try:
+        return REFUSAL_GROUP_WORDS[Refusal(code)]
+    except (ValueError, KeyError):
+        return code.replace("_", " ")
 
 
 def refusal_words(exc: DomainError) -> str:

@@ -28,9 +28,12 @@ from reviews.models import ReviewItem
 from warmup.domain.choices import HELD
 from warmup.domain.errors import (
     FILTER_ACCOUNT_INVALID,
+    FILTER_SIGNATURE_INVALID,
     FILTER_WAITING_INVALID,
 )
+from warmup.domain.signatures import KEY_LENGTH
 from warmup.models import Account, AccountStatus, Bot, FailureCategory, PhaseTemplate, Platform
+from warmup.selectors.incidents import largest_incidents
 
 ME, NOBODY = "me", "none"
 MAX_WAITING = timedelta(days=3650)
@@ -137,6 +140,19 @@ class BotField(TextField):
         return NO_ROW if pk is None else pk
 
 
+SIGNATURE = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
+
+
+class SignatureField(TextField):
+    """A failure signature's key (warmup.domain.signatures), as the incidents show it."""
+
+    def convert(self, value):
+        value = value.strip().lower()
+        if not SIGNATURE.fullmatch(value):
+            raise invalid(FILTER_SIGNATURE_INVALID.format(value=value), code="invalid")
+        return value
+
+
 class AccountField(TextField):
     """'platform:username' -> the account's id (NO_ROW for an account not enrolled)."""
 
@@ -209,6 +225,10 @@ class AccountFilter(django_filters.CharFilter):
     field_class = AccountField
 
 
+class SignatureFilter(Listed, django_filters.CharFilter):
+    field_class = SignatureField
+
+
 @extend_schema_field(
     {
         "type": "number",
@@ -259,6 +279,18 @@ def assignee_choices(request=None) -> list[tuple[str, str]]:
     ]
 
 
+INCIDENTS_LISTED = 10  # the admin's list filter names the largest; the incidents page has all
+
+
+def incident_choices(request=None) -> list[tuple[str, str]]:
+    """The largest open incidents (signatures with items in review), with their size: one
+    grouped read of the queue's signature index and the titles of the few it finds."""
+    return [
+        (incident.signature, f"{incident.title} ({incident.waiting})")
+        for incident in largest_incidents(limit=INCIDENTS_LISTED)
+    ]
+
+
 def bot_choices(request=None) -> list[tuple[str, str]]:
     return [(name, name) for name in Bot.objects.order_by("name").values_list("name", flat=True)]
 
@@ -276,6 +308,13 @@ class ReviewQueueFilter(django_filters.FilterSet):
         label="failure category",
         help_text="A failure category, or `held` (held by a reviewer: no failure); "
         "repeat for several.",
+    )
+    signature = SignatureFilter(
+        field_name="review_signature_id",
+        label="incident",
+        lookups=incident_choices,
+        help_text="A failure signature (an incident): the items that failed the same way, "
+        "as `GET /api/v1/reviews/incidents/` lists them.",
     )
     escalation_level = NumberFilter(
         field_name="escalation_level",

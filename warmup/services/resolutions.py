@@ -13,6 +13,7 @@ undone (`batch_undo`, `resolve_reviews --undo BATCH`).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -293,6 +294,18 @@ def review_resolve(
 BATCH_SIZE = 500  # items per transaction of a bulk resolution
 
 
+def _in_batches(step: Callable, phase_ids: list[int], *, batch, size: int) -> BatchResult:
+    """`step(phase_ids=..., batch=...)` over `phase_ids`, `size` at a time (each a transaction
+    of its own), all under one batch id; the results added up."""
+    total = BatchResult(batch=batch or uuid.uuid4())
+    for start in range(0, len(phase_ids), size):
+        result = step(phase_ids=phase_ids[start : start + size], batch=total.batch)
+        total.changed += result.changed
+        total.unchanged.update(result.unchanged)
+        total.moved += result.moved
+    return total
+
+
 def reviews_resolve_in_batches(
     *,
     phase_ids: list[int],
@@ -304,21 +317,28 @@ def reviews_resolve_in_batches(
     size: int = BATCH_SIZE,
 ) -> BatchResult:
     """`reviews_resolve` over `phase_ids`, `size` at a time (each a transaction of its own), all
-    under one batch id: what the console's bulk actions run."""
-    total = BatchResult(batch=batch or uuid.uuid4())
-    for start in range(0, len(phase_ids), size):
-        result = reviews_resolve(
-            phase_ids=phase_ids[start : start + size],
-            method=method,
-            reason_code=reason_code,
-            note=note,
-            actor=actor,
-            batch=total.batch,
-        )
-        total.changed += result.changed
-        total.unchanged.update(result.unchanged)
-        total.moved += result.moved
-    return total
+    under one batch id: what the console's bulk actions and group resolutions run."""
+    validate_resolution(method=method, reason_code=reason_code, note=note)
+    step = partial(reviews_resolve, method=method, reason_code=reason_code, note=note, actor=actor)
+    return _in_batches(step, phase_ids, batch=batch, size=size)
+
+
+def resolution_preview(phase_ids: list[int], method: str) -> Counter:
+    """How many of `phase_ids` `method` would resolve as they are now, and how many each
+    refusal would leave out (by Refusal code; "resolved" for the rest), read without locks:
+    what a confirmation page says before anything is written. The batch decides again under
+    its locks, by the same rule (`resolution_refusal`)."""
+    tally = Counter()
+    phases = (
+        WarmupPhase.objects.select_related("account")
+        .prefetch_related(Prefetch("template", PhaseTemplate.objects.only("requires_content")))
+        .only(*LOCKED_FIELDS)
+        .filter(pk__in=phase_ids)
+    )
+    for phase in phases.iterator(chunk_size=2000):
+        refusal = resolution_refusal(phase, method)
+        tally[refusal.refusal if refusal is not None else "resolved"] += 1
+    return tally
 
 
 # One item by its method's name (a batch of one, as above).
@@ -460,6 +480,15 @@ def _restored_fields(undos: list[_Undo]) -> dict[int, dict]:
             "content_id": row.data.get("content", undo.phase.content_id),
         }
     return restored
+
+
+def batch_undo_in_batches(
+    *, undo: uuid.UUID, note: str, actor: Actor, batch=None, size: int = BATCH_SIZE
+) -> BatchResult:
+    """`batch_undo` of every item batch `undo` resolved, `size` at a time under one new batch
+    id: the console's "Undo this batch"."""
+    step = partial(batch_undo, undo=undo, note=note, actor=actor)
+    return _in_batches(step, batch_items(undo), batch=batch, size=size)
 
 
 @transaction.atomic

@@ -62,6 +62,7 @@ NO_SELECTION = (
 # `name`, each taking the filter's values as the review API does; their metavars.
 SELECTORS = {
     "category": "CATEGORY",
+    "signature": "SIGNATURE",
     "phase_type": "PHASE_TYPE",
     "platform": "PLATFORM",
     "waiting": "AGE",

@@ -5,6 +5,7 @@ a 400, the admin by filtering nothing, the command with exit code 2)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from io import StringIO
 
@@ -295,6 +296,7 @@ def test_the_admin_lists_each_filters_choices_from_its_small_table(queue, review
     choices = {name: [value for value, _ in spec.lookup_choices] for name, spec in specs.items()}
     assert list(specs) == [
         "category",
+        "signature",
         "escalation_level",
         "waiting",
         "assignee",
@@ -308,6 +310,17 @@ def test_the_admin_lists_each_filters_choices_from_its_small_table(queue, review
     assert choices["bot"] == ["alpha", "beta"]
     assert {"me", "none", "sam"} <= set(choices["assignee"])
     assert "avatar" in choices["phase_type"]
+    # The open incidents, largest first, each with its size.
+    sizes = Counter(
+        ReviewItem.objects.filter(status="review_required").values_list(
+            "review_signature", flat=True
+        )
+    )
+    incidents = dict(specs["signature"].lookup_choices)
+    assert set(incidents) == set(sizes)  # fewer than the ten listed
+    listed_sizes = [sizes[key] for key in incidents]
+    assert listed_sizes == sorted(listed_sizes, reverse=True)
+    assert all(label.endswith(f"({sizes[key]})") for key, label in incidents.items())
     labels = dict(specs["escalation_level"].lookup_choices)
     assert labels["1"] == "Level 1: over 1 h"
 

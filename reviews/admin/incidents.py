@@ -1,0 +1,275 @@
+"""The incidents page: the review queue grouped by failure signature, one row per incident
+(`warmup.selectors.incidents`), and the resolution of a whole incident through the one
+resolution path (`warmup.services.resolutions`): a confirmation that says what will happen and
+what will be refused before anything is written, then the batch's page with what was done and
+an undo.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect, QueryDict
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from reviews.admin.dashboard import sparkline
+from reviews.admin.forms import ResolutionForm
+from reviews.models import Incident, ReviewLog
+from reviews.permissions import can_resolve_reviews, can_view_reviews
+from warmup.domain.actors import Actor
+from warmup.domain.choices import RESOLUTION_ACTIONS, ResolutionMethod
+from warmup.domain.errors import DomainError, refusal_group_words
+from warmup.models import PhaseStatus, WarmupPhase
+from warmup.selectors.incidents import incident, open_incidents
+from warmup.selectors.queue import review_selection
+from warmup.services.resolutions import (
+    batch_undo_in_batches,
+    resolution_preview,
+    reviews_resolve_in_batches,
+)
+
+LISTED = 100  # incidents on the page; the rest are counted
+# What each resolution does to the items, in the reviewer's words.
+WHAT_IT_DOES = {
+    ResolutionMethod.RESUME: "back to the scheduler: it assigns content again and bots claim "
+    "them as new (retry counts start over)",
+    ResolutionMethod.RETRY: "claimable by bots at once, with the content they have",
+    ResolutionMethod.COMPLETE: "marked done by a reviewer; the accounts' next phases unlock",
+    ResolutionMethod.SKIP: "skipped; the accounts' next phases unlock",
+}
+SESSION_KEY = "incident-batches"  # the refusals of the reviewer's recent batches, by batch id
+
+
+class IncidentResolutionForm(ResolutionForm):
+    method = forms.ChoiceField(
+        label="Resolution",
+        choices=ResolutionMethod.choices,
+        widget=forms.RadioSelect,
+    )
+    field_order = ["method", "reason_code", "note"]
+
+
+class UndoForm(forms.Form):
+    note = forms.CharField(
+        max_length=5000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Why the batch is undone: written to each item's review log.",
+    )
+
+
+def queue_url(signature: str, query: QueryDict | None = None) -> str:
+    """The review queue filtered to one incident (and to the filters in `query`)."""
+    data = (query or QueryDict()).copy()
+    data["signature"] = signature
+    return f"{reverse('admin:reviews_reviewitem_changelist')}?{data.urlencode()}"
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-only: an incident changes by resolving its items."""
+
+    def has_module_permission(self, request):
+        return can_view_reviews(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return can_view_reviews(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path("", view(self.incidents_view), name="reviews_incident_changelist"),
+            path("batch/<uuid:batch>/", view(self.batch_view), name="reviews_incident_batch"),
+            path("batch/<uuid:batch>/undo/", view(self.undo_view), name="reviews_incident_undo"),
+            path(
+                "<str:signature>/resolve/",
+                view(self.resolve_view),
+                name="reviews_incident_resolve",
+            ),
+            path("<str:signature>/", view(self.open_view), name="reviews_incident_change"),
+        ]
+
+    # Pages ------------------------------------------------------------------------------------
+
+    def incidents_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        incidents = open_incidents(limit=LISTED + 1)
+        rows = [
+            {
+                "incident": one,
+                "trend": sparkline(one.trend),
+                "queue_url": queue_url(one.signature),
+                "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
+            }
+            for one in incidents[:LISTED]
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Incidents",
+            "rows": rows,
+            "more": len(incidents) > LISTED,
+            "can_resolve": can_resolve_reviews(request.user),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/reviews/incidents/list.html", context)
+
+    def open_view(self, request, signature):
+        """An incident's own address opens the queue filtered to it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(queue_url(signature))
+
+    def resolve_view(self, request, signature):
+        if not can_resolve_reviews(request.user):
+            raise PermissionDenied
+        one = incident(signature)
+        if one is None:
+            raise Http404("No such incident.")
+        # The incident's items, narrowed by any of the queue's filters in the address.
+        data = request.GET.copy()
+        data["signature"] = signature
+        selection = review_selection(data, user=request.user)
+        if not selection.is_valid():
+            self.message_user(request, _errors(selection.errors), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:reviews_incident_changelist"))
+        ids = list(selection.qs.values_list("pk", flat=True))
+        form = IncidentResolutionForm(
+            request.POST or None, initial={"method": ResolutionMethod.RESUME}
+        )
+        if request.method == "POST" and form.is_valid() and ids:
+            return self._resolve(request, one, ids, form.cleaned_data)
+        previews = {method: resolution_preview(ids, method) for method in ResolutionMethod.values}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Resolve an incident: {len(ids)} item{'s' if len(ids) != 1 else ''}",
+            "incident": one,
+            "form": form,
+            "count": len(ids),
+            "outcomes": [
+                {
+                    "method": label,
+                    "value": method,
+                    "does": WHAT_IT_DOES[method],
+                    "resolved": previews[method]["resolved"],
+                    "refused": [
+                        (refusal_group_words(code), n)
+                        for code, n in previews[method].items()
+                        if code != "resolved"
+                    ],
+                }
+                for method, label in ResolutionMethod.choices
+            ],
+            "queue_url": queue_url(signature, request.GET),
+            "narrowed": bool(set(request.GET) - {"signature"}),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/reviews/incidents/resolve.html", context)
+
+    def _resolve(self, request, one, ids: list[int], data: dict):
+        try:
+            result = reviews_resolve_in_batches(
+                phase_ids=ids,
+                method=data["method"],
+                reason_code=data["reason_code"],
+                note=data["note"],
+                actor=Actor.for_user(request.user),
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Nothing changed: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        _remember(request, result, signature=one.signature, undo_of=None)
+        return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[result.batch]))
+
+    def batch_view(self, request, batch):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = ReviewLog.objects.filter(batch=batch, phase__isnull=False)
+        first = rows.select_related("actor_user").order_by("id").first()
+        if first is None and str(batch) not in request.session.get(SESSION_KEY, {}):
+            raise Http404("No batch with this id.")
+        remembered = request.session.get(SESSION_KEY, {}).get(str(batch), {})
+        signature = remembered.get("signature") or (first.signature_id if first else None)
+        one = incident(signature) if signature else None
+        done = rows.count()
+        undone_by = ReviewLog.objects.filter(data__undoes_batch=str(batch)).values("batch").first()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Batch {batch}",
+            "batch": batch,
+            "first": first,
+            "incident": one,
+            "undo_of": remembered.get("undo_of"),
+            "is_resolution": first is not None and first.action in RESOLUTION_ACTIONS.values(),
+            "done": done,
+            "refused": [
+                (refusal_group_words(code), n) for code, n in remembered.get("refused", {}).items()
+            ],
+            "refused_total": sum(remembered.get("refused", {}).values()),
+            "left": (
+                WarmupPhase.objects.filter(
+                    status=PhaseStatus.REVIEW_REQUIRED, review_signature=signature
+                ).count()
+                if signature
+                else None
+            ),
+            "queue_url": queue_url(signature) if signature else None,
+            "undo_form": UndoForm(),
+            "undone_by": undone_by["batch"] if undone_by else None,
+            "can_resolve": can_resolve_reviews(request.user),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/reviews/incidents/batch.html", context)
+
+    def undo_view(self, request, batch):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[batch]))
+        if not can_resolve_reviews(request.user):
+            raise PermissionDenied
+        form = UndoForm(request.POST)
+        back = reverse("admin:reviews_incident_batch", args=[batch])
+        if not form.is_valid():
+            self.message_user(
+                request, "Say why the batch is undone: a note is required.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        result = batch_undo_in_batches(
+            undo=batch, note=form.cleaned_data["note"], actor=Actor.for_user(request.user)
+        )
+        first = ReviewLog.objects.filter(batch=batch, phase__isnull=False).first()
+        _remember(
+            request,
+            result,
+            signature=first.signature_id if first else None,
+            undo_of=str(batch),
+        )
+        return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[result.batch]))
+
+
+def _errors(errors) -> str:
+    return " ".join(" ".join(messages_) for messages_ in errors.values())
+
+
+def _remember(request, result, *, signature: str | None, undo_of: str | None) -> None:
+    """Keep what the batch page shows that the log does not: the refusals by reason (the ten
+    latest batches of this reviewer's session)."""
+    refused: dict[str, int] = {}
+    for error in result.unchanged.values():
+        code = str(error.refusal) if error.refusal else "refused"
+        refused[code] = refused.get(code, 0) + 1
+    kept = request.session.get(SESSION_KEY, {})
+    kept[str(result.batch)] = {"signature": signature, "refused": refused, "undo_of": undo_of}
+    request.session[SESSION_KEY] = dict(list(kept.items())[-10:])

@@ -1,0 +1,182 @@
+"""The incidents page: the queue grouped by failure signature, a whole incident resolved through
+the one resolution path with what will be refused said first, its batch page and its undo."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from reviews.models import ReviewLog
+from tests.builders import reload
+from tests.factories import UserFactory, WarmupPhaseFactory
+from warmup.domain.actors import Actor
+from warmup.models import AccountStatus, PhaseStatus
+from warmup.services.accounts import account_pause
+
+pytestmark = pytest.mark.django_db
+
+INCIDENTS = "/admin/reviews/incident/"
+PROXY = "Proxy {n}.0.0.1:8080 refused the connection"
+
+
+def proxy_incident(bot, count: int):
+    """`count` items in review that failed on a dead proxy pool, each with another address."""
+    return [
+        WarmupPhaseFactory(
+            in_review=True,
+            bot=bot,
+            category="proxy_error",
+            retryable=False,
+            reason=PROXY.format(n=n),
+        )
+        for n in range(count)
+    ]
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def incident(content_pool, bot):
+    items = proxy_incident(bot, 4)
+    others = [
+        WarmupPhaseFactory(
+            in_review=True, bot=bot, category="login_failed", retryable=False, reason="Bad password"
+        )
+    ]
+    return {"items": items, "others": others, "signature": reload(items[0]).review_signature_id}
+
+
+def test_the_page_shows_one_row_per_incident_largest_first(incident, reviewer):
+    page = logged_in(reviewer).get(INCIDENTS)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    rows = re.findall(r'<tr class="incident" data-signature="([0-9a-f]{16})"', html)
+    assert rows[0] == incident["signature"]
+    assert len(rows) == 2
+    assert (
+        "proxy_error on profile_bio: Proxy &lt;ip&gt;:&lt;port&gt; refused the connection" in html
+    )
+    assert f"?signature={incident['signature']}" in html  # the row opens the filtered queue
+    assert '<svg class="sparkline"' in html
+    assert "Resolve all 4" in html
+
+
+def test_the_queue_filtered_to_an_incident_lists_its_items_only(incident, reviewer):
+    page = logged_in(reviewer).get(
+        reverse("admin:reviews_reviewitem_changelist"), {"signature": incident["signature"]}
+    )
+
+    assert page.status_code == 200
+    shown = {item.pk for item in page.context["cl"].result_list}
+    assert shown == {item.pk for item in incident["items"]}
+
+
+def test_a_viewer_sees_incidents_but_cannot_resolve_them(incident):
+    viewer = UserFactory(is_staff=True)
+    from reviews.permissions import permissions_of
+
+    viewer.user_permissions.set(permissions_of([("reviews", "view_reviewitem")]))
+    client = logged_in(viewer)
+
+    assert client.get(INCIDENTS).status_code == 200
+    assert "Resolve all" not in client.get(INCIDENTS).content.decode()
+    url = reverse("admin:reviews_incident_resolve", args=[incident["signature"]])
+    assert client.get(url).status_code == 403
+
+
+def test_the_confirmation_counts_what_each_resolution_would_refuse_before_writing(
+    incident, reviewer, reviewer_actor
+):
+    paused = incident["items"][0].account
+    account_pause(account=paused, actor=reviewer_actor, note="checking")
+    log_rows = ReviewLog.objects.count()
+
+    page = logged_in(reviewer).get(
+        reverse("admin:reviews_incident_resolve", args=[incident["signature"]])
+    )
+
+    assert page.status_code == 200
+    outcomes = {o["value"]: o for o in page.context["outcomes"]}
+    assert outcomes["resume"]["resolved"] == 3
+    assert outcomes["resume"]["refused"] == [
+        ("the account is suspended or paused: reactivate it first", 1)
+    ]
+    assert outcomes["skip"]["resolved"] == 4 and outcomes["skip"]["refused"] == []
+    assert ReviewLog.objects.count() == log_rows  # nothing written
+    paused.refresh_from_db()
+    assert paused.status == AccountStatus.PAUSED
+
+
+def test_resolving_an_incident_resolves_its_items_then_the_batch_page_undoes_it(incident, reviewer):
+    client = logged_in(reviewer)
+    url = reverse("admin:reviews_incident_resolve", args=[incident["signature"]])
+
+    response = client.post(
+        url, {"method": "resume", "reason_code": "replaced_proxy", "note": "pool back"}
+    )
+
+    # then: every item of the incident resumed, the other incident untouched
+    assert response.status_code == 302
+    for item in incident["items"]:
+        assert reload(item).status == PhaseStatus.AVAILABLE
+    assert reload(incident["others"][0]).status == PhaseStatus.REVIEW_REQUIRED
+    batch = ReviewLog.objects.filter(phase=incident["items"][0]).latest("id").batch
+    assert response["Location"] == reverse("admin:reviews_incident_batch", args=[batch])
+
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert re.search(r'id="batch-done">4 items<', html)
+    assert re.search(r'id="batch-left">.*0 items of this incident', html)
+    assert "Undo this batch" in html
+
+    # when: the reviewer undoes it from the batch page
+    undone = client.post(
+        reverse("admin:reviews_incident_undo", args=[batch]), {"note": "wrong pool"}
+    )
+    assert undone.status_code == 302
+    for item in incident["items"]:
+        assert reload(item).status == PhaseStatus.REVIEW_REQUIRED
+    # the batch page now says it was undone, and offers no second undo
+    again = client.get(reverse("admin:reviews_incident_batch", args=[batch])).content.decode()
+    assert "This batch was undone by batch" in again
+    assert "Undo this batch" not in again
+
+
+def test_an_undo_without_a_note_changes_nothing(incident, reviewer):
+    client = logged_in(reviewer)
+    client.post(
+        reverse("admin:reviews_incident_resolve", args=[incident["signature"]]),
+        {"method": "skip", "reason_code": "other", "note": "noise"},
+    )
+    batch = ReviewLog.objects.filter(phase=incident["items"][0]).latest("id").batch
+
+    response = client.post(reverse("admin:reviews_incident_undo", args=[batch]), {"note": " "})
+
+    assert response.status_code == 302
+    assert all(reload(item).status == PhaseStatus.COMPLETED for item in incident["items"])
+
+
+def test_a_resolution_without_reason_or_note_shows_the_form_again(incident, reviewer):
+    page = logged_in(reviewer).post(
+        reverse("admin:reviews_incident_resolve", args=[incident["signature"]]),
+        {"method": "resume"},
+    )
+
+    assert page.status_code == 200
+    assert "Please correct the error below." in page.content.decode()
+    assert all(reload(item).status == PhaseStatus.REVIEW_REQUIRED for item in incident["items"])
+
+
+@pytest.mark.parametrize("signature", ["nope", "0" * 16, "<script>", "a" * 200])
+def test_an_unknown_or_malformed_incident_is_a_404_not_a_500(incident, reviewer, signature):
+    client = logged_in(reviewer)
+    assert (
+        client.get(reverse("admin:reviews_incident_resolve", args=[signature])).status_code == 404
+    )
+    assert client.get(f"{INCIDENTS}batch/00000000-0000-0000-0000-000000000000/").status_code == 404
