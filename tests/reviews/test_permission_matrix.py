@@ -44,6 +44,7 @@ from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhase
 from warmup.domain.actors import Actor
 from warmup.models import Account, Bot, WarmupPhase
 from warmup.services.accounts import account_pause
+from warmup.services.resolutions import reviews_resolve
 from warmup.services.review import review_assign
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,9 @@ ADMIN_PAGES = {
     "page:phases": (LOGIN, 403, 403, READ, READ, READ),
     "page:bots": (LOGIN, 403, 403, 403, READ, READ),
     "page:tokens": (LOGIN, 403, 403, READ, READ, READ),
+    "page:incidents": (LOGIN, 403, READ, READ, READ, READ),
+    "page:incident resolve": (LOGIN, 403, 403, READ, READ, READ),
+    "page:incident batch": (LOGIN, 403, READ, READ, READ, READ),
 }
 # Bulk actions of the changelists ("app.model:action") and the item page's buttons.
 ADMIN_ACTIONS = {
@@ -120,6 +124,9 @@ ADMIN_ACTIONS = {
     "add:bot": (LOGIN, 403, 403, 403, DONE, DONE),
     "add:token": (LOGIN, 403, 403, DONE, DONE, DONE),
     "add:account": (LOGIN, 403, 403, 403, 403, DONE),
+    # An incident's items resolved at once, and a batch undone, from the incidents page.
+    "incident:resolve": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "incident:undo": (LOGIN, 403, 403, DONE, DONE, DONE),
 }
 POLICY = {**REVIEW_API, **BOT_API, **ADMIN_PAGES, **ADMIN_ACTIONS}
 
@@ -135,6 +142,11 @@ def world(content_pool):
     other = UserFactory(reviewer=True)
     item = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_assign(phase_id=item.pk, assignee=other, actor=Actor.for_user(other))
+    # A resolution to undo (made before the phase waiting for a bot, which a claim would take).
+    undoable = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    resolved = reviews_resolve(
+        phase_ids=[undoable.pk], method="skip", actor=Actor.system(), **RESOLUTION
+    )
     waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     active = AccountFactory()
     paused = AccountFactory()
@@ -151,6 +163,7 @@ def world(content_pool):
         "active": active,
         "paused": paused,
         "log": log,
+        "batch": resolved.batch,
     }
 
 
@@ -277,6 +290,20 @@ ATTEMPTS: dict[str, Callable] = {
     "page:phases": _get(lambda w: changelist(WarmupPhase)),
     "page:bots": _get(lambda w: changelist(Bot)),
     "page:tokens": _get(lambda w: reverse("admin:authtoken_tokenproxy_changelist")),
+    "page:incidents": _get(lambda w: reverse("admin:reviews_incident_changelist")),
+    "page:incident resolve": _get(
+        lambda w: reverse("admin:reviews_incident_resolve", args=[w["item"].review_signature_id])
+    ),
+    "page:incident batch": _get(
+        lambda w: reverse("admin:reviews_incident_batch", args=[w["batch"]])
+    ),
+    "incident:resolve": lambda client, w, user: client.post(
+        reverse("admin:reviews_incident_resolve", args=[w["item"].review_signature_id]),
+        {"method": "skip", **RESOLUTION},
+    ),
+    "incident:undo": lambda client, w, user: client.post(
+        reverse("admin:reviews_incident_undo", args=[w["batch"]]), NOTE
+    ),
     **{
         f"reviews.reviewitem:{name}": _bulk(ReviewItem, name, "item", ITEM_DATA[name])
         for name in ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete")
@@ -413,7 +440,9 @@ def test_the_table_has_a_row_for_every_api_operation():
 
 
 def test_the_table_has_a_row_for_every_admin_action_and_item_page_button():
-    table = {key for key in ADMIN_ACTIONS if not key.startswith(("item page:", "add:"))}
+    table = {
+        key for key in ADMIN_ACTIONS if not key.startswith(("item page:", "add:", "incident:"))
+    }
     assert admin_actions() == table
     assert {f"item page:{name}" for name in ITEM_PAGE_ACTIONS} == {
         key for key in ADMIN_ACTIONS if key.startswith("item page:")
@@ -422,7 +451,13 @@ def test_the_table_has_a_row_for_every_admin_action_and_item_page_button():
 
 def test_the_table_covers_every_admin_page_of_our_own():
     # The item page's buttons post to `act`; the dashboard and its CSV are one view.
-    assert custom_admin_urls() == {"admin:reviews_reviewitem_act", "reviews-dashboard"}
+    assert custom_admin_urls() == {
+        "admin:reviews_reviewitem_act",
+        "reviews-dashboard",
+        "admin:reviews_incident_resolve",
+        "admin:reviews_incident_batch",
+        "admin:reviews_incident_undo",
+    }
 
 
 def test_every_row_is_tried():
