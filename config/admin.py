@@ -167,6 +167,8 @@ def confirm_action(
     ask: bool = True,
     many: bool = False,
     load: Callable | None = None,
+    prepare: Callable | None = None,
+    template: str = CONFIRM_TEMPLATE,
 ):
     """Turn `apply(modeladmin, request, obj, data)` (one object, through a service) into an
     admin action with a confirmation page. With `many=True`, `apply(modeladmin, request,
@@ -180,7 +182,10 @@ def confirm_action(
     others go on; a selected object the page no longer lists (it changed meanwhile) is
     reported as `gone_reason`. With `ask=False` (a form with nothing to fill in) the action
     runs at once. `load(queryset)` narrows what is read of the selection before it is applied
-    (the columns `apply` and the summary's names need, say). Side effects: only those of `apply`.
+    (the columns `apply` and the summary's names need, say). `prepare(queryset)` gives the
+    confirmation page more to show for the selection: a dict added to its context, whose
+    "initial" (if any) fills in the form. `template` is the page (one extending
+    CONFIRM_TEMPLATE, say). Side effects: only those of `apply`.
     """
 
     def decorator(apply: Callable) -> Callable:
@@ -206,6 +211,10 @@ def confirm_action(
                 outcome.refused += [(obj, gone_reason) for obj in gone]
                 _report(modeladmin, request, outcome, done=done, noun=noun)
                 return None
+            extra = dict(prepare(queryset)) if prepare else {}
+            initial = extra.pop("initial", None)
+            if initial and not form.is_bound:
+                form = form_class(initial=initial)
             count = queryset.count()
             words = {"count": count, "noun": noun[0] if count == 1 else noun[1]}
             shown = list(queryset[:LISTED_ON_PAGE])
@@ -225,8 +234,9 @@ def confirm_action(
                 "button": button.format(**words),
                 "opts": modeladmin.model._meta,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                **extra,
             }
-            return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+            return TemplateResponse(request, template, context)
 
         return action
 

@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, urlize
@@ -24,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from config.admin import (
+    CONFIRM_TEMPLATE,
     BoundedChangeList,
     ConfirmForm,
     Outcome,
@@ -37,10 +39,10 @@ from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
 from reviews.models import ReviewItem
 from reviews.permissions import can_resolve_reviews
 from warmup.domain.actors import Actor
-from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
+from warmup.domain.choices import ReasonCode, ResolutionMethod
 from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_words
 from warmup.domain.policy import policy_for
-from warmup.models import PhaseStatus
+from warmup.models import FailureCategory, PhaseStatus
 from warmup.selectors import analytics, queue
 from warmup.services.resolutions import (
     RESOLUTIONS,
@@ -227,7 +229,58 @@ def _bulk_action(name: str):
         ask=asks,
         many=bool(spec.method),
         load=_named_only if spec.method else None,
+        prepare=_suggesting(spec.method) if spec.method else None,
+        template=RESOLUTION_CONFIRM_TEMPLATE if spec.method else CONFIRM_TEMPLATE,
     )(apply)
+
+
+RESOLUTION_CONFIRM_TEMPLATE = "admin/reviews/reviewitem/confirm_resolution.html"
+
+
+def _suggesting(method: str) -> Callable:
+    """What a resolution's confirmation page shows of what worked before for the selection,
+    with the reason of the best such resolution of `method` chosen: of the selection's
+    signature when it has one, else of its category when it has one, else nothing."""
+
+    def prepare(queryset) -> dict:
+        kind = selection_kind(queryset)
+        if kind is None:
+            return {"suggestions": [], "mixed": True}
+        suggestions = suggestions_of(**kind)
+        best = analytics.best_suggestion(suggestions, method=method)
+        category = FailureCategory(kind["category"]).label if kind["category"] else ""
+        return {
+            "suggestions": suggestions,
+            "min_decided": analytics.SUGGESTION_MIN_DECIDED,
+            "suggestions_for": suggestions_scope(suggestions, category),
+            "suggested": best,
+            "initial": {"reason_code": best["reason_code"]} if best else None,
+        }
+
+    return prepare
+
+
+def selection_kind(queryset) -> dict | None:
+    """The failure a selection shares, as `suggestions_of` takes it: its signature (None when
+    its items have several), category and plan step (None when several); None when its items
+    failed in different categories. One query."""
+    shared = queryset.order_by().aggregate(
+        signatures=Count("review_signature", distinct=True),
+        unsigned=Count("pk", filter=Q(review_signature__isnull=True)),
+        categories=Count("last_failure_category", distinct=True),
+        types=Count("phase_type", distinct=True),
+        signature=Max("review_signature"),
+        category=Max("last_failure_category"),
+        phase_type=Max("phase_type"),
+    )
+    if shared["categories"] != 1:
+        return None
+    one_signature = shared["signatures"] == 1 and not shared["unsigned"]
+    return {
+        "signature": shared["signature"] if one_signature else None,
+        "category": shared["category"],
+        "phase_type": shared["phase_type"] if shared["types"] == 1 else None,
+    }
 
 
 def _named_only(queryset):
@@ -397,19 +450,11 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def item_context(self, request, item) -> dict:
-        record = []
-        if item.last_failure_category:
-            record = [
-                {
-                    **entry,
-                    "how": ResolutionMethod(entry["method"]).label,
-                    "why": ReasonCode(entry["reason_code"]).label,
-                    "said": worked_display(entry),
-                }
-                for entry in analytics.track_record(
-                    category=item.last_failure_category, phase_type=item.phase_type
-                )
-            ]
+        suggestions = suggestions_of(
+            signature=item.review_signature_id,
+            category=item.last_failure_category,
+            phase_type=item.phase_type,
+        )
         logs = list(item.review_logs.all())
         logs.reverse()  # newest first, like an event history
         return {
@@ -422,8 +467,14 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             "details": details_html(item.last_failure_details),
             "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
             "timeline": logs,
-            "track_record": record,
-            "buttons": self.item_buttons(request, item, best=suggestion(record)),
+            "suggestions": suggestions,
+            "min_decided": analytics.SUGGESTION_MIN_DECIDED,
+            "suggestions_for": suggestions_scope(
+                suggestions, item.get_last_failure_category_display()
+            ),
+            "buttons": self.item_buttons(
+                request, item, best=analytics.best_suggestion(suggestions)
+            ),
             "can_act": can_resolve_reviews(request.user),
         }
 
@@ -504,24 +555,57 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         return HttpResponseRedirect(page)
 
 
-def suggestion(record: list[dict]) -> dict | None:
-    """The past resolution to offer first: a resume or a retry that worked at least half the
-    time. Never a completion or a skip (they cannot be undone by a bot's next try), and nothing
-    when nothing has worked."""
-    for entry in record:  # best first
-        if entry["method"] in AUTOMATED_RESOLUTIONS and (entry["success_rate"] or 0) >= 0.5:
-            return entry
-    return None
+# --- What worked before ---------------------------------------------------------------------
+
+
+def suggestions_of(*, signature: str | None, category: str, phase_type: str | None) -> list[dict]:
+    """The past resolutions of this kind of failure, best first (analytics.suggestions_for),
+    each with its method, reason and outcome in words: `how`, `why`, `said`, `sure`."""
+    if not signature and not category:
+        return []
+    return [
+        {
+            **entry,
+            "how": ResolutionMethod(entry["method"]).label,
+            "why": ReasonCode(entry["reason_code"]).label,
+            "said": worked_display(entry),
+            "sure": sure_display(entry),
+        }
+        for entry in analytics.suggestions_for(
+            signature=signature, category=category, phase_type=phase_type
+        )
+    ]
+
+
+def suggestions_scope(suggestions: list[dict], category: str) -> str:
+    """What the suggestions are of, for their heading: failures with this item's signature,
+    or (when none of those has an outcome yet) of its category."""
+    if suggestions and suggestions[0]["scope"] == "signature":
+        return "failures like this one"
+    return (category or "this kind of failure").lower()
 
 
 def worked_display(entry: dict) -> str:
-    """How a past resolution turned out, in words: 'worked 4 of 5 (80 %)'."""
-    if entry["success_rate"] is None:
-        if entry["success"] is None:
-            return "done by hand"
+    """How a past resolution turned out, in words: 'worked 192 of 1,518 (13 %)', or
+    'too few cases (worked 1 of 1)' below the minimum the analytics trust."""
+    if entry["success"] is None:
+        return "done by hand"
+    if not entry["decided"]:
         return "no outcome yet"
-    decided = entry["success"] + entry["failed"]
-    return f"worked {entry['success']} of {decided} ({round(entry['success_rate'] * 100)} %)"
+    worked = f"worked {entry['success']:,} of {entry['decided']:,}"
+    if not entry["enough"]:
+        return f"too few cases ({worked})"
+    return f"{worked} ({round(entry['rate'] * 100)} %)"
+
+
+def sure_display(entry: dict) -> str:
+    """The lower bound a suggestion is ranked by, in words ('' where it has none)."""
+    if entry["lower_bound"] is None:
+        return ""
+    return (
+        f"works at least {entry['lower_bound'] * 100:.0f} % of the time, with 95 % confidence "
+        f"({entry['decided']:,} decided cases)"
+    )
 
 
 def level_badge(item) -> str:

@@ -34,6 +34,7 @@ from warmup.domain.choices import (
     ResolutionMethod,
     ReviewAction,
 )
+from warmup.domain.confidence import wilson_lower_bound
 from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
 from warmup.selectors.queue import review_queue
 
@@ -146,9 +147,10 @@ def resolutions(
     until: datetime | None = None,
     category: str | None = None,
     phase_type: str | None = None,
+    signature: str | None = None,
 ) -> list[Resolution]:
     """The resolutions in the window (of items that failed with `category`, of `phase_type`,
-    when given), oldest first, each with its outcome (two queries)."""
+    with `signature`, when given), oldest first, each with its outcome (two queries)."""
     rows = _in_window(
         ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
     )
@@ -156,6 +158,8 @@ def resolutions(
         rows = rows.filter(failure_category=category)
     if phase_type is not None:
         rows = rows.filter(phase__phase_type=phase_type)
+    if signature is not None:
+        rows = rows.filter(signature_id=signature)
     rows = list(rows.order_by("created_at", "id"))
     return [
         Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
@@ -240,29 +244,104 @@ def by_reason_code(rows: list[Resolution]) -> dict:
     return {code: _tally([r for r in rows if r.reason_code == code]) for code in ReasonCode.values}
 
 
-TRACK_RECORD_DAYS = 90
+# --- Suggestions: what worked before, ranked by how sure it is ------------------------------
+
+SUGGESTION_DAYS = 90  # the resolutions a suggestion looks back on
+# Below this many decided cases (worked or came back) a resolution's rate says too little: it
+# is shown as "too few cases" and never suggested.
+SUGGESTION_MIN_DECIDED = 5
+# A suggestion is offered (its button open, its reason chosen) only when it worked at least
+# this often: one that mostly comes back is listed, not recommended.
+SUGGESTION_MIN_RATE = 0.5
+DECIDED = ("success", "failed")  # the outcomes a rate counts; pending ones wait
 
 
-def track_record(
-    *, category: str, phase_type: str | None = None, now: datetime | None = None
+def suggestions_for(
+    *,
+    signature: str | None,
+    category: str,
+    phase_type: str | None = None,
+    now: datetime | None = None,
 ) -> list[dict]:
-    """What worked before for this kind of failure: the last 90 days' resolutions of items that
-    failed with `category` (of `phase_type` too, when that has any), by method and reason code,
-    each with how often the phase then completed without coming back to review. Best first:
-    the highest success rate, then the most used."""
-    since = (now or timezone.now()) - timedelta(days=TRACK_RECORD_DAYS)
-    rows = resolutions(since=since, category=category, phase_type=phase_type)
-    if not rows and phase_type is not None:
-        rows = resolutions(since=since, category=category)
+    """What worked before for this kind of failure: the last 90 days' resolutions, by method
+    and reason code, each with how often the phase then completed without coming back to
+    review. Of the failures with `signature` when any of those has an outcome yet; otherwise
+    of those that failed with `category` (and `phase_type`, when that has any), as `scope`
+    says ("signature" or "category").
+
+    One dict per (method, reason_code): count, success, failed, pending, `decided` (success
+    + failed), `rate` (success / decided), `lower_bound` (of its 95 % Wilson interval) and
+    `enough` (at least SUGGESTION_MIN_DECIDED decided); rate and lower_bound are None for a
+    completion or a skip (no outcome) and while nothing is decided. Best first: those with
+    enough cases by lower bound, then those with too few, then those done by hand. Two to six
+    queries."""
+    since = (now or timezone.now()) - timedelta(days=SUGGESTION_DAYS)
+    scope, rows = "signature", []
+    if signature:
+        rows = resolutions(since=since, signature=signature)
+    if not any(row.outcome in DECIDED for row in rows):
+        scope, rows = "category", []
+        if category:
+            rows = resolutions(since=since, category=category, phase_type=phase_type)
+            if not rows and phase_type is not None:
+                rows = resolutions(since=since, category=category)
     groups: dict[tuple[str, str], list[Resolution]] = defaultdict(list)
     for row in rows:
         groups[(row.method, row.reason_code)].append(row)
-    record = [
-        {"method": method, "reason_code": code, **_tally(group)}
-        for (method, code), group in groups.items()
-    ]
-    record.sort(key=lambda e: (-(e["success_rate"] or 0), -e["count"], e["method"]))
-    return record
+    entries = [_suggestion(method, code, group, scope) for (method, code), group in groups.items()]
+    entries.sort(key=_best_first)
+    return entries
+
+
+def _suggestion(method: str, reason_code: str, rows: list[Resolution], scope: str) -> dict:
+    tally = _tally(rows)
+    decided = (tally["success"] or 0) + (tally["failed"] or 0)
+    return {
+        "method": method,
+        "reason_code": reason_code,
+        "scope": scope,
+        "count": tally["count"],
+        "success": tally["success"],
+        "failed": tally["failed"],
+        "pending": tally["pending"],
+        "decided": decided,
+        "rate": tally["success"] / decided if decided else None,
+        "lower_bound": wilson_lower_bound(tally["success"], decided) if decided else None,
+        "enough": decided >= SUGGESTION_MIN_DECIDED,
+    }
+
+
+def _best_first(entry: dict) -> tuple:
+    if entry["enough"]:
+        rank = 0
+    elif entry["success"] is not None:
+        rank = 1  # a resume or retry with too few cases
+    else:
+        rank = 2  # done by hand: no outcome to rank by
+    return (
+        rank,
+        -(entry["lower_bound"] or 0),
+        -entry["count"],
+        entry["method"],
+        entry["reason_code"],
+    )
+
+
+def best_suggestion(entries: list[dict], *, method: str | None = None) -> dict | None:
+    """The suggestion to offer first (of `method`, when given): the best-ranked resume or
+    retry with enough cases that worked at least SUGGESTION_MIN_RATE of the time. Never a
+    completion or a skip (a bot's next try cannot prove them), and nothing when no resolution
+    has the evidence."""
+    for entry in entries:  # best first
+        if method is not None and entry["method"] != method:
+            continue
+        if (
+            entry["method"] in AUTOMATED_RESOLUTIONS
+            and entry["enough"]
+            and entry["rate"] >= SUGGESTION_MIN_RATE
+        ):
+            return entry
+    return None
 
 
 def resolutions_by_method(*, since: datetime | None = None, until: datetime | None = None) -> dict:

@@ -345,7 +345,9 @@ def test_the_index_shows_the_queue_at_a_glance(reviewer_client, reviewer):
     assert counts == [0, 0, 0, 2, 1]  # levels 3, 2, 1, 0, then assigned to me
 
 
-def test_the_item_page_says_what_worked_before_and_suggests_it(reviewer_client, reviewer, bot):
+def test_the_item_page_says_what_worked_before_but_offers_nothing_on_too_few_cases(
+    reviewer_client, reviewer, bot
+):
     actor = Actor.for_user(reviewer)
     # given: two earlier challenge items retried with "solved_challenge": a bot completed one;
     # the other is the next ready phase when the later items are made, so it fails back to review
@@ -361,12 +363,14 @@ def test_the_item_page_says_what_worked_before_and_suggests_it(reviewer_client, 
 
     record = html.split("What worked before")[1].split("</table>")[0]
     assert "Retry now" in record and "Solved challenge" in record
-    assert "worked 1 of 2 (50 %)" in record
+    assert "too few cases (worked 1 of 2)" in record
     assert ReviewLog.objects.filter(phase=failed_again, action=ReviewAction.ESCALATED).count() == 2
     assert "Skip" in record and "done by hand" in record
     assert record.index("Retry now") < record.index("Skip")  # best first
-    suggested = html.split("Suggested: what worked best")[1].split("</form>")[0]
-    assert '<option value="solved_challenge" selected>' in suggested
+    # two cases are too few to go by: nothing is offered, no reason chosen
+    assert "Suggested: what worked best" not in html
+    reasons = html.split('id="id_retry_reason_code"')[1].split("</select>")[0]
+    assert '<option value="" selected>' in reasons
 
 
 def test_a_completion_or_a_skip_is_never_the_suggestion(reviewer_client, reviewer, bot):
