@@ -2,7 +2,7 @@
 database on each scrape.
 
 The gauges are computed per scrape by a custom collector, not set by the code, so every server
-process answers the same and no gauge outlives a restart. Two queries, each served by the
+process answers the same and no gauge outlives a restart. Three queries, each served by the
 partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
 size of the phases table. The review queue's depth is
 `warmup.selectors.analytics.queue_depth_rows`, the same count the review API's stats, the dashboard
@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from config import metrics
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import queue_depth_rows
+from warmup.selectors.incidents import incident_totals
 
 S = PhaseStatus
 
@@ -93,6 +94,19 @@ class DatabaseCollector(Collector):
         for status, n in counts.items():
             phases.add_metric([str(status)], n)
         yield phases
+        # Incidents without a label per signature (signatures are unbounded): how many, and
+        # the largest one's size.
+        open_incidents, largest = incident_totals()
+        yield GaugeMetricFamily(
+            "warmup_open_incidents",
+            "Failure signatures with items in review (incidents).",
+            value=open_incidents,
+        )
+        yield GaugeMetricFamily(
+            "warmup_largest_incident_items",
+            "Items in review of the largest incident (0 when none is open).",
+            value=largest,
+        )
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -79,6 +79,12 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     assignee = UserRefSerializer(source="review_assignee", read_only=True, allow_null=True)
     seconds_in_review = serializers.SerializerMethodField()
     completion_method = OptionalChoiceField(choices=CompletionMethod.choices)
+    signature = serializers.CharField(
+        source="review_signature_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The failure signature that sent the item to review: its incident.",
+    )
 
     class Meta:
         model = ReviewItem
@@ -100,6 +106,7 @@ class ReviewItemSerializer(serializers.ModelSerializer):
             "assignee",
             "completed_at",
             "completion_method",
+            "signature",
         ]
         read_only_fields = fields
 
@@ -222,3 +229,43 @@ class AccountStatusSerializer(serializers.ModelSerializer):
         model = Account
         fields = ["id", "platform", "username", "status", "status_changed_at"]
         read_only_fields = fields
+
+
+# --- Incidents -----------------------------------------------------------------------------
+
+
+class CountSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    count = serializers.IntegerField()
+
+    def to_representation(self, instance):
+        name, count = instance
+        return {"name": name, "count": count}
+
+
+class IncidentSerializer(serializers.Serializer):
+    """One open incident: the items in review that share a failure signature."""
+
+    signature = serializers.CharField(help_text="Filter the queue with `?signature=` to list them.")
+    title = serializers.CharField()
+    category = serializers.CharField(help_text="A failure category, or `held`.")
+    phase_type = serializers.CharField()
+    waiting = serializers.IntegerField(help_text="Items of the incident in review now.")
+    new_last_hour = serializers.IntegerField(help_text="Of those, how many came in the last hour.")
+    first_seen = serializers.DateTimeField(allow_null=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    trend = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Failures per hour, the last 24, oldest first."
+    )
+    platforms = CountSerializer(many=True, help_text="The three platforms with most items.")
+    bots = CountSerializer(many=True, help_text="The three bots with most items.")
+    steps = CountSerializer(many=True, help_text="The plan steps with most items.")
+
+
+class BatchSerializer(serializers.Serializer):
+    """What a group resolution did: its batch id (`resolve_reviews --undo` takes it), how many
+    items it resolved, and how many it left in review by refusal code."""
+
+    batch = serializers.UUIDField()
+    resolved = serializers.IntegerField()
+    refused = serializers.DictField(child=serializers.IntegerField())

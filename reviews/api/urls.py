@@ -8,6 +8,12 @@ urlpatterns = [
     path("", views.ReviewQueueView.as_view(), name="queue"),
     path("stats/", views.StatsView.as_view(), name="stats"),
     path("hold/", views.HoldView.as_view(), name="hold"),
+    path("incidents/", views.IncidentListView.as_view(), name="incidents"),
+    path(
+        "incidents/<str:signature>/resolve/",
+        views.IncidentResolveView.as_view(),
+        name="incident-resolve",
+    ),
     path(
         "accounts/<id:account_id>/reactivate/",
         views.AccountReactivateView.as_view(),

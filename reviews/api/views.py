@@ -18,7 +18,9 @@ from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanVie
 from reviews.api.serializers import (
     AccountStatusSerializer,
     AssignInput,
+    BatchSerializer,
     HoldInput,
+    IncidentSerializer,
     NoteInput,
     RecategorizeInput,
     ResolveInput,
@@ -29,9 +31,14 @@ from reviews.api.serializers import (
 )
 from reviews.api.throttling import ReviewRateThrottle
 from warmup.domain.actors import Actor
-from warmup.domain.errors import ACCOUNT_NOT_FOUND, PHASE_NOT_FOUND, NotFound
+from warmup.domain.errors import (
+    ACCOUNT_NOT_FOUND,
+    INCIDENT_NOT_FOUND,
+    PHASE_NOT_FOUND,
+    NotFound,
+)
 from warmup.models import Account
-from warmup.selectors import analytics, queue
+from warmup.selectors import analytics, incidents, queue
 from warmup.selectors.filters import ReviewQueueFilter
 from warmup.services import resolutions, review
 from warmup.services.accounts import account_pause, account_reactivate
@@ -233,6 +240,60 @@ class StatsView(ReviewAPIView):
         query.is_valid(raise_exception=True)
         stats = analytics.review_stats(since=query.validated_data.get("since"))
         return Response(StatsSerializer(stats).data)
+
+
+INCIDENTS_LISTED = 100
+
+
+class IncidentListView(ReviewAPIView):
+    permission_classes = [CanViewReviews]
+
+    @extend_schema(
+        operation_id="reviews_incidents",
+        tags=["reviews"],
+        summary="The open incidents: items in review grouped by failure signature, largest first",
+        description="At most 100, the largest first, then the fastest growing. An incident's "
+        "items are the queue filtered with `?signature=`.",
+        responses={200: IncidentSerializer(many=True), **_errors(*READ_ERRORS)},
+    )
+    def get(self, request):
+        listed = incidents.open_incidents(limit=INCIDENTS_LISTED)
+        return Response(IncidentSerializer(listed, many=True).data)
+
+
+class IncidentResolveView(ReviewAPIView):
+    @extend_schema(
+        operation_id="reviews_incident_resolve",
+        tags=["reviews"],
+        summary="Resolve every item of an incident at once, in batches under one batch id",
+        description="Each item is checked as one resolution would check it; those that may not "
+        "be resolved so stay in review and are counted by refusal code. `resolve_reviews --undo "
+        "BATCH` undoes the whole.",
+        request=ResolveInput,
+        responses={200: BatchSerializer, **_errors(*ACTION_ERRORS)},
+    )
+    def post(self, request, signature: str):
+        data = self.validated(ResolveInput)
+        one = incidents.incident(signature)
+        if one is None:
+            raise NotFound(INCIDENT_NOT_FOUND.format(signature=signature))
+        selection = queue.review_selection({"signature": signature}, user=request.user)
+        result = resolutions.reviews_resolve_in_batches(
+            phase_ids=list(selection.qs.values_list("pk", flat=True)),
+            method=data["action"],
+            reason_code=data["reason_code"],
+            note=data["note"],
+            actor=self.actor,
+        )
+        refused = {}
+        for error in result.unchanged.values():
+            code = str(error.refusal or error.code)
+            refused[code] = refused.get(code, 0) + 1
+        return Response(
+            BatchSerializer(
+                {"batch": result.batch, "resolved": len(result.changed), "refused": refused}
+            ).data
+        )
 
 
 class AccountStatusView(ReviewAPIView):

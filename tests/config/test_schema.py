@@ -36,6 +36,8 @@ REVIEW_PATHS = {
     "/api/v1/reviews/": {"get"},
     "/api/v1/reviews/stats/": {"get"},
     "/api/v1/reviews/hold/": {"post"},
+    "/api/v1/reviews/incidents/": {"get"},
+    "/api/v1/reviews/incidents/{signature}/resolve/": {"post"},
     "/api/v1/reviews/{phase_id}/": {"get"},
     "/api/v1/reviews/{phase_id}/resolve/": {"post"},
     "/api/v1/reviews/{phase_id}/assign/": {"post"},
@@ -264,6 +266,7 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
 
     r = "/api/v1/reviews/"
     item = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    incident = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     waiting = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
     call("get", r, 200, as_reviewer, query={"assignee": "none"})
     call("get", r + "{phase_id}/", 200, as_reviewer, phase_id=item.pk)
@@ -286,6 +289,15 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
         phase_id=item.pk,
     )
     call("get", r + "{phase_id}/", 200, as_reviewer, phase_id=item.pk)  # with a full log
+    call("get", r + "incidents/", 200, as_reviewer)
+    call(
+        "post",
+        r + "incidents/{signature}/resolve/",
+        200,
+        as_reviewer,
+        {"action": "skip", "reason_code": "other", "note": "n"},
+        signature=incident.review_signature_id,
+    )
     call("post", r + "hold/", 200, as_reviewer, {"phase": waiting.pk, "note": "n"})
     call("get", r + "stats/", 200, as_reviewer, query={"since": "2020-01-01T00:00:00Z"})
     call("get", r, 404, as_reviewer, query={"page": 99})
@@ -310,7 +322,7 @@ with override_settings(ALLOWED_HOSTS=["localhost"]):
 # Ids of the objects the running test seeded: a generated path parameter is either anything
 # the schema allows (mostly unknown ids: 404) or one of these, so the endpoints also answer
 # about real phases and accounts.
-KNOWN: dict[str, list[int]] = {}
+KNOWN: dict[str, list] = {}
 
 
 def seeded_path_ids(known: dict[str, list[int]]):
@@ -348,6 +360,7 @@ def seeded(db, content_pool):
     reviewer = UserFactory(reviewer=True)
     KNOWN["phase_id"] = [in_review.pk, done.pk, held.pk, foreign.pk, waiting.pk]
     KNOWN["account_id"] = [in_review.account_id, done.account_id, held.account_id]
+    KNOWN["signature"] = [in_review.review_signature_id]
     return {
         "bot": {"Authorization": f"Bearer {bot.token}"},
         "reviewer": {"Authorization": f"Token {Token.objects.create(user=reviewer).key}"},

@@ -131,6 +131,7 @@ BOT_NOT_FOUND = "No bot named {name!r}."
 # these.
 FILTER_WAITING_INVALID = "{value!r} is not a time in review such as 90m, 4h or 3d."
 FILTER_ACCOUNT_INVALID = "{value!r} is not platform:username (platforms: {platforms})."
+INCIDENT_NOT_FOUND = "No incident with signature {signature!r}."
 FILTER_SIGNATURE_INVALID = (
     "{value!r} is not a failure signature: 16 characters 0-9 and a-f, as the incidents list them."
 )

@@ -156,11 +156,21 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
         incident.last_seen = max(filter(None, (incident.last_seen, row["last"])))
 
 
+def incident_sizes():
+    """The size of each open incident (items in review per signature), from the queue's
+    signature index."""
+    return (
+        _in_review()
+        .values("review_signature")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+        .order_by()
+    )
+
+
 def incident_totals() -> tuple[int, int]:
     """How many incidents are open, and how many items the largest holds (`/metrics`)."""
-    sizes = list(
-        _in_review().values("review_signature").annotate(n=Count("id")).values_list("n", flat=True)
-    )
+    sizes = list(incident_sizes())
     return len(sizes), max(sizes, default=0)
 
 

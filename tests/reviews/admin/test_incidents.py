@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from reviews.models import ReviewLog
 from tests.builders import reload
-from tests.factories import UserFactory, WarmupPhaseFactory
-from warmup.domain.actors import Actor
+from tests.clients import view_only_user
+from tests.factories import WarmupPhaseFactory
 from warmup.models import AccountStatus, PhaseStatus
 from warmup.services.accounts import account_pause
 
@@ -78,11 +78,7 @@ def test_the_queue_filtered_to_an_incident_lists_its_items_only(incident, review
 
 
 def test_a_viewer_sees_incidents_but_cannot_resolve_them(incident):
-    viewer = UserFactory(is_staff=True)
-    from reviews.permissions import permissions_of
-
-    viewer.user_permissions.set(permissions_of([("reviews", "view_reviewitem")]))
-    client = logged_in(viewer)
+    client = logged_in(view_only_user())
 
     assert client.get(INCIDENTS).status_code == 200
     assert "Resolve all" not in client.get(INCIDENTS).content.decode()
