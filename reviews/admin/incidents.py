@@ -16,12 +16,14 @@ from django.urls import path, reverse
 
 from reviews.admin.dashboard import sparkline
 from reviews.admin.forms import ResolutionForm
+from reviews.admin.queue import suggestions_of, suggestions_scope
 from reviews.models import Incident, ReviewLog
 from reviews.permissions import can_resolve_reviews, can_view_reviews
 from warmup.domain.actors import Actor
-from warmup.domain.choices import RESOLUTION_ACTIONS, ResolutionMethod
+from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod
 from warmup.domain.errors import DomainError, refusal_group_words
 from warmup.models import PhaseStatus, WarmupPhase
+from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
 from warmup.selectors.incidents import incident, open_incidents
 from warmup.selectors.queue import review_selection
 from warmup.services.resolutions import (
@@ -31,6 +33,7 @@ from warmup.services.resolutions import (
 )
 
 LISTED = 100  # incidents on the page; the rest are counted
+SUGGESTED = 20  # the largest incidents whose row names a suggestion (a few queries each)
 # What each resolution does to the items, in the reviewer's words.
 WHAT_IT_DOES = {
     ResolutionMethod.RESUME: "back to the scheduler: it assigns content again and bots claim "
@@ -114,8 +117,9 @@ class IncidentAdmin(admin.ModelAdmin):
                 "trend": sparkline(one.trend),
                 "queue_url": queue_url(one.signature),
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
+                "suggested": _suggested(one) if rank < SUGGESTED else None,
             }
-            for one in incidents[:LISTED]
+            for rank, one in enumerate(incidents[:LISTED])
         ]
         context = {
             **self.admin_site.each_context(request),
@@ -147,9 +151,14 @@ class IncidentAdmin(admin.ModelAdmin):
             self.message_user(request, _errors(selection.errors), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:reviews_incident_changelist"))
         ids = list(selection.qs.values_list("pk", flat=True))
-        form = IncidentResolutionForm(
-            request.POST or None, initial={"method": ResolutionMethod.RESUME}
+        suggestions = _suggestions(one)
+        best = best_suggestion(suggestions)
+        initial = (
+            {"method": best["method"], "reason_code": best["reason_code"]}
+            if best
+            else {"method": ResolutionMethod.RESUME}
         )
+        form = IncidentResolutionForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid() and ids:
             return self._resolve(request, one, ids, form.cleaned_data)
         previews = {method: resolution_preview(ids, method) for method in ResolutionMethod.values}
@@ -173,6 +182,10 @@ class IncidentAdmin(admin.ModelAdmin):
                 }
                 for method, label in ResolutionMethod.choices
             ],
+            "suggestions": suggestions,
+            "suggestions_for": suggestions_scope(suggestions, one.category),
+            "suggested": best,
+            "min_decided": SUGGESTION_MIN_DECIDED,
             "queue_url": queue_url(signature, request.GET),
             "narrowed": bool(set(request.GET) - {"signature"}),
             "opts": self.model._meta,
@@ -257,6 +270,20 @@ class IncidentAdmin(admin.ModelAdmin):
             undo_of=str(batch),
         )
         return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[result.batch]))
+
+
+def _suggestions(one) -> list[dict]:
+    """What worked before for the incident's failure (its signature first, else its
+    category), best first, in words."""
+    category = "" if one.category == HELD else one.category
+    return suggestions_of(signature=one.signature, category=category, phase_type=one.phase_type)
+
+
+def _suggested(one) -> dict | None:
+    """The resolution to offer for the incident, or the best with too few cases to offer, or
+    None when nothing was tried on it."""
+    suggestions = _suggestions(one)
+    return best_suggestion(suggestions) or (suggestions[0] if suggestions else None)
 
 
 def _errors(errors) -> str:

@@ -11,6 +11,8 @@ from reviews.models import ReviewLog
 from tests.builders import reload
 from tests.clients import view_only_user
 from tests.factories import WarmupPhaseFactory
+from tests.resolved import WORKED, resolve_then
+from warmup.domain.actors import Actor
 from warmup.models import AccountStatus, PhaseStatus
 from warmup.services.accounts import account_pause
 
@@ -176,3 +178,23 @@ def test_an_unknown_or_malformed_incident_is_a_404_not_a_500(incident, reviewer,
         client.get(reverse("admin:reviews_incident_resolve", args=[signature])).status_code == 404
     )
     assert client.get(f"{INCIDENTS}batch/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_the_incident_offers_what_worked_before_for_its_signature(content_pool, bot, reviewer):
+    """Five resumes of the same failure that worked: the incident's row names the resume and
+    its count, and its confirmation page comes with resume and its reason chosen."""
+    actor = Actor.for_user(reviewer)
+    for item in proxy_incident(bot, 5):
+        resolve_then(
+            item, method="resume", reason_code="replaced_proxy", then=WORKED, bot=bot, actor=actor
+        )
+    waiting = proxy_incident(bot, 2)
+    signature = reload(waiting[0]).review_signature_id
+    client = logged_in(reviewer)
+
+    listed = client.get(INCIDENTS).content.decode()
+    confirm = client.get(reverse("admin:reviews_incident_resolve", args=[signature]))
+
+    assert "Resume automation (replaced proxy): worked 5 of 5 (100 %)" in listed
+    assert confirm.context["form"].initial == {"method": "resume", "reason_code": "replaced_proxy"}
+    assert "What worked before for failures like this one" in confirm.content.decode()
