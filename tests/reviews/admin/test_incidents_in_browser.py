@@ -1,0 +1,92 @@
+"""An incident in a real browser (Debian's Chromium, as tests/reviews/admin/test_in_browser.py
+drives it): the reviewer finds it on the incidents page, opens its items, resolves them all from
+the confirmation page, reads the batch's page and undoes it."""
+
+import pytest
+
+from tests.factories import WarmupPhaseFactory
+from tests.reviews.admin.test_in_browser import (  # the browser and its fixtures, shared
+    _blocking_calls_beside_the_event_loop,  # noqa: F401
+    browser,  # noqa: F401
+    log_in,
+    page,  # noqa: F401
+    reviewer_user,
+    shot,
+)
+from warmup.models import PhaseStatus, WarmupPhase
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.usefixtures("default_plan"),
+]
+
+PROXY_ITEMS = 12
+
+
+def failed(bot, category, reason):
+    return WarmupPhaseFactory(
+        in_review=True, bot=bot, category=category, retryable=False, reason=reason
+    )
+
+
+def test_a_reviewer_resolves_an_incident_from_its_row_and_undoes_it(
+    page,  # noqa: F811
+    content_pool,
+    bot,
+):
+    # given: a proxy pool that died (twelve items, each with its own address) and two
+    # unrelated failures
+    items = [
+        failed(bot, "proxy_error", f"Proxy 10.0.{n}.7:8080 refused the connection")
+        for n in range(PROXY_ITEMS)
+    ]
+    failed(bot, "login_failed", "Password rejected for the account")
+    failed(bot, "challenge_required", "Checkpoint: confirm it is you (code 4411)")
+    reviewer = reviewer_user()
+
+    # when: the reviewer opens the incidents from the admin's home
+    log_in(page, reviewer)
+    page.click('#content-main a:text-is("Incidents")')
+    rows = page.locator("tr.incident")
+    assert rows.count() == 3
+    first = rows.nth(0)
+    assert "proxy_error on profile_bio: Proxy <ip>:<port> refused the connection" in (
+        first.inner_text()
+    )
+    assert first.locator("td.n").first.inner_text() == str(PROXY_ITEMS)
+    shot(page, "incidents")
+
+    # the row's title opens the queue filtered to the incident
+    first.locator("a.title").click()
+    assert page.locator("h1").inner_text() == f"{PROXY_ITEMS} items in review matching the filters"
+    shot(page, "incident-queue")
+    page.go_back()
+
+    # then resolves all of them: the confirmation says what each resolution would do first
+    first.locator("a.button").click()
+    assert page.locator("h1").inner_text() == f"Resolve an incident: {PROXY_ITEMS} items"
+    resume = page.locator('tr[data-method="resume"]')
+    assert resume.locator("td.n").inner_text() == str(PROXY_ITEMS)
+    shot(page, "incident-resolve")
+    page.check('input[name="method"][value="resume"]')
+    page.select_option("#id_reason_code", "replaced_proxy")
+    page.fill("#id_note", "Proxy pool replaced")
+    page.click(f'input[type=submit][value="Resolve {PROXY_ITEMS} items"]')
+
+    # the batch's page: done, refused, left, and the way back
+    assert page.locator("#batch-done").inner_text() == f"{PROXY_ITEMS} items"
+    assert page.locator("#batch-refused").inner_text() == "none"
+    assert "0 items of this incident" in page.locator("#batch-left").inner_text()
+    shot(page, "incident-batch")
+    resumed = WarmupPhase.objects.filter(pk__in=[i.pk for i in items])
+    assert set(resumed.values_list("status", flat=True)) == {PhaseStatus.AVAILABLE}
+
+    # and undoes it
+    page.fill("#id_note", "Wrong pool: the old one is back")
+    page.click('input[type=submit][value="Undo this batch"]')
+    assert page.locator("#batch-done").inner_text() == f"{PROXY_ITEMS} items"
+    assert page.locator("h2").first.inner_text().startswith("Undo of batch")
+    assert set(resumed.values_list("status", flat=True)) == {PhaseStatus.REVIEW_REQUIRED}
+    page.click('a:text-is("Back to the incidents")')
+    assert page.locator("tr.incident").count() == 3
