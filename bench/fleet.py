@@ -186,8 +186,33 @@ FROM warmup_warmupphase WHERE status = 'in_progress'
 
 REVIEW_ITEMS_SQL = """
 SELECT id, account_id, bot_id, last_failure_category, last_failure_reason, retry_count,
-       escalation_level, review_required_since
+       escalation_level, review_required_since, review_signature_id
 FROM warmup_warmupphase WHERE status = 'review_required' ORDER BY id
+"""
+
+# A dead proxy pool: its failures name a proxy each (one signature per plan step all the same).
+PROXY_REASONS_SQL = """
+UPDATE warmup_warmupphase
+SET last_failure_reason = 'Proxy 10.' || (id % 250) || '.' || (id / 250 % 250)
+                          || '.7:3128 refused the connection'
+WHERE last_failure_category = 'proxy_error'
+"""
+# One reason per category and plan step, the proxies' aside: its signature stands for all.
+FAILURE_KINDS_SQL = """
+SELECT last_failure_category, phase_type, min(last_failure_reason)
+FROM warmup_warmupphase WHERE last_failure_category <> '' GROUP BY 1, 2 ORDER BY 1, 2
+"""
+# Each failed attempt and each item in review gets its kind's signature ({values}: VALUES rows).
+SIGN_ATTEMPTS_SQL = """
+UPDATE warmup_phaseattempt AS a SET signature_id = s.key
+FROM warmup_warmupphase AS p, (VALUES {values}) AS s(category, phase_type, key)
+WHERE a.phase_id = p.id AND a.failure_category = s.category AND p.phase_type = s.phase_type
+"""
+SIGN_ITEMS_SQL = """
+UPDATE warmup_warmupphase AS p SET review_signature_id = s.key
+FROM (VALUES {values}) AS s(category, phase_type, key)
+WHERE p.status = 'review_required' AND p.last_failure_category = s.category
+  AND p.phase_type = s.phase_type
 """
 
 # The foreign keys of the tables the fleet fills, as the migrations made them.
@@ -292,8 +317,11 @@ def fill(cursor, accounts: int, t0: datetime, *, log=lambda what: None) -> None:
     log(f"{accounts:,} accounts")
     cursor.execute(PHASES_SQL, params)
     log(f"{cursor.rowcount:,} phases")
+    cursor.execute(PROXY_REASONS_SQL)
     cursor.execute(ATTEMPTS_SQL, params)
     log(f"{cursor.rowcount:,} attempts")
+    kinds = _sign(cursor, t0)
+    log(f"{kinds} failure signatures on the attempts and the items in review")
     rows = _write_review_log(cursor)
     log(f"{rows:,} review log rows, hash-chained")
     cursor.execute(
@@ -355,6 +383,31 @@ def _pool(cursor, t0: datetime) -> dict:
     }
 
 
+def _sign(cursor, t0: datetime) -> int:
+    """The failures' signatures, as the services would have stored them: computed by
+    `warmup.domain.signatures` once per kind of failure (category and plan step; the fleet's
+    reasons differ only where the normaliser takes them for one), then set by two UPDATEs."""
+    from warmup.domain.signatures import signature_of
+
+    cursor.execute(FAILURE_KINDS_SQL)
+    signatures = [
+        signature_of(category=category, phase_type=phase_type, reason=reason)
+        for category, phase_type, reason in cursor.fetchall()
+    ]
+    if not signatures:
+        return 0
+    cursor.executemany(
+        "INSERT INTO warmup_failuresignature (key, title, category, phase_type, first_seen_at) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [(s.key, s.title, s.category, s.phase_type, t0) for s in signatures],
+    )
+    values = ", ".join(["(%s, %s, %s)"] * len(signatures))
+    params = [value for s in signatures for value in (s.category, s.phase_type, s.key)]
+    cursor.execute(SIGN_ATTEMPTS_SQL.format(values=values), params)
+    cursor.execute(SIGN_ITEMS_SQL.format(values=values), params)
+    return len(signatures)
+
+
 def _write_review_log(cursor) -> int:
     """For each item in review: the row that escalated it (by its bot) and one row per level it
     rose (by the system), chained and hashed as `warmup.lifecycle.review_log` would, written with
@@ -370,7 +423,7 @@ def _write_review_log(cursor) -> int:
     cursor.execute(REVIEW_ITEMS_SQL)
     items = cursor.fetchall()
     buffer, count = io.StringIO(), 0
-    for phase, account, bot, category, reason, retries, level, since in items:
+    for phase, account, bot, category, reason, retries, level, since, signature in items:
         common = {
             "phase_id": phase,
             "account_id": account,
@@ -381,6 +434,7 @@ def _write_review_log(cursor) -> int:
             "time_in_review": None,
             "batch": None,
             "to_status": "review_required",
+            "signature_id": signature,
         }
         rows = [
             {
