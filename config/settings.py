@@ -284,6 +284,22 @@ WARMUP_BASE_URL = env_str("BASE_URL", default="http://127.0.0.1:8000")
 # How many rows one scheduler step handles per batch (each batch is one transaction).
 WARMUP_TICK_BATCH_SIZE = 500
 
+# The breaker (warmup.services.breaker; README "The breaker"): when, within `window`, one failure
+# signature fails at least `min_failures` times in its scope and that is at least `min_rate` of
+# the scope's attempts that ended in the window, claims of the scope stop for `cooldown`; then
+# `trial_claims` claims go through, and it closes when they complete. The scope is the plan
+# step, narrowed to a platform and to a bot that has at least `concentration` of the failures.
+# `enabled: False` turns it off: none opens, and the next scheduler tick closes any still open.
+WARMUP_BREAKER = {
+    "enabled": True,
+    "window": timedelta(minutes=10),
+    "min_failures": 50,
+    "min_rate": 0.5,
+    "concentration": 0.8,
+    "cooldown": timedelta(minutes=15),
+    "trial_claims": 3,
+}
+
 # --- REST framework ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -3,7 +3,7 @@ and the groups all take them from here.
 
 Two roles (groups made by a data migration): Reviewers read accounts, phases, attempts and the
 log, act on the queue and make their own API token; Review leads also manage bots, content and
-plans, and pause and reactivate accounts.
+plans, pause and reactivate accounts, and close failure breakers.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ APP_LABEL = "reviews"
 RESOLVE_CODENAME = "resolve_review"  # act on the queue: resolve, assign, hold, comment, ...
 VIEW_CODENAME = "view_reviewitem"  # read the queue
 MANAGE_ACCOUNTS_CODENAME = "manage_accounts"  # pause and reactivate accounts
+CLOSE_BREAKER_CODENAME = "close_breaker"  # close a failure breaker by hand (on warmup.Breaker)
 
 RESOLVE_PERMISSION = f"{APP_LABEL}.{RESOLVE_CODENAME}"
 VIEW_PERMISSION = f"{APP_LABEL}.{VIEW_CODENAME}"
 MANAGE_ACCOUNTS_PERMISSION = f"{APP_LABEL}.{MANAGE_ACCOUNTS_CODENAME}"
+CLOSE_BREAKER_PERMISSION = f"warmup.{CLOSE_BREAKER_CODENAME}"
 
 REVIEWERS_GROUP = "Reviewers"
 REVIEW_LEADS_GROUP = "Review leads"
@@ -39,6 +41,7 @@ REVIEWER_PERMISSIONS = (
 REVIEW_LEAD_PERMISSIONS = (
     *REVIEWER_PERMISSIONS,
     (APP_LABEL, MANAGE_ACCOUNTS_CODENAME),
+    ("warmup", CLOSE_BREAKER_CODENAME),
     ("warmup", "view_bot"),
     ("warmup", "add_bot"),
     ("warmup", "change_bot"),
@@ -66,6 +69,10 @@ def can_resolve_reviews(user) -> bool:
 
 def can_manage_accounts(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(MANAGE_ACCOUNTS_PERMISSION))
+
+
+def can_close_breakers(user) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(CLOSE_BREAKER_PERMISSION))
 
 
 def permissions_of(pairs) -> QuerySet[Permission]:

@@ -90,6 +90,13 @@ def hour():
 
 
 @pytest.fixture(autouse=True)
+def _breakers_off(settings):
+    """The fleets tests build fail by the dozen in seconds, which the breaker would take for an
+    incident and stop; tests/warmup/services/test_breaker.py turns it on with its own rules."""
+    settings.WARMUP_BREAKER = {**settings.WARMUP_BREAKER, "enabled": False}
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     """Throttle counters live in the cache, keyed by bot id; ids repeat between tests."""
     cache.clear()

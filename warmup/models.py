@@ -13,15 +13,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from reviews.permissions import CLOSE_BREAKER_CODENAME
 from warmup.domain.choices import (
     ACTIVE_STATUSES,
     AccountStatus,
     AttemptOutcome,
+    BreakerState,
     CompletionMethod,
     FailureCategory,
     FailureDecision,
     PhaseStatus,
     Platform,
+    ReasonCode,
 )
 from warmup.domain.policy import validate_overrides
 
@@ -447,3 +450,85 @@ class PhaseAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of {self.phase_id} ({self.outcome or 'running'})"
+
+
+# --- Breakers ------------------------------------------------------------------------------
+
+
+class Breaker(models.Model):
+    """A circuit breaker over one failure signature (`warmup.services.breaker` opens, trials
+    and closes it): while live, claims leave alone the phases of its scope, its plan step, on
+    its platform and for its bot when it names them. Open until `cooldown_until`; then half
+    open, `trials_left` claims of its scope may go through (the claim takes one each, under
+    the row's lock); closed, it is history. The claim's conditions are declared once, in
+    `warmup.lifecycle.state` (BREAKER_BLOCKS, BREAKER_TRIAL)."""
+
+    signature = models.ForeignKey(
+        FailureSignature, on_delete=models.PROTECT, related_name="breakers"
+    )
+    # The scope: the plan step, and "" / None for every platform / every bot.
+    phase_type = models.SlugField(max_length=50)
+    platform = models.CharField(max_length=20, choices=Platform.choices, blank=True)
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=10, choices=BreakerState.choices, default=BreakerState.OPEN)
+    opened_at = models.DateTimeField(help_text="The last opening (a failed trial reopens it).")
+    cooldown_until = models.DateTimeField(help_text="When its trial claims may begin.")
+    trials_left = models.PositiveSmallIntegerField(default=0)
+    openings = models.PositiveSmallIntegerField(default=1)
+    # What opened it (the last time): the scope's failures of the signature in the window and
+    # the scope's attempts that ended in it.
+    failures = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    # The phase its log rows are written on (the failure that opened it): its chain, under its
+    # row lock, as every row of a phase.
+    phase = models.ForeignKey(WarmupPhase, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    close_reason = models.CharField(max_length=30, choices=ReasonCode.choices, blank=True)
+    close_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        permissions = [(CLOSE_BREAKER_CODENAME, "Can close a failure breaker")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["signature"],
+                condition=Q(closed_at__isnull=True),
+                name="breaker_one_live_per_signature",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=BreakerState.values), name="breaker_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(state=BreakerState.CLOSED) & Q(closed_at__isnull=False))
+                | (~Q(state=BreakerState.CLOSED) & Q(closed_at__isnull=True)),
+                name="breaker_closed_has_closed_at",
+            ),
+        ]
+        indexes = [
+            # The claim's test (BREAKER_BLOCKS): the live breakers of a plan step. Empty while
+            # no breaker is live, so the claim's NOT EXISTS costs next to nothing then.
+            models.Index(
+                fields=["phase_type"],
+                condition=Q(closed_at__isnull=True),
+                name="breaker_live_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"breaker {self.pk} on {self.signature_id} ({self.state})"
+
+    @property
+    def scope(self) -> dict:
+        """The scope as shown and logged: plan step, platform and bot (None: all)."""
+        return {
+            "phase_type": self.phase_type,
+            "platform": self.platform or None,
+            "bot": self.bot_id,
+        }

@@ -91,6 +91,20 @@ class ReviewAction(models.TextChoices):
     ACCOUNT_PAUSED = "account_paused", "Account paused"
     ACCOUNT_REACTIVATED = "account_reactivated", "Account reactivated"
     RESOLUTION_UNDONE = "resolution_undone", "Resolution undone"
+    # A breaker stopped (or started again) the claims of an incident's scope: an account-level
+    # row on an account of its failures (warmup.services.breaker).
+    BREAKER_OPENED = "breaker_opened", "Breaker opened"
+    BREAKER_CLOSED = "breaker_closed", "Breaker closed"
+
+
+class BreakerState(models.TextChoices):
+    """A breaker over one failure signature (warmup.services.breaker): open, it stops the
+    claims of its scope until its cool-down ends; half open, it lets a few trial claims
+    through; closed, it is history."""
+
+    OPEN = "open", "Open"
+    HALF_OPEN = "half_open", "Half open"
+    CLOSED = "closed", "Closed"
 
 
 # What a reviewer's hold stands in for where a failure's category would be (its signature, the

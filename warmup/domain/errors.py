@@ -94,6 +94,13 @@ class CannotUndo(DomainError):
     http_status = 409
 
 
+class NotPermitted(DomainError):
+    """The acting user's role does not allow the action."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
 # --- Messages ------------------------------------------------------------------------------
 # Every message a service raises, in one place: tests import and assert on them, the API, the
 # admin and the commands show them as they are.
@@ -160,6 +167,9 @@ SIMULATION_BOT_NOT_OURS = (
 
 # Reviews
 NOTE_REQUIRED = "A note is required."
+BREAKER_NOT_FOUND = "Breaker {breaker_id} does not exist."
+BREAKER_ALREADY_CLOSED = "Breaker {breaker_id} is already closed."
+BREAKER_CLOSE_NOT_PERMITTED = "{user} may not close breakers; that is for review leads."
 REASON_CODE_REQUIRED = "A reason code is required; valid codes are: {codes}."
 ASSIGNEE_CANNOT_RESOLVE = "{user} cannot act on the review queue; assign the item to a reviewer."
 NOTHING_TO_HOLD = "Account {account} has no phase to hold: {why}."

@@ -313,3 +313,59 @@ def resolutions_undone(
         for phase, resolution, from_status in undone
     ]
     return _store(values)
+
+
+def breaker_opened(*, breaker, phase: WarmupPhase, reopened: bool) -> None:
+    """A breaker opened, or a failed trial reopened it (warmup.services.breaker): a row on the
+    phase whose failure did it (locked by the caller), with the breaker's scope and counts."""
+    _log(
+        action=ReviewAction.BREAKER_OPENED,
+        actor=Actor.system(),
+        account=phase.account,
+        phase=phase,
+        signature_id=breaker.signature_id,
+        note=(
+            f"A trial claim failed the same way: claims of {_scope_words(breaker)} stop again"
+            if reopened
+            else f"{breaker.failures} failures of {breaker.attempts} attempts in the window: "
+            f"claims of {_scope_words(breaker)} stop"
+        ),
+        data=_breaker_data(breaker, reopened=reopened),
+    )
+
+
+def breaker_closed(
+    *, breaker, phase: WarmupPhase, actor: Actor, reason_code: str, note: str
+) -> None:
+    """A breaker closed, by hand or after its trial claims completed: a row on the phase its
+    opening was logged on (locked by the caller)."""
+    _log(
+        action=ReviewAction.BREAKER_CLOSED,
+        actor=actor,
+        account=phase.account,
+        phase=phase,
+        signature_id=breaker.signature_id,
+        reason_code=reason_code,
+        note=note,
+        data=_breaker_data(breaker),
+    )
+
+
+def _scope_words(breaker) -> str:
+    where = [f"plan step {breaker.phase_type}"]
+    if breaker.platform:
+        where.append(f"on {breaker.platform}")
+    if breaker.bot_id is not None:
+        where.append(f"by bot {breaker.bot_id}")
+    return " ".join(where)
+
+
+def _breaker_data(breaker, **extra) -> dict:
+    return {
+        "breaker": breaker.pk,
+        "scope": breaker.scope,
+        "failures": breaker.failures,
+        "attempts": breaker.attempts,
+        "openings": breaker.openings,
+        **extra,
+    }

@@ -16,13 +16,13 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 from types import SimpleNamespace
 from typing import Any
 
 import structlog
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, Model, OuterRef, Q
 from django.utils import timezone
 from fast_update.fast import fast_update
 
@@ -42,6 +42,7 @@ from warmup.models import (
     AccountStatus,
     AttemptOutcome,
     Bot,
+    Breaker,
     PhaseStatus,
     WarmupPhase,
 )
@@ -385,11 +386,41 @@ class Later:
 @dataclass(frozen=True)
 class Condition:
     """`path` (a lookup path from the row, as the ORM spells it) compared by `lookup` (exact,
-    lt, lte, gt, gte, in) with `value`."""
+    lt, lte, gt, gte, in, isnull) with `value`."""
 
     path: str
     lookup: str
     value: Any
+
+
+@dataclass(frozen=True)
+class Either:
+    """At least one of `conditions` holds."""
+
+    conditions: tuple
+
+
+@dataclass(frozen=True)
+class NoneOf:
+    """No row of `model` meets `conditions` (whose Columns are the tested row's)."""
+
+    model: type[Model]
+    conditions: tuple
+
+
+class _Referred:
+    """A row in the database as a query sees it: `row.name` is the expression of its column
+    (F: the updated row's own; OuterRef: the row of the query around a subquery)."""
+
+    def __init__(self, expression):
+        self.expression = expression
+
+    def __getattr__(self, name):
+        return self.expression(name)
+
+
+OWN_ROW = _Referred(F)
+OUTER_ROW = _Referred(OuterRef)
 
 
 def move(name: str) -> tuple[str, str]:
@@ -446,6 +477,33 @@ LEASE_HELD = (
     Condition("bot_id", "exact", Given("bot")),
 )
 LEASE_LIVE = (Condition("lease_expires_at", "gt", NOW),)
+
+# Breakers (`warmup.services.breaker`, one per incident): a breaker covers the phases of its plan
+# step (Column: of the phase claimed), on its platform and for its bot when it names them. A
+# live one (not closed) blocks them until its cool-down ends; then each claim of its scope
+# takes one of its trial claims (BREAKER_TRIAL_TAKEN, under the breaker's row lock), and once
+# none is left it blocks them again until its trials decide (it closes, or a failure reopens
+# it). A claim leaves blocked phases alone (CLAIM_UNBLOCKED), and a claim of a phase whose
+# trial it could not take (another claim took the last) hands out nothing.
+BREAKER_SCOPE = (
+    Condition("phase_type", "exact", Column("phase_type")),
+    Either(
+        (Condition("platform", "exact", ""), Condition("platform", "exact", Column("platform")))
+    ),
+    Either((Condition("bot", "isnull", True), Condition("bot", "exact", Given("bot")))),
+)
+BREAKER_COVERS = (Condition("closed_at", "isnull", True), *BREAKER_SCOPE)  # live, in scope
+BREAKER_BLOCKS = (
+    *BREAKER_COVERS,
+    Either((Condition("cooldown_until", "gt", NOW), Condition("trials_left", "exact", 0))),
+)
+BREAKER_TRIAL = (
+    *BREAKER_COVERS,
+    Condition("cooldown_until", "lte", NOW),
+    Condition("trials_left", "gt", 0),
+)
+BREAKER_TRIAL_TAKEN = {"trials_left": Column("trials_left", add=-1)}
+CLAIM_UNBLOCKED = NoneOf(Breaker, BREAKER_BLOCKS)
 HEARTBEAT_WRITES = {"lease_expires_at": Later(LEASE), "updated_at": NOW}
 
 # Completion: the lease ends (LEASE_RELEASED) and the phase records when and how it completed
@@ -484,13 +542,25 @@ def value_of(value, row=None, **given):
 
 
 def written(writes: dict, row=None, **given) -> dict:
-    """The fields a declared move writes, for `row` and the `given` values."""
+    """The fields a declared move writes, for `row` (OWN_ROW: in the UPDATE, from the row's own
+    columns) and the `given` values."""
     return {name: value_of(value, row, **given) for name, value in writes.items()}
 
 
-def matching(conditions, **given) -> Q:
-    """The declared `conditions` as a queryset filter."""
-    return Q(*(Q(**{f"{c.path}__{c.lookup}": value_of(c.value, **given)}) for c in conditions))
+def matching(conditions, row=None, **given) -> Q:
+    """The declared `conditions` as a queryset filter; a Column is one of `row` (an instance,
+    or OUTER_ROW: the row of the query around)."""
+    return Q(*(_matching(condition, row, **given) for condition in conditions))
+
+
+def _matching(condition, row, **given) -> Q | Any:
+    if isinstance(condition, Either):
+        alternatives = [_matching(c, row, **given) for c in condition.conditions]
+        return reduce(operator.or_, alternatives)
+    if isinstance(condition, NoneOf):
+        rows = condition.model.objects.filter(matching(condition.conditions, OUTER_ROW, **given))
+        return ~Exists(rows)
+    return Q(**{f"{condition.path}__{condition.lookup}": value_of(condition.value, row, **given)})
 
 
 def holds(row, conditions, **given) -> bool:
@@ -498,7 +568,12 @@ def holds(row, conditions, **given) -> bool:
     return all(_holds(row, condition, **given) for condition in conditions)
 
 
-def _holds(row, condition: Condition, **given) -> bool:
+def _holds(row, condition, **given) -> bool:
+    if isinstance(condition, Either):
+        return any(_holds(row, alternative, **given) for alternative in condition.conditions)
+    if isinstance(condition, NoneOf):
+        rows = condition.model.objects.filter(matching(condition.conditions, row, **given))
+        return not rows.exists()
     left = row
     for name in condition.path.split("__"):
         left = getattr(left, name)
@@ -508,6 +583,8 @@ def _holds(row, condition: Condition, **given) -> bool:
         return left == right or (None not in (left, right) and str(left) == str(right))
     if condition.lookup == "in":
         return left in right
+    if condition.lookup == "isnull":
+        return (left is None) == right
     if None in (left, right):
         return False
     return _COMPARE[condition.lookup](left, right)

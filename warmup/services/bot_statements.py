@@ -37,11 +37,14 @@ from warmup.lifecycle.state import (
     ATTEMPT_COMPLETED,
     ATTEMPT_OPENED,
     BOT_COMPLETION,
+    BREAKER_TRIAL,
+    BREAKER_TRIAL_TAKEN,
     CLAIM_FROM,
     CLAIM_NARROWING,
     CLAIM_ORDER,
     CLAIM_SKIPS_LOCKED,
     CLAIM_TO,
+    CLAIM_UNBLOCKED,
     CLAIM_WRITES,
     CLAIMABLE,
     CLAIMER,
@@ -58,14 +61,16 @@ from warmup.lifecycle.state import (
     UNLOCK_WRITES,
     Clamped,
     Column,
-    Condition,
+    Either,
     Given,
     Later,
+    NoneOf,
     log_phase_change,
 )
 from warmup.models import (
     Account,
     Bot,
+    Breaker,
     ContentItem,
     PhaseAttempt,
     PhaseTemplate,
@@ -207,6 +212,8 @@ def _sql_value(value, *, row: str = "p", durations: dict | None = None) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return literal(value)
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dict) and not value:
         return "'{}'"
     raise ValueError(f"no SQL for the declared value {value!r}")
@@ -226,17 +233,34 @@ def _clamped(duration: Clamped, template: str = "t") -> str:
 _OPERATORS = {"exact": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
-def _sql_condition(condition: Condition, *, alias: str = "p", row: str = "p") -> str:
-    """A declared condition on the phase under `alias` (its account under `a`, joined), a
-    Column meaning one of the row under `row`."""
+def _sql_condition(
+    condition, *, alias: str = "p", row: str = "p", model: type[Model] = WarmupPhase
+) -> str:
+    """A declared condition on the row of `model` under `alias` (a phase's account under `a`,
+    joined), a Column meaning one of the row under `row`."""
+    if isinstance(condition, Either):
+        alternatives = (
+            _sql_condition(c, alias=alias, row=row, model=model) for c in condition.conditions
+        )
+        return f"({' OR '.join(alternatives)})"
+    if isinstance(condition, NoneOf):
+        # The rows of another table, tested against this row (its Columns are `alias`'s).
+        other = condition.model
+        tested = _where(condition.conditions, alias="k", row=alias, model=other)
+        return f"NOT EXISTS (SELECT FROM {other._meta.db_table} k WHERE {tested})"
     *relations, name = condition.path.split("__")
-    model, table = WarmupPhase, alias
-    if relations[:1] == ["account"]:
+    table = alias
+    if model is WarmupPhase and relations[:1] == ["account"]:
         model, table, relations = Account, "a", relations[1:]
-    value = _sql_value(condition.value, row=row)
-    test = (
-        f"= ANY({value})" if condition.lookup == "in" else f"{_OPERATORS[condition.lookup]} {value}"
-    )
+    if condition.lookup == "isnull":
+        test = "IS NULL" if condition.value else "IS NOT NULL"
+    else:
+        value = _sql_value(condition.value, row=row)
+        test = (
+            f"= ANY({value})"
+            if condition.lookup == "in"
+            else f"{_OPERATORS[condition.lookup]} {value}"
+        )
     if not relations:
         return f'{table}."{model._meta.get_field(name).column}" {test}'
     if len(relations) > 1:
@@ -283,6 +307,7 @@ _PHASE = WarmupPhase._meta.db_table
 _ACCOUNT = Account._meta.db_table
 _TEMPLATE = PhaseTemplate._meta.db_table
 _ATTEMPT = PhaseAttempt._meta.db_table
+_BREAKER = Breaker._meta.db_table
 
 
 def _returned(extra: str = "") -> str:
@@ -298,11 +323,16 @@ def _returned(extra: str = "") -> str:
 
 
 def _claim_statement(narrowing: tuple[str, ...]) -> str:
-    """The claim, narrowed by the CLAIM_NARROWING lists named (in the declaration's order)."""
-    conditions = [*CLAIMABLE, *(CLAIM_NARROWING[name] for name in narrowing)]
+    """The claim, narrowed by the CLAIM_NARROWING lists named (in the declaration's order).
+    A phase a live breaker blocks is left alone (CLAIM_UNBLOCKED); the claim of a phase in a
+    breaker's trial takes one of its trial claims (`trial`, waiting on that breaker's row lock
+    and testing its count again after the wait), and moves the phase only if it got every
+    trial it needed: another claim may have taken the last."""
+    conditions = [*CLAIMABLE, *(CLAIM_NARROWING[name] for name in narrowing), CLAIM_UNBLOCKED]
     order = ", ".join(f'p."{WarmupPhase._meta.get_field(name).column}"' for name in CLAIM_ORDER)
     skip = " SKIP LOCKED" if CLAIM_SKIPS_LOCKED else ""
     columns, values = _inserted(PhaseAttempt, ATTEMPT_OPENED, row="m")
+    in_trial = _where(BREAKER_TRIAL, alias="k", row="p", model=Breaker)
     return f"""
 WITH next AS (
     SELECT p.id FROM {_PHASE} p JOIN {_ACCOUNT} a ON a.id = p.account_id
@@ -312,10 +342,17 @@ WITH next AS (
     ORDER BY {order}
     LIMIT 1
     FOR UPDATE OF p{skip}
+), trial AS (
+    UPDATE {_BREAKER} k SET {_sets(Breaker, BREAKER_TRIAL_TAKEN, row="k")}
+    FROM next JOIN {_PHASE} p ON p.id = next.id
+    WHERE {in_trial}
+    RETURNING k.id
 ), moved AS (
     UPDATE {_PHASE} p SET status = {literal(CLAIM_TO)}, {_sets(WarmupPhase, CLAIM_WRITES)}
     FROM next, {_TEMPLATE} t
     WHERE p.id = next.id AND p.status = {literal(CLAIM_FROM)} AND t.id = p.template_id
+        AND NOT EXISTS (SELECT FROM {_BREAKER} k WHERE {in_trial}
+            AND k.id NOT IN (SELECT id FROM trial))
     RETURNING {_columns(WarmupPhase, "p")}
 ), attempt AS (
     INSERT INTO {_ATTEMPT} ({columns})

@@ -39,6 +39,7 @@ from warmup.lifecycle.state import (
     CLAIM_NARROWING,
     CLAIM_ORDER,
     CLAIM_SKIPS_LOCKED,
+    CLAIM_UNBLOCKED,
     CLAIMABLE,
     CLAIMER,
     COMPLETE_TO,
@@ -71,6 +72,7 @@ from warmup.models import (
 )
 from warmup.services import bot_statements
 from warmup.services.accounts import account_suspend
+from warmup.services.breaker import Failed, breaker_trials_take, breakers_check
 from warmup.services.signatures import signatures_store
 
 S = PhaseStatus
@@ -188,11 +190,15 @@ def _claim_with_the_orm(*, bot: Bot, now: datetime, platforms, phase_types, plan
     phase = (
         claimable_phases(now=now, platforms=platforms, phase_types=phase_types, plans=plans)
         .filter(Exists(Bot.objects.filter(matching(CLAIMER), pk=bot.pk)))
+        .filter(matching([CLAIM_UNBLOCKED], now=now, bot=bot.pk))
         .select_for_update(skip_locked=CLAIM_SKIPS_LOCKED, of=("self",))
         .select_related("template", "account", "content")
         .first()
     )
     if phase is None:
+        return None
+    if not breaker_trials_take(phase, bot_id=bot.pk, now=now):
+        transaction.set_rollback(True)  # a trial taken of another breaker goes back
         return None
     take_lease(phase, bot=bot, lease_token=uuid.uuid4(), now=now)
     transaction.on_commit(metrics.PHASE_CLAIMS.labels(phase_type=phase.phase_type).inc)
@@ -426,6 +432,9 @@ def failures_record(
             [(f.phase, f.reason) for f in escalated], actor=actor, from_status=S.IN_PROGRESS
         )
     _close_attempts(decided, outcome=outcome, now=now)
+    # With the attempts stored, so the breaker counts them (before any account's lock: the
+    # order of locks is phases, a signature, a breaker).
+    breakers_check([Failed(f.signature.key, f.phase, f.attempt) for f, _, _ in decided], now=now)
     for (category, decision), count in Counter(
         (f.category, decision) for f, _, decision in decided
     ).items():

@@ -1,4 +1,5 @@
-"""Notifications about the review queue: escalation digests by email and an optional webhook.
+"""Notifications about the review queue: escalation digests and breakers that opened, by
+email and an optional webhook.
 
 Called from `transaction.on_commit` in the services, so nothing is sent for a change that
 rolled back, and a slow mail server or webhook never holds a row lock. Failures are logged,
@@ -17,6 +18,7 @@ from django.urls import reverse
 
 from reviews.models import ReviewItem
 from reviews.permissions import resolvers
+from warmup.models import Breaker
 
 logger = logging.getLogger("reviews.notifications")  # the name operators filter on
 
@@ -102,3 +104,69 @@ def _post_webhook(rows: list[dict]) -> None:
         response.raise_for_status()
     except requests.RequestException:
         logger.exception("Escalation webhook %s failed", url)
+
+
+# --- Breakers -----------------------------------------------------------------------------
+
+
+def notify_breaker_opened(breaker_id: int) -> None:
+    """One email to the reviewers and one webhook POST (`breaker.opened`) for a breaker that
+    opened: what fails, the scope whose claims stopped, and until when."""
+    breaker = Breaker.objects.select_related("signature").filter(pk=breaker_id).first()
+    if breaker is None or breaker.closed_at is not None:
+        return  # closed before the notice went out
+    queue = reverse("admin:reviews_reviewitem_changelist")
+    row = {
+        "breaker": breaker.pk,
+        "signature": breaker.signature_id,
+        "title": breaker.signature.title,
+        "scope": breaker.scope,
+        "failures": breaker.failures,
+        "attempts": breaker.attempts,
+        "opened_at": breaker.opened_at.isoformat(),
+        "cooldown_until": breaker.cooldown_until.isoformat(),
+        "url": f"{settings.WARMUP_BASE_URL.rstrip('/')}{queue}?signature={breaker.signature_id}",
+    }
+    _send_breaker_email(row)
+    _post(
+        {"event": "breaker.opened", "breaker": row},
+        failure=f"Breaker webhook %s failed (breaker {breaker.pk})",
+    )
+
+
+def _send_breaker_email(row: dict) -> None:
+    recipients = reviewer_emails()
+    if not recipients:
+        return
+    scope = row["scope"]
+    where = " ".join(
+        part
+        for part in (
+            f"plan step {scope['phase_type']}",
+            f"on {scope['platform']}" if scope["platform"] else "",
+            f"by bot {scope['bot']}" if scope["bot"] is not None else "",
+        )
+        if part
+    )
+    subject = f"[warmup] breaker open: claims of {where} stopped"
+    body = (
+        f"{row['title']}\n\n"
+        f"{row['failures']} failures of {row['attempts']} attempts in the window, so bots get "
+        f"no phase of {where} until {row['cooldown_until']}; then a few trial claims decide "
+        f"whether it closes. A review lead may close it by hand.\n\n{row['url']}"
+    )
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:
+        logger.exception("Could not send the breaker email to %d reviewers", len(recipients))
+
+
+def _post(payload: dict, *, failure: str) -> None:
+    url = settings.WARMUP_ESCALATION_WEBHOOK_URL
+    if not url:
+        return
+    try:
+        response = requests.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS)
+        response.raise_for_status()
+    except requests.RequestException:
+        logger.exception(failure, url)

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from config import metrics
+from warmup.services.breaker import breakers_advance
 from warmup.services.progression import leases_expire_due, phases_assign_content, phases_unlock_due
 from warmup.services.review import reviews_escalate_due
 
@@ -29,7 +30,8 @@ class TickReport:
 
 @metrics.TICK_DURATION.time()
 def tick(*, now: datetime | None = None) -> TickReport:
-    """Expire leases, unlock due phases, assign content, raise escalations.
+    """Expire leases, unlock due phases, assign content, raise escalations, and move the
+    breakers whose cool-down ended (half open, or closed after their trial claims).
 
     Leases go first so a phase freed by expiry can be retried in the same tick's later steps.
     """
@@ -40,4 +42,5 @@ def tick(*, now: datetime | None = None) -> TickReport:
     assigned = phases_assign_content(now=now)
     report.assigned, report.starved = assigned.assigned, assigned.starved
     report.escalated = reviews_escalate_due(now=now)
+    breakers_advance(now=now)
     return report
