@@ -42,7 +42,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
 # The modules whose @benchmark functions run, in this order.
-MODULES = ("bench.tick", "bench.review_queue", "bench.bulk_resolution", "bench.console_bulk")
+MODULES = (
+    "bench.tick",
+    "bench.review_queue",
+    "bench.bulk_resolution",
+    "bench.console_bulk",
+    "bench.incidents",
+)
 SMOKE_ACCOUNTS = 500
 
 

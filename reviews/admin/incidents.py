@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
@@ -279,11 +280,21 @@ def _suggestions(one) -> list[dict]:
     return suggestions_of(signature=one.signature, category=category, phase_type=one.phase_type)
 
 
+SUGGESTION_CACHE_SECONDS = 300
+
+
 def _suggested(one) -> dict | None:
     """The resolution to offer for the incident, or the best with too few cases to offer, or
-    None when nothing was tried on it."""
-    suggestions = _suggestions(one)
-    return best_suggestion(suggestions) or (suggestions[0] if suggestions else None)
+    None when nothing was tried on it. Kept for five minutes per signature: a track record of
+    90 days moves slowly, and the page is read often during an incident (the confirmation page
+    reads it afresh)."""
+
+    def best():
+        suggestions = _suggestions(one)
+        return best_suggestion(suggestions) or (suggestions[0] if suggestions else None)
+
+    key = f"incident-suggestion:{one.signature}"
+    return cache.get_or_set(key, best, SUGGESTION_CACHE_SECONDS)
 
 
 def _errors(errors) -> str:

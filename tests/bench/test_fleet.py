@@ -1,0 +1,44 @@
+"""The benchmark fleet is the data the services would have left: here, its failure signatures
+(set by kind of failure in SQL) are the ones each failure's own reason gives."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, transaction
+
+from bench.fleet import fill
+from reviews.models import ReviewLog
+from tests.conftest import requires_postgres
+from warmup.domain.signatures import signature_of
+from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
+from warmup.selectors.integrity import check_integrity
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_every_failure_of_the_fleet_has_the_signature_of_its_own_reason(default_plan):
+    with transaction.atomic(), connection.cursor() as cursor:
+        fill(cursor, 400, datetime.now(UTC).replace(microsecond=0))
+
+    failed = PhaseAttempt.objects.exclude(failure_category="").select_related("phase")
+    assert failed.count() > 40
+    for attempt in failed:
+        expected = signature_of(
+            category=attempt.failure_category,
+            phase_type=attempt.phase.phase_type,
+            reason=attempt.reason,
+        )
+        assert attempt.signature_id == expected.key, attempt.reason
+    in_review = WarmupPhase.objects.filter(status=PhaseStatus.REVIEW_REQUIRED)
+    assert not in_review.filter(review_signature__isnull=True).exists()
+    proxies = in_review.filter(last_failure_category="proxy_error")
+    assert (
+        proxies.values("last_failure_reason").distinct().count() > 1
+    )  # one incident, many proxies
+    assert (
+        proxies.values("review_signature").distinct().count()
+        == proxies.values("phase_type").distinct().count()
+    )
+    entries = ReviewLog.objects.filter(action="escalated")
+    assert not entries.filter(signature__isnull=True).exists()
+    assert check_integrity() == []  # the chains cover the signatures
