@@ -2,7 +2,7 @@
 database on each scrape.
 
 The gauges are computed per scrape by a custom collector, not set by the code, so every server
-process answers the same and no gauge outlives a restart. Three queries, each served by the
+process answers the same and no gauge outlives a restart. Four queries, each served by the
 partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
 size of the phases table. The review queue's depth is
 `warmup.selectors.analytics.queue_depth_rows`, the same count the review API's stats, the dashboard
@@ -27,6 +27,7 @@ from config import metrics
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import queue_depth_rows
 from warmup.selectors.incidents import incident_totals
+from warmup.services.breaker import open_breakers
 
 S = PhaseStatus
 
@@ -106,6 +107,11 @@ class DatabaseCollector(Collector):
             "warmup_largest_incident_items",
             "Items in review of the largest incident (0 when none is open).",
             value=largest,
+        )
+        yield GaugeMetricFamily(
+            "warmup_open_breakers",
+            "Breakers open or half open: scopes whose claims hand out nothing (or only trials).",
+            value=open_breakers().count(),
         )
 
 

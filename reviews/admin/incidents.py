@@ -19,7 +19,7 @@ from reviews.admin.dashboard import sparkline
 from reviews.admin.forms import ResolutionForm
 from reviews.admin.queue import suggestions_of, suggestions_scope
 from reviews.models import Incident, ReviewLog
-from reviews.permissions import can_resolve_reviews, can_view_reviews
+from reviews.permissions import can_close_breakers, can_resolve_reviews, can_view_reviews
 from warmup.domain.actors import Actor
 from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod
 from warmup.domain.errors import DomainError, refusal_group_words
@@ -27,6 +27,7 @@ from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
 from warmup.selectors.incidents import incident, open_incidents
 from warmup.selectors.queue import review_selection
+from warmup.services.breaker import breaker_close, open_breakers
 from warmup.services.resolutions import (
     batch_undo_in_batches,
     resolution_preview,
@@ -99,6 +100,11 @@ class IncidentAdmin(admin.ModelAdmin):
             path("batch/<uuid:batch>/", view(self.batch_view), name="reviews_incident_batch"),
             path("batch/<uuid:batch>/undo/", view(self.undo_view), name="reviews_incident_undo"),
             path(
+                "breaker/<int:breaker_id>/close/",
+                view(self.close_breaker_view),
+                name="reviews_incident_close_breaker",
+            ),
+            path(
                 "<str:signature>/resolve/",
                 view(self.resolve_view),
                 name="reviews_incident_resolve",
@@ -112,6 +118,8 @@ class IncidentAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         incidents = open_incidents(limit=LISTED + 1)
+        breakers = list(open_breakers())
+        live = {breaker.signature_id: breaker for breaker in breakers}
         rows = [
             {
                 "incident": one,
@@ -119,6 +127,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 "queue_url": queue_url(one.signature),
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
                 "suggested": _suggested(one) if rank < SUGGESTED else None,
+                "breaker": live.get(one.signature),
             }
             for rank, one in enumerate(incidents[:LISTED])
         ]
@@ -127,10 +136,51 @@ class IncidentAdmin(admin.ModelAdmin):
             "title": "Incidents",
             "rows": rows,
             "more": len(incidents) > LISTED,
+            "breakers": [
+                {
+                    "breaker": breaker,
+                    "scope": scope_words(breaker),
+                    "queue_url": queue_url(breaker.signature_id),
+                    "close_url": reverse("admin:reviews_incident_close_breaker", args=[breaker.pk]),
+                }
+                for breaker in breakers
+            ],
+            "close_form": ResolutionForm(),
+            "can_close": can_close_breakers(request.user),
             "can_resolve": can_resolve_reviews(request.user),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/reviews/incidents/list.html", context)
+
+    def close_breaker_view(self, request, breaker_id):
+        back = reverse("admin:reviews_incident_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if not can_close_breakers(request.user):
+            raise PermissionDenied
+        form = ResolutionForm(request.POST)
+        if not form.is_valid():
+            self.message_user(
+                request, "The breaker is still open: give a reason and a note.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
+        try:
+            breaker = breaker_close(
+                breaker_id=breaker_id,
+                note=form.cleaned_data["note"],
+                reason_code=form.cleaned_data["reason_code"],
+                actor=Actor.for_user(request.user),
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Nothing changed: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        self.message_user(
+            request,
+            f"Closed the breaker on {breaker.signature.title}: bots may claim "
+            f"{scope_words(breaker)} again.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(back)
 
     def open_view(self, request, signature):
         """An incident's own address opens the queue filtered to it."""
@@ -271,6 +321,16 @@ class IncidentAdmin(admin.ModelAdmin):
             undo_of=str(batch),
         )
         return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[result.batch]))
+
+
+def scope_words(breaker) -> str:
+    """What a breaker stops, in words: 'Set profile bio phases on instagram by bot-3'."""
+    words = f"{breaker.phase_type} phases"
+    if breaker.platform:
+        words += f" on {breaker.get_platform_display()}"
+    if breaker.bot_id is not None:
+        words += f" by {breaker.bot.name}"
+    return words
 
 
 def _suggestions(one) -> list[dict]:

@@ -181,6 +181,7 @@ def test_the_open_incidents_and_the_largest_ones_size_are_gauges(
 
     assert value(samples, "warmup_open_incidents") == 2
     assert value(samples, "warmup_largest_incident_items") == 3
+    assert value(samples, "warmup_open_breakers") == 0
 
 
 def test_an_empty_system_reports_zeros_for_every_counted_status(client, open_metrics):
@@ -282,10 +283,10 @@ def test_only_get_and_head(client, open_metrics):
 # --- What it costs -------------------------------------------------------------------------
 
 
-def test_a_scrape_costs_three_queries_however_many_phases(
+def test_a_scrape_costs_four_queries_however_many_phases(
     client, open_metrics, bot, content_pool, django_assert_num_queries
 ):
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         scrape(client)
     # given more accounts, phases in several statuses and a review queue
     for _ in range(4):
@@ -296,7 +297,7 @@ def test_a_scrape_costs_three_queries_however_many_phases(
     phase_complete(phase_id=done.pk, bot=bot, lease_token=done.lease_token)
     phase_claim(bot=bot)
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         scrape(client)
 
 

@@ -42,7 +42,7 @@ from tests.clients import (
 )
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from warmup.domain.actors import Actor
-from warmup.models import Account, Bot, WarmupPhase
+from warmup.models import Account, Bot, Breaker, WarmupPhase
 from warmup.services.accounts import account_pause
 from warmup.services.resolutions import reviews_resolve
 from warmup.services.review import review_assign
@@ -69,6 +69,8 @@ REVIEW_API = {
     "review-api:comment POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:recategorize POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:hold POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:incidents GET": (401, 403, READ, READ, READ, READ),
+    "review-api:incident-resolve POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:account-pause POST": (401, 403, 403, 403, DONE, DONE),
     "review-api:account-reactivate POST": (401, 403, 403, 403, DONE, DONE),
 }
@@ -127,6 +129,7 @@ ADMIN_ACTIONS = {
     # An incident's items resolved at once, and a batch undone, from the incidents page.
     "incident:resolve": (LOGIN, 403, 403, DONE, DONE, DONE),
     "incident:undo": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "incident:close breaker": (LOGIN, 403, 403, 403, DONE, DONE),
 }
 POLICY = {**REVIEW_API, **BOT_API, **ADMIN_PAGES, **ADMIN_ACTIONS}
 
@@ -152,6 +155,16 @@ def world(content_pool):
     paused = AccountFactory()
     account_pause(account=paused, actor=Actor.system(), note="paused for the test")
     log = ReviewLog.objects.order_by("pk").first()
+    # A breaker open on the item's failure (made as it stands; the opening is not what is tried).
+    breaker = Breaker.objects.create(
+        signature_id=item.review_signature_id,
+        phase_type=item.phase_type,
+        opened_at=timezone.now(),
+        cooldown_until=timezone.now() + timedelta(minutes=15),
+        phase=item,
+        failures=6,
+        attempts=6,
+    )
     failed_login = AccessAttempt.objects.create(
         username="someone", ip_address="192.0.2.1", failures_since_start=1
     )
@@ -164,6 +177,7 @@ def world(content_pool):
         "paused": paused,
         "log": log,
         "batch": resolved.batch,
+        "breaker": breaker,
     }
 
 
@@ -180,6 +194,7 @@ def fingerprint() -> tuple:
         ReviewLog.objects.count(),
         Token.objects.count(),
         AccessAttempt.objects.count(),
+        Breaker.objects.filter(closed_at__isnull=True).count(),
     )
 
 
@@ -260,6 +275,11 @@ ATTEMPTS: dict[str, Callable] = {
         lambda w: review_url(w["item"].pk, "recategorize"), lambda w: RECATEGORISE
     ),
     "review-api:hold POST": _post(lambda w: HOLD, lambda w: {"phase": w["waiting"].pk, **NOTE}),
+    "review-api:incidents GET": _get(lambda w: f"{REVIEWS}incidents/"),
+    "review-api:incident-resolve POST": _post(
+        lambda w: f"{REVIEWS}incidents/{w['item'].review_signature_id}/resolve/",
+        lambda w: {"action": "skip", **RESOLUTION},
+    ),
     "review-api:account-pause POST": _post(
         lambda w: f"{REVIEWS}accounts/{w['active'].pk}/pause/", lambda w: NOTE
     ),
@@ -303,6 +323,9 @@ ATTEMPTS: dict[str, Callable] = {
     ),
     "incident:undo": lambda client, w, user: client.post(
         reverse("admin:reviews_incident_undo", args=[w["batch"]]), NOTE
+    ),
+    "incident:close breaker": lambda client, w, user: client.post(
+        reverse("admin:reviews_incident_close_breaker", args=[w["breaker"].pk]), RESOLUTION
     ),
     **{
         f"reviews.reviewitem:{name}": _bulk(ReviewItem, name, "item", ITEM_DATA[name])
@@ -457,6 +480,7 @@ def test_the_table_covers_every_admin_page_of_our_own():
         "admin:reviews_incident_resolve",
         "admin:reviews_incident_batch",
         "admin:reviews_incident_undo",
+        "admin:reviews_incident_close_breaker",
     }
 
 

@@ -2,6 +2,7 @@
 the one resolution path with what will be refused said first, its batch page and its undo."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -10,11 +11,13 @@ from django.urls import reverse
 from reviews.models import ReviewLog
 from tests.builders import reload
 from tests.clients import view_only_user
-from tests.factories import WarmupPhaseFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from tests.resolved import WORKED, resolve_then
 from warmup.domain.actors import Actor
-from warmup.models import AccountStatus, PhaseStatus
+from warmup.models import AccountStatus, Breaker, PhaseStatus
 from warmup.services.accounts import account_pause
+from warmup.services.bot_work import phase_claim, phase_fail
+from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +201,65 @@ def test_the_incident_offers_what_worked_before_for_its_signature(content_pool, 
     assert "Resume automation (replaced proxy): worked 5 of 5 (100 %)" in listed
     assert confirm.context["form"].initial == {"method": "resume", "reason_code": "replaced_proxy"}
     assert "What worked before for failures like this one" in confirm.content.decode()
+
+
+@pytest.fixture
+def breaker_open(settings, content_pool, clock):
+    """Six failures of one proxy on Instagram bios by three bots: the breaker opens there."""
+    settings.WARMUP_BREAKER = {**settings.WARMUP_BREAKER, "enabled": True, "min_failures": 6}
+    for _ in range(8):
+        AccountFactory(platform="instagram")
+    tick()
+    for n, bot in enumerate(BotFactory.create_batch(3) * 2):
+        phase = phase_claim(bot=bot, platforms=["instagram"])
+        phase_fail(
+            phase_id=phase.pk,
+            bot=bot,
+            lease_token=phase.lease_token,
+            category="proxy_error",
+            reason=f"Proxy 10.0.0.{n}:3128 refused the connection",
+            retryable=False,
+        )
+        clock.shift(timedelta(seconds=30))
+    return Breaker.objects.get()
+
+
+def test_an_open_breaker_shows_on_the_incidents_page_and_a_lead_closes_it(breaker_open, settings):
+    lead = UserFactory(lead=True)
+    client = logged_in(lead)
+    settings.METRICS_TOKEN = ""
+    assert "warmup_open_breakers 1.0" in client.get("/metrics").content.decode()
+
+    page = client.get(INCIDENTS).content.decode()
+
+    assert 'id="breakers"' in page
+    assert "profile_bio phases on Instagram" in page
+    assert "6 failures of 6 attempts in the window" in page
+    assert '<span class="breaker-badge">breaker open</span>' in page
+
+    # without a note nothing closes; with one, it closes and says so
+    url = reverse("admin:reviews_incident_close_breaker", args=[breaker_open.pk])
+    client.post(url, {"reason_code": "replaced_proxy", "note": ""})
+    breaker_open.refresh_from_db()
+    assert breaker_open.closed_at is None
+    done = client.post(url, {"reason_code": "replaced_proxy", "note": "new proxies"}, follow=True)
+    breaker_open.refresh_from_db()
+    assert breaker_open.closed_at is not None and breaker_open.close_note == "new proxies"
+    assert "bots may claim profile_bio phases on Instagram again" in done.content.decode()
+    assert 'id="breakers"' not in done.content.decode()
+    assert "warmup_open_breakers 0.0" in client.get("/metrics").content.decode()
+
+
+def test_a_reviewer_sees_the_breaker_but_may_not_close_it(breaker_open, reviewer):
+    client = logged_in(reviewer)
+
+    page = client.get(INCIDENTS).content.decode()
+    refused = client.post(
+        reverse("admin:reviews_incident_close_breaker", args=[breaker_open.pk]),
+        {"reason_code": "replaced_proxy", "note": "x"},
+    )
+
+    assert 'id="breakers"' in page and "Close breaker" not in page
+    assert refused.status_code == 403
+    breaker_open.refresh_from_db()
+    assert breaker_open.closed_at is None
