@@ -35,7 +35,7 @@ from warmup.domain.choices import (
     ReviewAction,
 )
 from warmup.domain.confidence import wilson_lower_bound
-from warmup.models import CompletionMethod, FailureDecision, PhaseAttempt
+from warmup.models import CompletionMethod, FailureDecision, FailureSignature, PhaseAttempt
 from warmup.selectors.queue import review_queue
 
 # Entering review and the automated resolutions (resume, retry) are defined once, beside the
@@ -516,7 +516,7 @@ def retry_effectiveness(*, since: datetime | None = None, until: datetime | None
 # the failure category the row recorded (the corrected one on resolutions), `bot` the bot whose
 # failure sent the phase to review (see `_escalating_bot`), `reason` the resolution's reason code
 # (entering review has none).
-GROUP_KEYS = ("category", "phase_type", "bot", "platform", "reason")
+GROUP_KEYS = ("category", "phase_type", "bot", "platform", "reason", "signature")
 NO_CATEGORY = "none"
 
 
@@ -527,6 +527,7 @@ def _group_key(by: str):
         "bot": _escalating_bot(),
         "platform": F("account__platform"),
         "reason": F("reason_code"),
+        "signature": F("signature_id"),  # rows written before signatures have none
     }[by]
 
 
@@ -579,6 +580,11 @@ def breakdown(by: str, *, since: datetime | None = None, until: datetime | None 
             }
         )
     result.sort(key=lambda row: (-((row["entered"] or 0) + row["resolved"]), row["key"]))
+    if by == "signature":  # the key is a digest: say what it stands for
+        titles = FailureSignature.objects.in_bulk([row["key"] for row in result])
+        for row in result:
+            known = titles.get(row["key"])
+            row["title"] = known.title if known else "(before signatures)"
     return result
 
 

@@ -363,10 +363,13 @@ GROUP_TITLES = {
     "bot": "Bot",
     "platform": "Platform",
     "reason": "Reason code",
+    "signature": "Incident",
 }
 
 
-def group_label(by: str, key: str) -> str:
+def group_label(by: str, key: str, row: dict | None = None) -> str:
+    if by == "signature" and row is not None:
+        return f"{key} {row['title']}" if key != analytics.NO_CATEGORY else row["title"]
     if by == "category":
         return failure_label(key)
     if by == "platform":
@@ -395,7 +398,7 @@ def _breakdown_lines(by: str, rows: list[dict]) -> list[str]:
             ],
             [
                 [
-                    group_label(by, row["key"]),
+                    group_label(by, row["key"], row),
                     row["entered"],
                     row["resolved"],
                     *(row["by_method"][m] for m in ResolutionMethod.values),
