@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from config.admin import ReadOnlyAdmin
 from reviews.admin.dashboard import sparkline
 from reviews.admin.forms import ResolutionForm
 from reviews.admin.queue import suggestions_of, suggestions_scope
@@ -73,23 +74,15 @@ def queue_url(signature: str, query: QueryDict | None = None) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
-    """Read-only: an incident changes by resolving its items."""
+class IncidentAdmin(ReadOnlyAdmin):
+    """Read-only: an incident changes by resolving its items. Whoever may read the queue may
+    read its incidents."""
 
     def has_module_permission(self, request):
         return can_view_reviews(request.user)
 
     def has_view_permission(self, request, obj=None):
         return can_view_reviews(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         def view(function):
