@@ -2,9 +2,11 @@
 drives it): the reviewer finds it on the incidents page, opens its items, resolves them all from
 the confirmation page, reads the batch's page and undoes it."""
 
+from datetime import timedelta
+
 import pytest
 
-from tests.factories import WarmupPhaseFactory
+from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
 from tests.reviews.admin.test_in_browser import (  # the browser and its fixtures, shared
     _blocking_calls_beside_the_event_loop,  # noqa: F401
     browser,  # noqa: F401
@@ -12,8 +14,11 @@ from tests.reviews.admin.test_in_browser import (  # the browser and its fixture
     page,  # noqa: F401
     reviewer_user,
     shot,
+    with_password,
 )
-from warmup.models import PhaseStatus, WarmupPhase
+from warmup.models import Breaker, PhaseStatus, WarmupPhase
+from warmup.services.bot_work import phase_claim, phase_fail
+from warmup.services.tick import tick
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -90,3 +95,51 @@ def test_a_reviewer_resolves_an_incident_from_its_row_and_undoes_it(
     assert set(resumed.values_list("status", flat=True)) == {PhaseStatus.REVIEW_REQUIRED}
     page.click('a:text-is("Back to the incidents")')
     assert page.locator("tr.incident").count() == 3
+
+
+def test_a_review_lead_closes_an_open_breaker_from_the_incidents_page(
+    page,  # noqa: F811
+    content_pool,
+    settings,
+    clock,
+):
+    # given: three bots behind one dead proxy fail six Instagram bios within minutes
+    settings.WARMUP_BREAKER = {**settings.WARMUP_BREAKER, "enabled": True, "min_failures": 6}
+    for _ in range(8):
+        AccountFactory(platform="instagram")
+    tick()
+    for n, bot in enumerate(BotFactory.create_batch(3) * 2):
+        phase = phase_claim(bot=bot, platforms=["instagram"])
+        phase_fail(
+            phase_id=phase.pk,
+            bot=bot,
+            lease_token=phase.lease_token,
+            category="proxy_error",
+            reason=f"Proxy 10.0.0.{n}:3128 refused the connection",
+            retryable=False,
+        )
+        clock.shift(timedelta(seconds=30))
+    breaker = Breaker.objects.get()
+    lead = with_password(UserFactory(lead=True))
+
+    # when: the lead reads the incidents page
+    log_in(page, lead)
+    page.goto("/admin/reviews/incident/")
+    row = page.locator("tr.breaker")
+    assert "profile_bio phases on Instagram" in row.inner_text()
+    assert page.locator(".breaker-badge").inner_text() == "breaker open"
+    shot(page, "incidents-breaker")
+
+    # and closes the breaker with a reason and a note
+    row.locator("select[name=reason_code]").select_option("replaced_proxy")
+    row.locator("textarea[name=note]").fill("Proxy pool replaced")
+    row.locator('input[value="Close breaker"]').click()
+
+    # then: it says so, the breaker is gone from the page, and bots may claim the scope again
+    assert (
+        "bots may claim profile_bio phases on Instagram again"
+        in page.locator(".messagelist").inner_text()
+    )
+    assert page.locator("tr.breaker").count() == 0
+    breaker.refresh_from_db()
+    assert breaker.closed_by == lead and breaker.close_note == "Proxy pool replaced"
