@@ -44,6 +44,7 @@ from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_wor
 from warmup.domain.policy import policy_for
 from warmup.models import FailureCategory, PhaseStatus
 from warmup.selectors import analytics, queue
+from warmup.selectors.returns import Return, returns_of
 from warmup.services.resolutions import (
     RESOLUTIONS,
     resolution_refusal,
@@ -319,6 +320,12 @@ class QueueChangeList(BoundedChangeList):
             # LIMIT lets PostgreSQL stop; none is read when the count found none.
             limit = self.list_per_page if self.result_count else 0
             self.result_list = self.queryset[:limit]
+        # Which rows came back after a resolution: one query for the page, not one per row.
+        rows = list(self.result_list)
+        came_back = returns_of(row.pk for row in rows)
+        for row in rows:
+            row.came_back = came_back.get(row.pk)
+        self.result_list = rows
 
     def url_for_result(self, result):
         if not hasattr(self, "_change_url"):
@@ -403,7 +410,18 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     def reason(self, item):
         text = item.last_failure_reason
         short = text if len(text) <= REASON_CHARS else Truncator(text).chars(REASON_CHARS)
-        return format_html('<span title="{}">{}</span>', text, short)
+        reason = format_html('<span title="{}">{}</span>', text, short)
+        came_back = getattr(item, "came_back", None)
+        if came_back is None:
+            return reason
+        label, said = came_back_words(came_back, naming=False).split(": ", 1)
+        return format_html(
+            '{}<div class="came-back" title="{}"><span class="came-back-label">{}</span> {}</div>',
+            reason,
+            came_back_words(came_back),
+            label,
+            said,
+        )
 
     @admin.display(description="retries")
     def retries(self, item):
@@ -455,6 +473,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             category=item.last_failure_category,
             phase_type=item.phase_type,
         )
+        best = analytics.best_suggestion(suggestions)
+        came_back = returns_of([item.pk]).get(item.pk)
         logs = list(item.review_logs.all())
         logs.reverse()  # newest first, like an event history
         return {
@@ -467,14 +487,14 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             "details": details_html(item.last_failure_details),
             "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
             "timeline": logs,
+            "came_back": came_back_words(came_back) if came_back else "",
             "suggestions": suggestions,
             "min_decided": analytics.SUGGESTION_MIN_DECIDED,
             "suggestions_for": suggestions_scope(
                 suggestions, item.get_last_failure_category_display()
             ),
-            "buttons": self.item_buttons(
-                request, item, best=analytics.best_suggestion(suggestions)
-            ),
+            "best": best,
+            "buttons": self.item_buttons(request, item, best=best),
             "can_act": can_resolve_reviews(request.user),
         }
 
@@ -555,7 +575,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         return HttpResponseRedirect(page)
 
 
-# --- What worked before ---------------------------------------------------------------------
+# --- What worked before, and items that came back -------------------------------------------
 
 
 def suggestions_of(*, signature: str | None, category: str, phase_type: str | None) -> list[dict]:
@@ -606,6 +626,30 @@ def sure_display(entry: dict) -> str:
         f"works at least {entry['lower_bound'] * 100:.0f} % of the time, with 95 % confidence "
         f"({entry['decided']:,} decided cases)"
     )
+
+
+RESOLVED_WORDS = {
+    ResolutionMethod.RESUME: "resumed",
+    ResolutionMethod.RETRY: "retried",
+    ResolutionMethod.COMPLETE: "completed by hand",
+    ResolutionMethod.SKIP: "skipped",
+}
+
+
+def came_back_words(came_back: Return, *, naming: bool = True) -> str:
+    """'came back: resumed by rita 2 h ago, failed again the same way', or '... a different
+    way: ' and the new signature's title (left out with `naming=False`: the queue's row shows
+    the new failure beside it)."""
+    said = (
+        f"came back: {RESOLVED_WORDS.get(came_back.method, came_back.method)} by "
+        f"{came_back.actor} {age_display(came_back.resolved_at)} ago, failed again"
+    )
+    title = came_back.returned_title if naming else ""
+    if came_back.same_way:
+        return f"{said} the same way"
+    if came_back.same_way is None:  # a resolution from before signatures: the way is unknown
+        return f"{said}: {title}" if title else said
+    return f"{said} a different way: {title}" if title else f"{said} a different way"
 
 
 def level_badge(item) -> str:

@@ -1,0 +1,157 @@
+"""Items that came back: read from the review log, set-based, for a page of the queue and for
+the incidents."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.factories import UserFactory, WarmupPhaseFactory, new_item_in_review
+from tests.resolved import CAME_BACK, PENDING, WORKED, resolve_then
+from warmup.domain.actors import Actor
+from warmup.models import FailureSignature
+from warmup.selectors.returns import returned_counts, returns_of
+from warmup.services.resolutions import batch_undo_in_batches, reviews_resolve_in_batches
+
+pytestmark = pytest.mark.django_db
+
+OTHER_REASON = "Instagram wants a selfie video"
+
+
+@pytest.fixture
+def rita(db):
+    return Actor.for_user(UserFactory(username="rita", reviewer=True))
+
+
+def test_an_item_resumed_that_failed_again_the_same_way(content_pool, bot, rita, clock):
+    phase = new_item_in_review(bot)
+    signature = phase.review_signature_id
+
+    back = resolve_then(
+        phase, method="resume", reason_code="solved_challenge", then=CAME_BACK, bot=bot, actor=rita
+    )
+
+    came_back = returns_of([back.pk])[back.pk]
+    assert (came_back.method, came_back.reason_code, came_back.actor) == (
+        "resume",
+        "solved_challenge",
+        "rita",
+    )
+    assert came_back.resolved_at <= back.review_required_since  # the clock stands still here
+    assert came_back.signature == came_back.returned_with == signature
+    assert came_back.same_way is True
+    assert came_back.returned_title == FailureSignature.objects.get(pk=signature).title
+
+
+def test_an_item_retried_that_failed_again_another_way(content_pool, bot, rita):
+    phase = new_item_in_review(bot)
+
+    back = resolve_then(
+        phase,
+        method="retry",
+        reason_code="other",
+        then=CAME_BACK,
+        reason=OTHER_REASON,
+        bot=bot,
+        actor=rita,
+    )
+
+    came_back = returns_of([back.pk])[back.pk]
+    assert came_back.method == "retry" and came_back.same_way is False
+    assert came_back.signature == phase.review_signature_id != back.review_signature_id
+    assert came_back.returned_title == f"challenge_required on profile_bio: {OTHER_REASON}"
+
+
+def test_the_resolution_that_did_not_hold_is_the_latest_one(content_pool, bot, rita):
+    phase = new_item_in_review(bot)
+    common = {"then": CAME_BACK, "bot": bot, "actor": rita}
+    phase = resolve_then(phase, method="resume", reason_code="fixed_credentials", **common)
+    phase = resolve_then(phase, method="retry", reason_code="solved_challenge", **common)
+
+    assert returns_of([phase.pk])[phase.pk].method == "retry"
+
+
+def test_items_that_did_not_come_back_are_not_returns(content_pool, bot, rita):
+    never_resolved = new_item_in_review(bot)
+    worked = resolve_then(
+        new_item_in_review(bot),
+        method="retry",
+        reason_code="other",
+        then=WORKED,
+        bot=bot,
+        actor=rita,
+    )
+    at_work = resolve_then(
+        new_item_in_review(bot),
+        method="retry",
+        reason_code="other",
+        then=PENDING,
+        bot=bot,
+        actor=rita,
+    )
+
+    assert returns_of([never_resolved.pk, worked.pk, at_work.pk]) == {}
+    assert returns_of([]) == {}
+
+
+def test_an_undone_batch_is_no_return(content_pool, bot, rita, clock):
+    # given: an item resolved in a batch, which is then undone: it is back in review
+    phase = new_item_in_review(bot)
+    clock.shift(timedelta(minutes=10))
+    done = reviews_resolve_in_batches(
+        phase_ids=[phase.pk], method="resume", reason_code="other", note="oops", actor=rita
+    )
+    clock.shift(timedelta(minutes=5))
+    undone = batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita)
+    assert undone.changed == [phase.pk]
+
+    # then: the undo took the resolution back; the item did not come back from it
+    assert returns_of([phase.pk]) == {}
+
+
+def test_returns_of_a_page_is_one_query(content_pool, bot, rita, django_assert_num_queries):
+    backs = [
+        resolve_then(
+            new_item_in_review(bot),
+            method="resume",
+            reason_code="other",
+            then=CAME_BACK,
+            bot=bot,
+            actor=rita,
+        )
+        for _ in range(3)
+    ]
+    ids = [back.pk for back in backs] + [new_item_in_review(bot).pk]
+
+    with django_assert_num_queries(1):
+        found = returns_of(ids)
+
+    assert sorted(found) == sorted(back.pk for back in backs)
+    assert {came_back.actor for came_back in found.values()} == {"rita"}
+
+
+def test_returned_counts_per_signature(content_pool, bot, rita, django_assert_num_queries):
+    # given: two items of one signature came back, a third of it never left; another signature
+    # has an item that came back to a third signature
+    first = new_item_in_review(bot)
+    for phase in (first, new_item_in_review(bot)):
+        resolve_then(
+            phase, method="resume", reason_code="other", then=CAME_BACK, bot=bot, actor=rita
+        )
+    new_item_in_review(bot)
+    other = WarmupPhaseFactory(in_review=True, bot=bot, retryable=False, reason=OTHER_REASON)
+    moved = resolve_then(
+        other,
+        method="retry",
+        reason_code="other",
+        then=CAME_BACK,
+        reason="Blocked",
+        bot=bot,
+        actor=rita,
+    )
+    keys = [first.review_signature_id, other.review_signature_id, moved.review_signature_id]
+
+    with django_assert_num_queries(1):
+        counts = returned_counts(keys)
+
+    assert counts == {keys[0]: 2, keys[1]: 0, keys[2]: 1}
+    assert returned_counts([]) == {}
