@@ -28,6 +28,7 @@ from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
 from warmup.selectors.incidents import incident, open_incidents
 from warmup.selectors.queue import review_selection
+from warmup.selectors.returns import returned_counts
 from warmup.services.breaker import breaker_close, open_breakers
 from warmup.services.resolutions import (
     batch_undo_in_batches,
@@ -111,6 +112,7 @@ class IncidentAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         incidents = open_incidents(limit=LISTED + 1)
+        came_back = returned_counts(one.signature for one in incidents[:LISTED])
         breakers = list(open_breakers())
         live = {breaker.signature_id: breaker for breaker in breakers}
         rows = [
@@ -121,6 +123,7 @@ class IncidentAdmin(ReadOnlyAdmin):
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
                 "suggested": _suggested(one) if rank < SUGGESTED else None,
                 "breaker": live.get(one.signature),
+                "came_back": came_back.get(one.signature, 0),
             }
             for rank, one in enumerate(incidents[:LISTED])
         ]

@@ -12,7 +12,7 @@ from reviews.models import ReviewLog
 from tests.builders import reload
 from tests.clients import view_only_user
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from tests.resolved import WORKED, resolve_then
+from tests.resolved import CAME_BACK, WORKED, resolve_then
 from warmup.domain.actors import Actor
 from warmup.models import AccountStatus, Breaker, PhaseStatus
 from warmup.services.accounts import account_pause
@@ -263,3 +263,25 @@ def test_a_reviewer_sees_the_breaker_but_may_not_close_it(breaker_open, reviewer
     assert refused.status_code == 403
     breaker_open.refresh_from_db()
     assert breaker_open.closed_at is None
+
+
+def test_the_incident_counts_its_items_that_came_back_after_a_resolution(
+    content_pool, bot, reviewer
+):
+    actor = Actor.for_user(reviewer)
+    first, second, fresh = proxy_incident(bot, 3)
+    for item in (first, second):
+        resolve_then(
+            item,
+            method="resume",
+            reason_code="replaced_proxy",
+            then=CAME_BACK,
+            bot=bot,
+            actor=actor,
+        )
+
+    html = logged_in(reviewer).get(INCIDENTS).content.decode()
+
+    cell = re.search(r'<td class="n came-back"[^>]*>(\d+)</td>', html)
+    assert cell is not None and cell.group(1) == "2"
+    assert reload(fresh).review_signature_id == reload(first).review_signature_id
