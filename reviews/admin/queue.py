@@ -42,7 +42,7 @@ from warmup.domain.actors import Actor
 from warmup.domain.choices import ReasonCode, ResolutionMethod
 from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_words
 from warmup.domain.policy import policy_for
-from warmup.models import FailureCategory, PhaseStatus
+from warmup.models import FailureCategory, FailureSignature, PhaseStatus
 from warmup.selectors import analytics, queue
 from warmup.selectors.returns import Return, returns_of
 from warmup.services.resolutions import (
@@ -381,6 +381,24 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
 
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        # The queue filtered to one incident says which, and offers to resolve it whole (with
+        # the address's other filters: the confirmation resolves what the reviewer sees).
+        signature = request.GET.get("signature", "")
+        known = FailureSignature.objects.filter(pk=signature).first() if signature else None
+        if known is not None:
+            query = request.GET.copy()
+            for name in ("p", "o", "q", "e", "_changelist_filters"):
+                query.pop(name, None)
+            resolve = reverse("admin:reviews_incident_resolve", args=[known.key])
+            extra_context = {
+                **(extra_context or {}),
+                "incident": known,
+                "incident_resolve_url": f"{resolve}?{query.urlencode()}",
+                "can_resolve": self.has_resolve_permission(request),
+            }
+        return super().changelist_view(request, extra_context=extra_context)
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList

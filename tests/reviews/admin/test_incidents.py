@@ -285,3 +285,23 @@ def test_the_incident_counts_its_items_that_came_back_after_a_resolution(
     cell = re.search(r'<td class="n came-back"[^>]*>(\d+)</td>', html)
     assert cell is not None and cell.group(1) == "2"
     assert reload(fresh).review_signature_id == reload(first).review_signature_id
+
+
+def test_the_queue_filtered_to_an_incident_offers_to_resolve_what_it_lists(incident, reviewer):
+    client = logged_in(reviewer)
+    signature = incident["signature"]
+    platform = incident["items"][0].account.platform
+    listed = sum(1 for item in incident["items"] if item.account.platform == platform)
+
+    page = client.get(
+        reverse("admin:reviews_reviewitem_changelist"),
+        {"signature": signature, "platform": platform},
+    )
+    html = page.content.decode()
+
+    assert "Incident: <strong>proxy_error on profile_bio" in html
+    link = re.search(rf'href="([^"]+)">Resolve the {listed} listed</a>', html)
+    assert link is not None, html
+    confirm = client.get(link.group(1).replace("&amp;", "&"))
+    assert confirm.context["count"] == listed < len(incident["items"])  # the platform is kept
+    assert confirm.context["narrowed"] is True
