@@ -206,6 +206,15 @@ def test_a_reviewers_work_keeps_to_the_schema(api, content_pool):
     assert as_lead.post(account + "reactivate/", json={"note": "rested"}).status_code == 200
     stats = as_lead.get(f"{reviews}stats/", params={"since": "2020-01-01T00:00:00Z"})
     assert stats.json()["resolutions"]["skip"]["count"] == 1
+    # The incidents: the two login failures left are one, resolved whole.
+    incidents = as_lead.get(f"{reviews}incidents/").json()
+    login = next(one for one in incidents if one["category"] == "login_failed")
+    assert login["waiting"] == 2
+    whole = as_lead.post(
+        f"{reviews}incidents/{login['signature']}/resolve/",
+        json={"action": "skip", "reason_code": "other", "note": "pool retired"},
+    )
+    assert whole.json()["resolved"] == 2
     # The answers a reviewer's client must handle.
     again = {"action": "resume", "reason_code": "other", "note": "again"}
     assert as_lead.post(f"{reviews}{item.pk}/resolve/", json=again).status_code == 409

@@ -66,6 +66,7 @@ def seeded(db, content_pool):
     lead = UserFactory(lead=True)
     KNOWN["phase_id"] = [in_review.pk, second.pk, done.pk, held.pk, foreign.pk, waiting.pk]
     KNOWN["account_id"] = [in_review.account_id, done.account_id, held.account_id]
+    KNOWN["signature"] = [in_review.review_signature_id]
     return {
         "bot": {"Authorization": f"Bearer {bot.token}"},
         "reviewer": {"Authorization": f"Token {Token.objects.create(user=lead).key}"},
