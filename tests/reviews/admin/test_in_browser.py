@@ -1,113 +1,23 @@
 """The review console in a real browser: Playwright driving Debian's Chromium against Django's
-live server, as a reviewer would use it.
+live server, as a reviewer would use it (tests/browser.py: which browser, and how)."""
 
-Chromium comes from the system (`apt-get install chromium`); no browser is ever downloaded.
-Without it these tests skip and say why, unless REQUIRE_BROWSER=1 (as in .ci/run), where a
-missing browser fails the run. Screenshots go to screenshots/ (git-ignored).
-"""
-
-import os
-import shutil
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from reviews.models import ReviewLog
+from tests.browser import log_in, reviewer_user, shot, with_password
 from tests.factories import UserFactory, WarmupPhaseFactory
 from warmup.domain.actors import Actor
 from warmup.domain.choices import ReviewAction
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.services.resolutions import review_skip
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
-SHOTS = Path(__file__).resolve().parents[3] / "screenshots"
-PASSWORD = "browser-pw-123"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.browser,
     pytest.mark.usefixtures("default_plan"),
 ]
-
-
-def _unavailable() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (it is in the dev extra)"
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
-    return ""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _blocking_calls_beside_the_event_loop():
-    """Playwright's sync API runs an event loop in this thread; the tests' own database calls
-    (the factories) are ordinary blocking calls, which Django would otherwise refuse there.
-    Allowed for this module only: a command another test starts must not inherit it."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser():
-    why = _unavailable()
-    if why:
-        if REQUIRED:
-            pytest.fail(f"REQUIRE_BROWSER=1 but {why}")
-        pytest.skip(f"browser tests need a browser: {why}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def log_in(page, user):
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-
-
-def shot(page, name):
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def with_password(user):
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
-def reviewer_user():
-    return with_password(UserFactory(reviewer=True))
 
 
 def test_a_reviewer_filters_opens_and_resolves_an_item(page):

@@ -6,16 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.browser import log_in, reviewer_user, shot, with_password
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from tests.reviews.admin.test_in_browser import (  # the browser and its fixtures, shared
-    _blocking_calls_beside_the_event_loop,  # noqa: F401
-    browser,  # noqa: F401
-    log_in,
-    page,  # noqa: F401
-    reviewer_user,
-    shot,
-    with_password,
-)
 from warmup.models import Breaker, PhaseStatus, WarmupPhase
 from warmup.services.bot_work import phase_claim, phase_fail
 from warmup.services.tick import tick
@@ -36,7 +28,7 @@ def failed(bot, category, reason):
 
 
 def test_a_reviewer_resolves_an_incident_from_its_row_and_undoes_it(
-    page,  # noqa: F811
+    page,
     content_pool,
     bot,
 ):
@@ -98,7 +90,7 @@ def test_a_reviewer_resolves_an_incident_from_its_row_and_undoes_it(
 
 
 def test_a_review_lead_closes_an_open_breaker_from_the_incidents_page(
-    page,  # noqa: F811
+    page,
     content_pool,
     settings,
     clock,

@@ -6,16 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from tests.browser import log_in, shot, with_password
 from tests.factories import UserFactory, new_item_in_review
 from tests.resolved import CAME_BACK, WORKED, resolve_then
-from tests.reviews.admin.test_in_browser import (  # the browser and its fixtures, shared
-    _blocking_calls_beside_the_event_loop,  # noqa: F401
-    browser,  # noqa: F401
-    log_in,
-    page,  # noqa: F401
-    shot,
-    with_password,
-)
 from warmup.domain.actors import Actor
 
 pytestmark = [
@@ -26,7 +19,7 @@ pytestmark = [
 
 
 def test_a_reviewer_sees_an_item_that_came_back_and_what_worked_before(
-    page,  # noqa: F811
+    page,
     content_pool,
     bot,
     clock,
