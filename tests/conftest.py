@@ -165,5 +165,16 @@ def default_plan(transactional_db):
     return WarmupPlan.objects.get(slug="default")
 
 
+@pytest.fixture
+def fleet_filler(default_plan):
+    """`bench.fleet.fill` into the test database, committed: its own table `bench_fleet` is no
+    model's, so the test's flush leaves it; it is dropped here after the test."""
+    from bench.fleet import fill
+
+    yield fill
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_fleet")
+
+
 # A history of resolutions over days (the dashboard, the stats API and the report read it).
 from tests.history import history  # noqa: E402,F401

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection, transaction
 
-from bench.fleet import fill
 from reviews.models import ReviewLog
 from tests.conftest import requires_postgres
 from warmup.domain.signatures import signature_of
@@ -16,9 +15,9 @@ from warmup.selectors.integrity import check_integrity
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_every_failure_of_the_fleet_has_the_signature_of_its_own_reason(default_plan):
+def test_every_failure_of_the_fleet_has_the_signature_of_its_own_reason(fleet_filler):
     with transaction.atomic(), connection.cursor() as cursor:
-        fill(cursor, 400, datetime.now(UTC).replace(microsecond=0))
+        fleet_filler(cursor, 400, datetime.now(UTC).replace(microsecond=0))
 
     failed = PhaseAttempt.objects.exclude(failure_category="").select_related("phase")
     assert failed.count() > 40

@@ -9,7 +9,6 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from bench.fleet import fill
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, new_item_in_review
 from warmup.domain.choices import ReviewAction
@@ -75,14 +74,14 @@ def phase_table_reads(plan: dict, phase_indexes: set[str]) -> list[str]:
 
 @requires_postgres
 @pytest.mark.django_db(transaction=True)
-def test_on_a_fleet_of_thousands_the_idle_tick_reads_only_its_partial_indexes(default_plan):
+def test_on_a_fleet_of_thousands_the_idle_tick_reads_only_its_partial_indexes(fleet_filler):
     # given: 1,000 accounts (5,000 phases) built as the benchmark fleet, committed, then
     # vacuumed and analyzed as autovacuum would: the rest of the suite's rolled-back rows leave
     # dead tuples and index entries behind that no production table carries for long, and the
     # planner would price the partial indexes by them
     built_at = datetime.now(UTC).replace(microsecond=0)
     with transaction.atomic(), connection.cursor() as cursor:
-        fill(cursor, 1000, built_at)
+        fleet_filler(cursor, 1000, built_at)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE warmup_warmupphase")
         cursor.execute("ANALYZE")
