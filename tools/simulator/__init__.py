@@ -23,6 +23,7 @@ from .config import (
     MIX_UNKNOWN_CATEGORY,
     MUST_BE_POSITIVE,
     MUST_NOT_BE_NEGATIVE,
+    OUTAGE_TOO_LONG,
     RATE_OUT_OF_RANGE,
     SimulationConfig,
     SimulatorConfigError,
@@ -30,7 +31,7 @@ from .config import (
 )
 from .fleet import Simulation
 from .stats import REASONS, SUMMARY_ROWS, SimulationResult, Stats, format_progress, format_summary
-from .stories import FAILURE_STORIES, Plan, draw_plan
+from .stories import FAILURE_STORIES, OUTAGE_DETAILS, OUTAGE_REASON, Plan, draw_plan
 
 __all__ = [
     "BAD_URL",
@@ -45,6 +46,9 @@ __all__ = [
     "MIX_UNKNOWN_CATEGORY",
     "MUST_BE_POSITIVE",
     "MUST_NOT_BE_NEGATIVE",
+    "OUTAGE_DETAILS",
+    "OUTAGE_REASON",
+    "OUTAGE_TOO_LONG",
     "RATE_OUT_OF_RANGE",
     "REASONS",
     "SUMMARY_ROWS",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 
 import requests
 
@@ -43,12 +44,14 @@ class SimulatedBot:
         stats: Stats,
         stop: threading.Event,
         index: int = 0,
+        elapsed: Callable[[], float] = lambda: 0.0,
     ):
         self.name = name
         self.config = config
         self.stats = stats
         self.stop = stop
         self.claims = 0
+        self.elapsed = elapsed  # seconds since the fleet started (for the outage window)
         self.fatal: str | None = None
         self._failed_connections = 0
         # Decisions come from their own generator, never drawn from by timing-dependent code,
@@ -98,7 +101,8 @@ class SimulatedBot:
         return self.config.cycles is not None and self.claims >= self.config.cycles
 
     def _work(self, phase: dict) -> None:
-        plan = draw_plan(self.decisions, self.config)
+        outage = self.config.in_outage(self.elapsed())
+        plan = draw_plan(self.decisions, self.config, outage=outage)
         phase_id, lease_token = phase.get("id"), phase.get("lease_token")
         if phase_id is None or not lease_token:
             self.stats.error("200 claim without id or lease_token")

@@ -31,6 +31,9 @@ MIX_ALL_ZERO = "Every weight in the failure mix is zero; give at least one a pos
 RATE_OUT_OF_RANGE = "{name} must be between 0 and 1 (got {value})."
 MUST_BE_POSITIVE = "{name} must be a positive number (got {value})."
 MUST_NOT_BE_NEGATIVE = "{name} must not be negative (got {value})."
+OUTAGE_TOO_LONG = (
+    "--outage-length must be shorter than --outage-every (got {length:g} of {every:g})."
+)
 BAD_URL = "The server URL must start with http:// or https:// (got {value!r})."
 
 
@@ -83,6 +86,10 @@ class SimulationConfig:
     timeout: float = 10.0
     # Plans (slugs) whose phases the bots claim, sent as the claim filter; empty claims any.
     plans: tuple[str, ...] = ()
+    # A proxy outage: the last `outage_length` seconds of every `outage_every` seconds since
+    # the fleet started, every claimed phase fails with proxy_error. None: never.
+    outage_every: float | None = None
+    outage_length: float = 60.0
 
     def __post_init__(self):
         if not self.url.startswith(("http://", "https://")):
@@ -106,6 +113,26 @@ class SimulationConfig:
             raise SimulatorConfigError(
                 MUST_BE_POSITIVE.format(name="--timeout", value=self.timeout)
             )
+
+        if self.outage_every is not None:
+            if not self.outage_every > 0:
+                raise SimulatorConfigError(
+                    MUST_BE_POSITIVE.format(name="--outage-every", value=self.outage_every)
+                )
+            if not self.outage_length > 0:
+                raise SimulatorConfigError(
+                    MUST_BE_POSITIVE.format(name="--outage-length", value=self.outage_length)
+                )
+            if not self.outage_length < self.outage_every:
+                raise SimulatorConfigError(
+                    OUTAGE_TOO_LONG.format(length=self.outage_length, every=self.outage_every)
+                )
+
+    def in_outage(self, elapsed: float) -> bool:
+        """True while the simulated proxy pool is down, `elapsed` seconds after the start."""
+        if self.outage_every is None:
+            return False
+        return elapsed % self.outage_every >= self.outage_every - self.outage_length
 
     @property
     def api(self) -> str:

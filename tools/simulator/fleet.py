@@ -29,6 +29,7 @@ class Simulation:
                 stats=self.stats,
                 stop=self.stop_event,
                 index=index,
+                elapsed=self.elapsed,
             )
             for index, (name, token) in enumerate(bots)
         ]

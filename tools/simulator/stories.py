@@ -56,6 +56,10 @@ FAILURE_STORIES: dict[str, list[tuple[str, dict]]] = {
 }
 
 
+OUTAGE_REASON = "Proxy 10.20.{a}.{b}:3128 refused the connection"
+OUTAGE_DETAILS = {"step": "connect", "proxy": "pool-outage-1"}
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the bot decided to do with one claimed phase (drawn in a fixed order)."""
@@ -67,9 +71,10 @@ class Plan:
     story: tuple[str, dict]
 
 
-def draw_plan(rng: random.Random, config: SimulationConfig) -> Plan:
+def draw_plan(rng: random.Random, config: SimulationConfig, *, outage: bool = False) -> Plan:
     """Decide what to do with the next claimed phase; draws the same numbers every time, so
-    the order of later decisions does not depend on this one's outcome."""
+    the order of later decisions does not depend on this one's outcome. During a proxy
+    `outage` every phase fails with proxy_error, not retryable, naming one of the pool's proxies."""
     hang = rng.random() < config.hang_rate
     heartbeats = rng.choice((0, 1, 1, 2))
     fails = rng.random() < config.fail_rate
@@ -77,6 +82,16 @@ def draw_plan(rng: random.Random, config: SimulationConfig) -> Plan:
     category = rng.choices(categories, weights=weights)[0]
     retryable = rng.random() >= config.nonretryable_rate
     story = rng.choice(FAILURE_STORIES.get(category) or FAILURE_STORIES["unknown"])
+    address = rng.randrange(256), rng.randrange(1, 255)  # drawn every time: a fixed order
+    if outage:
+        reason = OUTAGE_REASON.format(a=address[0], b=address[1])
+        return Plan(
+            hang=False,
+            heartbeats=heartbeats,
+            fail_category="proxy_error",
+            retryable=False,
+            story=(reason, dict(OUTAGE_DETAILS)),
+        )
     return Plan(
         hang=hang,
         heartbeats=heartbeats,

@@ -156,3 +156,14 @@ def test_a_child_keeps_enrolling_fresh_accounts():
     children = dict(child_commands(host="127.0.0.1", port=8123, bots=0, commands={}))
 
     assert children["new accounts"][2:] == ["demo_trickle", "--every", "60"]
+
+
+def test_the_demo_s_bots_meet_a_proxy_outage_within_five_minutes():
+    children = dict(
+        child_commands(host="127.0.0.1", port=8123, bots=3, commands={"simulate_bots": "x"})
+    )
+
+    argv = children["simulated bots"]
+    every = float(argv[argv.index("--outage-every") + 1])
+    length = float(argv[argv.index("--outage-length") + 1])
+    assert every <= 300 and 30 <= length < every

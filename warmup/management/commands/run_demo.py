@@ -19,6 +19,8 @@ from tools.demo.fixtures import ensure_fast_plan
 
 TICK_INTERVAL = 5
 TRICKLE_EVERY = 60  # seconds between the demo's batches of fresh accounts
+OUTAGE_EVERY = 300  # seconds: the demo's proxy pool fails for the last minute of every five
+OUTAGE_LENGTH = 60
 SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
 STOP_TIMEOUT = 10  # seconds a child gets to exit after SIGTERM before it is killed
 READY_TIMEOUT = 30
@@ -58,6 +60,8 @@ def child_commands(*, host: str, port: int, bots: int, commands=None) -> list[tu
                     # Lively but mostly successful: a bot works ~1 s per phase, a quarter of
                     # the claims fail (filling the review queue), a few hang (lease expiry).
                     *("--think", "1", "--fail-rate", "0.25", "--hang-rate", "0.02"),
+                    # A proxy outage now and then, so an incident forms and the breaker opens.
+                    *("--outage-every", str(OUTAGE_EVERY), "--outage-length", str(OUTAGE_LENGTH)),
                     # The terminal is shared with the server's log: whole lines, not a
                     # rewritten one.
                     *("--progress-every", "10"),

@@ -133,6 +133,21 @@ class Command(BaseCommand):
             help="HTTP timeout per request (default: 10).",
         )
         parser.add_argument(
+            "--outage-every",
+            type=float,
+            metavar="SECONDS",
+            help="Simulate a proxy outage in every period of SECONDS since the start: during "
+            "its last --outage-length seconds every claimed phase fails with proxy_error "
+            "(default: never).",
+        )
+        parser.add_argument(
+            "--outage-length",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+            help="How long each simulated proxy outage lasts (default: 60).",
+        )
+        parser.add_argument(
             "--progress-every",
             type=float,
             metavar="SECONDS",
@@ -190,6 +205,8 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 timeout=options["timeout"],
                 plans=tuple(dict.fromkeys(options["plans"] or [FAST_PLAN])),
+                outage_every=options["outage_every"],
+                outage_length=options["outage_length"],
             )
         except SimulatorConfigError as exc:
             raise CommandError(str(exc)) from None
