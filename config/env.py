@@ -18,6 +18,18 @@ def env_bool(name: str, *, default: bool) -> bool:
     return value.strip().lower() in TRUE_VALUES
 
 
+BAD_COUNT = "{name}={value!r} is not a whole number of at least {least}."
+
+
+def env_count(name: str, *, default: int, least: int = 1) -> int:
+    """A whole number from the environment, at least `least`; ValueError, naming the variable,
+    for anything else."""
+    value = env_str(name, default=str(default)).strip()
+    if not (value.isascii() and value.isdigit()) or int(value) < least:
+        raise ValueError(BAD_COUNT.format(name=name, value=value, least=least))
+    return int(value)
+
+
 def env_list(name: str, *, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:

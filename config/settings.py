@@ -25,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import (
     WEAK_SECRET_KEY,
     env_bool,
+    env_count,
     env_list,
     env_pg_duration,
     env_str,
@@ -290,13 +291,14 @@ WARMUP_TICK_BATCH_SIZE = 500
 # `trial_claims` claims go through, and it closes when they complete. The scope is the plan
 # step, narrowed to a platform and to a bot that has at least `concentration` of the failures.
 # `enabled: False` turns it off: none opens, and the next scheduler tick closes any still open.
+# The environment may set the switch, the threshold and the cool-down (the demo lowers them).
 WARMUP_BREAKER = {
-    "enabled": True,
+    "enabled": env_bool("BREAKER_ENABLED", default=True),
     "window": timedelta(minutes=10),
-    "min_failures": 50,
+    "min_failures": env_count("BREAKER_MIN_FAILURES", default=50),
     "min_rate": 0.5,
     "concentration": 0.8,
-    "cooldown": timedelta(minutes=15),
+    "cooldown": timedelta(seconds=env_count("BREAKER_COOLDOWN_SECONDS", default=15 * 60)),
     "trial_claims": 3,
 }
 

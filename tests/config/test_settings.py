@@ -192,3 +192,31 @@ def test_sqlite_gets_no_postgresql_options():
     result = read_setting(OPTIONS, DEBUG="1")
 
     assert result.stdout.strip() == "None"
+
+
+BREAKER = (
+    "s.WARMUP_BREAKER['enabled'], s.WARMUP_BREAKER['min_failures'], "
+    "int(s.WARMUP_BREAKER['cooldown'].total_seconds())"
+)
+
+
+def test_the_breaker_is_on_with_conservative_values_unless_the_environment_says_otherwise():
+    default = read_setting(BREAKER, DEBUG="1")
+    demo = read_setting(
+        BREAKER,
+        DEBUG="1",
+        BREAKER_ENABLED="0",
+        BREAKER_MIN_FAILURES="12",
+        BREAKER_COOLDOWN_SECONDS="120",
+    )
+
+    assert default.stdout.strip() == "True 50 900"
+    assert demo.stdout.strip() == "False 12 120"
+
+
+@pytest.mark.parametrize("value", ["0", "ten", "-3", "1.5"])
+def test_a_breaker_threshold_that_is_not_a_count_refuses_to_start(value):
+    result = read_setting(BREAKER, DEBUG="1", BREAKER_MIN_FAILURES=value)
+
+    assert result.returncode != 0
+    assert f"BREAKER_MIN_FAILURES={value!r} is not a whole number of at least 1" in result.stderr

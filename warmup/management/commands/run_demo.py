@@ -85,6 +85,9 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
+DEMO_BREAKER = {"BREAKER_MIN_FAILURES": "12", "BREAKER_COOLDOWN_SECONDS": "120"}
+
+
 class Command(BaseCommand):
     help = (
         "Serve the demo: Django's development server, the scheduler loop and simulated bots "
@@ -117,6 +120,10 @@ class Command(BaseCommand):
         commands = child_commands(host=host, port=port, bots=bots)
         # Links in notifications point where this demo really serves.
         os.environ.setdefault("BASE_URL", f"http://{_client_host(host)}:{port}")
+        # A demo's fleet is small: its proxy outage (a minute in every five) opens the breaker
+        # after a dozen failures of one kind, and it tries again two minutes later.
+        for name, value in DEMO_BREAKER.items():
+            os.environ.setdefault(name, value)
         try:
             # The web server and the scheduler first; the simulated bots once the server
             # answers, so they do not start with a burst of connection errors.
