@@ -291,10 +291,11 @@ WARMUP_TICK_BATCH_SIZE = 500
 # `trial_claims` claims go through, and it closes when they complete. The scope is the plan
 # step, narrowed to a platform and to a bot that has at least `concentration` of the failures.
 # `enabled: False` turns it off: none opens, and the next scheduler tick closes any still open.
-# The environment may set the switch, the threshold and the cool-down (the demo lowers them).
+# The environment may set the switch, the window, the threshold and the cool-down (the demo
+# shrinks them to its small fleet).
 WARMUP_BREAKER = {
     "enabled": env_bool("BREAKER_ENABLED", default=True),
-    "window": timedelta(minutes=10),
+    "window": timedelta(seconds=env_count("BREAKER_WINDOW_SECONDS", default=10 * 60)),
     "min_failures": env_count("BREAKER_MIN_FAILURES", default=50),
     "min_rate": 0.5,
     "concentration": 0.8,

@@ -19,8 +19,8 @@ from tools.demo.fixtures import ensure_fast_plan
 
 TICK_INTERVAL = 5
 TRICKLE_EVERY = 60  # seconds between the demo's batches of fresh accounts
-OUTAGE_EVERY = 300  # seconds: the demo's proxy pool fails for the last minute of every five
-OUTAGE_LENGTH = 60
+OUTAGE_EVERY = 300  # seconds: the demo's proxy pool fails for the last 90 s of every five minutes
+OUTAGE_LENGTH = 90
 SIMULATION_DURATION = 7 * 24 * 3600  # "until stopped": a week
 STOP_TIMEOUT = 10  # seconds a child gets to exit after SIGTERM before it is killed
 READY_TIMEOUT = 30
@@ -85,7 +85,11 @@ def _client_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
-DEMO_BREAKER = {"BREAKER_MIN_FAILURES": "12", "BREAKER_COOLDOWN_SECONDS": "120"}
+DEMO_BREAKER = {
+    "BREAKER_WINDOW_SECONDS": "60",
+    "BREAKER_MIN_FAILURES": "3",
+    "BREAKER_COOLDOWN_SECONDS": "60",
+}
 
 
 class Command(BaseCommand):
@@ -120,8 +124,9 @@ class Command(BaseCommand):
         commands = child_commands(host=host, port=port, bots=bots)
         # Links in notifications point where this demo really serves.
         os.environ.setdefault("BASE_URL", f"http://{_client_host(host)}:{port}")
-        # A demo's fleet is small: its proxy outage (a minute in every five) opens the breaker
-        # after a dozen failures of one kind, and it tries again two minutes later.
+        # A demo's fleet is small (a few claims a minute per plan step): its proxy outage opens
+        # the breaker after three failures of one kind within a minute, and it tries again a
+        # minute later.
         for name, value in DEMO_BREAKER.items():
             os.environ.setdefault(name, value)
         try:
