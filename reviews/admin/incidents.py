@@ -22,7 +22,7 @@ from reviews.admin.queue import suggestions_of, suggestions_scope
 from reviews.models import Incident, ReviewLog
 from reviews.permissions import can_close_breakers, can_resolve_reviews, can_view_reviews
 from warmup.domain.actors import Actor
-from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod
+from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod, ReviewAction
 from warmup.domain.errors import DomainError, refusal_group_words
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
@@ -265,7 +265,13 @@ class IncidentAdmin(ReadOnlyAdmin):
         signature = remembered.get("signature") or (first.signature_id if first else None)
         one = incident(signature) if signature else None
         done = rows.count()
-        undone_by = ReviewLog.objects.filter(data__undoes_batch=str(batch)).values("batch").first()
+        # The undo's rows by their action's index, then the batch they name.
+        undone_by = (
+            ReviewLog.objects.filter(action=ReviewAction.RESOLUTION_UNDONE)
+            .filter(data__undoes_batch=str(batch))
+            .values("batch")
+            .first()
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Batch {batch}",
