@@ -209,6 +209,10 @@ QUEUE_FILTER_COLUMNS = {
 }
 
 
+# What the incidents page counts of each incident's items (`warmup.selectors.incidents`).
+INCIDENT_SPREAD = ["platform", "bot", "template"]
+
+
 class WarmupPhase(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="phases")
     template = models.ForeignKey(PhaseTemplate, on_delete=models.PROTECT, related_name="phases")
@@ -339,11 +343,14 @@ class WarmupPhase(models.Model):
             # The queue filtered by one of the columns above: that column, then the queue's
             # order. A filter that matches few items (a rare category, one bot) would otherwise
             # walk the whole queue index to fill a page; each of these holds the items in
-            # review only, so they cost the fleet's other phases nothing.
+            # review only, so they cost the fleet's other phases nothing. The signature's
+            # carries what the incidents page counts per incident (platform, bot, plan step), so
+            # its grouped read of every item in review reads the index alone.
             *(
                 models.Index(
                     fields=[column, "-escalation_level", "review_required_since", "id"],
                     condition=Q(status=PhaseStatus.REVIEW_REQUIRED),
+                    include=INCIDENT_SPREAD if column == "review_signature" else None,
                     name=f"phase_review_by_{name}_idx",
                 )
                 for column, name in QUEUE_FILTER_COLUMNS.items()

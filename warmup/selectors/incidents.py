@@ -12,11 +12,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from warmup.models import FailureSignature, PhaseAttempt, PhaseStatus, WarmupPhase
+from warmup.models import (
+    Bot,
+    FailureSignature,
+    PhaseAttempt,
+    PhaseStatus,
+    PhaseTemplate,
+    WarmupPhase,
+)
 
 TREND_HOURS = 24
 TOP = 3  # platforms, bots and plan steps named per incident
@@ -44,93 +51,123 @@ def _in_review():
     )
 
 
-def largest_incidents(*, limit: int | None = None) -> list[Incident]:
-    """The open incidents, largest first (then the fastest growing, then the newest), with
-    their title and counts only: one grouped query over the queue's signature index, one for
-    the titles."""
-    hour_ago = timezone.now() - timedelta(hours=1)
-    grouped = (
-        _in_review()
-        .values("review_signature")
+# What one grouped read of the queue's signature index gives per group: the items waiting, how
+# many came in the last hour, the newest. With `spread`, the groups are also by platform, bot
+# and plan step, which the index carries (so it is read alone, no table, no join).
+SPREAD = ("platform", "bot_id", "template_id")
+
+
+def _incidents(
+    *, signatures: list[str] | None = None, spread: bool = False, now: datetime | None = None
+) -> list[Incident]:
+    """The open incidents of `signatures` (None: all), largest first (then the fastest
+    growing, then the newest), from one grouped read of the items in review, and one of the
+    signatures' titles; with `spread`, each incident's platforms, bots and plan steps."""
+    hour_ago = (now or timezone.now()) - timedelta(hours=1)
+    rows = _in_review()
+    if signatures is not None:
+        rows = rows.filter(review_signature__in=signatures)
+    rows = (
+        rows.values("review_signature", *(SPREAD if spread else ()))
         .annotate(
             waiting=Count("id"),
             new_last_hour=Count("id", filter=Q(review_required_since__gte=hour_ago)),
             newest=Max("review_required_since"),
         )
-        .order_by("-waiting", "-new_last_hour", "-newest", "review_signature")
+        .order_by()
     )
-    if limit is not None:
-        grouped = grouped[:limit]
-    rows = list(grouped)
-    titles = FailureSignature.objects.in_bulk([row["review_signature"] for row in rows])
-    incidents = []
+    by_key: dict[str, Incident] = {}
+    spreads = defaultdict(lambda: (Counter(), Counter(), Counter()))
     for row in rows:
-        known = titles.get(row["review_signature"])
-        incidents.append(
-            Incident(
-                signature=row["review_signature"],
-                title=known.title if known else row["review_signature"],
-                category=known.category if known else "",
-                phase_type=known.phase_type if known else "",
-                waiting=row["waiting"],
-                new_last_hour=row["new_last_hour"],
-                first_seen=known.first_seen_at if known else None,
-                last_seen=row["newest"],
-            )
-        )
-    return incidents
+        key = row["review_signature"]
+        one = by_key.setdefault(key, Incident(signature=key))
+        one.waiting += row["waiting"]
+        one.new_last_hour += row["new_last_hour"]
+        one.last_seen = max(filter(None, (one.last_seen, row["newest"])))
+        if spread:
+            platforms, bots, steps = spreads[key]
+            platforms[row["platform"]] += row["waiting"]
+            bots[row["bot_id"]] += row["waiting"]
+            steps[row["template_id"]] += row["waiting"]
+    for known in FailureSignature.objects.filter(pk__in=list(by_key)):
+        one = by_key[known.key]
+        one.title, one.category, one.phase_type = known.title, known.category, known.phase_type
+        one.first_seen = known.first_seen_at
+    if spread:
+        _name_spread(by_key, spreads)
+    return sorted(
+        by_key.values(),
+        key=lambda one: (
+            -one.waiting,
+            -one.new_last_hour,
+            -one.last_seen.timestamp(),
+            one.signature,
+        ),
+    )
+
+
+def _name_spread(by_key: dict[str, Incident], spreads: dict) -> None:
+    """Each incident's top platforms, bots and plan steps, by name (the bots and steps named
+    in one small read each)."""
+    bot_ids = {bot for _, bots, _ in spreads.values() for bot in bots if bot is not None}
+    step_ids = {step for _, _, steps in spreads.values() for step in steps}
+    bot_names = dict(Bot.objects.filter(pk__in=bot_ids).values_list("pk", "name"))
+    step_names = dict(PhaseTemplate.objects.filter(pk__in=step_ids).values_list("pk", "name"))
+    for key, (platforms, bots, steps) in spreads.items():
+        one = by_key[key]
+        one.platforms = _top(platforms)
+        one.bots = _top(_named(bots, bot_names, missing="(none)"))
+        one.steps = _top(_named(steps, step_names))
+
+
+def _named(counter: Counter, names: dict, *, missing: str = "") -> Counter:
+    named = Counter()
+    for key, n in counter.items():
+        named[names.get(key, missing)] += n
+    return named
+
+
+def largest_incidents(*, limit: int | None = None) -> list[Incident]:
+    """The open incidents, largest first (then the fastest growing, then the newest), with
+    their title and counts only."""
+    return _incidents()[:limit]
 
 
 def open_incidents(*, limit: int | None = None, now: datetime | None = None) -> list[Incident]:
     """`largest_incidents` with what the incidents page shows of each: the 24-hour trend of
     failures, the last failure, and the platforms, bots and plan steps most affected."""
     now = now or timezone.now()
-    incidents = largest_incidents(limit=limit)
-    by_key = {incident.signature: incident for incident in incidents}
-    if not by_key:
-        return incidents
-    _add_trends(by_key, now=now)
-    _add_spread(by_key)
+    incidents = _incidents(spread=True, now=now)[:limit]
+    _add_trends({one.signature: one for one in incidents}, now=now)
     return incidents
 
 
 def incident(signature: str, *, now: datetime | None = None) -> Incident | None:
     """One incident as `open_incidents` shows it, open or not (None: no such signature)."""
-    known = FailureSignature.objects.filter(pk=signature).first()
-    if known is None:
-        return None
-    one = Incident(
-        signature=known.key,
-        title=known.title,
-        category=known.category,
-        phase_type=known.phase_type,
-        first_seen=known.first_seen_at,
-    )
-    counts = (
-        _in_review()
-        .filter(review_signature=signature)
-        .aggregate(
-            waiting=Count("id"),
-            new_last_hour=Count(
-                "id",
-                filter=Q(review_required_since__gte=(now or timezone.now()) - timedelta(hours=1)),
-            ),
-            newest=Max("review_required_since"),
+    now = now or timezone.now()
+    found = _incidents(signatures=[signature], spread=True, now=now)
+    if found:
+        one = found[0]
+    else:
+        known = FailureSignature.objects.filter(pk=signature).first()
+        if known is None:
+            return None
+        one = Incident(
+            signature=known.key,
+            title=known.title,
+            category=known.category,
+            phase_type=known.phase_type,
+            first_seen=known.first_seen_at,
         )
-    )
-    one.waiting, one.new_last_hour, one.last_seen = (
-        counts["waiting"],
-        counts["new_last_hour"],
-        counts["newest"],
-    )
-    _add_trends({signature: one}, now=now or timezone.now())
-    _add_spread({signature: one})
+    _add_trends({signature: one}, now=now)
     return one
 
 
 def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
-    """Failures per hour over the last 24 and the latest failure of each signature (two
-    grouped reads of the attempts' signature index)."""
+    """Failures per hour over the last 24 (one grouped read of the attempts' signature index)
+    and the latest failure of each signature (one probe of that index per signature)."""
+    if not by_key:
+        return
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=TREND_HOURS - 1)
     hourly = (
         PhaseAttempt.objects.filter(signature__in=list(by_key), finished_at__gte=start)
@@ -146,14 +183,18 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
         if 0 <= slot < TREND_HOURS:
             by_key[row["signature"]].trend[slot] += row["n"]
     latest = (
-        PhaseAttempt.objects.filter(signature__in=list(by_key))
-        .values("signature")
-        .annotate(last=Max("finished_at"))
-        .order_by()
+        PhaseAttempt.objects.filter(signature=OuterRef("pk"), finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values("finished_at")[:1]
     )
-    for row in latest:
-        incident = by_key[row["signature"]]
-        incident.last_seen = max(filter(None, (incident.last_seen, row["last"])))
+    last_failures = (
+        FailureSignature.objects.filter(pk__in=list(by_key))
+        .annotate(last=Subquery(latest))
+        .values_list("pk", "last")
+    )
+    for key, last in last_failures:
+        incident = by_key[key]
+        incident.last_seen = max(filter(None, (incident.last_seen, last)), default=None)
 
 
 def incident_sizes():
@@ -176,25 +217,3 @@ def incident_totals() -> tuple[int, int]:
 
 def _top(counter: Counter) -> list[tuple[str, int]]:
     return counter.most_common(TOP)
-
-
-def _add_spread(by_key: dict[str, Incident]) -> None:
-    """The platforms, bots and plan steps of each incident's waiting items, most first (one
-    grouped read of the items in review of these signatures)."""
-    platforms, bots, steps = defaultdict(Counter), defaultdict(Counter), defaultdict(Counter)
-    rows = (
-        _in_review()
-        .filter(review_signature__in=list(by_key))
-        .values("review_signature", "platform", "bot__name", "template__name")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        key = row["review_signature"]
-        platforms[key][row["platform"]] += row["n"]
-        bots[key][row["bot__name"] or "(none)"] += row["n"]
-        steps[key][row["template__name"]] += row["n"]
-    for key, incident in by_key.items():
-        incident.platforms = _top(platforms[key])
-        incident.bots = _top(bots[key])
-        incident.steps = _top(steps[key])
