@@ -65,8 +65,8 @@ mutation: $(VENV)/.installed
 ## with `python -m bench.fleet --accounts 200000` if it has none): a table of each figure beside
 ## its raw-SQL limit on stdout, JSON in bench/results/. BENCH_ARGS="--only tick_idle --repeat 3".
 ## make bench-smoke: a tiny fleet in a database of its own and one pass of each benchmark, then
-## a few cycles of the bot hot path (beside pgbench), of the same over HTTP (gunicorn) and of
-## churn, each on a tiny fleet of its own, so the benchmarks cannot rot (CI runs it); its
+## a few cycles of the bot hot path (beside pgbench), of the same over HTTP (gunicorn), of
+## churn and an incident resolved from Chromium, each on a tiny fleet of its own, so the benchmarks cannot rot (CI runs it); its
 ## figures mean nothing, and any failure (or a double claim) fails it.
 bench: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" || { echo "make bench needs DATABASE_URL (PostgreSQL)"; exit 2; }
@@ -79,6 +79,7 @@ bench-smoke: $(VENV)/.installed
 	$(PY) -m bench.hot_path --smoke
 	$(PY) -m bench.http_path --smoke
 	$(PY) -m bench.churn --smoke
+	$(PY) -m bench.incident_browser --smoke
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis

@@ -214,8 +214,10 @@ def smoke_accounts(cycles: int) -> int:
     return max(100, cycles * 5)
 
 
-def open_own_fleet(who: str, *, accounts: int, reuse: bool, smoke: bool = False) -> bool:
-    """Point Django at DATABASE (the writing benchmarks' own fleet, never the shared one) and
+def open_own_fleet(
+    who: str, *, accounts: int, reuse: bool, smoke: bool = False, database: str = DATABASE
+) -> bool:
+    """Point Django at `database` (a writing benchmark's own fleet, never the shared one) and
     build the fleet there unless `reuse`. With `smoke`, the database is DATABASE_URL's name
     plus SMOKE_SUFFIX instead (a run of its own, next to the caller's database), always built
     afresh and quietly; `drop_smoke_fleet()` drops it. False, said on stderr, when DATABASE_URL
@@ -229,7 +231,7 @@ def open_own_fleet(who: str, *, accounts: int, reuse: bool, smoke: bool = False)
     if smoke:
         settings.DATABASES["default"]["NAME"] += SMOKE_SUFFIX
     else:
-        settings.DATABASES["default"]["NAME"] = DATABASE
+        settings.DATABASES["default"]["NAME"] = database
     django.setup()
     from bench import fleet
 

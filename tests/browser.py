@@ -8,33 +8,14 @@ Screenshots go to screenshots/ (git-ignored).
 """
 
 import os
-import shutil
 from pathlib import Path
 
+from bench.browser import ARGS, CHROMIUM, unavailable  # noqa: F401 (the fixtures take them here)
 from tests.factories import UserFactory
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 PASSWORD = "browser-pw-123"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def unavailable() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed (it is in the dev extra)"
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
-    return ""
 
 
 def log_in(page, user):
