@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.converters import DatabaseIdConverter
 from config.monitoring import metrics_view
 from config.views import not_found
-from reviews.admin.dashboard import dashboard_view
+from reviews.admin.dashboard import dashboard_live_view, dashboard_view
 
 register_converter(DatabaseIdConverter, "id")
 
@@ -18,6 +18,11 @@ urlpatterns = [
         "admin/reviews/dashboard/",
         admin.site.admin_view(dashboard_view),
         name="reviews-dashboard",
+    ),
+    path(
+        "admin/reviews/dashboard/live/",
+        admin.site.admin_view(dashboard_live_view),
+        name="reviews-dashboard-live",
     ),
     path("admin/", admin.site.urls),
     # Prometheus scrapes this (behind METRICS_TOKEN when it is set).

@@ -28,6 +28,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -35,6 +36,7 @@ from pygal.etree import etree
 from pygal.style import Style
 
 from config.text import duration_display, write_csv
+from reviews.admin import live
 from reviews.permissions import can_view_reviews
 from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
 from warmup.models import FailureCategory, Platform
@@ -42,6 +44,7 @@ from warmup.selectors import analytics
 from warmup.selectors.filters import escalation_label
 
 TEMPLATE = "admin/reviews/dashboard.html"
+LIVE_TEMPLATE = "admin/reviews/live/dashboard.html"
 DEFAULT_DAYS = 14
 MAX_DAYS = 90
 DAY_CHOICES = (7, 14, 30, 90)
@@ -253,17 +256,26 @@ def _resolution_rows(entries: dict, choices) -> list[dict]:
     return rows
 
 
+def queue_now(queue: dict) -> dict:
+    """The items in review now, in words: in total, by failure and by escalation level (from
+    `analytics.queue_depth`; the page and its live counts, `reviews.admin.live`, show these)."""
+    return {
+        "queue_total": queue["total"],
+        "queue_by_category": sorted(
+            ((failure_label(k), n) for k, n in queue["by_category"].items()),
+            key=lambda row: (-row[1], row[0]),
+        ),
+        "queue_by_level": [
+            (escalation_label(k), queue["by_escalation_level"][k])
+            for k in sorted(queue["by_escalation_level"], key=int)
+        ],
+    }
+
+
 def page_context(data: dict, days: int) -> dict:
     """What the template shows, in words and with its charts, from `analytics.review_dashboard`."""
-    queue = data["queue"]
-    by_category = sorted(
-        ((failure_label(k), n) for k, n in queue["by_category"].items()),
-        key=lambda row: (-row[1], row[0]),
-    )
-    by_level = [
-        (escalation_label(k), queue["by_escalation_level"][k])
-        for k in sorted(queue["by_escalation_level"], key=int)
-    ]
+    now = queue_now(data["queue"])
+    by_category, by_level = now["queue_by_category"], now["queue_by_level"]
     daily = data["daily"]
     methods = _resolution_rows(data["resolutions"], ResolutionMethod)
     reasons = [row for row in _resolution_rows(data["reason_codes"], ReasonCode) if row["count"]]
@@ -274,9 +286,7 @@ def page_context(data: dict, days: int) -> dict:
         "days": days,
         "day_choices": DAY_CHOICES,
         "since": data["since"],
-        "queue_total": queue["total"],
-        "queue_by_category": by_category,
-        "queue_by_level": by_level,
+        **now,
         "queue_category_chart": bar_chart(by_category, series="Items") if by_category else "",
         "queue_level_chart": bar_chart(by_level, series="Items") if by_level else "",
         "daily": daily[::-1],  # the table: newest day first
@@ -335,5 +345,15 @@ def dashboard_view(request):
         **admin.site.each_context(request),
         "title": "Review dashboard",
         **page_context(data, days),
+        "live_url": reverse("reviews-dashboard-live"),
+        "poll_seconds": live.POLL_SECONDS,
     }
     return TemplateResponse(request, TEMPLATE, context)
+
+
+def dashboard_live_view(request):
+    """The dashboard's poll (`reviews.admin.live`): the items in review now, in total, by
+    failure and by escalation level, from the one grouped count of the queue."""
+    if not can_view_reviews(request.user):
+        raise PermissionDenied
+    return TemplateResponse(request, LIVE_TEMPLATE, queue_now(analytics.queue_depth()))

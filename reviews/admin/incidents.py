@@ -7,6 +7,8 @@ an undo.
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.cache import cache
@@ -16,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from config.admin import ReadOnlyAdmin
+from reviews.admin import live
 from reviews.admin.dashboard import sparkline
 from reviews.admin.forms import ResolutionForm
 from reviews.admin.queue import suggestions_of, suggestions_scope
@@ -91,6 +94,7 @@ class IncidentAdmin(ReadOnlyAdmin):
 
         return [
             path("", view(self.incidents_view), name="reviews_incident_changelist"),
+            path("live/", view(partial(live.incidents_view, self)), name="reviews_incident_live"),
             path("batch/<uuid:batch>/", view(self.batch_view), name="reviews_incident_batch"),
             path("batch/<uuid:batch>/undo/", view(self.undo_view), name="reviews_incident_undo"),
             path(
@@ -111,10 +115,11 @@ class IncidentAdmin(ReadOnlyAdmin):
     def incidents_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
+        since = live.drawn_at()
         incidents = open_incidents(limit=LISTED + 1)
         came_back = returned_counts(one.signature for one in incidents[:LISTED])
         breakers = list(open_breakers())
-        live = {breaker.signature_id: breaker for breaker in breakers}
+        breaker_of = {breaker.signature_id: breaker for breaker in breakers}
         rows = [
             {
                 "incident": one,
@@ -122,7 +127,7 @@ class IncidentAdmin(ReadOnlyAdmin):
                 "queue_url": queue_url(one.signature),
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
                 "suggested": _suggested(one) if rank < SUGGESTED else None,
-                "breaker": live.get(one.signature),
+                "breaker": breaker_of.get(one.signature),
                 "came_back": came_back.get(one.signature, 0),
             }
             for rank, one in enumerate(incidents[:LISTED])
@@ -145,6 +150,13 @@ class IncidentAdmin(ReadOnlyAdmin):
             "can_close": can_close_breakers(request.user),
             "can_resolve": can_resolve_reviews(request.user),
             "opts": self.model._meta,
+            "live_url": live.poll_url(
+                "admin:reviews_incident_live",
+                request,
+                shown=[row["incident"].signature for row in rows],
+                since=since,
+            ),
+            "poll_seconds": live.POLL_SECONDS,
         }
         return TemplateResponse(request, "admin/reviews/incidents/list.html", context)
 

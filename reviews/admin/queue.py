@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -34,7 +35,7 @@ from config.admin import (
     confirm_action,
 )
 from config.text import age_display
-from reviews.admin import filters
+from reviews.admin import filters, live
 from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
 from reviews.models import ReviewItem
 from reviews.permissions import can_resolve_reviews
@@ -398,7 +399,16 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                 "incident_resolve_url": f"{resolve}?{query.urlencode()}",
                 "can_resolve": self.has_resolve_permission(request),
             }
-        return super().changelist_view(request, extra_context=extra_context)
+        since = live.drawn_at()  # before the list is read: nothing that comes in is missed
+        response = super().changelist_view(request, extra_context=extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            shown = [item.pk for item in cl.result_list]
+            response.context_data["live_url"] = live.poll_url(
+                "admin:reviews_reviewitem_live", request, shown=shown, since=since
+            )
+            response.context_data["poll_seconds"] = live.POLL_SECONDS
+        return response
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList
@@ -459,7 +469,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
 
     @admin.display(description="in review", ordering="review_required_since")
     def in_review(self, item):
-        return level_badge(item)
+        # The live marker: the queue's poll fills it when someone else resolves the row.
+        return format_html('{}<span class="live" id="live-{}"></span>', level_badge(item), item.pk)
 
     @admin.display(description="assignee", ordering="review_assignee__username")
     def assignee(self, item):
@@ -473,7 +484,9 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
 
     def get_urls(self):
         act = self.admin_site.admin_view(self.item_action_view)
+        poll = self.admin_site.admin_view(partial(live.queue_view, self))
         return [
+            path("live/", poll, name="reviews_reviewitem_live"),
             path("<path:object_id>/act/<str:action>/", act, name="reviews_reviewitem_act"),
             *super().get_urls(),
         ]

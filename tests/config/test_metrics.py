@@ -18,7 +18,7 @@ from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_revi
 from warmup.models import ACTIVE_STATUSES, WarmupPhase
 from warmup.selectors import analytics
 from warmup.selectors.analytics import queue_depth_rows
-from warmup.selectors.incidents import incident_sizes
+from warmup.selectors.incidents import incident_count_rows
 from warmup.services.bot_work import phase_claim, phase_complete
 from warmup.services.resolutions import review_resume
 from warmup.services.review import review_hold
@@ -334,7 +334,9 @@ def explain(queryset) -> str:
 
 
 @pytest.mark.parametrize(
-    "query", [phase_counts, queue_depth_rows, incident_sizes], ids=["phases", "queue", "incidents"]
+    "query",
+    [phase_counts, queue_depth_rows, incident_count_rows],
+    ids=["phases", "queue", "incidents"],
 )
 def test_each_gauge_query_can_be_served_by_the_partial_indexes(query):
     plan = explain(query())

@@ -197,21 +197,21 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
         incident.last_seen = max(filter(None, (incident.last_seen, last)), default=None)
 
 
-def incident_sizes():
-    """The size of each open incident (items in review per signature), from the queue's
+def incident_count_rows():
+    """(signature, items in review) of each open incident: one grouped read of the queue's
     signature index."""
-    return (
-        _in_review()
-        .values("review_signature")
-        .annotate(n=Count("id"))
-        .values_list("n", flat=True)
-        .order_by()
-    )
+    return _in_review().values_list("review_signature").annotate(n=Count("id")).order_by()
+
+
+def incident_counts() -> dict[str, int]:
+    """The items in review of each open incident, by signature (the incidents page's live
+    counts, `/metrics`)."""
+    return dict(incident_count_rows())
 
 
 def incident_totals() -> tuple[int, int]:
     """How many incidents are open, and how many items the largest holds (`/metrics`)."""
-    sizes = list(incident_sizes())
+    sizes = incident_counts().values()
     return len(sizes), max(sizes, default=0)
 
 

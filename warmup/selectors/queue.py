@@ -3,9 +3,12 @@ the analytics share these."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from reviews.models import ReviewItem, ReviewLog
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
@@ -55,3 +58,52 @@ def review_selection(data, *, user=None) -> ReviewQueueFilter:
     warmup.selectors.filters), bound: `.is_valid()` and `.errors` say whether the values hold, `.qs`
     is the selection in queue order. `user` is who `assignee=me` means."""
     return ReviewQueueFilter(data, queryset=review_queue(), request=SimpleNamespace(user=user))
+
+
+@dataclass(frozen=True)
+class Left:
+    """A shown item that left the queue: what was done to it last, and by whom."""
+
+    phase_id: int
+    action: str  # a ReviewAction value ("" if its log says nothing)
+    by: str  # the reviewer's username, the bot's name, or "" for the system
+
+
+@dataclass(frozen=True)
+class QueueChanges:
+    left: list[Left]  # of the shown items, those no longer in review
+    new: int  # items of the selection that entered review since, at most `cap` + 1
+
+
+def queue_changes(
+    selection: QuerySet, *, shown: Iterable[int], since: datetime, cap: int = 99
+) -> QueueChanges:
+    """What changed under a page of the queue since it was drawn at `since`: which of its
+    `shown` items left review (someone resolved them), with the last action and its actor, and
+    how many items of `selection` (the page's filtered queue) came in since. One query: the
+    shown ids by primary key and the new items through the queue's partial index, with the
+    last log row of each found read through the log's chain index."""
+    shown = list(shown)
+    last = ReviewLog.objects.filter(phase=OuterRef("pk")).order_by("-id")
+    new = selection.filter(review_required_since__gt=since).order_by().values("pk")
+    rows = (
+        ReviewItem.objects.filter(
+            (Q(pk__in=shown) & ~Q(status=PhaseStatus.REVIEW_REQUIRED)) | Q(pk__in=new)
+        )
+        .annotate(
+            last_action=Subquery(last.values("action")[:1]),
+            last_user=Subquery(last.values("actor_user__username")[:1]),
+            last_bot=Subquery(last.values("actor_bot__name")[:1]),
+        )
+        .order_by()
+        .values_list("pk", "status", "last_action", "last_user", "last_bot")[: len(shown) + cap + 1]
+    )
+    left, new_count, shown_ids = [], 0, set(shown)
+    for pk, status, action, user, bot in rows:
+        if status == PhaseStatus.REVIEW_REQUIRED:
+            new_count += pk not in shown_ids
+        else:
+            left.append(Left(phase_id=pk, action=action or "", by=user or bot or ""))
+    return QueueChanges(
+        left=sorted(left, key=lambda one: one.phase_id), new=min(new_count, cap + 1)
+    )
