@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import CharField, OuterRef, Prefetch, QuerySet, Subquery, Value
 
 from reviews.models import ReviewItem, ReviewLog
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
@@ -80,30 +80,38 @@ def queue_changes(
 ) -> QueueChanges:
     """What changed under a page of the queue since it was drawn at `since`: which of its
     `shown` items left review (someone resolved them), with the last action and its actor, and
-    how many items of `selection` (the page's filtered queue) came in since. One query: the
-    shown ids by primary key and the new items through the queue's partial index, with the
-    last log row of each found read through the log's chain index."""
+    how many items of `selection` (the page's filtered queue) came in since. One query, a
+    UNION ALL of two indexed reads: the shown ids by primary key (with the last log row of each
+    that left, through the log's chain index) and the new items through the queue's partial
+    index; at most `cap` + 1 new ones are read."""
     shown = list(shown)
     last = ReviewLog.objects.filter(phase=OuterRef("pk")).order_by("-id")
-    new = selection.filter(review_required_since__gt=since).order_by().values("pk")
-    rows = (
-        ReviewItem.objects.filter(
-            (Q(pk__in=shown) & ~Q(status=PhaseStatus.REVIEW_REQUIRED)) | Q(pk__in=new)
-        )
+    columns = ("pk", "status", "last_action", "last_user", "last_bot")
+    left = (
+        ReviewItem.objects.filter(pk__in=shown)
+        .exclude(status=PhaseStatus.REVIEW_REQUIRED)
         .annotate(
             last_action=Subquery(last.values("action")[:1]),
             last_user=Subquery(last.values("actor_user__username")[:1]),
             last_bot=Subquery(last.values("actor_bot__name")[:1]),
         )
         .order_by()
-        .values_list("pk", "status", "last_action", "last_user", "last_bot")[: len(shown) + cap + 1]
+        .values_list(*columns)
     )
-    left, new_count, shown_ids = [], 0, set(shown)
-    for pk, status, action, user, bot in rows:
+    nothing = Value(None, output_field=CharField())
+    new = (
+        selection.filter(review_required_since__gt=since)
+        .exclude(pk__in=shown)
+        .annotate(last_action=nothing, last_user=nothing, last_bot=nothing)
+        .order_by()
+        .values_list(*columns)
+    )
+    gone, new_count = [], 0
+    for pk, status, action, user, bot in left.union(new, all=True)[: len(shown) + cap + 1]:
         if status == PhaseStatus.REVIEW_REQUIRED:
-            new_count += pk not in shown_ids
+            new_count += 1
         else:
-            left.append(Left(phase_id=pk, action=action or "", by=user or bot or ""))
+            gone.append(Left(phase_id=pk, action=action or "", by=user or bot or ""))
     return QueueChanges(
-        left=sorted(left, key=lambda one: one.phase_id), new=min(new_count, cap + 1)
+        left=sorted(gone, key=lambda one: one.phase_id), new=min(new_count, cap + 1)
     )
