@@ -290,3 +290,23 @@ def test_the_dashboard_keeps_the_queue_counts_current_in_one_query(items, review
         re.S,
     )
     assert len(own_queries(captured)) == 1, own_queries(captured)
+
+
+def test_a_confirmation_page_left_open_while_someone_else_resolves_counts_them_refused(
+    items, reviewer
+):
+    client = logged_in(reviewer)
+    chosen = {"action": "resume", "_selected_action": [item.pk for item in items]}
+    assert client.post(QUEUE, chosen).status_code == 200  # the confirmation page
+    resume(items[0], UserFactory(reviewer=True, username="rita"))
+
+    done = client.post(
+        QUEUE,
+        {**chosen, "confirm": "yes", "reason_code": "replaced_proxy", "note": "swapped"},
+        follow=True,
+    )
+
+    (said,) = [str(message) for message in done.context["messages"]]
+    assert said.startswith("Resumed 2 items")
+    assert "1 not changed: no longer in review (resolved by someone else)" in said
+    assert reload(items[0]).review_logs.filter(actor_user__username=reviewer.username).count() == 0
