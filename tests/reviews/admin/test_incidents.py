@@ -2,7 +2,6 @@
 the one resolution path with what will be refused said first, its batch page and its undo."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -11,32 +10,16 @@ from django.urls import reverse
 from reviews.models import ReviewLog
 from tests.builders import reload
 from tests.clients import view_only_user
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import UserFactory, WarmupPhaseFactory
+from tests.incidents import dead_proxy_breaker, proxy_incident
 from tests.resolved import CAME_BACK, WORKED, resolve_then
 from warmup.domain.actors import Actor
-from warmup.models import AccountStatus, Breaker, PhaseStatus
+from warmup.models import AccountStatus, PhaseStatus
 from warmup.services.accounts import account_pause
-from warmup.services.bot_work import phase_claim, phase_fail
-from warmup.services.tick import tick
 
 pytestmark = pytest.mark.django_db
 
 INCIDENTS = "/admin/reviews/incident/"
-PROXY = "Proxy {n}.0.0.1:8080 refused the connection"
-
-
-def proxy_incident(bot, count: int):
-    """`count` items in review that failed on a dead proxy pool, each with another address."""
-    return [
-        WarmupPhaseFactory(
-            in_review=True,
-            bot=bot,
-            category="proxy_error",
-            retryable=False,
-            reason=PROXY.format(n=n),
-        )
-        for n in range(count)
-    ]
 
 
 def logged_in(user) -> Client:
@@ -205,23 +188,7 @@ def test_the_incident_offers_what_worked_before_for_its_signature(content_pool, 
 
 @pytest.fixture
 def breaker_open(settings, content_pool, clock):
-    """Six failures of one proxy on Instagram bios by three bots: the breaker opens there."""
-    settings.WARMUP_BREAKER = {**settings.WARMUP_BREAKER, "enabled": True, "min_failures": 6}
-    for _ in range(8):
-        AccountFactory(platform="instagram")
-    tick()
-    for n, bot in enumerate(BotFactory.create_batch(3) * 2):
-        phase = phase_claim(bot=bot, platforms=["instagram"])
-        phase_fail(
-            phase_id=phase.pk,
-            bot=bot,
-            lease_token=phase.lease_token,
-            category="proxy_error",
-            reason=f"Proxy 10.0.0.{n}:3128 refused the connection",
-            retryable=False,
-        )
-        clock.shift(timedelta(seconds=30))
-    return Breaker.objects.get()
+    return dead_proxy_breaker(settings, clock)
 
 
 def test_an_open_breaker_shows_on_the_incidents_page_and_a_lead_closes_it(breaker_open, settings):

@@ -2,15 +2,12 @@
 drives it): the reviewer finds it on the incidents page, opens its items, resolves them all from
 the confirmation page, reads the batch's page and undoes it."""
 
-from datetime import timedelta
-
 import pytest
 
 from tests.browser import log_in, reviewer_user, shot, with_password
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.models import Breaker, PhaseStatus, WarmupPhase
-from warmup.services.bot_work import phase_claim, phase_fail
-from warmup.services.tick import tick
+from tests.factories import UserFactory, WarmupPhaseFactory
+from tests.incidents import dead_proxy_breaker
+from warmup.models import PhaseStatus, WarmupPhase
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -96,22 +93,7 @@ def test_a_review_lead_closes_an_open_breaker_from_the_incidents_page(
     clock,
 ):
     # given: three bots behind one dead proxy fail six Instagram bios within minutes
-    settings.WARMUP_BREAKER = {**settings.WARMUP_BREAKER, "enabled": True, "min_failures": 6}
-    for _ in range(8):
-        AccountFactory(platform="instagram")
-    tick()
-    for n, bot in enumerate(BotFactory.create_batch(3) * 2):
-        phase = phase_claim(bot=bot, platforms=["instagram"])
-        phase_fail(
-            phase_id=phase.pk,
-            bot=bot,
-            lease_token=phase.lease_token,
-            category="proxy_error",
-            reason=f"Proxy 10.0.0.{n}:3128 refused the connection",
-            retryable=False,
-        )
-        clock.shift(timedelta(seconds=30))
-    breaker = Breaker.objects.get()
+    breaker = dead_proxy_breaker(settings, clock)
     lead = with_password(UserFactory(lead=True))
 
     # when: the lead reads the incidents page

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tests.builders import reload
 from tests.clients import view_only_user
 from tests.factories import UserFactory, WarmupPhaseFactory
+from tests.incidents import proxy_incident
 from warmup.domain.actors import Actor
 from warmup.selectors.incidents import _in_review
 from warmup.selectors.queue import queue_changes, review_queue
@@ -215,16 +216,7 @@ def test_a_viewer_sees_the_queue_kept_current_too(items):
 
 @pytest.fixture
 def incidents(content_pool, bot):
-    proxy = [
-        WarmupPhaseFactory(
-            in_review=True,
-            bot=bot,
-            category="proxy_error",
-            retryable=False,
-            reason=f"Proxy {n}.0.0.1:8080 refused the connection",
-        )
-        for n in range(3)
-    ]
+    proxy = proxy_incident(bot, 3)
     login = WarmupPhaseFactory(
         in_review=True, bot=bot, category="login_failed", retryable=False, reason="Bad password"
     )

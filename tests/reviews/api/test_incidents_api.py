@@ -9,6 +9,7 @@ from django.core.management import call_command
 from tests.builders import reload
 from tests.clients import REVIEWS, assert_error, user_client, view_only_user
 from tests.factories import WarmupPhaseFactory
+from tests.incidents import proxy_incident
 from warmup.models import PhaseStatus
 from warmup.services.accounts import account_pause
 
@@ -19,16 +20,7 @@ INCIDENTS = f"{REVIEWS}incidents/"
 
 @pytest.fixture
 def items(content_pool, bot):
-    proxies = [
-        WarmupPhaseFactory(
-            in_review=True,
-            bot=bot,
-            category="proxy_error",
-            retryable=False,
-            reason=f"Proxy 10.0.0.{n}:8080 refused the connection",
-        )
-        for n in range(3)
-    ]
+    proxies = proxy_incident(bot, 3)
     other = WarmupPhaseFactory(
         in_review=True, bot=bot, category="login_failed", retryable=False, reason="Bad password"
     )

@@ -17,6 +17,7 @@ from reviews.models import ReviewLog
 from tests.clients import bot_client, claim
 from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
+from tests.incidents import claim_and_fail, fail_on_the_proxy
 from tests.warmup.services.test_concurrency import errors_of, run_together
 from tests.warmup.services.test_notifications import webhook  # noqa: F401 (a fixture)
 from warmup.domain.actors import Actor
@@ -60,33 +61,6 @@ def fleet(content_pool):
     accounts = [AccountFactory(platform=p) for p in ("instagram", "tiktok") for _ in range(15)]
     tick()
     return accounts
-
-
-def fail_on_the_proxy(phase, bot, n: int = 1, category: str = "proxy_error"):
-    """The bot's dead proxy refuses the connection (another port each time: one signature)."""
-    return phase_fail(
-        phase_id=phase.pk,
-        bot=bot,
-        lease_token=phase.lease_token,
-        category=category,
-        reason=f"Proxy 10.0.0.{n}:{8000 + n} refused the connection",
-    )
-
-
-def claim_and_fail(
-    bot, times: int, *, clock=None, every=timedelta(seconds=30), category="proxy_error", **narrowing
-):
-    """`bot` claims and fails `times` phases (as long as it gets one), `every` apart."""
-    failed = []
-    for n in range(times):
-        phase = phase_claim(bot=bot, **narrowing)
-        if phase is None:
-            break
-        fail_on_the_proxy(phase, bot, n, category)
-        failed.append(phase)
-        if clock is not None:
-            clock.shift(every)
-    return failed
 
 
 def claim_and_complete(bot, times: int, **narrowing):
