@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 ## serve on http://127.0.0.1:8000 with the scheduler and a few simulated bots running.
 demo: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 LOG_LEVEL=WARNING BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo --with-admin
+	DEBUG=1 BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo --with-admin
 	DEBUG=1 $(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
 
 ## make serve: the production web server. Migrates, collects static files, and runs gunicorn on

@@ -4,7 +4,8 @@ in the same format on standard error.
 
 LOG_FORMAT  `json` (one JSON object per line) or `keyvalue` (logfmt, `key=value ...`, a traceback
             on the lines after its record); unset: keyvalue on a terminal, json otherwise
-LOG_LEVEL   the root level (INFO by default)
+LOG_LEVEL   the root level; unset: INFO for the servers, WARNING for a management command
+            unless it runs with `-v 2` or more (see `default_level`)
 
 Who did something comes from the log context (structlog's contextvars), bound by the edges:
 `bot` (the bot API's authentication), `user` (config.middleware, for a request's user), `batch`
@@ -13,8 +14,10 @@ Who did something comes from the log context (structlog's contextvars), bound by
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -25,6 +28,50 @@ FORMATS = ("json", "keyvalue")
 def default_format() -> str:
     """keyvalue for a person at a terminal, json for a log collector."""
     return "keyvalue" if sys.stderr.isatty() else "json"
+
+
+# Processes whose INFO lines are their record (a log collector keeps them): the web servers and
+# the scheduler loop. gunicorn and anything else not started through manage.py count as servers.
+SERVING_COMMANDS = frozenset({"runserver", "run_demo"})
+SERVING_WITH_OPTION = {"warmup_tick": "--loop"}
+
+
+def _management_command(argv: Sequence[str]) -> str | None:
+    """The command's name when `argv` runs manage.py (or django-admin, python -m django)."""
+    if len(argv) < 2:
+        return None
+    program = os.path.basename(argv[0])
+    if program in ("manage.py", "django-admin") or argv[0].endswith(
+        os.path.join("django", "__main__.py")
+    ):
+        return argv[1]
+    return None
+
+
+def _verbosity(args: Sequence[str]) -> int:
+    """The command's -v/--verbosity as Django reads it (1 when absent or not a number; Django
+    itself refuses a bad one)."""
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    parser.add_argument("-v", "--verbosity", type=int, default=1)
+    try:
+        known, _ = parser.parse_known_args(list(args))
+    except argparse.ArgumentError:
+        return 1
+    return known.verbosity
+
+
+def default_level(argv: Sequence[str]) -> str:
+    """The root level when LOG_LEVEL is unset: a person running a management command at a
+    terminal reads what it prints, not one line per status change, so WARNING, unless the
+    command runs with `-v 2` or more; the servers (gunicorn, runserver, run_demo, the scheduler
+    loop) keep INFO."""
+    command = _management_command(argv)
+    if command is None or command in SERVING_COMMANDS:
+        return "INFO"
+    args = list(argv[2:])
+    if SERVING_WITH_OPTION.get(command) in args:
+        return "INFO"
+    return "INFO" if _verbosity(args) >= 2 else "WARNING"
 
 
 class Deferred:

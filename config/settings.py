@@ -16,6 +16,7 @@ DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT        PostgreSQL: how long a statement ma
 The README's Configuration table and "Running in production" say more.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from config.env import (
     env_str,
     is_weak_secret_key,
 )
-from config.logs import configure_structlog, default_format, logging_config
+from config.logs import configure_structlog, default_format, default_level, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,9 +210,12 @@ EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", default="10"))
 
 # Every record, Django's request errors (with their tracebacks) and one line per status change
 # (warmup/lifecycle/state.py) included, to standard error in LOG_FORMAT: see config/logs.py.
+# Without LOG_LEVEL, a management command logs at WARNING unless run with -v 2 (the servers at
+# INFO): config.logs.default_level.
 LOG_FORMAT = env_str("LOG_FORMAT", default=default_format()).strip().lower()
+LOG_LEVEL = env_str("LOG_LEVEL", default=default_level(sys.argv))
 try:
-    LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", default="INFO"))
+    LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 except ValueError as error:
     raise ImproperlyConfigured(str(error)) from None
 configure_structlog()
