@@ -17,6 +17,12 @@ def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     return f"{count} {plural_noun or noun + 's'}"
 
 
+def step_display(order: int, name: str) -> str:
+    """A plan step as people name it: 'Step 1, Set profile bio' (its order and its name, never
+    its phase_type code)."""
+    return f"Step {order}, {name}"
+
+
 def breakdown(values: Iterable[str]) -> str:
     """'instagram 2, tiktok 1' for a summary line."""
     counts = Counter(values)

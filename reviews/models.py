@@ -8,7 +8,10 @@ the one before it by a hash (`warmup.lifecycle.chain`), so a change made past al
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
 
+from config.text import step_display
 from reviews.permissions import MANAGE_ACCOUNTS_CODENAME, RESOLVE_CODENAME
 from warmup.domain.choices import (
     ActorType,
@@ -133,7 +136,10 @@ class ReviewLog(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.account_id}"
+        """What happened, who did it, when, and to which step of which account, as a sentence:
+        'Held for review by alice on 6 Dec 07:19: Step 1, Set profile bio of instagram:acct'."""
+        when = date_format(timezone.localtime(self.created_at), "j M H:i")
+        return f"{self.get_action_display()} by {self.actor} on {when}: {self.subject}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -142,6 +148,14 @@ class ReviewLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+
+    @property
+    def subject(self) -> str:
+        """The step and account the row is about (the account alone for an account's row)."""
+        if self.phase_id is None:
+            return str(self.account)
+        step = step_display(self.phase.order, self.phase.template.name)
+        return f"{step} of {self.account}"
 
     @property
     def actor(self):

@@ -16,7 +16,7 @@ from config.admin import (
     RefuseUnpermittedActions,
     confirm_action,
 )
-from config.text import age_display, plural
+from config.text import age_display, plural, step_display
 from warmup.domain.actors import Actor
 from warmup.domain.errors import InvalidInput
 from warmup.models import (
@@ -111,8 +111,7 @@ class AccountForm(forms.ModelForm):
 class AccountPhaseInline(ReadOnlyInline):
     model = WarmupPhase
     fields = (
-        "order",
-        "phase_type",
+        "step",
         "status",
         "retry_count",
         "last_failure_category",
@@ -121,6 +120,13 @@ class AccountPhaseInline(ReadOnlyInline):
     )
     readonly_fields = fields
     ordering = ("order",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account", "template")
+
+    @admin.display(description="step")
+    def step(self, phase):
+        return step_display(phase.order, phase.template.name)
 
 
 @admin.register(Account)
@@ -157,10 +163,11 @@ class AccountAdmin(BoundedLookups, admin.ModelAdmin):
         phase = next((p for p in obj.phases.all() if p.status in ACTIVE_STATUSES), None)
         if phase is None:
             return "\N{EM DASH}"
-        return f"#{phase.order} {phase.phase_type}: {phase.get_status_display().lower()}"
+        step = step_display(phase.order, phase.template.name)
+        return f"{step}: {phase.get_status_display().lower()}"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("phases")
+        return super().get_queryset(request).prefetch_related("phases__template")
 
     def has_delete_permission(self, request, obj=None):
         return False  # an account's history (attempts, review log) is kept; pause it instead

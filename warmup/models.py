@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from config.text import step_display
 from reviews.permissions import CLOSE_BREAKER_CODENAME
 from warmup.domain.choices import (
     ACTIVE_STATUSES,
@@ -386,7 +387,9 @@ class WarmupPhase(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.account} #{self.order} {self.phase_type} [{self.status}]"
+        # Shown wherever the admin names a phase (an inline's row, a log row's page): its
+        # account and its plan step in words.
+        return f"{self.account} \N{MIDDLE DOT} {step_display(self.order, self.template.name)}"
 
     def save(self, *args, **kwargs):
         # Status changes go through warmup.lifecycle.state; a plain save() of an existing phase

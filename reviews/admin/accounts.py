@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from config.admin import ReadOnlyInline, RefuseUnpermittedActions, confirm_action
+from config.text import step_display
 from reviews.models import ReviewLog
 from reviews.permissions import can_manage_accounts, can_resolve_reviews
 from warmup.admin import AccountAdmin
@@ -32,7 +33,7 @@ class AccountStatusNoteForm(forms.Form):
 
 
 def _with_status(account: Account) -> str:
-    return f"{account} \N{EM DASH} now {account.get_status_display().lower()}"
+    return f"{account} (currently {account.get_status_display().lower()})"
 
 
 class InReviewFilter(admin.SimpleListFilter):
@@ -57,7 +58,7 @@ class AccountReviewLogInline(ReadOnlyInline):
     model = ReviewLog
     fk_name = "account"
     verbose_name_plural = "review history, newest first"
-    fields = ("created_at", "action", "phase", "actor", "reason_code", "note")
+    fields = ("created_at", "action", "step", "actor", "reason_code", "note")
     readonly_fields = fields
     ordering = ("-created_at", "-id")
     show_change_link = False
@@ -66,7 +67,17 @@ class AccountReviewLogInline(ReadOnlyInline):
         return (
             super()
             .get_queryset(request)
-            .select_related("phase__account", "actor_user", "actor_bot")
+            .select_related("account", "phase__template", "actor_user", "actor_bot")
+        )
+
+    @admin.display(description="step")
+    def step(self, log):
+        """The plan step the row is about, linked to its page in the queue."""
+        if log.phase_id is None:
+            return "\N{EM DASH}"
+        url = reverse("admin:reviews_reviewitem_change", args=[log.phase_id])
+        return format_html(
+            '<a href="{}">{}</a>', url, step_display(log.phase.order, log.phase.template.name)
         )
 
 
@@ -104,8 +115,9 @@ class AccountReviewAdmin(RefuseUnpermittedActions, AccountAdmin):
         done="Paused",
         noun=("account", "accounts"),
         form_class=AccountStatusNoteForm,
-        intro="Nothing of these accounts is claimed until they are reactivated. "
-        "Each pause is written to the account's review log with your note.",
+        intro="No bot starts work on these accounts until they are reactivated; a step a bot "
+        "is doing now may still finish. Each pause is written to the account's review log "
+        "with your note.",
         describe=_with_status,
         explain=refusal_words,  # briefly, by its code: the account is named beside it
         permissions=["manage"],

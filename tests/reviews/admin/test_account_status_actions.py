@@ -44,7 +44,7 @@ def test_reactivate_asks_for_a_note_then_logs_each_account(client, account, bot,
 
     assert confirmation.status_code == 200
     assert "Reactivate 1 account" in confirmation.content.decode()
-    assert f"{account} \N{EM DASH} now suspended" in confirmation.content.decode()
+    assert f"{account} (currently suspended)" in confirmation.content.decode()
     account.refresh_from_db()
     assert account.status == AccountStatus.ACTIVE
     messages = [str(m) for m in done.context["messages"]]
