@@ -8,7 +8,7 @@ DEMO_BOTS ?= 3
 WEB_CONCURRENCY ?= 2
 WEB_THREADS ?= 4
 
-.PHONY: demo test lint serve migrate clean mutation bench bench-smoke
+.PHONY: demo test lint serve migrate clean mutation bench bench-smoke replica replica-stop
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -80,6 +80,14 @@ bench-smoke: $(VENV)/.installed
 	$(PY) -m bench.http_path --smoke
 	$(PY) -m bench.churn --smoke
 	$(PY) -m bench.incident_browser --smoke
+
+## make replica: a hot standby of the local PostgreSQL cluster on port 5433 (scripts/standby.sh),
+## for DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:5433/<db>; make replica-stop ends it.
+replica:
+	scripts/standby.sh start 5433
+
+replica-stop:
+	scripts/standby.sh stop 5433
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis

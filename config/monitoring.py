@@ -24,6 +24,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from config import metrics
+from config.replica import read_heavy
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import queue_depth_rows
 from warmup.selectors.incidents import incident_totals
@@ -66,6 +67,10 @@ class DatabaseCollector(Collector):
     """Gauges read on scrape: the review queue, its oldest item, phases by live status."""
 
     def collect(self):
+        # On the read replica when there is one (config.replica).
+        yield from read_heavy(lambda: list(self._gauges()))[0]
+
+    def _gauges(self):
         now = timezone.now()
         depth = GaugeMetricFamily(
             "warmup_review_queue_depth",

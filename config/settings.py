@@ -151,6 +151,29 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
 
+# A read replica for the heavy reads (config/replica.py): the dashboard, reports, analytics,
+# the integrity checker and the /metrics gauges read it while it lags at most
+# REPLICA_MAX_LAG_SECONDS; everything else, and all writes, use the primary.
+_replica_url = env_str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL")
+    DATABASES["replica"] = dj_database_url.parse(
+        _replica_url, conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "connect_timeout": 3,  # a replica that does not answer is skipped, not waited for
+    }
+    # Tests never read it by accident: the suite's heavy reads see their own test data.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.replica.ReplicaRouter"]
+try:
+    REPLICA_MAX_LAG_SECONDS = env_count("REPLICA_MAX_LAG_SECONDS", default=30)
+    REPLICA_CHECK_SECONDS = env_count("REPLICA_CHECK_SECONDS", default=5, least=0)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -309,6 +332,15 @@ WARMUP_BREAKER = {
     "cooldown": timedelta(seconds=env_count("BREAKER_COOLDOWN_SECONDS", default=15 * 60)),
     "trial_claims": 3,
 }
+
+# Review log checkpoints (warmup.services.checkpoints; SECURITY.md): the scheduler signs one
+# every REVIEW_LOG_CHECKPOINT_SECONDS with REVIEW_LOG_CHECKPOINT_KEY, a secret that lives in the
+# environment only (never in the database); without the key none is written.
+REVIEW_LOG_CHECKPOINT_KEY = env_str("REVIEW_LOG_CHECKPOINT_KEY", default="")
+try:
+    REVIEW_LOG_CHECKPOINT_SECONDS = env_count("REVIEW_LOG_CHECKPOINT_SECONDS", default=300)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
 
 # --- REST framework ------------------------------------------------------------------------
 

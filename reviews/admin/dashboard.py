@@ -35,6 +35,7 @@ from django.utils.safestring import mark_safe
 from pygal.etree import etree
 from pygal.style import Style
 
+from config.replica import read_heavy
 from config.text import duration_display, write_csv
 from reviews.admin import live
 from reviews.permissions import can_view_reviews
@@ -325,7 +326,9 @@ def page_context(data: dict, days: int) -> dict:
 def csv_response(days: int) -> HttpResponse:
     """The window's numbers as review_report's CSV table, as a download."""
     now = timezone.now()
-    data = analytics.review_report(since=window_start(days), top=TOP, oldest=OLDEST)
+    data, _ = read_heavy(
+        lambda: analytics.review_report(since=window_start(days), top=TOP, oldest=OLDEST)
+    )
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="review-dashboard-{days}d-{stamp}.csv"'
@@ -340,13 +343,16 @@ def dashboard_view(request):
     days = window_days(request.GET.get("days"))
     if request.GET.get("format") == "csv":
         return csv_response(days)
-    data = analytics.review_dashboard(since=window_start(days), top=TOP, oldest=OLDEST)
+    data, source = read_heavy(
+        lambda: analytics.review_dashboard(since=window_start(days), top=TOP, oldest=OLDEST)
+    )
     context = {
         **admin.site.each_context(request),
         "title": "Review dashboard",
         **page_context(data, days),
         "live_url": reverse("reviews-dashboard-live"),
         "poll_seconds": live.POLL_SECONDS,
+        "source": source,
     }
     return TemplateResponse(request, TEMPLATE, context)
 
@@ -356,4 +362,5 @@ def dashboard_live_view(request):
     failure and by escalation level, from the one grouped count of the queue."""
     if not can_view_reviews(request.user):
         raise PermissionDenied
-    return TemplateResponse(request, LIVE_TEMPLATE, queue_now(analytics.queue_depth()))
+    depth, _ = read_heavy(analytics.queue_depth)
+    return TemplateResponse(request, LIVE_TEMPLATE, queue_now(depth))

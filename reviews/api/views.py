@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api.errors import PLUMBING_ERRORS, error_responses
 from config.api.throttling import LimitFailedAuthentication
+from config.replica import read_heavy
 from reviews.api.authentication import UserTokenAuthentication
 from reviews.api.permissions import CanManageAccounts, CanResolveReviews, CanViewReviews
 from reviews.api.serializers import (
@@ -238,7 +239,9 @@ class StatsView(ReviewAPIView):
     def get(self, request):
         query = StatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        stats = analytics.review_stats(since=query.validated_data.get("since"))
+        stats, _ = read_heavy(
+            lambda: analytics.review_stats(since=query.validated_data.get("since"))
+        )
         return Response(StatsSerializer(stats).data)
 
 

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.replica import read_heavy
 from config.text import duration_display, plural, write_csv
 from reviews.admin.dashboard import duration_or_dash, failure_label, percent
 from warmup.domain.choices import ReasonCode, ResolutionMethod
@@ -156,7 +157,11 @@ class Command(BaseCommand):
                 ),
                 returncode=2,
             )
-        data = analytics.review_report(since=since, until=until, group_by=group_by, oldest=OLDEST)
+        data, _ = read_heavy(  # on the read replica when there is one (config.replica)
+            lambda: analytics.review_report(
+                since=since, until=until, group_by=group_by, oldest=OLDEST
+            )
+        )
         render = {"table": render_table, "json": render_json, "csv": render_csv}[format]
         self.stdout.write(render(data, now=now), ending="")
 
