@@ -19,7 +19,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.urls import path, reverse
 from django.utils.html import format_html, urlize
 from django.utils.safestring import mark_safe
@@ -45,6 +45,7 @@ from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_wor
 from warmup.domain.policy import policy_for
 from warmup.models import FailureCategory, FailureSignature, PhaseStatus
 from warmup.selectors import analytics, queue
+from warmup.selectors.filters import NO_ROW, ReviewQueueFilter
 from warmup.selectors.returns import Return, returns_of
 from warmup.services.resolutions import (
     RESOLUTIONS,
@@ -527,7 +528,30 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             "best": best,
             "buttons": self.item_buttons(request, item, best=best),
             "can_act": can_resolve_reviews(request.user),
+            **self.item_neighbours(request, item),
         }
+
+    def item_neighbours(self, request, item) -> dict:
+        """The addresses of the items before and after this one in the queue it was opened
+        from (its filters and search, which the item's address keeps as `_changelist_filters`),
+        in the queue's order; '' at an end. The list's column sorting is not followed."""
+        place = queue.queue_place(item)
+        if place is None:
+            return {}
+        kept = self.get_preserved_filters(request)  # "_changelist_filters=..." or ""
+        listed = QueryDict(QueryDict(kept).get("_changelist_filters", ""))
+        selection = queue_as_listed(request, listed)
+        selection, _ = self.get_search_results(request, selection, listed.get("q", ""))
+        level, since = place
+        found = queue.queue_neighbours(selection, phase_id=item.pk, level=level, since=since)
+
+        def address(pk):
+            if pk is None:
+                return ""
+            url = reverse("admin:reviews_reviewitem_change", args=[pk])
+            return f"{url}?{kept}" if kept else url
+
+        return {"previous_url": address(found.previous), "next_url": address(found.next)}
 
     def item_buttons(self, request, item, best: dict | None = None) -> list[dict]:
         """The actions for this item, each enabled or with the reason it is not. The resolution
@@ -604,6 +628,25 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
+
+
+def queue_as_listed(request, listed: QueryDict):
+    """The queue narrowed by the list filters in `listed` (a queue address's parameters) as
+    the list narrows it (reviews.admin.filters): each filter's last value, and a value that is
+    not valid or names nobody filters nothing."""
+    data = QueryDict(mutable=True)
+    for name in ReviewQueueFilter.listed():
+        if listed.getlist(name):
+            data[name] = listed.getlist(name)[-1]
+    selection = queue.review_selection(data, user=request.user)
+    selection.is_valid()
+    cleaned = getattr(selection.form, "cleaned_data", {})
+    junk = [name for name in data if name in selection.errors or cleaned.get(name) == NO_ROW]
+    if junk:
+        for name in junk:
+            del data[name]
+        selection = queue.review_selection(data, user=request.user)
+    return selection.qs
 
 
 # --- What worked before, and items that came back -------------------------------------------

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import CharField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from reviews.models import ReviewItem, ReviewLog
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
@@ -115,3 +116,63 @@ def queue_changes(
     return QueueChanges(
         left=sorted(gone, key=lambda one: one.phase_id), new=min(new_count, cap + 1)
     )
+
+
+# --- An item's neighbours in the queue --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The items just before and after a place in a (filtered) queue, by id (None at an end)."""
+
+    previous: int | None
+    next: int | None
+
+
+def queue_place(item: WarmupPhase) -> tuple[int, datetime] | None:
+    """Where `item` stands (or stood) in the queue's order: its escalation level and when it
+    entered review. A resolved item keeps the place it left, from its resolution's log row
+    (`item.review_logs`, as `review_item_with_history` reads them), the way an undo gives it
+    back; None for an item that was never in review."""
+    if item.review_required_since is not None:
+        return item.escalation_level, item.review_required_since
+    resolved = [log for log in item.review_logs.all() if log.time_in_review is not None]
+    if not resolved:
+        return None
+    last = max(resolved, key=lambda log: (log.created_at, log.pk))
+    return last.escalation_level, last.created_at - last.time_in_review
+
+
+def queue_neighbours(
+    selection: QuerySet, *, phase_id: int, level: int, since: datetime
+) -> Neighbours:
+    """The items of `selection` (the queue, filtered as the list is) just before and just after
+    the place (`level`, `since`, `phase_id`) in the queue's order, QUEUE_ORDER; the item itself
+    need not be in the selection any more. One query: four keyset probes of the queue's index
+    (the same level past the place, else the nearest level beyond), one row each; a page of
+    the list costs the same wherever the item stands."""
+    base = selection.order_by()
+    backwards = ("escalation_level", "-review_required_since", "-id")  # QUEUE_ORDER reversed
+
+    def first(queryset, order):
+        return Subquery(queryset.order_by(*order).values("pk")[:1])
+
+    same_after = base.filter(escalation_level=level, review_required_since__gte=since).filter(
+        Q(review_required_since__gt=since) | Q(id__gt=phase_id)
+    )
+    same_before = base.filter(escalation_level=level, review_required_since__lte=since).filter(
+        Q(review_required_since__lt=since) | Q(id__lt=phase_id)
+    )
+    # QUEUE_ORDER puts higher levels first: after the place come the lower levels (the
+    # highest of them first), before it the higher ones (the nearest level's last first).
+    lower = base.filter(escalation_level__lt=level)
+    higher = base.filter(escalation_level__gt=level)
+    row = (
+        WarmupPhase.objects.filter(pk=phase_id)
+        .values_list(
+            Coalesce(first(same_before, backwards), first(higher, backwards)),
+            Coalesce(first(same_after, QUEUE_ORDER), first(lower, QUEUE_ORDER)),
+        )
+        .first()
+    )
+    return Neighbours(*(row or (None, None)))
