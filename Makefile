@@ -76,7 +76,7 @@ bench: $(VENV)/.installed
 bench-smoke: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" || { echo "make bench-smoke needs DATABASE_URL (PostgreSQL)"; exit 2; }
 	$(PY) -m bench.runner --smoke
-	$(PY) -m bench.hot_path --smoke
+	$(PY) -m bench.hot_path --smoke $(if $(PGBOUNCER_PORT),--pgbouncer $(PGBOUNCER_PORT))
 	$(PY) -m bench.http_path --smoke
 	$(PY) -m bench.churn --smoke
 	$(PY) -m bench.incident_browser --smoke

@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from bench import RESULTS
@@ -160,6 +161,27 @@ def run_services(bots, *, seconds: int, count: int | None = None) -> tuple[float
     )
 
 
+@contextmanager
+def through_pgbouncer(port: int):
+    """Connections opened inside (each bot thread's) go through PgBouncer on `port`, as with
+    DATABASE_URL pointing at it and DATABASE_POOLED=1: no startup options, the bots'
+    statements unprepared."""
+    from django.conf import settings
+    from django.db import connections
+
+    shared = connections.settings["default"]  # what every thread's connection is made from
+    before = {"PORT": shared["PORT"], "OPTIONS": shared["OPTIONS"]}
+    prepared = settings.DATABASE_PREPARED_STATEMENTS
+    shared["PORT"] = str(port)
+    shared["OPTIONS"] = {k: v for k, v in shared["OPTIONS"].items() if k != "options"}
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    try:
+        yield
+    finally:
+        shared.update(before)
+        settings.DATABASE_PREPARED_STATEMENTS = prepared
+
+
 def double_claims(since: datetime) -> int:
     """Phases claimed more than once since `since`: a completed phase is never claimable
     again, so any second attempt is a phase two bots held."""
@@ -200,7 +222,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="tiny fleet in a database of its own, one short round, nothing written",
     )
+    parser.add_argument(
+        "--pgbouncer",
+        type=int,
+        metavar="PORT",
+        help="each round, the services' cycle through PgBouncer on PORT too, as with "
+        "DATABASE_POOLED=1 (scripts/pgbouncer.sh start PORT)",
+    )
     args = parser.parse_args(argv)
+    if args.pgbouncer is not None and not 0 < args.pgbouncer < 65536:
+        parser.error("--pgbouncer: a port number")
     if min(args.accounts, args.threads, args.seconds, args.repeat) < 1:
         parser.error("--accounts, --threads, --seconds and --repeat must be at least 1")
     if args.smoke and args.peers:
@@ -289,6 +320,7 @@ def run(args, count: int | None) -> int:
     script = pgbench_script()
     since = datetime.now(UTC)
     limits, projects, latencies, peers, tasks = [], [], [], [], []
+    pooled, pooled_latencies = [], []
     if args.peers:
         from bench import peers as peer_bench
 
@@ -306,7 +338,20 @@ def run(args, count: int | None) -> int:
         rate, claimed = run_services(bots, seconds=args.seconds, count=count)
         projects.append(rate)
         latencies.extend(claimed)
+        if args.pgbouncer:
+            with through_pgbouncer(args.pgbouncer):
+                rate, claimed = run_services(bots, seconds=args.seconds, count=count)
+            pooled.append(rate)
+            pooled_latencies.extend(claimed)
     limit, project = statistics.median(limits), statistics.median(projects)
+    if pooled:
+        through = {
+            "pgbouncer_cycles_per_s": round(statistics.median(pooled)),
+            "pgbouncer_share_of_direct": round(statistics.median(pooled) / project, 3),
+            **percentiles(pooled_latencies, "pgbouncer_claim_ms_"),
+        }
+    else:
+        through = {}
     results = {
         "what": f"bot claim + complete, service layer, {args.threads} threads",
         "limit_cycles_per_s": round(limit),
@@ -314,6 +359,7 @@ def run(args, count: int | None) -> int:
         "project_share_of_limit": round(project / limit, 3),
         "ratio": round(limit / project, 2),
         **percentiles(latencies, "claim_ms_"),
+        **through,
         "double_claims": double_claims(since),
         **({"procrastinate_cycles_per_s": round(statistics.median(peers))} if peers else {}),
         **({"django_tasks_db_cycles_per_s": round(statistics.median(tasks))} if tasks else {}),

@@ -149,7 +149,22 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     except ValueError as error:
         raise ImproperlyConfigured(str(error)) from None
     _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
+    if not env_bool("DATABASE_POOLED", default=False):
+        _options["options"] = f"{_options.get('options', '')} {_timeouts}".strip()
+    else:
+        # DATABASE_URL is a pooler in transaction mode (PgBouncer): a server connection serves
+        # many clients one transaction at a time, so nothing may live in a session. No startup
+        # options (PgBouncer does not pass them on: set the timeouts on the database, as the
+        # README shows) and no server-side cursors (they live past a transaction).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# The bots' two statements are prepared on the server once per connection
+# (warmup.services.bot_statements). Behind a pooler in transaction mode that does not keep
+# prepared statements per server connection (PgBouncer before 1.21, or without
+# max_prepared_statements: Debian 12's 1.18), they must not be: DATABASE_POOLED=1 turns that
+# off unless DATABASE_PREPARED_STATEMENTS=1 says the pooler keeps them.
+DATABASE_PREPARED_STATEMENTS = env_bool(
+    "DATABASE_PREPARED_STATEMENTS", default=not env_bool("DATABASE_POOLED", default=False)
+)
 
 # A read replica for the heavy reads (config/replica.py): the dashboard, reports, analytics,
 # the integrity checker and the /metrics gauges read it while it lags at most

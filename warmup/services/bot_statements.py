@@ -28,6 +28,7 @@ from itertools import combinations
 from uuid import UUID
 
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import JSONField, Model
 from psycopg.types.json import Jsonb
@@ -104,6 +105,11 @@ class _PreparingCursor(psycopg.Cursor):
     keep_query = False  # whether Django records the statement (DEBUG, tests capturing queries)
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
+        if not settings.DATABASE_PREPARED_STATEMENTS:
+            # Behind a pooler in transaction mode that does not keep them (settings): bound
+            # on the server all the same, as an unnamed statement that lives one round trip.
+            super().execute(query, params, prepare=False, binary=True)
+            return self._kept(query, params)
         # Django opens connections with psycopg's preparing off (a threshold of None), which
         # also ignores prepare=True; it is on only for this statement, so the ORM's queries
         # stay out of psycopg's statement cache (its texts, its clearing on a savepoint's
@@ -114,6 +120,9 @@ class _PreparingCursor(psycopg.Cursor):
             super().execute(query, params, prepare=True, binary=True)
         finally:
             connection.prepare_threshold = threshold
+        return self._kept(query, params)
+
+    def _kept(self, query, params):
         if self.keep_query and self._query is None:
             # A prepared statement runs by name, so psycopg keeps no text for Django's record
             # (`last_executed_query` reads `_query`, as it does for any psycopg cursor).
