@@ -2,8 +2,9 @@
 
 Each demo account follows a scripted story (completed, retried, escalated, resolved, ...):
 fixtures.py makes the cast (plans, people, content, bots), stories.py drives every account
-through its scenario with the real services, backdate.py gives the stories their ages. This
-module chooses the accounts, runs the whole in one transaction and counts the result.
+through its scenario with the real services, each at the time it happened (its clock gives the
+stories their ages). This module chooses the accounts, runs the whole in one transaction and
+counts the result.
 """
 
 from __future__ import annotations
