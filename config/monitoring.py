@@ -4,7 +4,8 @@ database on each scrape.
 The gauges are computed per scrape by a custom collector, not set by the code, so every server
 process answers the same and no gauge outlives a restart. Four queries, each served by the
 partial indexes of `WarmupPhase` (warmup/models.py): their cost follows the live phases, not the
-size of the phases table. The review queue's depth is
+size of the phases table; with REVIEW_LOG_CHECKPOINT_KEY set, a fifth reads the latest review
+log checkpoint through its unique number (`checkpoint_gauges`). The review queue's depth is
 `warmup.selectors.analytics.queue_depth_rows`, the same count the review API's stats, the dashboard
 and the report show.
 """
@@ -12,6 +13,7 @@ and the report show.
 from __future__ import annotations
 
 import hmac
+import json
 
 from django.conf import settings
 from django.db.models import Count
@@ -27,6 +29,7 @@ from config import metrics
 from config.replica import read_heavy
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import queue_depth_rows
+from warmup.selectors.checkpoints import latest_checkpoint, statement_of
 from warmup.selectors.incidents import incident_totals
 from warmup.services.breaker import open_breakers
 
@@ -118,6 +121,40 @@ class DatabaseCollector(Collector):
             "Breakers open or half open: scopes whose claims hand out nothing (or only trials).",
             value=open_breakers().count(),
         )
+        if settings.REVIEW_LOG_CHECKPOINT_KEY:
+            # One more query (the checkpoints' unique number index, read backwards) when
+            # checkpoints are written at all.
+            yield from checkpoint_gauges(latest_checkpoint())
+
+
+CHECKPOINT_LABELS = ["number", "created_at", "last_row", "rows", "chains", "root", "mac"]
+
+
+def checkpoint_gauges(checkpoint) -> list[GaugeMetricFamily]:
+    """The latest review log checkpoint (warmup.services.checkpoints), so a copy of it lives in
+    the scraper's storage, outside the database: its rows, its time and, as labels of an info
+    gauge, everything `check_warmup_integrity --checkpoint` needs to rebuild its JSON line.
+    One new series per checkpoint (every REVIEW_LOG_CHECKPOINT_SECONDS); none before the first."""
+    if checkpoint is None:
+        return []
+    rows = GaugeMetricFamily(
+        "warmup_review_log_checkpoint_rows",
+        "Log rows the latest review log checkpoint counted (up to its last row).",
+        value=checkpoint.rows,
+    )
+    when = GaugeMetricFamily(
+        "warmup_review_log_checkpoint_timestamp_seconds",
+        "When the latest review log checkpoint was signed (Unix time).",
+        value=checkpoint.created_at.timestamp(),
+    )
+    info = GaugeMetricFamily(
+        "warmup_review_log_checkpoint_info",
+        "The latest review log checkpoint's signed statement, as labels (value 1).",
+        labels=CHECKPOINT_LABELS,
+    )
+    line = json.loads(statement_of(checkpoint).line())
+    info.add_metric([str(line[name]) for name in CHECKPOINT_LABELS], 1)
+    return [rows, when, info]
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -186,3 +186,81 @@ class Incident(FailureSignature):
 
     def __str__(self):
         return self.title
+
+
+# --- Checkpoints of the log ----------------------------------------------------------------
+
+CHECKPOINTS_ARE_APPEND_ONLY = "Review log checkpoints are append-only: rows cannot be changed."
+
+
+class CheckpointQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
+
+    def delete(self):
+        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
+
+    update.queryset_only = True
+    delete.queryset_only = True
+
+
+class ReviewLogCheckpoint(models.Model):
+    """A signed statement of the log up to a row (warmup.domain.checkpoints): its row count and
+    the Merkle root over every chain's head, so cutting or rewriting the end of a chain shows.
+    Written by the scheduler (warmup.services.checkpoints); append-only like the log."""
+
+    # 1, 2, 3, ... with no gap: a missing number is a deleted checkpoint (ids may skip on a
+    # rolled-back insert; numbers are signed and given by the writer).
+    number = models.PositiveIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    last_row = models.BigIntegerField()
+    rows = models.BigIntegerField()
+    chains = models.BigIntegerField()
+    root = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self):
+        return f"checkpoint {self.number} ({self.rows} rows, root {self.root[:12]})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
+
+
+class ReviewLogCheckpointHead(models.Model):
+    """A chain's head as checkpoint `number` saw it, for the chains whose head moved since the
+    checkpoint before (so a chain's head at any checkpoint is its row of the highest number up
+    to that one). The checkpoint's signed root covers them: changed, they no longer give it."""
+
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=7)
+    chain = models.BigIntegerField()
+    row = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    objects = CheckpointQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["kind", "chain", "-number"], name="checkpointhead_chain_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.chain}: row {self.row} at checkpoint {self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)

@@ -225,6 +225,58 @@ INTEGRITY_CHAIN_LINK = (
     "Log row {row_id} ({chain}) does not follow the row before it (expected previous hash "
     "{expected}, found {found}): a row before it was removed, changed or reordered."
 )
+# Review log checkpoints (warmup.services.checkpoints)
+CHECKPOINT_NO_KEY = (
+    "Checkpoints: not checked. REVIEW_LOG_CHECKPOINT_KEY is not set, so the scheduler writes "
+    "none and a chain cut or rewritten at its end would not show."
+)
+CHECKPOINT_NONE_YET = (
+    "Checkpoints: none written yet (the scheduler writes one every {seconds} s); a chain cut "
+    "or rewritten at its end would not show."
+)
+CHECKPOINT_CHECKED = (
+    "Checkpoints: the log was checked against checkpoint {numbers} (the latest of {count})."
+)
+CHECKPOINT_GIVEN_NEEDS_KEY = (
+    "--checkpoint needs REVIEW_LOG_CHECKPOINT_KEY: without it no checkpoint can be verified."
+)
+CHECKPOINT_BAD_VALUE = (
+    "--checkpoint {value!r} is neither a checkpoint number nor a checkpoint's JSON line: {why}."
+)
+INTEGRITY_CHECKPOINT_MAC = (
+    "Checkpoint {number} does not verify with REVIEW_LOG_CHECKPOINT_KEY: it was changed or "
+    "written without the key (or the key changed)."
+)
+INTEGRITY_CHECKPOINT_GAP = (
+    "Checkpoint {number} is missing (the numbers go from {before} to {after}): it was deleted."
+)
+INTEGRITY_CHECKPOINT_MISSING = (
+    "Checkpoint {number} is not in the database ({where}): it was deleted."
+)
+INTEGRITY_CHECKPOINT_REWRITTEN = (
+    "Checkpoint {number} in the database is not the one given (its {fields} differ): the "
+    "checkpoint table was rewritten."
+)
+INTEGRITY_CHECKPOINT_HEADS = (
+    "Checkpoint {number}'s recorded chain heads do not give its signed root: the heads table "
+    "was changed."
+)
+INTEGRITY_CHECKPOINT_ROWS = (
+    "Checkpoint {number} counted {rows} log rows up to row {last_row}; the log has {now} "
+    "there now: rows were removed or added below it."
+)
+INTEGRITY_CHECKPOINT_CUT = (
+    "The chain of {chain} was cut: log row {row_id}, its last row at checkpoint {number}, is "
+    "gone (its last row up to then is now {now})."
+)
+INTEGRITY_CHECKPOINT_HEAD_REWRITTEN = (
+    "The chain of {chain} was rewritten: log row {row_id}, its last row at checkpoint "
+    "{number}, has another hash now."
+)
+INTEGRITY_CHECKPOINT_ADDED = (
+    "The chain of {chain} has log row {row_id} below checkpoint {number}'s last row that the "
+    "checkpoint did not see: it was added afterwards."
+)
 INTEGRITY_CLEAN = "{phases} phases, {rows} log rows checked: no violations"
 INTEGRITY_FOUND = "{count} integrity violation(s) found."
 

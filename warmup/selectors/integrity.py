@@ -9,14 +9,16 @@ models declare; "phases" means the whole WarmupPhase table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Trim
 
-from reviews.models import ReviewLog
+from reviews.models import ReviewLog, ReviewLogCheckpoint
 from warmup.domain import errors
+from warmup.domain.checkpoints import STATEMENT_FIELDS, Statement, heads_root
 from warmup.domain.choices import (
     AUTOMATED_RESOLUTIONS,
     ENTERS_REVIEW,
@@ -30,6 +32,14 @@ from warmup.models import (
     PhaseAttempt,
     PhaseStatus,
     WarmupPhase,
+)
+from warmup.selectors.checkpoints import (
+    Head,
+    latest_checkpoint,
+    log_heads,
+    recorded_heads,
+    rows_up_to,
+    statement_of,
 )
 
 S = PhaseStatus
@@ -323,9 +333,10 @@ def check_chains() -> Iterator[Violation]:
     removed, inserted or rewritten with a new hash). Rows after the first break of a chain are
     not judged: they follow from it.
 
-    Not caught: rows removed from the end of a chain (nothing comes after to miss them), and a
-    chain rewritten whole by someone who can also recompute every hash; the database role
-    that may only INSERT and SELECT on the log (README) keeps the app itself from doing either.
+    Not caught here: rows removed from the end of a chain (nothing comes after to miss them),
+    and a chain rewritten whole by someone who can also recompute every hash; the database role
+    that may only INSERT and SELECT on the log (README) keeps the app itself from doing either,
+    and `check_checkpoints` finds either once a signed checkpoint has seen the chain.
 
     Cost: the hashes cannot be recomputed in SQL on both databases alike, so one query streams
     the whole log in chain order (phase or account, then id) with a server-side cursor,
@@ -372,6 +383,176 @@ def _chain_break(row: dict, chain: tuple[str, int], expected: str) -> Violation 
     return None
 
 
+# --- Checkpoints of the log ---------------------------------------------------------------
+
+
+def check_checkpoints(*, given: Sequence[int | Statement] = ()) -> Iterator[Violation]:
+    """The checkpoints (warmup.services.checkpoints) are whole and the log still holds what
+    they signed: every checkpoint's HMAC verifies, their numbers run 1, 2, 3 ... without a gap,
+    and the log's chains are checked against the latest checkpoint that verifies and against
+    each one `given` (a number, or a Statement copied from its log line or metric: then the
+    database's row must exist and say the same). Nothing without REVIEW_LOG_CHECKPOINT_KEY
+    (`checkpoint_notes` says so).
+
+    A chain is named when its head at the checkpoint is gone (cut), has another hash
+    (rewritten), or has rows below the checkpoint's last row that the checkpoint did not see.
+
+    Cost: one read of the checkpoints table (small: one row per interval); per checkpoint
+    checked, one DISTINCT ON over the recorded heads (its index, by chain) and one over the
+    log's rows up to its last row (reviewlog_chain_idx), streamed and merged in Python; a
+    query for the few chains that differ.
+    """
+    key = settings.REVIEW_LOG_CHECKPOINT_KEY
+    if not key:
+        return
+    latest = None
+    previous = 0
+    for checkpoint in ReviewLogCheckpoint.objects.order_by("number").iterator():
+        if checkpoint.number != previous + 1:
+            for number in range(previous + 1, checkpoint.number):
+                yield Violation(
+                    "checkpoint",
+                    {"checkpoint": number},
+                    errors.INTEGRITY_CHECKPOINT_GAP.format(
+                        number=number, before=previous or "none", after=checkpoint.number
+                    ),
+                )
+        previous = checkpoint.number
+        statement = statement_of(checkpoint)
+        if statement.verifies(key):
+            latest = statement
+        else:
+            yield Violation(
+                "checkpoint",
+                {"checkpoint": checkpoint.number},
+                errors.INTEGRITY_CHECKPOINT_MAC.format(number=checkpoint.number),
+            )
+    against = {latest.number: latest} if latest is not None else {}
+    for value in given:
+        statement, violations = _given_checkpoint(value, key)
+        yield from violations
+        if statement is not None:
+            against[statement.number] = statement
+    for number in sorted(against):
+        yield from _log_against(against[number])
+
+
+def checkpoint_notes(*, checked: Sequence[int | Statement] = ()) -> list[str]:
+    """What the checkpoint check could rest on, in a line for the command's output."""
+    if not settings.REVIEW_LOG_CHECKPOINT_KEY:
+        return [errors.CHECKPOINT_NO_KEY]
+    count = ReviewLogCheckpoint.objects.count()
+    latest = latest_checkpoint()
+    if latest is None:
+        return [errors.CHECKPOINT_NONE_YET.format(seconds=settings.REVIEW_LOG_CHECKPOINT_SECONDS)]
+    numbers = sorted({latest.number} | {v if isinstance(v, int) else v.number for v in checked})
+    return [
+        errors.CHECKPOINT_CHECKED.format(numbers=", ".join(str(n) for n in numbers), count=count)
+    ]
+
+
+def _given_checkpoint(value: int | Statement, key: str):
+    """The statement to check the log against for one `--checkpoint`, and what is wrong with
+    the checkpoint itself."""
+    number = value if isinstance(value, int) else value.number
+    row = ReviewLogCheckpoint.objects.filter(number=number).first()
+    ids = {"checkpoint": number}
+    if isinstance(value, int):
+        if row is None:
+            where = "given with --checkpoint"
+            message = errors.INTEGRITY_CHECKPOINT_MISSING.format(number=number, where=where)
+            return None, [Violation("checkpoint", ids, message)]
+        statement = statement_of(row)
+        return (statement if statement.verifies(key) else None), []
+    if not value.verifies(key):
+        return None, [
+            Violation("checkpoint", ids, errors.INTEGRITY_CHECKPOINT_MAC.format(number=number))
+        ]
+    if row is None:
+        where = "its copy given with --checkpoint verifies"
+        message = errors.INTEGRITY_CHECKPOINT_MISSING.format(number=number, where=where)
+        return value, [Violation("checkpoint", ids, message)]
+    stored = statement_of(row)
+    differ = [
+        name for name in (*STATEMENT_FIELDS, "mac") if getattr(stored, name) != getattr(value, name)
+    ]
+    if differ:
+        message = errors.INTEGRITY_CHECKPOINT_REWRITTEN.format(
+            number=number, fields=", ".join(differ)
+        )
+        return value, [Violation("checkpoint", ids, message)]
+    return value, []
+
+
+def _log_against(statement: Statement) -> Iterator[Violation]:
+    """The log's chains up to the checkpoint's last row against the heads it recorded."""
+    number = statement.number
+    recorded_root, _ = heads_root(recorded_heads(number=number))
+    if recorded_root != statement.root:
+        yield Violation(
+            "checkpoint",
+            {"checkpoint": number},
+            errors.INTEGRITY_CHECKPOINT_HEADS.format(number=number),
+        )
+    now = rows_up_to(statement.last_row)
+    if now != statement.rows:
+        yield Violation(
+            "checkpoint",
+            {"checkpoint": number},
+            errors.INTEGRITY_CHECKPOINT_ROWS.format(
+                number=number, rows=statement.rows, last_row=statement.last_row, now=now
+            ),
+        )
+    differing = list(
+        _differing_heads(recorded_heads(number=number), log_heads(up_to=statement.last_row))
+    )
+    stored = dict(
+        ReviewLog.objects.filter(
+            pk__in=[then[0] for _, then, _ in differing if then is not None]
+        ).values_list("id", "hash")
+    )
+    for (kind, chain), then, current in differing:
+        ids = {"checkpoint": number, kind: chain}
+        label = f"{kind} {chain}"
+        if then is None:
+            message = errors.INTEGRITY_CHECKPOINT_ADDED.format(
+                chain=label, row_id=current[0], number=number
+            )
+        elif then[0] not in stored:
+            message = errors.INTEGRITY_CHECKPOINT_CUT.format(
+                chain=label,
+                row_id=then[0],
+                number=number,
+                now=f"row {current[0]}" if current else "none",
+            )
+        elif stored[then[0]] != then[1]:
+            message = errors.INTEGRITY_CHECKPOINT_HEAD_REWRITTEN.format(
+                chain=label, row_id=then[0], number=number
+            )
+        else:
+            message = errors.INTEGRITY_CHECKPOINT_ADDED.format(
+                chain=label, row_id=current[0], number=number
+            )
+        yield Violation("checkpoint", {**ids, "row": (then or current)[0]}, message)
+
+
+def _differing_heads(recorded: Iterator[Head], current: Iterator[Head]):
+    """Merge two streams of heads in leaf order; yield ((kind, chain), recorded (row, hash) or
+    None, current (row, hash) or None) for each chain where they differ."""
+    a, b = next(recorded, None), next(current, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[:2] < b[:2]):
+            yield a[:2], a[2:], None
+            a = next(recorded, None)
+        elif a is None or b[:2] < a[:2]:
+            yield b[:2], None, b[2:]
+            b = next(current, None)
+        else:
+            if a[2:] != b[2:]:
+                yield a[:2], a[2:], b[2:]
+            a, b = next(recorded, None), next(current, None)
+
+
 # --- All checks --------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
@@ -383,13 +564,23 @@ CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
     "retry_count": check_retry_counts,
     "open_attempt": check_open_attempts,
     "chain": check_chains,
+    "checkpoint": check_checkpoints,
 }
 
 
-def check_integrity(*, only: list[str] | None = None) -> list[Violation]:
-    """Every violation of every check (or of the checks named in `only`), check by check."""
+def check_integrity(
+    *, only: list[str] | None = None, checkpoints: Sequence[int | Statement] = ()
+) -> list[Violation]:
+    """Every violation of every check (or of the checks named in `only`), check by check;
+    `checkpoints` are checked too (`check_checkpoints`'s `given`)."""
     names = only or list(CHECKS)
-    return [violation for name in names for violation in CHECKS[name]()]
+    return [
+        violation
+        for name in names
+        for violation in (
+            check_checkpoints(given=checkpoints) if name == "checkpoint" else CHECKS[name]()
+        )
+    ]
 
 
 def counted() -> tuple[int, int]:

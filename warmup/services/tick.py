@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from config import metrics
 from warmup.services.breaker import breakers_advance
+from warmup.services.checkpoints import checkpoints_write_due
 from warmup.services.progression import leases_expire_due, phases_assign_content, phases_unlock_due
 from warmup.services.review import reviews_escalate_due
 
@@ -30,8 +31,9 @@ class TickReport:
 
 @metrics.TICK_DURATION.time()
 def tick(*, now: datetime | None = None) -> TickReport:
-    """Expire leases, unlock due phases, assign content, raise escalations, and move the
-    breakers whose cool-down ended (half open, or closed after their trial claims).
+    """Expire leases, unlock due phases, assign content, raise escalations, move the
+    breakers whose cool-down ended (half open, or closed after their trial claims), and sign a
+    review log checkpoint when one is due (every REVIEW_LOG_CHECKPOINT_SECONDS, with the key).
 
     Leases go first so a phase freed by expiry can be retried in the same tick's later steps.
     """
@@ -43,4 +45,5 @@ def tick(*, now: datetime | None = None) -> TickReport:
     report.assigned, report.starved = assigned.assigned, assigned.starved
     report.escalated = reviews_escalate_due(now=now)
     breakers_advance(now=now)
+    checkpoints_write_due(now=now)
     return report

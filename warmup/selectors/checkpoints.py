@@ -1,0 +1,85 @@
+"""Reads for review log checkpoints: every chain's head up to a row, the heads a checkpoint
+recorded, and the checkpoints themselves. The writer is `warmup.services.checkpoints`, the
+checker `warmup.selectors.integrity`; what is signed is `warmup.domain.checkpoints`.
+
+Heads come in leaf order (warmup.domain.checkpoints): account chains by account id, then phase
+chains by phase id, as (kind, chain id, row id, hash) rows streamed from a server-side cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import connection
+from django.db.models import Exists, Max, OuterRef, QuerySet
+
+from reviews.models import ReviewLog, ReviewLogCheckpoint, ReviewLogCheckpointHead
+from warmup.domain.checkpoints import Statement
+
+HEADS_CHUNK = 5000
+
+Head = tuple[str, int, int, str]
+
+
+def _last_rows(rows: QuerySet, chain_field: str) -> QuerySet:
+    """The last row (highest id) of each `chain_field` among `rows`, ordered by it.
+
+    PostgreSQL: one DISTINCT ON (chain) ... ORDER BY chain, id DESC; for phases it walks
+    reviewlog_chain_idx (phase, id) with an incremental sort inside each phase, for accounts
+    the account's index. Elsewhere (SQLite): the rows whose id is their chain's MAX(id).
+    """
+    if connection.vendor == "postgresql":
+        return rows.order_by(chain_field, "-id").distinct(chain_field)
+    newest = rows.order_by().values(chain_field).annotate(newest=Max("id")).values("newest")
+    return ReviewLog.objects.filter(pk__in=newest).order_by(chain_field)
+
+
+def log_heads(*, up_to: int) -> Iterator[Head]:
+    """Every chain's last row with an id up to `up_to`, in leaf order: two set-based queries
+    (account chains, then phase chains), no query per chain."""
+    rows = ReviewLog.objects.filter(id__lte=up_to)
+    for kind, chain_field, rows_of_kind in (
+        ("account", "account_id", rows.filter(phase__isnull=True)),
+        ("phase", "phase_id", rows.filter(phase__isnull=False)),
+    ):
+        heads = _last_rows(rows_of_kind, chain_field).values_list(chain_field, "id", "hash")
+        for chain, row, digest in heads.iterator(chunk_size=HEADS_CHUNK):
+            yield kind, chain, row, digest
+
+
+def recorded_heads(*, number: int) -> Iterator[Head]:
+    """Every chain's head as checkpoint `number` recorded it (the chain's head row of the
+    highest checkpoint number up to `number`), in leaf order."""
+    heads = ReviewLogCheckpointHead.objects.filter(number__lte=number)
+    if connection.vendor == "postgresql":
+        latest = heads.order_by("kind", "chain", "-number").distinct("kind", "chain")
+    else:
+        later = ReviewLogCheckpointHead.objects.filter(
+            kind=OuterRef("kind"),
+            chain=OuterRef("chain"),
+            number__gt=OuterRef("number"),
+            number__lte=number,
+        )
+        latest = heads.filter(~Exists(later)).order_by("kind", "chain")
+    yield from latest.values_list("kind", "chain", "row", "hash").iterator(chunk_size=HEADS_CHUNK)
+
+
+def statement_of(checkpoint: ReviewLogCheckpoint) -> Statement:
+    return Statement(
+        number=checkpoint.number,
+        created_at=checkpoint.created_at,
+        last_row=checkpoint.last_row,
+        rows=checkpoint.rows,
+        chains=checkpoint.chains,
+        root=checkpoint.root,
+        mac=checkpoint.mac,
+    )
+
+
+def latest_checkpoint() -> ReviewLogCheckpoint | None:
+    return ReviewLogCheckpoint.objects.order_by("-number").first()
+
+
+def rows_up_to(last_row: int) -> int:
+    """How many log rows have an id up to `last_row` (a range of the primary key)."""
+    return ReviewLog.objects.filter(id__lte=last_row).count()

@@ -1,0 +1,234 @@
+"""Review log checkpoints: the scheduler signs the state of the log every few minutes, so a
+chain cut or rewritten at its end shows (SECURITY.md, "Checkpoints of the review log").
+
+A checkpoint (warmup.domain.checkpoints) states the rows up to a row id: their count and the
+Merkle root over every chain's head, signed with REVIEW_LOG_CHECKPOINT_KEY from the
+environment. Its row, the heads that moved since the checkpoint before, a structured log line
+and the /metrics gauges (config.monitoring) carry it; the line and the gauge are the copies
+outside the database.
+
+Side effects: one ReviewLogCheckpoint row and its moved heads in one transaction; the
+`review_log_checkpoint` log line after commit; nothing without the key.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+
+from reviews.models import ReviewLog, ReviewLogCheckpoint, ReviewLogCheckpointHead
+from warmup.domain.checkpoints import Statement, heads_root
+from warmup.selectors.checkpoints import (
+    HEADS_CHUNK,
+    latest_checkpoint,
+    log_heads,
+    rows_up_to,
+    statement_of,
+)
+
+log = structlog.get_logger("warmup.checkpoints")
+
+# How long a checkpoint waits for log writers that were under way when it chose its last row.
+SETTLE_SECONDS = 5.0
+_SETTLE_POLL = 0.05
+
+
+def checkpoint_key() -> str:
+    """The signing key (read when used: tests and operators change it)."""
+    return settings.REVIEW_LOG_CHECKPOINT_KEY
+
+
+def checkpoint_interval() -> timedelta:
+    return timedelta(seconds=settings.REVIEW_LOG_CHECKPOINT_SECONDS)
+
+
+def checkpoints_write_due(*, now: datetime) -> Statement | None:
+    """Write a checkpoint when the latest is REVIEW_LOG_CHECKPOINT_SECONDS old (or there is
+    none) and the key is set; the scheduler calls this on every tick. The new checkpoint, or
+    None."""
+    if not checkpoint_key():
+        return None
+    latest = latest_checkpoint()
+    if latest is not None and now - latest.created_at < checkpoint_interval():
+        return None
+    return checkpoint_write(now=now)
+
+
+def checkpoint_write(*, now: datetime) -> Statement | None:
+    """Sign the log's state up to its last settled row and store it; None (logged) when the
+    key is missing, the writers did not settle, or the log no longer holds what the previous
+    checkpoint signed (then it signs nothing: `check_warmup_integrity` names the chains)."""
+    key = checkpoint_key()
+    if not key:
+        return None
+    previous = latest_checkpoint()
+    if previous is not None and not statement_of(previous).verifies(key):
+        log.error("review_log_checkpoint_refused", reason="mac", number=previous.number)
+        return None
+    last_row = _settled_last_row()
+    if last_row is None:
+        log.warning("review_log_checkpoint_postponed", reason="writers_busy")
+        return None
+    prev_last = previous.last_row if previous is not None else 0
+    if previous is not None and last_row < prev_last:
+        log.error("review_log_checkpoint_refused", reason="rows_gone", number=previous.number)
+        return None
+    moved = _moved_heads(previous=previous, last_row=last_row) if previous is not None else None
+    if moved is not None and not _consistent(previous, moved):
+        log.error("review_log_checkpoint_refused", reason="changed_below", number=previous.number)
+        return None
+
+    fresh: list[tuple[str, int, int, str]] = []
+
+    def heads():
+        for head in log_heads(up_to=last_row):
+            if head[2] > prev_last:
+                fresh.append(head)
+            yield head
+
+    root, chains = heads_root(heads())
+    statement = Statement(
+        number=previous.number + 1 if previous is not None else 1,
+        created_at=now,
+        last_row=last_row,
+        rows=rows_up_to(last_row),
+        chains=chains,
+        root=root,
+    ).signed(key)
+    with transaction.atomic():
+        ReviewLogCheckpoint.objects.create(
+            number=statement.number,
+            created_at=statement.created_at,
+            last_row=statement.last_row,
+            rows=statement.rows,
+            chains=statement.chains,
+            root=statement.root,
+            mac=statement.mac,
+        )
+        ReviewLogCheckpointHead.objects.bulk_create(
+            [
+                ReviewLogCheckpointHead(
+                    number=statement.number, kind=kind, chain=chain, row=row, hash=digest
+                )
+                for kind, chain, row, digest in fresh
+            ],
+            batch_size=HEADS_CHUNK,
+        )
+        fields = json.loads(statement.line())
+        transaction.on_commit(lambda: log.info("review_log_checkpoint", **fields))
+    return statement
+
+
+def _settled_last_row() -> int | None:
+    """The highest log row id below which no row can still appear, or None if writers under
+    way when it was read did not finish within SETTLE_SECONDS.
+
+    On PostgreSQL a row id is taken from the sequence while its transaction is open, so a
+    smaller id than the newest committed one may still commit. Every log writer holds a row
+    lock (its phase's or account's) before it inserts, so it already has a transaction id:
+    waiting until the transactions in progress when the id was read have ended (other than
+    our own) leaves no uncommitted row below it; a writer that starts later draws a higher id.
+    SQLite has one writer at a time, and ids only grow.
+    """
+    if connection.vendor != "postgresql":
+        return ReviewLog.objects.aggregate(last=Max("id"))["last"] or 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE((SELECT MAX(id) FROM reviews_reviewlog), 0),"
+            " ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+            " WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned())"
+        )
+        last_row, running = cursor.fetchone()
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while running:
+            cursor.execute(
+                "SELECT ARRAY(SELECT x FROM unnest(%s::text[]) AS x"
+                " WHERE pg_xact_status(x::xid8) = 'in progress')",
+                [running],
+            )
+            (running,) = cursor.fetchone()
+            if running and time.monotonic() > deadline:
+                return None
+            if running:
+                time.sleep(_SETTLE_POLL)
+    return last_row
+
+
+def _moved_heads(*, previous: ReviewLogCheckpoint, last_row: int) -> dict:
+    """The chains with rows after the previous checkpoint's last row: their heads as it
+    recorded them ((kind, chain) -> (row, hash), or None for a chain it did not know)."""
+    chains = {
+        (kind, chain)
+        for kind, field in (("account", "account_id"), ("phase", "phase_id"))
+        for chain in ReviewLog.objects.filter(
+            id__gt=previous.last_row, id__lte=last_row, **{f"{field}__isnull": False}
+        )
+        .filter(phase__isnull=kind == "account")
+        .values_list(field, flat=True)
+        .distinct()
+    }
+    moved: dict = dict.fromkeys(chains)
+    for kind in ("account", "phase"):
+        ids = [chain for k, chain in chains if k == kind]
+        for start in range(0, len(ids), HEADS_CHUNK):
+            for row in (
+                ReviewLogCheckpointHead.objects.filter(
+                    kind=kind,
+                    chain__in=ids[start : start + HEADS_CHUNK],
+                    number__lte=previous.number,
+                )
+                .order_by("chain", "number")
+                .values_list("chain", "row", "hash")
+            ):
+                moved[(kind, row[0])] = (row[1], row[2])
+    return moved
+
+
+def _consistent(previous: ReviewLogCheckpoint, moved: dict) -> bool:
+    """The log still holds what `previous` signed: its row count up to its last row, every
+    moved chain's recorded head unchanged, and the root over the heads up to its last row (the
+    unmoved chains' from the log, the moved chains' as recorded)."""
+    if rows_up_to(previous.last_row) != previous.rows:
+        return False
+    recorded = {head for head in moved.values() if head is not None}
+    stored = set(
+        ReviewLog.objects.filter(pk__in=[row for row, _ in recorded]).values_list("id", "hash")
+    )
+    if stored != recorded:
+        return False
+
+    def heads_then():
+        for kind, chain, row, digest in log_heads(up_to=previous.last_row):
+            if (kind, chain) not in moved:
+                yield kind, chain, row, digest
+        # Moved chains, merged in leaf order below.
+
+    then = sorted(
+        [
+            (kind, chain, row, digest)
+            for (kind, chain), head in moved.items()
+            if head is not None
+            for row, digest in [head]
+        ]
+    )
+    root, _ = heads_root(_merge(heads_then(), iter(then)))
+    return root == previous.root
+
+
+def _merge(left, right):
+    """Two streams of heads, each in leaf order, as one in leaf order."""
+    sentinel = None
+    a, b = next(left, sentinel), next(right, sentinel)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[:2] < b[:2]):
+            yield a
+            a = next(left, sentinel)
+        else:
+            yield b
+            b = next(right, sentinel)
