@@ -3,6 +3,7 @@ gauges cost (a constant number of queries, each on a status's partial index)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import timedelta
 
@@ -361,6 +362,8 @@ def test_on_postgresql_each_status_count_uses_its_own_index():
         "phase_assign_idx",
         "phase_claim_idx",
         "phase_lease_expiry_idx",
-        "phase_review_queue_idx",
     ):
         assert index in plan, plan
+    # Items in review: any of the queue's partial indexes (all hold exactly those rows; on
+    # tables as small as a lone test's, the planner prices them the same and may take any).
+    assert re.search(r"using phase_review_(queue|by_\w+)_idx", plan), plan
