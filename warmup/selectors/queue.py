@@ -167,8 +167,9 @@ def queue_neighbours(
     # highest of them first), before it the higher ones (the nearest level's last first).
     lower = base.filter(escalation_level__lt=level)
     higher = base.filter(escalation_level__gt=level)
-    row = (
+    row = (  # read beside the item's own row, by primary key (ordered by it: no join)
         WarmupPhase.objects.filter(pk=phase_id)
+        .order_by("pk")
         .values_list(
             Coalesce(first(same_before, backwards), first(higher, backwards)),
             Coalesce(first(same_after, QUEUE_ORDER), first(lower, QUEUE_ORDER)),
