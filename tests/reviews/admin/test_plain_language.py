@@ -131,7 +131,12 @@ def test_the_three_pages_in_a_browser(page, lead, in_review, held):
     assert page.inner_text("h2, h1").strip() != ""
     assert f"Held for review by alice on {when(held.created_at)}" in page.inner_text("#content")
 
+    page.goto(reverse("admin:reviews_reviewlog_changelist"))
+    shot(page, "plain-log-list")
+    assert "Step 1, Set profile bio" in page.inner_text("#result_list")
+
     page.goto(reverse("admin:warmup_account_changelist"))
+    shot(page, "plain-account-list")
     page.check(f"input[name='{ACTION_CHECKBOX_NAME}'][value='{account.pk}']")
     page.select_option("select[name=action]", "pause_accounts")
     page.click("button[name=index]")
