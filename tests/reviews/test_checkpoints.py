@@ -245,6 +245,34 @@ def test_a_cut_chain_is_not_signed_over_by_the_next_checkpoint(commented, keyed,
     assert code == 1 and f"phase {last.phase_id} was cut" in printed
 
 
+@pytest.mark.parametrize("then_extended", [False, True])
+def test_a_rewritten_head_is_not_signed_over(
+    commented, keyed, caplog, reviewer_actor, then_extended
+):
+    # given: a checkpoint, then the chain's last row rewritten with a recomputed hash (and,
+    # perhaps, the app writing a new row on top of the forged one)
+    _, assigned, last = commented
+    checkpoint_write(now=timezone.now())
+    forged = values_of(last) | {"note": "nothing to see"}
+    with behind_the_apps_back() as cursor:
+        cursor.execute(
+            "UPDATE reviews_reviewlog SET note = %s, hash = %s WHERE id = %s",
+            ["nothing to see", row_hash(forged, assigned.hash), last.pk],
+        )
+    if then_extended:
+        review_comment(phase_id=last.phase_id, note="on top", actor=reviewer_actor)
+        assert list(check_chains()) == []
+
+    # when: the next checkpoint is due
+    assert checkpoint_write(now=timezone.now() + timedelta(minutes=5)) is None
+
+    # then: nothing is signed over it, and the checker names the chain
+    assert ReviewLogCheckpoint.objects.count() == 1
+    assert "review_log_checkpoint_refused" in caplog.text
+    code, printed = run_integrity_check()
+    assert code == 1 and f"phase {last.phase_id} was rewritten" in printed
+
+
 def test_a_deleted_checkpoint_is_named(commented, keyed, reviewer_actor):
     phase = commented[0].phase
     start = timezone.now()

@@ -6,10 +6,11 @@ sequence of leaves: pure functions, no Django.
     root of 0 leaves = SHA-256(""); of 1 leaf = its leaf hash; of n > 1 leaves = the node hash
     of the root of the first k leaves and the root of the rest, k the largest power of two < n.
 
-The prefixes keep a leaf from passing for a node. `merkle_root` reads its leaves once, in order,
-holding one hash per level (a stack of perfect subtrees), so the review log's million chain
-heads are hashed as they stream from the database. `inclusion_proof` and `verify_inclusion`
-(RFC 6962 section 2.1.1, RFC 9162 section 2.1.3.2) let a single head be shown to be in a root.
+The prefixes keep a leaf from passing for a node. `merkle_root` (and `MerkleRoot`, fed a leaf at
+a time) reads its leaves once, in order, holding one hash per level, so the review log's
+million chain heads are hashed as they stream from the database. `inclusion_proof` and
+`verify_inclusion` (RFC 6962 section 2.1.1, RFC 9162 section 2.1.3.2) let a single head be
+shown to be in a root.
 """
 
 from __future__ import annotations
@@ -28,25 +29,40 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+class MerkleRoot:
+    """A root computed as leaves are added, one at a time (several can be fed from one pass):
+    a stack of perfect subtrees, left to right, each (size, hash); sizes strictly decrease, so
+    the stack spells the leaf count in binary and is never longer than its bit length."""
+
+    def __init__(self):
+        self._stack: list[tuple[int, bytes]] = []
+        self.size = 0
+
+    def add(self, leaf: bytes) -> None:
+        size, digest = 1, leaf_hash(leaf)
+        while self._stack and self._stack[-1][0] == size:
+            left_size, left = self._stack.pop()
+            size, digest = left_size + size, node_hash(left, digest)
+        self._stack.append((size, digest))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        # The split at the largest power of two below n leaves exactly these subtrees: fold
+        # them from the right.
+        root = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            root = node_hash(left, root)
+        return root
+
+
 def merkle_root(leaves: Iterable[bytes]) -> bytes:
     """The RFC 6962 root of `leaves` (raw leaf data, in order), in one pass."""
-    # Perfect subtrees, left to right, each (size, hash); sizes strictly decrease, so the stack
-    # spells the leaf count in binary and is never longer than its bit length.
-    stack: list[tuple[int, bytes]] = []
+    tree = MerkleRoot()
     for leaf in leaves:
-        size, digest = 1, leaf_hash(leaf)
-        while stack and stack[-1][0] == size:
-            left_size, left = stack.pop()
-            size, digest = left_size + size, node_hash(left, digest)
-        stack.append((size, digest))
-    if not stack:
-        return EMPTY_ROOT
-    # The split at the largest power of two below n leaves exactly these subtrees: fold them
-    # from the right.
-    root = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        root = node_hash(left, root)
-    return root
+        tree.add(leaf)
+    return tree.root()
 
 
 def _largest_power_of_two_below(n: int) -> int:

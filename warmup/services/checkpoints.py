@@ -23,7 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from reviews.models import ReviewLog, ReviewLogCheckpoint, ReviewLogCheckpointHead
-from warmup.domain.checkpoints import Statement, heads_root
+from warmup.domain.checkpoints import Statement, head_leaf
+from warmup.domain.merkle import MerkleRoot
 from warmup.selectors.checkpoints import (
     HEADS_CHUNK,
     latest_checkpoint,
@@ -63,43 +64,63 @@ def checkpoints_write_due(*, now: datetime) -> Statement | None:
 def checkpoint_write(*, now: datetime) -> Statement | None:
     """Sign the log's state up to its last settled row and store it; None (logged) when the
     key is missing, the writers did not settle, or the log no longer holds what the previous
-    checkpoint signed (then it signs nothing: `check_warmup_integrity` names the chains)."""
+    checkpoint signed (then it signs nothing: `check_warmup_integrity` names the chains).
+
+    Cost: one pass over every chain's head (`log_heads`: at a million chains and 2.5 million
+    rows on PostgreSQL about 3 s of query and 4 s of hashing), feeding two roots at once: the
+    new one, and the previous checkpoint's recomputed (consistency: the log still extends it).
+    """
     key = checkpoint_key()
     if not key:
         return None
     previous = latest_checkpoint()
     if previous is not None and not statement_of(previous).verifies(key):
-        log.error("review_log_checkpoint_refused", reason="mac", number=previous.number)
-        return None
+        return _refused("mac", previous)
     last_row = _settled_last_row()
     if last_row is None:
         log.warning("review_log_checkpoint_postponed", reason="writers_busy")
         return None
     prev_last = previous.last_row if previous is not None else 0
-    if previous is not None and last_row < prev_last:
-        log.error("review_log_checkpoint_refused", reason="rows_gone", number=previous.number)
-        return None
-    moved = _moved_heads(previous=previous, last_row=last_row) if previous is not None else None
-    if moved is not None and not _consistent(previous, moved):
-        log.error("review_log_checkpoint_refused", reason="changed_below", number=previous.number)
-        return None
+    moved: dict = {}
+    if previous is not None:
+        if last_row < prev_last or rows_up_to(prev_last) != previous.rows:
+            return _refused("rows_gone", previous)
+        moved = _moved_heads(previous=previous, last_row=last_row)
+        recorded = {head for head in moved.values() if head is not None}
+        stored = ReviewLog.objects.filter(pk__in=[row for row, _ in recorded])
+        if set(stored.values_list("id", "hash")) != recorded:
+            return _refused("head_gone", previous)
 
-    fresh: list[tuple[str, int, int, str]] = []
+    # The previous checkpoint's heads: a chain without rows after its last row has the same
+    # head now; a moved chain had the head it recorded (merged in, in leaf order).
+    then_moved = sorted(
+        (kind, chain, *head) for (kind, chain), head in moved.items() if head is not None
+    )
+    tree, then, fresh, waiting = MerkleRoot(), MerkleRoot(), [], 0
+    for head in log_heads(up_to=last_row):
+        tree.add(head_leaf(*head))
+        if head[2] > prev_last:
+            fresh.append(head)
+        while waiting < len(then_moved) and then_moved[waiting][:2] < head[:2]:
+            then.add(head_leaf(*then_moved[waiting]))
+            waiting += 1
+        if head[:2] not in moved:
+            then.add(head_leaf(*head))
+        elif waiting < len(then_moved) and then_moved[waiting][:2] == head[:2]:
+            then.add(head_leaf(*then_moved[waiting]))
+            waiting += 1
+    for head in then_moved[waiting:]:
+        then.add(head_leaf(*head))
+    if previous is not None and then.root().hex() != previous.root:
+        return _refused("changed_below", previous)
 
-    def heads():
-        for head in log_heads(up_to=last_row):
-            if head[2] > prev_last:
-                fresh.append(head)
-            yield head
-
-    root, chains = heads_root(heads())
     statement = Statement(
         number=previous.number + 1 if previous is not None else 1,
         created_at=now,
         last_row=last_row,
         rows=rows_up_to(last_row),
-        chains=chains,
-        root=root,
+        chains=tree.size,
+        root=tree.root().hex(),
     ).signed(key)
     with transaction.atomic():
         ReviewLogCheckpoint.objects.create(
@@ -123,6 +144,18 @@ def checkpoint_write(*, now: datetime) -> Statement | None:
         fields = json.loads(statement.line())
         transaction.on_commit(lambda: log.info("review_log_checkpoint", **fields))
     return statement
+
+
+def _refused(reason: str, previous: ReviewLogCheckpoint) -> None:
+    """Sign nothing over a log that no longer holds what `previous` signed (or a `previous`
+    that does not verify): an error line; the checker names the chains."""
+    log.error(
+        "review_log_checkpoint_refused",
+        reason=reason,
+        previous=previous.number,
+        hint="run manage.py check_warmup_integrity",
+    )
+    return None
 
 
 def _settled_last_row() -> int | None:
@@ -170,6 +203,7 @@ def _moved_heads(*, previous: ReviewLogCheckpoint, last_row: int) -> dict:
             id__gt=previous.last_row, id__lte=last_row, **{f"{field}__isnull": False}
         )
         .filter(phase__isnull=kind == "account")
+        .order_by()
         .values_list(field, flat=True)
         .distinct()
     }
@@ -188,47 +222,3 @@ def _moved_heads(*, previous: ReviewLogCheckpoint, last_row: int) -> dict:
             ):
                 moved[(kind, row[0])] = (row[1], row[2])
     return moved
-
-
-def _consistent(previous: ReviewLogCheckpoint, moved: dict) -> bool:
-    """The log still holds what `previous` signed: its row count up to its last row, every
-    moved chain's recorded head unchanged, and the root over the heads up to its last row (the
-    unmoved chains' from the log, the moved chains' as recorded)."""
-    if rows_up_to(previous.last_row) != previous.rows:
-        return False
-    recorded = {head for head in moved.values() if head is not None}
-    stored = set(
-        ReviewLog.objects.filter(pk__in=[row for row, _ in recorded]).values_list("id", "hash")
-    )
-    if stored != recorded:
-        return False
-
-    def heads_then():
-        for kind, chain, row, digest in log_heads(up_to=previous.last_row):
-            if (kind, chain) not in moved:
-                yield kind, chain, row, digest
-        # Moved chains, merged in leaf order below.
-
-    then = sorted(
-        [
-            (kind, chain, row, digest)
-            for (kind, chain), head in moved.items()
-            if head is not None
-            for row, digest in [head]
-        ]
-    )
-    root, _ = heads_root(_merge(heads_then(), iter(then)))
-    return root == previous.root
-
-
-def _merge(left, right):
-    """Two streams of heads, each in leaf order, as one in leaf order."""
-    sentinel = None
-    a, b = next(left, sentinel), next(right, sentinel)
-    while a is not None or b is not None:
-        if b is None or (a is not None and a[:2] < b[:2]):
-            yield a
-            a = next(left, sentinel)
-        else:
-            yield b
-            b = next(right, sentinel)
