@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -538,8 +539,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         place = queue.queue_place(item)
         if place is None:
             return {}
-        kept = self.get_preserved_filters(request)  # "_changelist_filters=..." or ""
-        listed = QueryDict(QueryDict(kept).get("_changelist_filters", ""))
+        listed = QueryDict(request.GET.get("_changelist_filters", ""))
         selection = queue_as_listed(request, listed)
         selection, _ = self.get_search_results(request, selection, listed.get("q", ""))
         level, since = place
@@ -548,8 +548,7 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         def address(pk):
             if pk is None:
                 return ""
-            url = reverse("admin:reviews_reviewitem_change", args=[pk])
-            return f"{url}?{kept}" if kept else url
+            return kept_filters(request, reverse("admin:reviews_reviewitem_change", args=[pk]))
 
         return {"previous_url": address(found.previous), "next_url": address(found.next)}
 
@@ -586,7 +585,9 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                     "asks": bool(spec.form.base_fields),
                     "why": why,
                     "link": link,
-                    "url": reverse("admin:reviews_reviewitem_act", args=[item.pk, name]),
+                    "url": kept_filters(
+                        request, reverse("admin:reviews_reviewitem_act", args=[item.pk, name])
+                    ),
                     "resolution": bool(spec.method),
                     "suggested": suggested,
                     "to": RESOLUTIONS[spec.method].to_status if spec.method else "",
@@ -602,7 +603,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             raise Http404("No such item or action.")
         if not can_resolve_reviews(request.user):
             raise PermissionDenied
-        page = reverse("admin:reviews_reviewitem_change", args=[item.pk])
+        # Back to the item with the queue's filters its address had: its next item is theirs.
+        page = kept_filters(request, reverse("admin:reviews_reviewitem_change", args=[item.pk]))
         if request.method != "POST":
             return HttpResponseRedirect(page)
         form = spec.form(request.POST)
@@ -628,6 +630,12 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
+
+
+def kept_filters(request, url: str) -> str:
+    """`url` with the queue's filters the item's address keeps (`_changelist_filters`), if any."""
+    kept = request.GET.get("_changelist_filters", "")
+    return f"{url}?{urlencode({'_changelist_filters': kept})}" if kept else url
 
 
 def queue_as_listed(request, listed: QueryDict):

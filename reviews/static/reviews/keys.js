@@ -128,7 +128,7 @@
   }
 
   function openAction(name) {
-    var form = document.querySelector('.review-actions form[action$="/act/' + name + '/"]');
+    var form = document.querySelector('.review-actions form[action*="/act/' + name + '/"]');
     if (!form) {
       var box = document.querySelector(".review-actions");
       if (box) box.scrollIntoView({ block: "nearest" });

@@ -149,3 +149,30 @@ def test_an_item_never_in_review_has_no_links(reviewer_client, content_pool, bot
     html = item_page(reviewer_client, working)
 
     assert link(html, "Next item") is None and link(html, "Previous item") is None
+
+
+def test_after_an_action_on_the_item_page_its_links_keep_the_filters(
+    reviewer_client, content_pool, bot
+):
+    first = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+    )
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True, category="action_blocked")
+    third = WarmupPhaseFactory(
+        account=AccountFactory(), bot=bot, in_review=True, category="login_failed"
+    )
+    filters = "category=login_failed"
+    html = item_page(reviewer_client, first, filters)
+    action = re.search(r'<form method="post" action="([^"]*/act/skip/[^"]*)"', html).group(1)
+
+    # when: the reviewer skips it with the page's form
+    response = reviewer_client.post(
+        action.replace("&amp;", "&"), {"reason_code": "other", "note": "n"}, follow=True
+    )
+
+    # then: back on the item, resolved, its next item is of the filtered queue
+    (address, _), *_ = response.redirect_chain
+    assert address == change_url(first, filters)
+    html = response.content.decode()
+    assert "Skipped" in html
+    assert link(html, "Next item") == change_url(third, filters)

@@ -144,6 +144,20 @@ def test_n_and_p_walk_the_filtered_queue_and_e_opens_the_resume_form(page):
     assert page.locator("#id_resume_reason_code").is_visible()
     assert page.evaluate("() => document.activeElement.id") == "id_resume_reason_code"
 
+    # when: they pick a reason, write a note and confirm, all with the keyboard, then press n
+    page.keyboard.type("Other")
+    assert page.locator("#id_resume_reason_code").input_value() == "other"
+    page.keyboard.press("Tab")
+    page.keyboard.type("Reset the password")
+    page.keyboard.press("Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Resumed" in page.locator(".messagelist").inner_text()
+    page.keyboard.press("n")
+    # then: the next item of the same filtered queue
+    page.wait_for_url(re.compile(rf"/reviewitem/{second.pk}/change/\?_changelist_filters="))
+    assert WarmupPhase.objects.get(pk=first.pk).status == PhaseStatus.AVAILABLE
+
 
 def test_question_mark_lists_the_keys_and_esc_closes_them(page):
     reviewer = reviewer_user()
