@@ -198,3 +198,21 @@ def test_typing_j_in_the_search_box_types_it_and_moves_nothing(page):
     page.evaluate("() => document.activeElement.blur()")
     page.keyboard.press("Alt+j")
     assert highlighted(page) == [str(first.account)]
+
+
+def test_a_assigns_the_highlighted_row_to_me_at_once(page):
+    reviewer = reviewer_user()
+    WarmupPhaseFactory(in_review=True)
+    second = WarmupPhaseFactory(in_review=True)
+
+    log_in(page, reviewer)
+    page.goto(QUEUE)
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+
+    assert page.locator(".messagelist").inner_text().startswith("Assigned to you:")
+    row = page.locator("#result_list tbody tr", has_text=str(second.account))
+    assert row.locator("td.field-assignee").inner_text() == reviewer.username
+    assert WarmupPhase.objects.get(pk=second.pk).review_assignee_id == reviewer.pk
