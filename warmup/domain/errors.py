@@ -213,6 +213,10 @@ INTEGRITY_OPEN_ATTEMPT_OUTSIDE = (
     "Attempt {attempt_id} (number {number}) of phase {phase_id} is still open, but the phase "
     "is {status}."
 )
+INTEGRITY_DEFAULT_PARTITION = (
+    "{rows} row(s) of {table} sit in its DEFAULT partition: their months have no partition of "
+    "their own (manage.py history_partitions --adopt makes them)."
+)
 INTEGRITY_SEVERAL_OPEN = (
     "Attempt {attempt_id} (number {number}) of phase {phase_id} is open beside another open "
     "attempt of the same phase."

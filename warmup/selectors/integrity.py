@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Trim
 
+from config.partitions import default_rows
 from reviews.models import ReviewLog, ReviewLogCheckpoint
 from warmup.domain import errors
 from warmup.domain.checkpoints import STATEMENT_FIELDS, Statement, heads_root
@@ -553,6 +555,19 @@ def _differing_heads(recorded: Iterator[Head], current: Iterator[Head]):
             a, b = next(recorded, None), next(current, None)
 
 
+# --- Partitions ---------------------------------------------------------------------------
+
+
+def check_partitions() -> Iterator[Violation]:
+    """No history row in a DEFAULT partition (a month with no partition of its own: made by
+    `manage.py history_partitions --adopt`). PostgreSQL only; one count per table."""
+    for table, rows in default_rows(connection).items():
+        if rows:
+            yield Violation(
+                "partition", {}, errors.INTEGRITY_DEFAULT_PARTITION.format(table=table, rows=rows)
+            )
+
+
 # --- All checks --------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
@@ -565,6 +580,7 @@ CHECKS: dict[str, Callable[[], Iterator[Violation]]] = {
     "open_attempt": check_open_attempts,
     "chain": check_chains,
     "checkpoint": check_checkpoints,
+    "partition": check_partitions,
 }
 
 

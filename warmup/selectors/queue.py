@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from django.db.models import CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    CharField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
 from django.db.models.functions import Coalesce
 
 from reviews.models import ReviewItem, ReviewLog
@@ -32,26 +41,36 @@ def review_queue(*, with_step: bool = True) -> QuerySet[ReviewItem]:
 
 
 def review_item_with_history(*, phase_id: int) -> WarmupPhase | None:
-    """Any phase (in review or not) with its attempts and its review log, oldest first."""
-    return (
+    """Any phase (in review or not) with its attempts and its review log, oldest first.
+
+    Both histories are read from the phase's creation on: nothing of a phase happens before it
+    exists, and on PostgreSQL the bound lets each read skip the months before it (the history
+    tables are partitioned by month, config/partitions.py)."""
+    item = (
         ReviewItem.objects.select_related(
             "account", "content", "bot", "review_assignee", "template"
-        )
-        .prefetch_related(
-            Prefetch(
-                "attempts",
-                queryset=PhaseAttempt.objects.select_related("bot").order_by("number"),
-            ),
-            Prefetch(
-                "review_logs",
-                queryset=ReviewLog.objects.select_related("actor_user", "actor_bot").order_by(
-                    "created_at", "id"
-                ),
-            ),
         )
         .filter(pk=phase_id)
         .first()
     )
+    if item is None:
+        return None
+    prefetch_related_objects(
+        [item],
+        Prefetch(
+            "attempts",
+            queryset=PhaseAttempt.objects.filter(claimed_at__gte=item.created_at)
+            .select_related("bot")
+            .order_by("number"),
+        ),
+        Prefetch(
+            "review_logs",
+            queryset=ReviewLog.objects.filter(created_at__gte=item.created_at)
+            .select_related("actor_user", "actor_bot")
+            .order_by("created_at", "id"),
+        ),
+    )
+    return item
 
 
 def review_selection(data, *, user=None) -> ReviewQueueFilter:

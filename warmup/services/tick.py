@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from config import metrics
+from config.partitions import ensure_partitions
 from warmup.services.breaker import breakers_advance
 from warmup.services.checkpoints import checkpoints_write_due
 from warmup.services.progression import leases_expire_due, phases_assign_content, phases_unlock_due
@@ -32,8 +34,9 @@ class TickReport:
 @metrics.TICK_DURATION.time()
 def tick(*, now: datetime | None = None) -> TickReport:
     """Expire leases, unlock due phases, assign content, raise escalations, move the
-    breakers whose cool-down ended (half open, or closed after their trial claims), and sign a
-    review log checkpoint when one is due (every REVIEW_LOG_CHECKPOINT_SECONDS, with the key).
+    breakers whose cool-down ended (half open, or closed after their trial claims), sign a
+    review log checkpoint when one is due (every REVIEW_LOG_CHECKPOINT_SECONDS, with the key),
+    and make the coming months' history partitions.
 
     Leases go first so a phase freed by expiry can be retried in the same tick's later steps.
     """
@@ -46,4 +49,7 @@ def tick(*, now: datetime | None = None) -> TickReport:
     report.escalated = reviews_escalate_due(now=now)
     breakers_advance(now=now)
     checkpoints_write_due(now=now)
+    # The coming months' history partitions, before a row needs one (one catalog read per
+    # table when none is missing; PostgreSQL only).
+    ensure_partitions(connection, now=now)
     return report

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from psycopg import sql
 
+from config.partitions import close_partitions_to
 from reviews.models import ReviewLog
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -71,6 +72,8 @@ class Command(BaseCommand):
             self._create_or_alter(cursor, name, password)
             for statement in grants(name=name, database=database, schema=schema):
                 cursor.execute(statement)
+            # The history tables' monthly partitions are reached through their tables only.
+            close_partitions_to(cursor, name)
         self.stdout.write(
             DONE.format(name=name, database=database, log=ReviewLog._meta.db_table, owner=owner)
         )
