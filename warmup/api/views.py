@@ -32,8 +32,9 @@ ERRORS = {
     400: "validation_error or parse_error",
     401: "not_authenticated or authentication_failed (missing or wrong bot token)",
     403: "bot_inactive (the bot is deactivated)",
-    404: "not_found",
-    409: "lease_lost (stale or foreign lease) or invalid_transition",
+    404: "not_found (no such phase, or one this bot never held: the same answer)",
+    409: "lease_lost (a phase this bot held: its lease is stale, wrong or expired; with "
+    "current_status) or invalid_transition",
     429: "throttled (the bot exceeded its request rate, or this address too many requests "
     "without a valid token); Retry-After says when to try again",
     **PLUMBING_ERRORS,

@@ -25,6 +25,7 @@ from warmup.domain.errors import (
     LEASE_EXPIRED,
     LEASE_STALE,
     PHASE_NOT_FOUND,
+    PHASE_NOT_VISIBLE,
     LeaseLost,
     NotFound,
 )
@@ -111,9 +112,28 @@ def phase_lock(phase_id: int) -> WarmupPhase:
         raise NotFound(PHASE_NOT_FOUND.format(phase_id=phase_id), phase_id=phase_id) from None
 
 
+def phase_lock_for_report(phase_id: int, *, bot: Bot) -> WarmupPhase:
+    """Lock the phase a bot reports on. A bot learns nothing of a phase it has never held
+    (no lease now, no attempt ever): NotFound, in the same words as for a phase that does not
+    exist, so its status and its very existence stay hidden; a bot that did hold it gets the
+    lease check's informative refusal (lease_lost with the status). The attempt is looked up
+    only when the bot is not the holder now (a refusal's path)."""
+    try:
+        phase = phase_lock(phase_id)
+    except NotFound:
+        phase = None
+    if phase is not None and (
+        phase.bot_id == bot.pk or PhaseAttempt.objects.filter(phase=phase, bot=bot).exists()
+    ):
+        return phase
+    raise NotFound(PHASE_NOT_VISIBLE.format(phase_id=phase_id), phase_id=phase_id)
+
+
 def _attempt_for(phase: WarmupPhase, lease_token) -> PhaseAttempt | None:
     """The attempt of this lease, by the unique lease_token index (`.first()` would add the
     model's ordering, a join to the phase and a sort)."""
+    if lease_token is None:
+        return None
     try:
         return PhaseAttempt.objects.get(lease_token=lease_token, phase=phase)
     except PhaseAttempt.DoesNotExist:
@@ -138,11 +158,13 @@ def _check_lease(phase: WarmupPhase, *, bot: Bot, lease_token, now: datetime) ->
         )
 
 
-def _parse_token(lease_token) -> uuid.UUID:
+def _parse_token(lease_token) -> uuid.UUID | None:
+    """The lease token as a UUID; None for one no lease can have (the lease check refuses it,
+    after the phase lookup, so a bot that never held the phase learns nothing either way)."""
     try:
         return uuid.UUID(str(lease_token))
     except (TypeError, ValueError):
-        raise LeaseLost(LEASE_STALE) from None
+        return None
 
 
 # --- Claim and heartbeat -----------------------------------------------------------------
@@ -212,7 +234,7 @@ def phase_heartbeat(*, phase_id: int, bot: Bot, lease_token) -> WarmupPhase:
     not bot's any more."""
     now = timezone.now()
     token = _parse_token(lease_token)
-    phase = phase_lock(phase_id)
+    phase = phase_lock_for_report(phase_id, bot=bot)
     _check_lease(phase, bot=bot, lease_token=token, now=now)
     fields = written(HEARTBEAT_WRITES, phase, now=now)
     WarmupPhase.objects.filter(pk=phase.pk).update(**fields)
@@ -236,7 +258,7 @@ def phase_complete(
     """
     now = timezone.now()
     token = _parse_token(lease_token)
-    if bot_statements.available():
+    if token is not None and bot_statements.available():
         phase = bot_statements.complete(
             phase_id=phase_id,
             bot_id=bot.pk,
@@ -252,7 +274,7 @@ def phase_complete(
 
 @transaction.atomic
 def _complete_with_the_orm(*, phase_id: int, bot: Bot, token, now: datetime, result) -> WarmupPhase:
-    phase = phase_lock(phase_id)
+    phase = phase_lock_for_report(phase_id, bot=bot)
     attempt = _attempt_for(phase, token)
     if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.COMPLETED):
         return phase
@@ -328,7 +350,7 @@ def phase_fail(
     validate_category(category)
     now = timezone.now()
     token = _parse_token(lease_token)
-    phase = phase_lock(phase_id)
+    phase = phase_lock_for_report(phase_id, bot=bot)
     attempt = _attempt_for(phase, token)
     if _is_replay(attempt, bot=bot, outcome=AttemptOutcome.FAILED):
         return _replayed_outcome(phase, attempt)

@@ -11,7 +11,7 @@ from tests.builders import fail, reload, stored
 from tests.factories import WarmupPhaseFactory
 from tests.integrity import assert_integrity
 from warmup.domain.choices import ActorType, ReasonCode, ReviewAction
-from warmup.domain.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost
+from warmup.domain.errors import LEASE_EXPIRED, LEASE_STALE, LeaseLost, NotFound
 from warmup.models import AttemptOutcome, FailureCategory, FailureDecision, PhaseStatus
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
 from warmup.services.resolutions import review_retry
@@ -237,7 +237,8 @@ def test_a_replay_from_another_bot_is_refused(account, bot, other_bot):
     fail(phase, bot, FailureCategory.NETWORK_ERROR)
     before = stored(phase)
 
-    with pytest.raises(LeaseLost):
+    # A bot that never held the phase is told no more than of a phase that does not exist.
+    with pytest.raises(NotFound):
         phase_fail(
             phase_id=phase.pk,
             bot=other_bot,

@@ -52,6 +52,7 @@ from warmup.domain.errors import (
     InvalidTransition,
     LeaseLost,
     NotClaimable,
+    NotFound,
 )
 from warmup.models import (
     ACTIVE_STATUSES,
@@ -324,13 +325,16 @@ class WarmupMachine(RuleBasedStateMachine):
 
     def stale_report(self, phase: MPhase, bot, token, action: str):
         kwargs = {"phase_id": phase.pk, "bot": bot, "lease_token": token}
+        # A bot that never held the phase learns nothing of it: as if there were no such phase.
+        held = PhaseAttempt.objects.filter(phase_id=phase.pk, bot=bot).exists()
+        error = LeaseLost if held else NotFound
         if action == "heartbeat":
-            self.refused(LeaseLost, phase_heartbeat, **kwargs)
+            self.refused(error, phase_heartbeat, **kwargs)
         elif action == "complete":
-            self.refused(LeaseLost, phase_complete, **kwargs)
+            self.refused(error, phase_complete, **kwargs)
         else:
             category = FailureCategory.NETWORK_ERROR
-            self.refused(LeaseLost, phase_fail, **kwargs, category=category, reason="late")
+            self.refused(error, phase_fail, **kwargs, category=category, reason="late")
 
     @rule(data=st.data(), action=st.sampled_from(["heartbeat", "complete", "fail"]))
     def another_bot_reports(self, data, action):

@@ -1,0 +1,137 @@
+"""The bot API against an attacker-style client: what a bot learns about phases it never held,
+bodies past the size limit (declared or chunked), and a Redis that refuses or never answers.
+
+The report tests run on SQLite (the ORM path) and on PostgreSQL (a completion takes the
+one-statement hot path first), and must give the same answers on both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils.dateparse import parse_datetime
+
+from tests.builders import first_phase, reload
+from tests.clients import assert_error, claim, report
+from tests.factories import AccountFactory, WarmupPhaseFactory
+from warmup.domain.errors import PHASE_NOT_VISIBLE
+from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
+from warmup.services.tick import tick
+
+S = PhaseStatus
+REPORTS = {
+    "heartbeat": {},
+    "complete": {"result": {"probe": True}},
+    "fail": {"category": "network_error", "reason": "probe"},
+}
+
+
+def claimed(client) -> dict:
+    response = claim(client)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def stored_rows(phase_id: int) -> dict:
+    """What a refused report must not change: the phase row and its attempts."""
+    return {
+        "phase": WarmupPhase.objects.filter(pk=phase_id).values().get(),
+        "attempts": list(PhaseAttempt.objects.filter(phase_id=phase_id).values().order_by("id")),
+    }
+
+
+def not_held_answer(response, phase_id: int) -> dict:
+    """The answer to a report on a phase this bot never held: exactly the one for a phase
+    that does not exist (404 not_found, the same words, no status)."""
+    body = assert_error(response, 404, "not_found")
+    assert body == {"code": "not_found", "detail": PHASE_NOT_VISIBLE.format(phase_id=phase_id)}
+    return body
+
+
+# --- 8. Reports on phases a bot never held --------------------------------------------------
+
+
+def phase_in(status: str, *, holder) -> WarmupPhase:
+    """A first phase of a new account in `status`, claimed (if ever) by `holder` only."""
+    return WarmupPhaseFactory(account=AccountFactory(), bot=holder, status=status)
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+@pytest.mark.parametrize(
+    "status", [S.CONTENT_ASSIGNED, S.IN_PROGRESS, S.REVIEW_REQUIRED, S.COMPLETED, S.PENDING]
+)
+def test_a_report_on_a_phase_the_bot_never_held_reads_as_no_such_phase(
+    db, content_pool, bot, other_bot, other_bot_api, action, status
+):
+    # given: a phase in `status` that only `bot` ever worked on, and a phase id that is free
+    phase = phase_in(status, holder=bot)
+    before = stored_rows(phase.pk)
+    missing = WarmupPhase.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+
+    # when: another bot reports on both with a lease token of its own making
+    token = str(uuid.uuid4())
+    on_phase = report(other_bot_api, phase.pk, action, lease_token=token, **REPORTS[action])
+    on_nothing = report(other_bot_api, missing, action, lease_token=token, **REPORTS[action])
+
+    # then: the same answer for both (the ids aside); the phase's status is not told
+    answer = not_held_answer(on_phase, phase.pk)
+    assert not_held_answer(on_nothing, missing) == {
+        **answer,
+        "detail": PHASE_NOT_VISIBLE.format(phase_id=missing),
+    }
+    assert "current_status" not in on_phase.json()
+    assert stored_rows(phase.pk) == before
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+def test_a_leaked_lease_token_tells_another_bot_nothing(account, bot_api, other_bot_api, action):
+    # given: my phase in progress under my lease
+    WarmupPhaseFactory(account=account, content_assigned=True)
+    held = claimed(bot_api)
+    before = stored_rows(held["id"])
+
+    # when: another bot reports with my (leaked) token
+    response = report(
+        other_bot_api, held["id"], action, lease_token=held["lease_token"], **REPORTS[action]
+    )
+
+    # then: no such phase, as far as it can tell; my lease is untouched
+    not_held_answer(response, held["id"])
+    assert stored_rows(held["id"]) == before
+    assert (
+        report(bot_api, held["id"], "heartbeat", lease_token=held["lease_token"]).status_code == 200
+    )
+
+
+@pytest.mark.parametrize("action", list(REPORTS))
+def test_the_bot_that_held_a_phase_still_learns_its_status(
+    account, bot, bot_api, other_bot_api, clock, action
+):
+    # given: I claimed the phase; it expired, was retried and another bot claimed it again
+    WarmupPhaseFactory(account=account, content_assigned=True)
+    mine = claimed(bot_api)
+    wrong = report(bot_api, mine["id"], action, lease_token=str(uuid.uuid4()), **REPORTS[action])
+    # a wrong token while I hold it: 409 with the status
+    assert assert_error(wrong, 409, "lease_lost")["current_status"] == "in_progress"
+    clock.move_to(parse_datetime(mine["lease_expires_at"]) + timedelta(seconds=1))
+    expired = report(
+        bot_api, mine["id"], action, lease_token=mine["lease_token"], **REPORTS[action]
+    )
+    assert assert_error(expired, 409, "lease_lost")["current_status"] == "in_progress"
+    tick()
+    phase = reload(first_phase(account))
+    clock.move_to(phase.next_attempt_at + timedelta(seconds=1))
+    theirs = claimed(other_bot_api)
+    assert theirs["id"] == mine["id"]
+    before = stored_rows(mine["id"])
+
+    # when: I report late with my old lease, and with a random token
+    for token in (mine["lease_token"], str(uuid.uuid4())):
+        response = report(bot_api, mine["id"], action, lease_token=token, **REPORTS[action])
+
+        # then: 409 lease_lost with the phase's status, as before; nothing changes
+        body = assert_error(response, 409, "lease_lost")
+        assert body["current_status"] == "in_progress"
+    assert stored_rows(mine["id"]) == before
