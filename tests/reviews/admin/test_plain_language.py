@@ -118,6 +118,9 @@ def test_the_pause_confirmation_says_what_pausing_does_in_plain_words(client, le
 # --- In a browser: the three pages as a reviewer sees them --------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.browser
+@pytest.mark.usefixtures("default_plan")
 def test_the_three_pages_in_a_browser(page, lead, in_review, held):
     log_in(page, lead)
     account = in_review.account
