@@ -66,6 +66,10 @@ def behind_the_apps_back():
             for table, trigger in (
                 ("reviews_reviewlog", "reviews_reviewlog_no_update_delete"),
                 ("reviews_reviewlogcheckpoint", "reviews_reviewlogcheckpoint_no_update_delete"),
+                (
+                    "reviews_reviewlogcheckpointhead",
+                    "reviews_reviewlogcheckpointhead_no_update_delete",
+                ),
             ):
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         yield cursor
@@ -312,6 +316,30 @@ def test_a_deleted_latest_checkpoint_shows_against_its_copy_from_the_log_line(
     lines = checkpoint_lines(printed)
     assert any("Checkpoint 2 is not in the database" in line for line in lines), printed
     assert any(f"phase {phase.pk} was cut: log row {latest.pk}" in line for line in lines)
+
+
+@pytest.mark.parametrize("cut_too", [False, True])
+def test_changed_recorded_heads_are_named_and_prove_nothing(commented, keyed, cut_too):
+    # given: a checkpoint whose recorded heads are then changed (and perhaps a chain cut)
+    _, _, last = commented
+    signed = checkpoint_write(now=timezone.now())
+    with behind_the_apps_back() as cursor:
+        cursor.execute(
+            "UPDATE reviews_reviewlogcheckpointhead SET hash = %s WHERE chain = %s",
+            ["0" * 64, last.phase_id],
+        )
+        if cut_too:
+            cursor.execute("DELETE FROM reviews_reviewlog WHERE id = %s", [last.pk])
+
+    code, printed = run_integrity_check()
+
+    # then: the heads are reported; a cut shows without a name (the heads cannot be trusted)
+    assert code == 1
+    lines = checkpoint_lines(printed)
+    assert f"checkpoint: {errors.INTEGRITY_CHECKPOINT_HEADS.format(number=1)}" in lines
+    unnamed = errors.INTEGRITY_CHECKPOINT_UNNAMED.format(number=1, last_row=signed.last_row)
+    assert (f"checkpoint: {unnamed}" in lines) is cut_too
+    assert not any(line.startswith("checkpoint: The chain of") for line in lines)
 
 
 def test_a_checkpoint_given_by_number_that_is_gone_is_named(commented, keyed):

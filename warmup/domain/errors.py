@@ -265,6 +265,11 @@ INTEGRITY_CHECKPOINT_HEADS = (
     "Checkpoint {number}'s recorded chain heads do not give its signed root: the heads table "
     "was changed."
 )
+INTEGRITY_CHECKPOINT_UNNAMED = (
+    "The log's chains up to row {last_row} no longer give checkpoint {number}'s signed root: a "
+    "chain was cut or rewritten, and as its recorded heads were changed too, which one cannot "
+    "be named."
+)
 INTEGRITY_CHECKPOINT_ROWS = (
     "Checkpoint {number} counted {rows} log rows up to row {last_row}; the log has {now} "
     "there now: rows were removed or added below it."

@@ -20,13 +20,14 @@ from django.db.models.functions import Trim
 from config.partitions import default_rows
 from reviews.models import ReviewLog, ReviewLogCheckpoint
 from warmup.domain import errors
-from warmup.domain.checkpoints import STATEMENT_FIELDS, Statement, heads_root
+from warmup.domain.checkpoints import STATEMENT_FIELDS, Statement, head_leaf
 from warmup.domain.choices import (
     AUTOMATED_RESOLUTIONS,
     ENTERS_REVIEW,
     RESOLUTION_ACTIONS,
     ActorType,
 )
+from warmup.domain.merkle import MerkleRoot
 from warmup.lifecycle.chain import CHAIN_START, CHAINED_FIELDS, chain_of, row_hash
 from warmup.models import (
     ACTIVE_STATUSES,
@@ -487,15 +488,11 @@ def _given_checkpoint(value: int | Statement, key: str):
 
 
 def _log_against(statement: Statement) -> Iterator[Violation]:
-    """The log's chains up to the checkpoint's last row against the heads it recorded."""
+    """The log's chains up to the checkpoint's last row against the heads it recorded, in one
+    merged pass that also recomputes both roots: chains are named only while the recorded
+    heads still give the signed root (otherwise they prove nothing, and the log's own root
+    says whether it still matches)."""
     number = statement.number
-    recorded_root, _ = heads_root(recorded_heads(number=number))
-    if recorded_root != statement.root:
-        yield Violation(
-            "checkpoint",
-            {"checkpoint": number},
-            errors.INTEGRITY_CHECKPOINT_HEADS.format(number=number),
-        )
     now = rows_up_to(statement.last_row)
     if now != statement.rows:
         yield Violation(
@@ -505,9 +502,30 @@ def _log_against(statement: Statement) -> Iterator[Violation]:
                 number=number, rows=statement.rows, last_row=statement.last_row, now=now
             ),
         )
+    recorded, current = MerkleRoot(), MerkleRoot()
     differing = list(
-        _differing_heads(recorded_heads(number=number), log_heads(up_to=statement.last_row))
+        _differing_heads(
+            _feeding(recorded, recorded_heads(number=number)),
+            _feeding(current, log_heads(up_to=statement.last_row)),
+        )
     )
+    if current.root().hex() == statement.root:
+        differing = []  # the log gives the signed root: whatever differs is in the heads table
+    if recorded.root().hex() != statement.root:
+        yield Violation(
+            "checkpoint",
+            {"checkpoint": number},
+            errors.INTEGRITY_CHECKPOINT_HEADS.format(number=number),
+        )
+        if differing:
+            yield Violation(
+                "checkpoint",
+                {"checkpoint": number},
+                errors.INTEGRITY_CHECKPOINT_UNNAMED.format(
+                    number=number, last_row=statement.last_row
+                ),
+            )
+        return
     stored = dict(
         ReviewLog.objects.filter(
             pk__in=[then[0] for _, then, _ in differing if then is not None]
@@ -536,6 +554,13 @@ def _log_against(statement: Statement) -> Iterator[Violation]:
                 chain=label, row_id=current[0], number=number
             )
         yield Violation("checkpoint", {**ids, "row": (then or current)[0]}, message)
+
+
+def _feeding(tree: MerkleRoot, heads: Iterator[Head]) -> Iterator[Head]:
+    """`heads` as they are, each also added to `tree` as its leaf."""
+    for head in heads:
+        tree.add(head_leaf(*head))
+        yield head
 
 
 def _differing_heads(recorded: Iterator[Head], current: Iterator[Head]):
