@@ -26,6 +26,7 @@ from warmup.domain.errors import DomainError
 CONFIRM_TEMPLATE = "admin/confirm_action.html"
 LISTED_IN_SUMMARY = 10  # names in the summary message before "and N more"
 LISTED_ON_PAGE = 100  # objects on the confirmation page before "and N more"
+LISTED_OPEN = 20  # of those, listed open below the form; the rest folded ("and N more")
 
 
 class WarmupAdminSite(admin.AdminSite):
@@ -177,7 +178,8 @@ def confirm_action(
 
     `title` and `button` may use {count} and {noun} ("Pause automation for {count} {noun}");
     `done` is the past tense for the summary ("Paused" reads "Paused 2 accounts: a, b."; one
-    ending in a colon, "Assigned to you:", reads "Assigned to you: 2 items (a, b)."). A
+    ending in a colon, "Assigned to you:", reads "Assigned to you: 2 items (a, b)."; it may
+    name the form's fields: "Assigned to {assignee}:"). A
     DomainError from `apply` is reported for that object (in the words of `explain`) and the
     others go on; a selected object the page no longer lists (it changed meanwhile) is
     reported as `gone_reason`. With `ask=False` (a form with nothing to fill in) the action
@@ -209,7 +211,8 @@ def confirm_action(
                         except DomainError as exc:
                             outcome.refused.append((obj, explain(exc)))
                 outcome.refused += [(obj, gone_reason) for obj in gone]
-                _report(modeladmin, request, outcome, done=done, noun=noun)
+                said = done.format(**form.cleaned_data)
+                _report(modeladmin, request, outcome, done=said, noun=noun)
                 return None
             extra = dict(prepare(queryset)) if prepare else {}
             initial = extra.pop("initial", None)
@@ -227,6 +230,13 @@ def confirm_action(
                 "intro": intro,
                 "objects": [describe(obj) for obj in shown],
                 "more": count - len(shown),
+                "listed_open": LISTED_OPEN,
+                "listed_open_slice": f":{LISTED_OPEN}",
+                "folded_slice": f"{LISTED_OPEN}:",
+                "folded": max(count - LISTED_OPEN, 0),
+                # The list the action was chosen on (filters, search, sorting, page): the
+                # action's form posts to its address, and "No, take me back" returns there.
+                "back_url": request.get_full_path(),
                 "select_across": across,
                 "selected": [obj.pk for obj in shown[:1]] if across else [o.pk for o in shown],
                 "form": form,

@@ -67,6 +67,12 @@ def can_resolve_reviews(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(RESOLVE_PERMISSION))
 
 
+def can_assign_to_others(user) -> bool:
+    """Assign queue items to any reviewer: a review lead's (whom the role lets manage
+    accounts); a reviewer assigns items to themself."""
+    return can_manage_accounts(user)
+
+
 def can_manage_accounts(user) -> bool:
     return bool(user and user.is_authenticated and user.has_perm(MANAGE_ACCOUNTS_PERMISSION))
 

@@ -1,8 +1,10 @@
 """What a reviewer fills in to act on an item: a reason code and a note to resolve, a category
-and a note to recategorise, a note to comment. The services enforce the same rules."""
+and a note to recategorise, a note to comment, a reviewer to assign to. The services enforce
+the same rules."""
 
 from django import forms
 
+from reviews.permissions import resolvers
 from warmup.domain.choices import ReasonCode
 from warmup.models import FailureCategory
 
@@ -36,3 +38,24 @@ class RecategorizeForm(forms.Form):
 
 class NoteForm(forms.Form):
     note = note_field()
+
+
+class ReviewerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, user):
+        name = user.get_full_name()
+        return f"{user.get_username()} ({name})" if name else user.get_username()
+
+
+class AssignForm(forms.Form):
+    """A review lead's: assign to anyone who may resolve reviews (read when the form is drawn)."""
+
+    assignee = ReviewerChoiceField(
+        label="Assign to",
+        queryset=None,  # who may resolve now: set per form
+        empty_label="Choose a reviewer",
+        help_text="Anyone who may resolve reviews.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = resolvers().order_by("username")

@@ -37,12 +37,18 @@ from config.admin import (
 )
 from config.text import age_display
 from reviews.admin import filters, live
-from reviews.admin.forms import NoteForm, RecategorizeForm, ResolutionForm
+from reviews.admin.forms import AssignForm, NoteForm, RecategorizeForm, ResolutionForm
 from reviews.models import ReviewItem
-from reviews.permissions import can_resolve_reviews
+from reviews.permissions import can_assign_to_others, can_resolve_reviews
 from warmup.domain.actors import Actor
-from warmup.domain.choices import ReasonCode, ResolutionMethod
-from warmup.domain.errors import DomainError, NotClaimable, Refusal, refusal_words
+from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
+from warmup.domain.errors import (
+    DomainError,
+    NotClaimable,
+    Refusal,
+    refusal_group_words,
+    refusal_words,
+)
 from warmup.domain.policy import policy_for
 from warmup.models import FailureCategory, FailureSignature, PhaseStatus
 from warmup.selectors import analytics, queue
@@ -50,11 +56,17 @@ from warmup.selectors.filters import NO_ROW, ReviewQueueFilter
 from warmup.selectors.returns import Return, returns_of
 from warmup.services.resolutions import (
     RESOLUTIONS,
+    resolution_preview,
     resolution_refusal,
     review_resolve,
     reviews_resolve_in_batches,
 )
-from warmup.services.review import review_assign, review_comment, review_recategorize
+from warmup.services.review import (
+    review_assign,
+    review_comment,
+    review_recategorize,
+    reviews_assign,
+)
 
 LEVEL_COLOURS = {0: "#4b5563", 1: "#a16207", 2: "#c2410c", 3: "#991b1b"}
 
@@ -91,23 +103,32 @@ class QueueAction:
     form: type[forms.Form]
     run: Callable[[int, Actor, dict], object]  # (phase id, actor, form data)
     method: str = ""  # the resolution method, for resolutions
+    # The whole selection at once, set-based: (phase ids, actor, form data) -> a result with
+    # `changed` ids and `unchanged` {id: DomainError}. Resolutions have one by their method.
+    run_many: Callable | None = None
+    permission: str = "resolve"  # the admin's has_<permission>_permission offers it
 
     def apply(self, request, phase_id: int, data: dict) -> None:
         self.run(phase_id, Actor.for_user(request.user), data)
 
     def apply_many(self, request, items: list, data: dict) -> Outcome:
-        """A resolution of the whole selection: one batch (`reviews_resolve_in_batches`), so it is
-        written set-based and can be undone by its batch id."""
-        result = reviews_resolve_in_batches(
-            phase_ids=[item.pk for item in items],
-            method=self.method,
-            reason_code=data["reason_code"],
-            note=data["note"],
-            actor=Actor.for_user(request.user),
-        )
+        """The whole selection at once: a resolution is one batch (`reviews_resolve_in_batches`),
+        written set-based and undone by its batch id; an assignment one `reviews_assign`."""
+        actor = Actor.for_user(request.user)
+        ids = [item.pk for item in items]
+        if self.run_many is not None:
+            result = self.run_many(ids, actor, data)
+        else:
+            result = reviews_resolve_in_batches(
+                phase_ids=ids,
+                method=self.method,
+                reason_code=data["reason_code"],
+                note=data["note"],
+                actor=actor,
+            )
         by_id = {item.pk: item for item in items}
         said = ""
-        if result.changed:
+        if result.changed and self.method:
             said = BATCH_SAID.format(batch=result.batch, user=request.user.get_username())
         return Outcome(
             changed=[by_id[pk] for pk in result.changed],
@@ -171,6 +192,19 @@ ACTIONS: dict[str, QueueAction] = {
             phase_id=phase_id, assignee=actor.user, actor=actor
         ),
     ),
+    "assign_to": QueueAction(
+        "Assign to\N{HORIZONTAL ELLIPSIS}",
+        "Assign {count} {noun} to a reviewer",
+        "Assigned to {assignee}:",
+        AssignForm,
+        lambda phase_id, actor, data: review_assign(
+            phase_id=phase_id, assignee=data["assignee"], actor=actor
+        ),
+        run_many=lambda phase_ids, actor, data: reviews_assign(
+            phase_ids=phase_ids, assignee=data["assignee"], actor=actor
+        ),
+        permission="assign",  # a review lead's: a reviewer assigns to themself
+    ),
     "unassign": QueueAction(
         "Unassign",
         "Unassign {count} {noun}",
@@ -197,7 +231,16 @@ ACTIONS: dict[str, QueueAction] = {
         ),
     ),
 }
-BULK = ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete", "skip")
+BULK = (
+    "assign_to_me",
+    "assign_to",
+    "unassign",
+    "recategorize",
+    "resume",
+    "retry",
+    "complete",
+    "skip",
+)
 
 
 BATCH_SAID = (
@@ -211,27 +254,30 @@ def _bulk_action(name: str):
     fill in. A resolution acts on the whole selection at once."""
     spec = ACTIONS[name]
 
+    many = bool(spec.method or spec.run_many)
+
     def apply(modeladmin, request, selection, data):
-        if spec.method:
+        if many:
             return spec.apply_many(request, selection, data)
         spec.apply(request, selection.pk, data)
         return None
 
     apply.__name__ = name
     asks = bool(spec.form.base_fields)
+    label = spec.label.removesuffix("\N{HORIZONTAL ELLIPSIS}")
     return confirm_action(
-        description=f"{spec.label}" + ("\N{HORIZONTAL ELLIPSIS}" if asks else ""),
+        description=label + ("\N{HORIZONTAL ELLIPSIS}" if asks else ""),
         title=spec.title,
-        button=f"{spec.label}",
+        button=label,
         done=spec.done,
         noun=("item", "items"),
         form_class=spec.form,
-        permissions=["resolve"],
+        permissions=[spec.permission],
         describe=describe,
         explain=why_not,
         gone_reason="no longer in review (resolved by someone else)",
         ask=asks,
-        many=bool(spec.method),
+        many=many,
         load=_named_only if spec.method else None,
         prepare=_suggesting(spec.method) if spec.method else None,
         template=RESOLUTION_CONFIRM_TEMPLATE if spec.method else CONFIRM_TEMPLATE,
@@ -247,21 +293,51 @@ def _suggesting(method: str) -> Callable:
     signature when it has one, else of its category when it has one, else nothing."""
 
     def prepare(queryset) -> dict:
+        preview = preview_words(queryset, method)
         kind = selection_kind(queryset)
         if kind is None:
-            return {"suggestions": [], "mixed": True}
+            return {"suggestions": [], "mixed": True, "preview": preview}
         suggestions = suggestions_of(**kind)
         best = analytics.best_suggestion(suggestions, method=method)
+        # A completion or a skip has no outcome to rank it by (a bot's next try cannot prove
+        # it): its reason is the one most used with it before for this failure.
+        usual = None
+        if best is None and method not in AUTOMATED_RESOLUTIONS:
+            mine = [entry for entry in suggestions if entry["method"] == method]
+            usual = max(mine, key=lambda entry: entry["count"], default=None)
+        chosen = best or usual
         category = FailureCategory(kind["category"]).label if kind["category"] else ""
         return {
             "suggestions": suggestions,
             "min_decided": analytics.SUGGESTION_MIN_DECIDED,
             "suggestions_for": suggestions_scope(suggestions, category),
             "suggested": best,
-            "initial": {"reason_code": best["reason_code"]} if best else None,
+            "usual": usual,
+            "preview": preview,
+            "initial": {"reason_code": chosen["reason_code"]} if chosen else None,
         }
 
     return prepare
+
+
+def preview_words(queryset, method: str) -> dict:
+    """What resolving the selection with `method` will do, said before anything is written
+    (`resolution_preview`): "2 of 3 items will be resumed" and, per refusal, how many will be
+    left as they are and why."""
+    tally = resolution_preview(list(queryset.order_by().values_list("pk", flat=True)), method)
+    done = tally.pop("resolved", 0)
+    total = done + sum(tally.values())
+    verb = RESOLVED_WORDS.get(method, method)
+    if total == 1:
+        said = f"The item will be {verb}." if done else f"The item will not be {verb}."
+    elif done == total:
+        said = f"All {total} items will be {verb}."
+    elif not done:
+        said = f"None of the {total} items will be {verb}."
+    else:
+        said = f"{done} of {total} items will be {verb}."
+    refused = [(n, refusal_group_words(code)) for code, n in tally.most_common()]
+    return {"said": said, "refused": refused}
 
 
 def selection_kind(queryset) -> dict | None:
@@ -384,6 +460,10 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
 
     def has_resolve_permission(self, request):
         return can_resolve_reviews(request.user)
+
+    def has_assign_permission(self, request):
+        """Assign items to any reviewer: a review lead's (a reviewer assigns to themself)."""
+        return can_resolve_reviews(request.user) and can_assign_to_others(request.user)
 
     def changelist_view(self, request, extra_context=None):
         # The queue filtered to one incident says which, and offers to resolve it whole (with
@@ -573,6 +653,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                 continue
             if name == "unassign" and item.review_assignee_id is None:
                 continue
+            if spec.permission == "assign" and not self.has_assign_permission(request):
+                continue
             initial = {"category": item.last_failure_category} if name == "recategorize" else None
             suggested = bool(best) and spec.method == best["method"] and not why
             if suggested:
@@ -603,6 +685,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             raise Http404("No such item or action.")
         if not can_resolve_reviews(request.user):
             raise PermissionDenied
+        if spec.permission == "assign" and not self.has_assign_permission(request):
+            raise PermissionDenied
         # Back to the item with the queue's filters its address had: its next item is theirs.
         page = kept_filters(request, reverse("admin:reviews_reviewitem_change", args=[item.pk]))
         if request.method != "POST":
@@ -626,7 +710,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
         else:
             self.message_user(
                 request,
-                f"{spec.done} {item.account} \N{MIDDLE DOT} {item.template.name}.",
+                f"{spec.done.format(**form.cleaned_data)} {item.account} "
+                f"\N{MIDDLE DOT} {item.template.name}.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)

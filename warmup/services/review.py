@@ -8,6 +8,7 @@ spent in review.
 from __future__ import annotations
 
 import operator
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial, reduce
 
@@ -23,8 +24,11 @@ from warmup.domain.errors import (
     ASSIGNEE_CANNOT_RESOLVE,
     NOT_IN_REVIEW,
     NOTHING_TO_HOLD,
+    PHASE_NOT_FOUND,
+    DomainError,
     InvalidInput,
     InvalidTransition,
+    NotFound,
     Refusal,
 )
 from warmup.domain.signatures import signature_of
@@ -71,21 +75,63 @@ def _lock_in_review(phase_id: int) -> WarmupPhase:
 # --- Queue housekeeping: assign, comment, recategorise ------------------------------------
 
 
+@dataclass
+class AssignResult:
+    """What an assignment did: the items it changed, why it left others alone (each a
+    DomainError with a refusal code), and the items as they are now, by id."""
+
+    changed: list[int] = field(default_factory=list)
+    unchanged: dict[int, DomainError] = field(default_factory=dict)
+    phases: dict[int, WarmupPhase] = field(default_factory=dict)
+
+
 @transaction.atomic
-def review_assign(*, phase_id: int, assignee, actor: Actor) -> WarmupPhase:
-    """Assign the item to `assignee` (a user who may resolve it) or unassign it (None).
-    No change, no log row."""
+def reviews_assign(*, phase_ids: list[int], assignee, actor: Actor) -> AssignResult:
+    """Assign the items `phase_ids` to `assignee` (a user who may resolve them) or unassign
+    them (None), in one transaction; an item not in review (or gone) is left, with why, and
+    one already so assigned is no change.
+
+    Side effects: one UPDATE of the items that change, one ReviewLog row each."""
     if assignee is not None and not can_resolve_reviews(assignee):
         raise InvalidInput(ASSIGNEE_CANNOT_RESOLVE.format(user=assignee), field="user")
-    phase = _lock_in_review(phase_id)
+    locked = list(
+        WarmupPhase.objects.select_for_update(of=("self",))
+        .select_related("template", "account")
+        .filter(pk__in=phase_ids)
+        .order_by("pk")
+    )
+    result = AssignResult(phases={phase.pk: phase for phase in locked})
+    for pk in phase_ids:
+        if pk not in result.phases:
+            result.unchanged[pk] = NotFound(
+                PHASE_NOT_FOUND.format(phase_id=pk), refusal=Refusal.MISSING, phase_id=pk
+            )
     new_id = assignee.pk if assignee is not None else None
-    previous_id = phase.review_assignee_id
-    if new_id == previous_id:
-        return phase
-    phase.review_assignee = assignee
-    WarmupPhase.objects.filter(pk=phase.pk).update(review_assignee=assignee)
-    review_log.assigned(phase=phase, actor=actor, previous_assignee_id=previous_id)
-    return phase
+    moving = []
+    for phase in locked:
+        if phase.status != S.REVIEW_REQUIRED:
+            result.unchanged[phase.pk] = not_in_review(phase)
+        elif phase.review_assignee_id != new_id:
+            moving.append(phase)
+    if moving:
+        WarmupPhase.objects.filter(pk__in=[phase.pk for phase in moving]).update(
+            review_assignee=assignee
+        )
+        for phase in moving:
+            previous_id = phase.review_assignee_id
+            phase.review_assignee = assignee
+            review_log.assigned(phase=phase, actor=actor, previous_assignee_id=previous_id)
+    result.changed = [phase.pk for phase in moving]
+    return result
+
+
+def review_assign(*, phase_id: int, assignee, actor: Actor) -> WarmupPhase:
+    """Assign one item (`reviews_assign` of one); raises why it may not (NotFound,
+    InvalidTransition, InvalidInput). No change, no log row."""
+    result = reviews_assign(phase_ids=[phase_id], assignee=assignee, actor=actor)
+    if phase_id in result.unchanged:
+        raise result.unchanged[phase_id]
+    return result.phases[phase_id]
 
 
 @transaction.atomic
