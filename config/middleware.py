@@ -1,5 +1,6 @@
 """Request middleware: a fresh log context per request, naming the request's user; a NUL
-character refused; a page the database could not serve in time answered as busy."""
+character refused; a page the database could not serve in time answered as busy. (The API's
+body limit is config.api.parsers.BodyLimitMiddleware.)"""
 
 from __future__ import annotations
 

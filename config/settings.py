@@ -74,6 +74,8 @@ MIDDLEWARE = [
     # First, so every line of a request, errors included, carries its context and none of the
     # previous request's.
     "config.middleware.LogContextMiddleware",
+    # An API body over the limit (declared or chunked) gets 413 before anything reads it.
+    "config.api.parsers.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's CSS) from STATIC_ROOT with DEBUG off, before anything else
     # spends time on them.

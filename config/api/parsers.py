@@ -1,12 +1,16 @@
-"""A JSON parser that refuses bodies over the API's size limit (413), declared or not, and
-numbers no JSON document can hold (1e999 parses to infinity, which the database and the
-renderer both refuse)."""
+"""The API's body limit: a middleware that refuses bodies over it (413) before anything reads
+them, declared or chunked, and a JSON parser that refuses them too, and numbers no JSON
+document can hold (1e999 parses to infinity, which the database and the renderer both
+refuse)."""
 
 import codecs
+import io
 import json
 import math
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
@@ -76,3 +80,50 @@ class BoundedJSONParser(JSONParser):
         if _too_deep(data):
             raise ParseError(NESTED_TOO_DEEPLY)
         return data
+
+
+# --- Before DRF: the middleware (settings.MIDDLEWARE) ---------------------------------------
+
+
+class BodyLimitMiddleware:
+    """An API request's body is bounded before DRF (or anything) reads it: over MAX_BODY_BYTES
+    it gets 413 `payload_too_large` as JSON, whether its Content-Length says so or a chunked
+    body (no Content-Length; the server de-chunks it into wsgi.input) turns out longer. A
+    chunked body within the limit is read here, at most the limit + 1 bytes, and handed on
+    with its length, so the view reads it (Django takes a body without Content-Length as
+    empty). Other pages keep Django's own limits (DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and not _body_within_limit(request, MAX_BODY_BYTES):
+            return JsonResponse(
+                {"code": PayloadTooLarge.default_code, "detail": PayloadTooLarge.default_detail},
+                status=PayloadTooLarge.status_code,
+            )
+        return self.get_response(request)
+
+
+def _body_within_limit(request, limit: int) -> bool:
+    """Whether the request's body is at most `limit` bytes; a chunked one is read (never more
+    than limit + 1 bytes) and put back as a body of known length."""
+    declared = str(request.META.get("CONTENT_LENGTH") or "")
+    if declared:
+        return not (declared.isascii() and declared.isdigit() and int(declared) > limit)
+    if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return True
+    stream = request.META.get("wsgi.input")
+    if stream is None:
+        return True
+    body = bytearray()
+    while len(body) <= limit:
+        piece = stream.read(limit + 1 - len(body))
+        if not piece:
+            break
+        body += piece
+    if len(body) > limit:
+        return False
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    request._stream = LimitedStream(io.BytesIO(bytes(body)), len(body))
+    return True

@@ -7,14 +7,19 @@ one-statement hot path first), and must give the same answers on both.
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.http import HttpResponse
+from django.test.client import ClientHandler
 from django.utils.dateparse import parse_datetime
 
+from config.api.parsers import MAX_BODY_BYTES
 from tests.builders import first_phase, reload
-from tests.clients import assert_error, claim, report
+from tests.clients import CLAIM, assert_error, claim, phase_url, report
 from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup.domain.errors import PHASE_NOT_VISIBLE
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
@@ -135,3 +140,83 @@ def test_the_bot_that_held_a_phase_still_learns_its_status(
         body = assert_error(response, 409, "lease_lost")
         assert body["current_status"] == "in_progress"
     assert stored_rows(mine["id"]) == before
+
+
+# --- 9. Bodies past the limit, declared or chunked ------------------------------------------
+
+
+def wsgi_post(path: str, body: bytes, *, token: str, chunked: bool) -> HttpResponse:
+    """POST `body` through Django's WSGI handler as a server hands it over: with its
+    Content-Length, or chunked (no Content-Length; the server de-chunks it into wsgi.input,
+    as gunicorn does), which the test client cannot send."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_HOST": "testserver",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if chunked:
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    else:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    # The test client's handler: Django's own, without closing the test's connection.
+    return ClientHandler(enforce_csrf_checks=False)(environ)
+
+
+def json_of(response: HttpResponse) -> dict:
+    assert response["Content-Type"].startswith("application/json"), response.content[:300]
+    return json.loads(response.content)
+
+
+def padded(size: int) -> bytes:
+    """A JSON document of `size` bytes."""
+    head = b'{"platforms": ["instagram"], "pad": "'
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 3 * 1024 * 1024])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_gets_413_payload_too_large(bot, size, chunked):
+    response = wsgi_post(CLAIM, padded(size), token=bot.token, chunked=chunked)
+
+    assert response.status_code == 413, response.content[:300]
+    body = json_of(response)
+    assert body["code"] == "payload_too_large"
+    assert f"{MAX_BODY_BYTES // 1024} KiB" in body["detail"]
+
+
+def test_a_chunked_report_is_read_not_taken_as_empty(account, bot, bot_api):
+    # given: a phase I hold
+    WarmupPhaseFactory(account=account, content_assigned=True)
+    held = claimed(bot_api)
+
+    # when: I report it done with a chunked body (no Content-Length)
+    body = json.dumps({"lease_token": held["lease_token"], "result": {"post": "p1"}}).encode()
+    response = wsgi_post(phase_url(held["id"], "complete"), body, token=bot.token, chunked=True)
+
+    # then: the report is read and accepted
+    assert response.status_code == 200, response.content[:300]
+    assert json_of(response)["status"] == "completed"
+    attempt = PhaseAttempt.objects.get(phase_id=held["id"])
+    assert attempt.result == {"post": "p1"}
+
+
+def test_a_body_at_the_limit_is_read(account, bot):
+    WarmupPhaseFactory(account=account, content_assigned=True)
+    for chunked in (False, True):
+        response = wsgi_post(CLAIM, padded(MAX_BODY_BYTES), token=bot.token, chunked=chunked)
+        assert response.status_code in (200, 204), response.content[:300]
