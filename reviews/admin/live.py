@@ -130,7 +130,7 @@ def incidents_view(modeladmin, request):
         request,
         "admin/reviews/live/incidents.html",
         {
-            "rows": [(key, counts.get(key, 0)) for key in shown],
+            "rows": [(key, *counts.get(key, (0, 0))) for key in shown],
             "new": len(set(counts) - set(shown)),
         },
     )

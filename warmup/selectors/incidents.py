@@ -197,21 +197,27 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
         incident.last_seen = max(filter(None, (incident.last_seen, last)), default=None)
 
 
-def incident_count_rows():
-    """(signature, items in review) of each open incident: one grouped read of the queue's
-    signature index."""
-    return _in_review().values_list("review_signature").annotate(n=Count("id")).order_by()
+def incident_count_rows(*, now: datetime | None = None):
+    """(signature, items in review, of those the ones that came in the last hour) of each open
+    incident: one grouped read of the queue's signature index."""
+    hour_ago = (now or timezone.now()) - timedelta(hours=1)
+    return (
+        _in_review()
+        .values_list("review_signature")
+        .annotate(n=Count("id"), new=Count("id", filter=Q(review_required_since__gte=hour_ago)))
+        .order_by()
+    )
 
 
-def incident_counts() -> dict[str, int]:
-    """The items in review of each open incident, by signature (the incidents page's live
-    counts, `/metrics`)."""
-    return dict(incident_count_rows())
+def incident_counts() -> dict[str, tuple[int, int]]:
+    """Of each open incident, by signature: its items in review, and how many of them came in
+    the last hour (the incidents page's live counts, `/metrics`)."""
+    return {key: (n, new) for key, n, new in incident_count_rows()}
 
 
 def incident_totals() -> tuple[int, int]:
     """How many incidents are open, and how many items the largest holds (`/metrics`)."""
-    sizes = incident_counts().values()
+    sizes = [n for n, _ in incident_counts().values()]
     return len(sizes), max(sizes, default=0)
 
 

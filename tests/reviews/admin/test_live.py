@@ -236,6 +236,8 @@ def test_the_incidents_page_keeps_each_count_current(incidents, reviewer):
         html = client.get(address).content.decode()
 
     assert f'<span id="incident-count-{proxy_key}" class="" hx-swap-oob="true">2</span>' in html
+    assert f'<span id="incident-new-{proxy_key}" hx-swap-oob="true">2</span>' in html
+    assert f'<span id="incident-resolve-{proxy_key}" hx-swap-oob="true">2</span>' in html
     assert (
         f'<span id="incident-count-{login_key}" class="live-gone" hx-swap-oob="true">'
         "none left</span>" in html

@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser import log_in, reviewer_user, shot
 from tests.factories import UserFactory, WarmupPhaseFactory
+from tests.incidents import proxy_incident
 from warmup.domain.actors import Actor
 from warmup.services.resolutions import review_resolve
 
@@ -90,6 +91,7 @@ def test_the_dashboard_counts_follow_the_queue(page, content_pool, bot):
     )
 
     page.locator("#dash-queue-total:text-is('2')").wait_for(timeout=POLL_WAIT_MS)
+    shot(page, "dashboard-live")
     by_failure = page.locator("#dash-queue-by-category tbody")
     assert by_failure.inner_text() == "Network error\t2"
 
@@ -110,3 +112,32 @@ def test_without_javascript_the_queue_lists_and_acts_as_before(
         assert page.locator("#queue-new").inner_text() == ""
     finally:
         context.close()
+
+
+def test_the_incidents_page_counts_down_and_announces_a_new_incident(page, content_pool, bot):
+    proxy = proxy_incident(bot, 3)
+    log_in(page, reviewer_user())
+    page.goto("/admin/reviews/incident/")
+    key = proxy[0].__class__.objects.get(pk=proxy[0].pk).review_signature_id
+    count = page.locator(f"#incident-count-{key}")
+    assert count.inner_text() == "3"
+
+    review_resolve(
+        phase_id=proxy[0].pk,
+        method="resume",
+        reason_code="replaced_proxy",
+        note="proxy swapped",
+        actor=Actor.for_user(UserFactory(reviewer=True)),
+    )
+    WarmupPhaseFactory(
+        in_review=True, bot=bot, category="login_failed", retryable=False, reason="Bad password"
+    )
+
+    page.locator(f"#incident-count-{key}:text-is('2')").wait_for(timeout=POLL_WAIT_MS)
+    badge = page.locator("#incidents-new a")
+    badge.wait_for(timeout=POLL_WAIT_MS)
+    assert badge.inner_text() == "1 new incident since you opened this page: show it"
+    row = page.locator(f'tr.incident[data-signature="{key}"]')
+    assert "Resolve all 2" in row.inner_text()
+    assert page.locator(f"#incident-new-{key}").inner_text() == "2"
+    shot(page, "incidents-live")
