@@ -8,13 +8,13 @@ DEMO_BOTS ?= 3
 WEB_CONCURRENCY ?= 2
 WEB_THREADS ?= 4
 
-.PHONY: demo test lint serve migrate clean mutation bench bench-smoke replica replica-stop
+.PHONY: demo test lint docs docs-serve serve migrate clean mutation bench bench-smoke replica replica-stop
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	touch $@
 
 ## make demo: install, migrate the SQLite default, seed demo data with an admin user, and
@@ -54,6 +54,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+## make docs: the documentation site (mkdocs.yml, docs/) built into site/ with --strict: a broken
+## link or anchor, or anything a page would fetch from another host, fails it. The settings,
+## command and status machine pages are generated from the code at each build.
+## make docs-serve: the same on http://HOST:8001 with live reload.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(HOST):8001
+
 ## make mutation: not part of CI. Mutants of the core modules (scripts/mutation.py), each run
 ## against the tests that cover its module; prints the mutants the tests let pass and the score.
 ## MUTATION_ARGS="--module warmup/domain/policy.py --limit 20 --jobs 2" narrows it; DATABASE_URL for
@@ -90,4 +100,4 @@ replica-stop:
 	scripts/standby.sh stop 5433
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis site
