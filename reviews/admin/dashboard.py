@@ -83,8 +83,10 @@ def _label(choices, value) -> str:
 
 
 def failure_label(category: str) -> str:
-    """The category's name; an item held for review by a person has no failure."""
-    return _label(FailureCategory, category) if category not in ("", "none") else "Held, no failure"
+    """The category's name; an item a reviewer held has none: its hold is its last failure."""
+    if category in ("", "none"):
+        return "Held by a reviewer"
+    return _label(FailureCategory, category)
 
 
 def duration_or_dash(seconds: float | None) -> str:
@@ -323,6 +325,14 @@ def page_context(data: dict, days: int) -> dict:
     }
 
 
+def report_csv(out, data: dict, *, now: datetime, lineterminator: str = "\r\n") -> None:
+    """The review report `data` (`analytics.review_report`) as its one flat CSV table
+    (section,key,metric,value): the dashboard's download and `review_report --format csv`
+    both write it here, so the two have the same columns and rows for the same window."""
+    document = analytics.report_document(data, now=now)
+    write_csv(out, analytics.report_rows(document), lineterminator=lineterminator)
+
+
 def csv_response(days: int) -> HttpResponse:
     """The window's numbers as review_report's CSV table, as a download."""
     now = timezone.now()
@@ -332,7 +342,7 @@ def csv_response(days: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="review-dashboard-{days}d-{stamp}.csv"'
-    write_csv(response, analytics.report_rows(analytics.report_document(data, now=now)))
+    report_csv(response, data, now=now)
     return response
 
 

@@ -36,12 +36,18 @@ from config.admin import (
     confirm_action,
 )
 from config.text import age_display
-from reviews.admin import filters, live
+from reviews.admin import filters, live, queue_csv
 from reviews.admin.forms import AssignForm, NoteForm, RecategorizeForm, ResolutionForm
 from reviews.models import ReviewItem
-from reviews.permissions import can_assign_to_others, can_resolve_reviews
+from reviews.permissions import can_assign_to_others, can_manage_accounts, can_resolve_reviews
 from warmup.domain.actors import Actor
-from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ReasonCode, ResolutionMethod
+from warmup.domain.choices import (
+    AUTOMATED_RESOLUTIONS,
+    FailureDecision,
+    ReasonCode,
+    ResolutionMethod,
+    ReviewAction,
+)
 from warmup.domain.errors import (
     DomainError,
     NotClaimable,
@@ -50,6 +56,7 @@ from warmup.domain.errors import (
     refusal_words,
 )
 from warmup.domain.policy import policy_for
+from warmup.domain.text import REACTIVATE_BY_A_LEAD, action_effect, no_retry_words
 from warmup.models import FailureCategory, FailureSignature, PhaseStatus
 from warmup.selectors import analytics, queue
 from warmup.selectors.filters import NO_ROW, ReviewQueueFilter
@@ -490,6 +497,9 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                 "admin:reviews_reviewitem_live", request, shown=shown, since=since
             )
             response.context_data["poll_seconds"] = live.POLL_SECONDS
+            csv_url = reverse("admin:reviews_reviewitem_csv")
+            query = queue_csv.csv_query(request)
+            response.context_data["csv_url"] = f"{csv_url}?{query}" if query else csv_url
         return response
 
     def get_changelist(self, request, **kwargs):
@@ -567,8 +577,10 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
     def get_urls(self):
         act = self.admin_site.admin_view(self.item_action_view)
         poll = self.admin_site.admin_view(partial(live.queue_view, self))
+        download = self.admin_site.admin_view(partial(queue_csv.queue_csv_view, self))
         return [
             path("live/", poll, name="reviews_reviewitem_live"),
+            path("csv/", download, name="reviews_reviewitem_csv"),
             path("<path:object_id>/act/<str:action>/", act, name="reviews_reviewitem_act"),
             *super().get_urls(),
         ]
@@ -598,7 +610,9 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             "badge": level_badge(item),
             "retries": self.retries_decided(item),
             "details": details_html(item.last_failure_details),
-            "attempts": sorted(item.attempts.all(), key=lambda a: -a.number),
+            "failure_label": failure_label(item),
+            "no_retry": no_retry_display(item),
+            "attempts": marked_attempts(item, logs),
             "timeline": logs,
             "came_back": came_back_words(came_back) if came_back else "",
             "suggestions": suggestions,
@@ -639,14 +653,26 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
             return []
         in_review = item.status == PhaseStatus.REVIEW_REQUIRED
         account_url = reverse("admin:warmup_account_change", args=[item.account_id])
+        # Only a review lead may reactivate an account: a lead gets the action (once, under
+        # the first button it stops), anyone else is told who can.
+        lead = can_manage_accounts(request.user)
+        reactivation_offered = False
         buttons = []
         for name, spec in ACTIONS.items():
-            why, link = "", ""
+            why, link, reactivate = "", "", ""
             if spec.method:
                 refusal = resolution_refusal(item, spec.method)
                 if refusal is not None:
                     why = why_not(refusal) if in_review else "the item is not in review"
                     link = account_url if isinstance(refusal, NotClaimable) else ""
+                    if in_review and refusal.refusal == Refusal.ACCOUNT_NOT_ACTIVE:
+                        if not lead:
+                            why = REACTIVATE_BY_A_LEAD.format(
+                                status=item.account.get_status_display().lower()
+                            )
+                        elif not reactivation_offered:
+                            reactivate = reverse("admin:warmup_account_changelist")
+                            reactivation_offered = True
             elif name != "comment" and not in_review:
                 why = "the item is not in review"
             if name == "assign_to_me" and item.review_assignee_id == request.user.pk:
@@ -667,6 +693,8 @@ class ReviewItemAdmin(RefuseUnpermittedActions, ReadOnlyAdmin):
                     "asks": bool(spec.form.base_fields),
                     "why": why,
                     "link": link,
+                    "reactivate": reactivate,
+                    "effect": action_effect(spec.method) if spec.method else "",
                     "url": kept_filters(
                         request, reverse("admin:reviews_reviewitem_act", args=[item.pk, name])
                     ),
@@ -817,6 +845,75 @@ def came_back_words(came_back: Return, *, naming: bool = True) -> str:
     if came_back.same_way is None:  # a resolution from before signatures: the way is unknown
         return f"{said}: {title}" if title else said
     return f"{said} a different way: {title}" if title else f"{said} a different way"
+
+
+# --- The failure as the item page tells it --------------------------------------------------
+
+
+def failure_label(item) -> str:
+    """The item's last failure's category in words: a hold (no category) is its own entry."""
+    if item.last_failure_category:
+        return item.get_last_failure_category_display()
+    held = item.status == PhaseStatus.REVIEW_REQUIRED or item.last_failure_reason
+    return "Held by a reviewer" if held else "none"
+
+
+def escalating_attempt(item):
+    """The attempt whose failure sent the item to review, when that failure is still its last
+    one (not a hold since); None otherwise."""
+    if not item.last_failure_category or item.status != PhaseStatus.REVIEW_REQUIRED:
+        return None
+    failed = [a for a in item.attempts.all() if a.failure_category]
+    if not failed or failed[-1].decision != FailureDecision.REVIEW_REQUIRED:
+        return None
+    return failed[-1]
+
+
+def no_retry_display(item) -> str:
+    """Why the failure that sent the item to review skipped (or ran out of) its automatic
+    retries, in words; '' when a reviewer held it."""
+    attempt = escalating_attempt(item)
+    if attempt is None:
+        return ""
+    try:
+        retryable = policy_for(attempt.failure_category, item.template).retryable
+    except ValueError:  # a category the policy no longer knows
+        retryable = False
+    return no_retry_words(
+        category=attempt.failure_category,
+        reported_retryable=attempt.retryable,
+        max_retries=attempt.max_retries,
+        category_retryable=retryable,
+    )
+
+
+def category_name(category: str) -> str:
+    try:
+        return FailureCategory(category).label
+    except ValueError:
+        return "Held by a reviewer" if not category else category
+
+
+def marked_attempts(item, logs: list) -> list:
+    """The item's attempts, newest first, each recategorised failure marked with the category
+    a reviewer gave it (`recategorised_as`); each recategorisation in `logs` gets its
+    `changed` words: 'from Network error to Proxy error'."""
+    attempts = list(item.attempts.all())
+    for log in sorted(logs, key=lambda log: (log.created_at, log.pk)):
+        if log.action != ReviewAction.RECATEGORIZED:
+            continue
+        data = log.data or {}
+        log.changed = (
+            f"from {category_name(data.get('from', ''))} to {category_name(data.get('to', ''))}"
+        )
+        before = [
+            a
+            for a in attempts
+            if a.failure_category and a.finished_at and a.finished_at <= log.created_at
+        ]
+        if before:
+            before[-1].recategorised_as = category_name(data.get("to", ""))
+    return sorted(attempts, key=lambda a: -a.number)
 
 
 def level_badge(item) -> str:

@@ -5,8 +5,8 @@ Every number comes from `warmup.selectors.analytics.review_report`, the function
 API's stats and the review dashboard; this command parses the window, asks once and formats: a table
 for a terminal, one JSON object (`analytics.report_document`, which also holds the phase types,
 platforms and bots sent to review most), or a flat CSV table (`analytics.report_rows`, written by
-`config.text.write_csv`: the same table as the dashboard's CSV download). Side effects: none
-(read-only).
+`reviews.admin.dashboard.report_csv`, which writes the dashboard's CSV download too). Side
+effects: none (read-only).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from config.replica import read_heavy
-from config.text import duration_display, plural, write_csv
-from reviews.admin.dashboard import duration_or_dash, failure_label, percent
+from config.text import duration_display, plural
+from reviews.admin.dashboard import duration_or_dash, failure_label, percent, report_csv
 from warmup.domain.choices import ReasonCode, ResolutionMethod
 from warmup.models import Platform
 from warmup.selectors import analytics
@@ -175,9 +175,7 @@ def render_json(data: dict, *, now: datetime) -> str:
 
 def render_csv(data: dict, *, now: datetime) -> str:
     out = io.StringIO()
-    write_csv(
-        out, analytics.report_rows(analytics.report_document(data, now=now)), lineterminator="\n"
-    )
+    report_csv(out, data, now=now, lineterminator="\n")  # the dashboard's download's table
     return out.getvalue()
 
 
