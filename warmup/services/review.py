@@ -163,7 +163,11 @@ def review_recategorize(*, phase_id: int, category: str, note: str, actor: Actor
 
 @transaction.atomic
 def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
-    """Put an active phase on hold for review; a bot holding it loses its lease."""
+    """Put an active phase on hold for review; a bot holding it loses its lease.
+
+    The hold is the item's last failure from now on, as a failure of its own: no category
+    (the queue's `held`), the note as its reason, now as its time. A failure before it stays
+    in the phase's attempts."""
     note = require_note(note)
     phase = phase_lock(phase_id)
     check_transition(phase, S.REVIEW_REQUIRED)
@@ -172,7 +176,14 @@ def review_hold(*, phase_id: int, note: str, actor: Actor) -> WarmupPhase:
     lease_token = phase.lease_token
     signature = signature_of(category=HELD, phase_type=phase.phase_type, reason=note)
     signatures_store([signature], now=now)
-    enter_review_many([phase], now=now, per_row={phase.pk: {"review_signature_id": signature.key}})
+    held_fields = {
+        "review_signature_id": signature.key,
+        "last_failure_category": "",
+        "last_failure_reason": note,
+        "last_failure_details": {},
+        "last_failure_at": now,
+    }
+    enter_review_many([phase], now=now, per_row={phase.pk: held_fields})
     if lease_token is not None:
         PhaseAttempt.objects.filter(phase=phase, lease_token=lease_token).update(
             finished_at=now, outcome=AttemptOutcome.INTERRUPTED, reason=note

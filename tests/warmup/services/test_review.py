@@ -327,8 +327,13 @@ def test_hold_records_the_failure_context_of_the_moment(account, bot, clock, rev
 
     log = one_new_log(last_id)
     assert (log.from_status, log.to_status) == (S.CONTENT_ASSIGNED, S.REVIEW_REQUIRED)
-    assert (log.failure_category, log.retry_count) == (FailureCategory.NETWORK_ERROR, 1)
-    assert reload(phase).next_attempt_at is None
+    # the hold is its own entry (no category: held), with the retries the phase had so far
+    assert (log.failure_category, log.retry_count) == ("", 1)
+    held = reload(phase)
+    assert held.next_attempt_at is None
+    assert (held.last_failure_category, held.last_failure_reason) == ("", "Proxy pool is down")
+    # and the network error stays in the phase's attempts
+    assert [a.failure_category for a in held.attempts.all()] == [FailureCategory.NETWORK_ERROR]
 
 
 def test_hold_needs_a_note(account, bot, reviewer_actor):
