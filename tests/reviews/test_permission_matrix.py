@@ -60,6 +60,8 @@ RECATEGORISE = {"category": "login_failed", **NOTE}
 # --- The policy -------------------------------------------------------------------------------
 # Columns: anonymous, staff (no permission), viewer (may read the queue), reviewer, lead, superuser.
 
+SINCE = "since=2026-12-06T10%3A00%3A00%2B00%3A00"  # a poll's: when its page was drawn
+
 REVIEW_API = {
     "review-api:queue GET": (401, 403, READ, READ, READ, READ),
     "review-api:item GET": (401, 403, READ, READ, READ, READ),
@@ -98,6 +100,10 @@ ADMIN_PAGES = {
     "page:incidents": (LOGIN, 403, READ, READ, READ, READ),
     "page:incident resolve": (LOGIN, 403, 403, READ, READ, READ),
     "page:incident batch": (LOGIN, 403, READ, READ, READ, READ),
+    # The live pages' polls (reviews/admin/live.py): whoever may read the page.
+    "page:queue live": (LOGIN, 403, READ, READ, READ, READ),
+    "page:incidents live": (LOGIN, 403, READ, READ, READ, READ),
+    "page:dashboard live": (LOGIN, 403, READ, READ, READ, READ),
 }
 # Bulk actions of the changelists ("app.model:action") and the item page's buttons.
 ADMIN_ACTIONS = {
@@ -311,6 +317,11 @@ ATTEMPTS: dict[str, Callable] = {
     "page:bots": _get(lambda w: changelist(Bot)),
     "page:tokens": _get(lambda w: reverse("admin:authtoken_tokenproxy_changelist")),
     "page:incidents": _get(lambda w: reverse("admin:reviews_incident_changelist")),
+    "page:queue live": _get(
+        lambda w: reverse("admin:reviews_reviewitem_live") + f"?shown={w['item'].pk}&{SINCE}"
+    ),
+    "page:incidents live": _get(lambda w: reverse("admin:reviews_incident_live") + f"?{SINCE}"),
+    "page:dashboard live": _get(lambda w: reverse("reviews-dashboard-live")),
     "page:incident resolve": _get(
         lambda w: reverse("admin:reviews_incident_resolve", args=[w["item"].review_signature_id])
     ),
@@ -481,6 +492,9 @@ def test_the_table_covers_every_admin_page_of_our_own():
         "admin:reviews_incident_batch",
         "admin:reviews_incident_undo",
         "admin:reviews_incident_close_breaker",
+        "admin:reviews_reviewitem_live",
+        "admin:reviews_incident_live",
+        "reviews-dashboard-live",
     }
 
 
