@@ -23,6 +23,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.cache import caches_for
 from config.env import (
     WEAK_SECRET_KEY,
     env_bool,
@@ -390,19 +391,10 @@ REST_FRAMEWORK = {
 # Throttle counters live in the cache. With REDIS_URL (e.g. redis://cache.internal:6379/0) every
 # server process counts in the one Redis, so a rate holds for the whole site; without it each
 # process counts in its own memory (development, make demo: nothing but Python needed).
+# A Redis refused or hanging does not fail requests: the process counts in its own memory
+# meanwhile, with a log line (config.cache).
 REDIS_URL = env_str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "warmup",
-            # A Redis that does not answer fails a request in seconds, not when TCP gives up.
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = caches_for(REDIS_URL)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Warmup review API",

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import os
+import socket
+import threading
+import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import redis
+from django.conf import settings
 from django.http import HttpResponse
+from django.test import override_settings
 from django.test.client import ClientHandler
 from django.utils.dateparse import parse_datetime
 
+from config import cache as config_cache
 from config.api.parsers import MAX_BODY_BYTES
 from tests.builders import first_phase, reload
 from tests.clients import CLAIM, assert_error, claim, phase_url, report
@@ -220,3 +230,123 @@ def test_a_body_at_the_limit_is_read(account, bot):
     for chunked in (False, True):
         response = wsgi_post(CLAIM, padded(MAX_BODY_BYTES), token=bot.token, chunked=chunked)
         assert response.status_code in (200, 204), response.content[:300]
+
+
+# --- 12. Redis refused or hanging -------------------------------------------------------------
+
+UNREACHABLE_WITHIN = 8  # seconds a bot request may take while Redis hangs (2 s socket timeouts)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def hanging_redis():
+    """A Redis that accepts connections and never answers: its URL (database 11)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            held.append(connection)  # read nothing, answer nothing
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/11"
+    stop.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+@contextmanager
+def redis_at(url: str, *, bot_rate: str = "3/minute"):
+    """The cache as settings make it for REDIS_URL=`url`, and a bot rate to count."""
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"bot": bot_rate}}
+    caches = config_cache.caches_for(url)
+    config_cache.forget_outages()
+    with override_settings(CACHES=caches, REST_FRAMEWORK=rest):
+        try:
+            yield
+        finally:
+            config_cache.forget_outages()
+
+
+def timed_claim(client) -> tuple[object, float]:
+    started = time.monotonic()
+    response = claim(client)
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize("redis", ["refused", "hanging"])
+def test_without_redis_bots_keep_working_and_the_rate_counts_in_the_process(
+    bot, bot_api, other_bot_api, hanging_redis, caplog, redis
+):
+    url = f"redis://127.0.0.1:{free_port()}/11" if redis == "refused" else hanging_redis
+    caplog.set_level(logging.WARNING, logger="config.cache")
+    with redis_at(url):
+        # when: a bot asks for work while Redis refuses connections or never answers
+        first, took = timed_claim(bot_api)
+
+        # then: it is answered (nothing to claim), not 500, within the socket timeouts
+        assert first.status_code == 204, first.content[:300]
+        assert took < UNREACHABLE_WITHIN
+        # ... and one line says so, naming Redis's address (never its password)
+        [line] = [r for r in caplog.records if r.name == "config.cache"]
+        assert "127.0.0.1" in line.getMessage()
+        assert "in this process" in line.getMessage()
+
+        # the next requests do not wait on Redis again
+        for _ in range(2):
+            response, took = timed_claim(bot_api)
+            assert response.status_code == 204
+            assert took < 1
+        # the bot rate still holds, counted in this process
+        response = claim(bot_api)
+        assert_error(response, 429, "throttled")
+        assert int(response["Retry-After"]) > 0
+        assert claim(other_bot_api).status_code == 204
+
+
+def test_when_redis_answers_again_the_rate_counts_there(bot_api, caplog, monkeypatch):
+    local = redis.Redis.from_url(LOCAL_REDIS, socket_timeout=2)
+    try:
+        local.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {LOCAL_REDIS}")
+    caplog.set_level(logging.INFO, logger="config.cache")
+    monkeypatch.setattr(config_cache, "RETRY_REDIS_SECONDS", 0)
+    with redis_at(LOCAL_REDIS, bot_rate="100/minute"):
+        # given: Redis refuses a connection
+        with monkeypatch.context() as refusing:
+            refusing.setattr(redis.connection.Connection, "connect", refuse)
+            assert claim(bot_api).status_code == 204
+        assert "unreachable" in caplog.text
+
+        # when: it answers again
+        local.flushdb()
+        assert claim(bot_api).status_code == 204
+
+        # then: the count is in Redis, and a line says Redis is back
+        assert local.keys("*throttle_bot*")
+        assert "answers again" in caplog.text
+        local.flushdb()
+
+
+LOCAL_REDIS = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/11"
+
+
+def refuse(connection):
+    raise redis.ConnectionError("Connection refused (test)")
