@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 ## make serve: the production web server. Migrates, collects static files, and runs gunicorn on
 ## HOST:PORT with WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread: a slow
 ## client holds a thread, not a whole worker, and database connections live CONN_MAX_AGE).
-## Needs SECRET_KEY and ALLOWED_HOSTS, and DATABASE_URL for PostgreSQL; see the README.
+## Needs SECRET_KEY and ALLOWED_HOSTS, and DATABASE_URL for PostgreSQL; see docs/operators.md.
 ## With PROMETHEUS_MULTIPROC_DIR set, the metric files of processes that are gone are removed
 ## first (those of a running scheduler stay). GUNICORN_CMD_ARGS adds gunicorn options.
 ## Migrations run without DB_STATEMENT_TIMEOUT: an index on a big table takes longer.
@@ -49,7 +49,7 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make lint: ruff, and the import contracts (the floors in the README) with lint-imports.
+## make lint: ruff, and the import contracts (the floors in docs/architecture.md) with lint-imports.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
