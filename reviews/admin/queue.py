@@ -114,6 +114,7 @@ class QueueAction:
     # `changed` ids and `unchanged` {id: DomainError}. Resolutions have one by their method.
     run_many: Callable | None = None
     permission: str = "resolve"  # the admin's has_<permission>_permission offers it
+    button: str = ""  # the confirmation's button, when not the label
 
     def apply(self, request, phase_id: int, data: dict) -> None:
         self.run(phase_id, Actor.for_user(request.user), data)
@@ -211,6 +212,7 @@ ACTIONS: dict[str, QueueAction] = {
             phase_ids=phase_ids, assignee=data["assignee"], actor=actor
         ),
         permission="assign",  # a review lead's: a reviewer assigns to themself
+        button="Assign",
     ),
     "unassign": QueueAction(
         "Unassign",
@@ -275,7 +277,7 @@ def _bulk_action(name: str):
     return confirm_action(
         description=label + ("\N{HORIZONTAL ELLIPSIS}" if asks else ""),
         title=spec.title,
-        button=label,
+        button=spec.button or label,
         done=spec.done,
         noun=("item", "items"),
         form_class=spec.form,

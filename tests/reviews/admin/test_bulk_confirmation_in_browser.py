@@ -44,3 +44,27 @@ def test_the_button_of_a_60_item_confirmation_is_on_the_first_screen(page):
     assert {WarmupPhase.objects.get(pk=p.pk).status for p in items} == {
         PhaseStatus.REVIEW_REQUIRED
     }
+
+
+def test_a_lead_assigns_a_selection_to_a_reviewer_and_the_queue_offers_its_csv(page):
+    from tests.browser import with_password
+    from tests.factories import UserFactory
+
+    lead = with_password(UserFactory(username="lena", lead=True))
+    rita = UserFactory(username="rita", reviewer=True)
+    items = [WarmupPhaseFactory(in_review=True) for _ in range(3)]
+
+    log_in(page, lead)
+    page.goto("/admin/reviews/reviewitem/")
+    assert page.locator("a.csv-download").text_content() == "Download these 3 as CSV"
+    shot(page, "queue_with_csv_link")
+    page.check("#action-toggle")
+    page.select_option("select[name=action]", "assign_to")
+    page.click("button[name=index]")
+    assert page.locator("h1").inner_text() == "Assign 3 items to a reviewer"
+    page.select_option("#id_assignee", label="rita")
+    shot(page, "bulk_assign_to")
+    page.click("input[type=submit][value='Assign']")
+
+    assert page.locator(".messagelist").inner_text().startswith("Assigned to rita: 3 items")
+    assert {WarmupPhase.objects.get(pk=p.pk).review_assignee for p in items} == {rita}
