@@ -5,6 +5,7 @@ row rewritten with a recomputed hash, a deleted or rewritten checkpoint."""
 from __future__ import annotations
 
 import json
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
@@ -12,7 +13,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.monitoring import scrape_registry
@@ -22,13 +23,15 @@ from reviews.models import (
     ReviewLogCheckpoint,
     ReviewLogCheckpointHead,
 )
-from tests.factories import AccountFactory, WarmupPhaseFactory
+from tests.conftest import requires_postgres
+from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_review
 from tests.integrity import assert_integrity, run_integrity_check
 from warmup.domain import errors
 from warmup.domain.checkpoints import heads_root
 from warmup.lifecycle.chain import row_hash, values_of
 from warmup.selectors.checkpoints import log_heads, statement_of
 from warmup.selectors.integrity import check_chains
+from warmup.services import checkpoints
 from warmup.services.checkpoints import checkpoint_write
 from warmup.services.review import review_assign, review_comment
 from warmup.services.tick import tick
@@ -384,3 +387,46 @@ def test_a_bad_checkpoint_value_is_a_usage_error(commented, keyed):
 
     assert code == 2
     assert "is neither a checkpoint number nor a checkpoint's JSON line: it lacks" in printed
+
+
+# --- Writers under way ------------------------------------------------------------------------
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_waits_for_a_writer_holding_a_lower_row_id(
+    default_plan, content_pool, bot, reviewer_actor, keyed, monkeypatch
+):
+    # given: a writer whose row has an id below a row committed after it, still open
+    first, second = new_item_in_review(bot), new_item_in_review(bot)
+    opened, release = threading.Event(), threading.Event()
+
+    def hold_a_row_open():
+        try:
+            with transaction.atomic():
+                review_comment(phase_id=first.pk, note="open", actor=reviewer_actor)
+                opened.set()
+                release.wait(30)
+        finally:
+            opened.set()
+            connection.close()
+
+    writer = threading.Thread(target=hold_a_row_open)
+    writer.start()
+    try:
+        opened.wait(30)
+        review_comment(phase_id=second.pk, note="committed", actor=reviewer_actor)
+        monkeypatch.setattr(checkpoints, "SETTLE_SECONDS", 0.3)
+
+        # when: a checkpoint is due while it is open
+        postponed = checkpoint_write(now=timezone.now())
+    finally:
+        release.set()
+        writer.join()
+
+    # then: none is signed over the gap; once it commits, one covers both rows
+    assert postponed is None
+    signed = checkpoint_write(now=timezone.now())
+    assert signed.rows == ReviewLog.objects.count()
+    assert ReviewLog.objects.filter(note="open", id__lte=signed.last_row).exists()
+    assert_integrity()

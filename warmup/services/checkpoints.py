@@ -175,36 +175,39 @@ def _refused(reason: str, previous: ReviewLogCheckpoint) -> None:
 
 def _settled_last_row() -> int | None:
     """The highest log row id below which no row can still appear, or None if writers under
-    way when it was read did not finish within SETTLE_SECONDS.
+    way when it was read did not finish within SETTLE_SECONDS (the next tick tries again).
 
     On PostgreSQL a row id is taken from the sequence while its transaction is open, so a
     smaller id than the newest committed one may still commit. Every log writer holds a row
     lock (its phase's or account's) before it inserts, so it already has a transaction id:
-    waiting until the transactions in progress when the id was read have ended (other than
-    our own) leaves no uncommitted row below it; a writer that starts later draws a higher id.
+    waiting until the sessions of this database that held one when the id was read have ended
+    that transaction (our own aside) leaves no uncommitted row below it; a writer that starts
+    later draws a higher id. Sessions of other databases on the server are not waited for. The
+    app's sessions run as one role, whose transaction ids pg_stat_activity shows it.
     SQLite has one writer at a time, and ids only grow.
     """
     if connection.vendor != "postgresql":
         return ReviewLog.objects.aggregate(last=Max("id"))["last"] or 0
+    running_sql = (
+        "SELECT ARRAY(SELECT pid || ':' || backend_xid FROM pg_stat_activity"
+        " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+        " AND pid <> pg_backend_pid()"
+    )
     with connection.cursor() as cursor:
+        # pg_stat_activity is read once per transaction unless told to read it afresh.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT COALESCE((SELECT MAX(id) FROM reviews_reviewlog), 0),"
-            " ARRAY(SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
-            " WHERE x IS DISTINCT FROM pg_current_xact_id_if_assigned())"
+            f"SELECT COALESCE((SELECT MAX(id) FROM reviews_reviewlog), 0), ({running_sql}))"
         )
         last_row, running = cursor.fetchone()
         deadline = time.monotonic() + SETTLE_SECONDS
         while running:
-            cursor.execute(
-                "SELECT ARRAY(SELECT x FROM unnest(%s::text[]) AS x"
-                " WHERE pg_xact_status(x::xid8) = 'in progress')",
-                [running],
-            )
-            (running,) = cursor.fetchone()
-            if running and time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 return None
-            if running:
-                time.sleep(_SETTLE_POLL)
+            time.sleep(_SETTLE_POLL)
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(f"{running_sql} AND pid || ':' || backend_xid = ANY(%s))", [running])
+            (running,) = cursor.fetchone()
     return last_row
 
 
