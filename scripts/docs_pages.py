@@ -4,7 +4,7 @@ calls these; `python scripts/docs_pages.py OUT_DIR` writes them to a folder to l
 - settings.md: the environment variables, from `config.settings_doc.SETTINGS`;
 - commands.md: each of the project's management commands' own `--help`;
 - states.md: the status machines drawn as SVG from `TRANSITIONS` and `ACCOUNT_TRANSITIONS`;
-- security.md: SECURITY.md, its links made relative to the site;
+- security.md and benchmarks.md: SECURITY.md and bench/README.md, links made relative;
 - openapi.yaml: the served OpenAPI schema.
 
 Everything here needs Django set up (`setup_django`); nothing touches a database.
@@ -249,10 +249,11 @@ def states_page() -> str:
 # --- Security and the API schema ------------------------------------------------------------
 
 
-def security_page() -> str:
-    """SECURITY.md as a page of the site: links into docs/ made relative, others to the repo's
-    files named as paths (the site has no copy of them)."""
-    text = (ROOT / "SECURITY.md").read_text()
+def repository_page(path: str) -> str:
+    """A Markdown file of the repository (SECURITY.md, bench/README.md) as a page of the site:
+    links into docs/ made relative, a link to README.md to the home page, others to the
+    repository's files named as paths (the site has no copy of them)."""
+    text = (ROOT / path).read_text()
 
     def relink(match: re.Match) -> str:
         label, target = match.group(1), match.group(2)
@@ -265,6 +266,16 @@ def security_page() -> str:
         return f"{label} (`{target}`)"
 
     return re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", relink, text)
+
+
+def security_page() -> str:
+    return repository_page("SECURITY.md")
+
+
+def benchmarks_page() -> str:
+    """bench/README.md, a page under generated/: its links one folder deeper."""
+    text = repository_page("bench/README.md")
+    return re.sub(r"\]\((?!https?:|#|\.\./)([^)\s]+\.md)", r"](../\1", text)
 
 
 def openapi_yaml() -> str:
@@ -311,6 +322,7 @@ def pages() -> dict[str, str]:
         "generated/commands.md": commands_page(),
         "generated/states.md": states_page(),
         "generated/openapi.yaml": openapi_yaml(),
+        "generated/benchmarks.md": benchmarks_page(),
         "security.md": security_page(),
     }
 

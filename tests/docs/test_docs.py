@@ -158,6 +158,7 @@ def test_the_site_builds_with_every_guide_and_generated_page(site):
         "generated/commands.html",
         "generated/states.html",
         "generated/openapi.yaml",
+        "generated/benchmarks.html",
     ):
         assert (site / page).is_file(), page
     assert "REDIS_URL" in (site / "generated/settings.html").read_text()
