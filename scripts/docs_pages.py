@@ -12,6 +12,7 @@ Everything here needs Django set up (`setup_django`); nothing touches a database
 
 from __future__ import annotations
 
+import argparse
 import html
 import math
 import os
@@ -22,6 +23,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_APPS = ("warmup", "reviews")  # the apps whose commands are the project's own
 HELP_WIDTH = "100"
+DJANGO_COMMON_OPTIONS = {
+    "--version",
+    "--verbosity",
+    "--settings",
+    "--pythonpath",
+    "--traceback",
+    "--no-color",
+    "--force-color",
+    "--skip-checks",
+}
 
 
 def setup_django() -> None:
@@ -91,7 +102,12 @@ def command_help(app: str, name: str) -> str:
     from django.core.management import load_command_class
 
     command = load_command_class(app, name)
-    return command.create_parser("manage.py", name).format_help()
+    parser = command.create_parser("manage.py", name)
+    for action in parser._actions:
+        # Django's options common to every command are said once, above, not per command.
+        if set(action.option_strings) & DJANGO_COMMON_OPTIONS:
+            action.help = argparse.SUPPRESS
+    return parser.format_help()
 
 
 def commands_page() -> str:
@@ -101,7 +117,10 @@ def commands_page() -> str:
         "Each of the project's own management commands, with its own `--help` as the code says "
         "it (generated when the site is built). Run one with "
         "`.venv/bin/python manage.py <command>` (add `DEBUG=1` or a `SECRET_KEY`). What each "
-        "is for: [Commands](../operators.md#commands) in the operators' guide.",
+        "is for: [Commands](../operators.md#commands) in the operators' guide. Every command "
+        "also takes Django's common options (`-v {0,1,2,3}`, `--settings`, `--pythonpath`, "
+        "`--traceback`, `--no-color`, `--force-color`, `--skip-checks`, `--version`), left out "
+        "below.",
         "",
     ]
     for app, names in command_names().items():
