@@ -2,8 +2,11 @@
 
 A simulated bot knows the system only through `/api/v1/bot/`, exactly as a real bot does: it never
 reads or writes a phase through the ORM. What it does with a claimed phase comes from
-`stories.draw_plan`; this module delivers it over HTTP (Retry-After on a 429, pauses while the
-server is unreachable, reports retried until delivered).
+`stories.draw_plan`; this module delivers it over HTTP as the README asks of bot developers:
+a 429, or a 503 (the database was unavailable; 502 and 504 from a proxy in front alike), is
+waited out, for Retry-After when the server says, else with a pause that doubles; a pause while
+the server is unreachable; and a report is sent again, word for word with the same lease token,
+until delivered (the server answers a repeated report as it answered the first).
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ CONNECTION_PAUSE_MAX = 5.0
 ERROR_PAUSE = 1.0  # after an unexpected HTTP error, so a broken server is not hammered
 RETRY_AFTER_DEFAULT = 1.0  # a 429 without a usable Retry-After header
 RETRY_AFTER_MIN = 0.2  # "Retry-After: 0" must not turn into a busy loop
-REPORT_TRIES = 5  # tries to deliver one report (connection errors, 429) before giving up
+UNAVAILABLE_PAUSE = 0.5  # after a 503 without Retry-After, doubling while they last
+UNAVAILABLE_PAUSE_MAX = 8.0
+UNAVAILABLE = (502, 503, 504)  # the server (or a proxy before it) asks to try again later
+REPORT_TRIES = 8  # tries to deliver one report (connection errors, 429, 503) before giving up
 
 
 class _Stopped(Exception):
@@ -54,6 +60,7 @@ class SimulatedBot:
         self.elapsed = elapsed  # seconds since the fleet started (for the outage window)
         self.fatal: str | None = None
         self._failed_connections = 0
+        self._unavailable_in_a_row = 0
         # Decisions come from their own generator, never drawn from by timing-dependent code,
         # so a seeded run makes the same decisions whatever the server's speed.
         seed = None if config.seed is None else f"{config.seed}:{index}"
@@ -167,6 +174,15 @@ class SimulatedBot:
             self.stats.add("throttled")
             self._wait(_retry_after(response))
             return None
+        if response.status_code in UNAVAILABLE:
+            self.stats.add("unavailable")
+            self._unavailable_in_a_row += 1
+            backoff = min(
+                UNAVAILABLE_PAUSE_MAX, UNAVAILABLE_PAUSE * 2 ** (self._unavailable_in_a_row - 1)
+            )
+            self._wait(_retry_after(response, default=backoff))
+            return None
+        self._unavailable_in_a_row = 0
         return response
 
     def _connection_pause(self) -> float:
@@ -174,8 +190,9 @@ class SimulatedBot:
         return min(CONNECTION_PAUSE_MAX, CONNECTION_PAUSE * self._failed_connections)
 
     def _report(self, path: str, body: dict) -> requests.Response | None:
-        """Deliver a report on a held lease, retrying connection errors and 429s (a replayed
-        report is answered like the first, so retrying cannot count a failure twice)."""
+        """Deliver a report on a held lease, retrying connection errors, 429s and 503s with the
+        same body and lease token (a replayed report is answered like the first, so retrying
+        cannot count a failure twice)."""
         for _ in range(REPORT_TRIES):
             try:
                 response = self._post(path, body)
@@ -221,10 +238,11 @@ def _json(response: requests.Response) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _retry_after(response: requests.Response) -> float:
-    """Seconds the server asked us to wait (never less than RETRY_AFTER_MIN)."""
+def _retry_after(response: requests.Response, *, default: float = RETRY_AFTER_DEFAULT) -> float:
+    """Seconds the server asked us to wait (never less than RETRY_AFTER_MIN); `default`
+    without a usable Retry-After header."""
     try:
         seconds = float(response.headers.get("Retry-After", ""))
     except ValueError:
-        return RETRY_AFTER_DEFAULT
-    return max(RETRY_AFTER_MIN, seconds) if seconds == seconds else RETRY_AFTER_DEFAULT
+        return default
+    return max(RETRY_AFTER_MIN, seconds) if seconds == seconds else default
