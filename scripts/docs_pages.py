@@ -307,11 +307,11 @@ def openapi_yaml() -> str:
 
 # --- Nothing from other hosts ---------------------------------------------------------------
 
-_FETCHED = re.compile(
-    r"<(?:script|link|img|iframe|source|video|audio)\b[^>]*?\b(?:src|href)=[\"']?"
-    r"((?:https?:)?//[^\"'\s>]+)",
-    re.IGNORECASE,
-)
+_TAG = re.compile(r"<(?:script|link|img|iframe|source|video|audio)\b[^>]*>", re.IGNORECASE)
+_ADDRESS = re.compile(r"\b(?:src|href)=[\"']?((?:https?:)?//[^\"'\s>]+)", re.IGNORECASE)
+# A <link> that names a page rather than loads it (the page's own address when a site_url is
+# set, as `mkdocs serve` does) is not fetched.
+_NOT_FETCHED = re.compile(r"\brel=[\"']?(?:canonical|alternate|prev|next)\b", re.IGNORECASE)
 _CSS_URL = re.compile(r"(?:url\(|@import\s+)[\"']?((?:https?:)?//[^\"')\s]+)", re.IGNORECASE)
 
 
@@ -323,14 +323,17 @@ def fetched_from_elsewhere(site: Path) -> list[str]:
         if path.suffix not in (".html", ".css"):
             continue
         text = path.read_text(errors="replace")
-        pattern = _FETCHED if path.suffix == ".html" else _CSS_URL
-        found += [f"{path.relative_to(site)}: {address}" for address in pattern.findall(text)]
-        if path.suffix == ".html":
-            found += [
-                f"{path.relative_to(site)}: {address}"
-                for style in re.findall(r"<style[^>]*>(.*?)</style>", text, re.S)
-                for address in _CSS_URL.findall(style)
-            ]
+        if path.suffix == ".css":
+            found += [f"{path.relative_to(site)}: {a}" for a in _CSS_URL.findall(text)]
+            continue
+        for tag in _TAG.findall(text):
+            if not _NOT_FETCHED.search(tag):
+                found += [f"{path.relative_to(site)}: {a}" for a in _ADDRESS.findall(tag)]
+        found += [
+            f"{path.relative_to(site)}: {address}"
+            for style in re.findall(r"<style[^>]*>(.*?)</style>", text, re.S)
+            for address in _CSS_URL.findall(style)
+        ]
     return found
 
 
