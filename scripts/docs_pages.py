@@ -41,6 +41,7 @@ def setup_django() -> None:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "1")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the build's output, not Django's start-up lines
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'db.sqlite3'}")
     os.environ["COLUMNS"] = HELP_WIDTH  # argparse wraps the help to this width
     import django
