@@ -14,10 +14,13 @@ from functools import wraps
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib.admin import helpers, widgets
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError, router, transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from config.text import plural
@@ -40,6 +43,13 @@ class WarmupAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
     APP_ORDER = ("reviews", "warmup")
     MODEL_ORDER = ("reviewitem", "incident")  # the queue and its incidents before the log
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every list of the site, ours and those of the apps we use (users, tokens, login
+        lockouts), is a GuardedAdmin: its lookups and its bulk actions take only what they
+        offer, so no address or form of the admin answers with a 500."""
+        admin_class = guarded(admin_class or admin.ModelAdmin)
+        return super().register(model_or_iterable, admin_class, **options)
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
@@ -70,21 +80,55 @@ class RefuseUnpermittedActions:
 BIGGEST_ID = 2**63 - 1  # a bigint column; SQLite's integers too
 
 
-class BoundedChangeList(ChangeList):
-    """Django's list, but a number in the address too big for the database (`?id__in=` twenty
-    digits) or a date hierarchy year out of range (`?created_at__year=9999`) is the usual
-    redirect to `?e=1`, not a 500: Django catches a bad date or number, not an overflow."""
+class BoundedChangeListMixin:
+    """Django's list, filtered only by what its filters offer: a lookup none of them reads
+    (`?note__regex=(`, `?time_in_review__gt=abc`, `?created_at__year=99999` on a list without
+    that date hierarchy) is the usual redirect to `?e=1`, as is a value a filter of its own
+    cannot take: a number too big for the database (`?id__in=` twenty digits), a date
+    hierarchy year out of range (`?created_at__year=9999`), a date the database cannot hold.
+    Django catches a bad date or number, not an overflow, and lets any lookup on a field of
+    the model through (ModelAdmin.lookup_allowed), whatever the database then makes of it."""
 
     def get_filters(self, request):
         try:
             filters = super().get_filters(request)
-        except (OverflowError, ValueError) as exc:
+        except (OverflowError, ValueError, DisallowedModelAdminLookup) as exc:
             raise IncorrectLookupParameters(exc) from exc
         lookup_params = filters[2]
+        # What is left once the filters took theirs: the date hierarchy's range, or nothing.
+        hierarchy = self.date_hierarchy
+        made = {f"{hierarchy}__gte", f"{hierarchy}__lt"} if hierarchy else set()
+        # ... or a filtered field's value as a plain equality (`?status=review_required`, as
+        # links and bookmarks write it): what the filter offers, in other words.
+        made |= {f"{path}{eq}" for path in _filtered_fields(self.list_filter) for eq in EQUALS}
+        params = self.get_filters_params()
+        unread = [
+            key
+            for key in lookup_params
+            if key not in made
+            and not any(_popup_lookup(self.model, key, value) for value in params.get(key, []))
+        ]
+        if unread:
+            raise IncorrectLookupParameters(f"No filter of this list reads {unread[0]!r}.")
         for values in lookup_params.values():
             if any(_too_big(value) for value in values):
                 raise IncorrectLookupParameters("A number in the address is out of range.")
         return filters
+
+    def get_results(self, request):
+        if not self.get_filters_params():
+            return super().get_results(request)
+        # A filtered list reads in a savepoint: a value the database refuses (a date out of
+        # its range) fails the query, not the request's transaction.
+        try:
+            with transaction.atomic(using=router.db_for_read(self.model)):
+                return super().get_results(request)
+        except (OverflowError, ValueError, DataError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
+class BoundedChangeList(BoundedChangeListMixin, ChangeList):
+    pass
 
 
 def _too_big(value) -> bool:
@@ -102,6 +146,104 @@ class BoundedLookups:
 
     def get_changelist(self, request, **kwargs):
         return BoundedChangeList
+
+
+# --- Every admin of the site: lookups and selections it offers, nothing else -------------
+
+INVALID_SELECTION = (
+    "The selection is not valid ({value!r} is not a row of this list): nothing was changed."
+)
+
+
+class GuardedAdmin:
+    """ModelAdmin mixin, given to every admin the site registers (WarmupAdminSite.register):
+
+    - an address filters only by what the list's filters (and date hierarchy) offer
+      (`lookup_allowed`), and its list is bounded (BoundedChangeListMixin): anything else is
+      Django's redirect to `?e=1`;
+    - a bulk action's selection must be ids of the model (`?_selected_action=abc`, `1.5`, an
+      empty one, twenty digits): otherwise an error message and the list, nothing changed.
+    """
+
+    def lookup_allowed(self, lookup, value, request=None):
+        list_filter = self.get_list_filter(request) if request is not None else self.list_filter
+        names = {self.date_hierarchy, *_filtered_fields(list_filter)}
+        names |= {
+            item.parameter_name
+            for item in list_filter
+            if isinstance(item, type) and issubclass(item, admin.SimpleListFilter)
+        }
+        # A filter's parameters begin with its field (`created_at__gte`, `plan__id__exact`);
+        # the list (BoundedChangeListMixin) refuses any such lookup no filter then reads.
+        if any(lookup == name or lookup.startswith(f"{name}__") for name in names if name):
+            return True
+        return _popup_lookup(self.model, lookup, value)
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, BoundedChangeListMixin):
+            return changelist
+        return type(f"Bounded{changelist.__name__}", (BoundedChangeListMixin, changelist), {})
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and "action" in request.POST:
+            wrong = self._wrong_selection(request)
+            if wrong is not None:
+                self.message_user(
+                    request, INVALID_SELECTION.format(value=wrong[:40]), messages.ERROR
+                )
+                return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
+    def _wrong_selection(self, request) -> str | None:
+        """The first selected value that is not an id of this model, if any."""
+        if request.POST.get("select_across") == "1":
+            return None  # Django acts on the whole filtered list and ignores the selection
+        pk = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                return value
+            if _too_big(value):
+                return value
+        return None
+
+
+EQUALS = ("", "__exact")
+
+
+def _filtered_fields(list_filter) -> list[str]:
+    """The field paths of a list's field filters: `"status"`, `("created_at", SomeFilter)`."""
+    paths = []
+    for item in list_filter:
+        if isinstance(item, list | tuple):
+            item = item[0]
+        if isinstance(item, str):
+            paths.append(item)
+    return paths
+
+
+def _popup_lookup(model, lookup: str, value) -> bool:
+    """Whether `lookup=value` is one a ForeignKey's limit_choices_to puts in the address of
+    a related-object popup's list (Django allows those whatever the list's filters)."""
+    for fk_lookup in model._meta.related_fkey_lookups:
+        if callable(fk_lookup):
+            fk_lookup = fk_lookup()
+        if (lookup, value) in widgets.url_params_from_lookup_dict(fk_lookup).items():
+            return True
+    return False
+
+
+def guarded(admin_class: type) -> type:
+    """`admin_class` with GuardedAdmin first in its bases (itself if it has it already)."""
+    if issubclass(admin_class, GuardedAdmin):
+        return admin_class
+    return type(
+        admin_class.__name__,
+        (GuardedAdmin, admin_class),
+        {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+    )
 
 
 class ReadOnlyAdmin(BoundedLookups, admin.ModelAdmin):

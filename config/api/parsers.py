@@ -1,7 +1,8 @@
 """The API's body limit: a middleware that refuses bodies over it (413) before anything reads
 them, declared or chunked, and a JSON parser that refuses them too, and numbers no JSON
 document can hold (1e999 parses to infinity, which the database and the renderer both
-refuse)."""
+refuse), and text no UTF-8 can hold (a lone surrogate such as the escape `\\ud800`: valid JSON,
+but no error message can echo it and no database store it)."""
 
 import codecs
 import io
@@ -23,6 +24,21 @@ NUMBER_OUT_OF_RANGE = "Out of range float values are not JSON compliant"
 # hundred levels already exhaust the stack below a request (a 500 instead of a 400).
 MAX_JSON_DEPTH = 64
 NESTED_TOO_DEEPLY = f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+INVALID_UNICODE = (
+    "The body holds a lone surrogate (an escape from \\ud800 to \\udfff without its pair), "
+    "which is not text: send each character outside the Basic Multilingual Plane as its "
+    "surrogate pair, or as UTF-8."
+)
+
+
+class InvalidUnicode(ParseError):
+    """400 `invalid_unicode`: once for every field of every body, so no field's error message
+    ever echoes a lone surrogate back (the renderer cannot encode it: a 500)."""
+
+    default_detail = INVALID_UNICODE
+    default_code = "invalid_unicode"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -47,6 +63,25 @@ def _too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
                 return True
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _not_text(value) -> bool:
+    """Whether a key or string anywhere in a parsed body holds a lone surrogate. Iterative
+    (the body is at most MAX_JSON_DEPTH deep by now, but a walk need not recurse)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
@@ -79,6 +114,9 @@ class BoundedJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         if _too_deep(data):
             raise ParseError(NESTED_TOO_DEEPLY)
+        # Only a `\u` escape makes a lone surrogate (raw ones fail to decode above).
+        if "\\u" in text and _not_text(data):
+            raise InvalidUnicode()
         return data
 
 
