@@ -105,6 +105,7 @@ def quick_plan(*, lease: timedelta) -> WarmupPlan:
 class Server:
     base: str
     log: Path
+    pid: int = 0  # gunicorn's master (its process group: the workers are in it)
 
     def api(self, path: str) -> str:
         return f"{self.base}/api/v1/bot/{path}"
@@ -132,6 +133,26 @@ def server_database_url() -> str:
     )
 
 
+def server_env() -> dict[str, str]:
+    """The environment of a production process (the server, a scheduler loop, a command) on
+    the test database."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "PROMETHEUS_", "PYTEST_"))
+    }
+    env.update(
+        DEBUG="0",
+        SECRET_KEY="reliability-test-" + "k" * 50,
+        ALLOWED_HOSTS="127.0.0.1",
+        DATABASE_URL=server_database_url(),
+        BOT_RATE="1000000/minute",  # the load is the point here, not the rate limit
+        LOG_FORMAT="json",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
 @pytest.fixture(scope="module")
 def start_server(tmp_path_factory, django_db_setup):
     """Start gunicorn (gthread, as `make serve` runs it) on the test database: call it with the
@@ -141,21 +162,7 @@ def start_server(tmp_path_factory, django_db_setup):
     def start(*, workers: int, threads: int) -> Server:
         tmp_path = tmp_path_factory.mktemp("server")
         port = free_port()
-        database_url = server_database_url()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "PROMETHEUS_", "PYTEST_"))
-        }
-        env.update(
-            DEBUG="0",
-            SECRET_KEY="reliability-test-" + "k" * 50,
-            ALLOWED_HOSTS="127.0.0.1",
-            DATABASE_URL=database_url,
-            BOT_RATE="1000000/minute",  # the load is the point here, not the rate limit
-            LOG_FORMAT="json",
-            LOG_LEVEL="WARNING",
-        )
+        env = server_env()
         log = tmp_path / "server.log"
         with log.open("w") as out:
             process = subprocess.Popen(
@@ -174,7 +181,7 @@ def start_server(tmp_path_factory, django_db_setup):
                 start_new_session=True,
             )
         processes.append(process)
-        server = Server(base=f"http://127.0.0.1:{port}", log=log)
+        server = Server(base=f"http://127.0.0.1:{port}", log=log, pid=process.pid)
         wait_until_up(process, server)
         return server
 
