@@ -15,7 +15,8 @@ PostgreSQL needs the partition key in every unique constraint, so the primary ke
 timestamp (ids still come from one sequence). SQLite keeps plain tables: everything here is a
 no-op there.
 
-What converting locks and how long it takes at a million phases: README, "Partitioned history".
+What converting locks and how long it takes at a million phases: docs/operators.md,
+"Partitioned history".
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ REDIS_URL      the cache the rate limits count in, shared by every server proces
                process's memory); BOT_RATE, REVIEW_RATE, AUTH_FAILURE_RATE, NUM_PROXIES
 LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES   the admin login lockout (django-axes)
 DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT        PostgreSQL: how long a statement may wait or run
-The README's Configuration table and "Running in production" say more.
+Every variable: config/settings_doc.py (the docs' Settings page); docs/operators.md says more.
 """
 
 import sys
@@ -157,8 +157,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     else:
         # DATABASE_URL is a pooler in transaction mode (PgBouncer): a server connection serves
         # many clients one transaction at a time, so nothing may live in a session. No startup
-        # options (PgBouncer does not pass them on: set the timeouts on the database, as the
-        # README shows) and no server-side cursors (they live past a transaction).
+        # options (PgBouncer does not pass them on: set the timeouts on the database, as
+        # docs/operators.md shows) and no server-side cursors (they live past a transaction).
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # The bots' two statements are prepared on the server once per connection
 # (warmup.services.bot_statements). Behind a pooler in transaction mode that does not keep
@@ -333,7 +333,7 @@ WARMUP_BASE_URL = env_str("BASE_URL", default="http://127.0.0.1:8000")
 # How many rows one scheduler step handles per batch (each batch is one transaction).
 WARMUP_TICK_BATCH_SIZE = 500
 
-# The breaker (warmup.services.breaker; README "The breaker"): when, within `window`, one failure
+# The breaker (warmup.services.breaker; docs/bots.md): when, within `window`, one failure
 # signature fails at least `min_failures` times in its scope and that is at least `min_rate` of
 # the scope's attempts that ended in the window, claims of the scope stop for `cooldown`; then
 # `trial_claims` claims go through, and it closes when they complete. The scope is the plan

@@ -338,8 +338,8 @@ def check_chains() -> Iterator[Violation]:
 
     Not caught here: rows removed from the end of a chain (nothing comes after to miss them),
     and a chain rewritten whole by someone who can also recompute every hash; the database role
-    that may only INSERT and SELECT on the log (README) keeps the app itself from doing either,
-    and `check_checkpoints` finds either once a signed checkpoint has seen the chain.
+    that may only INSERT and SELECT on the log (docs/operators.md) keeps the app itself from
+    doing either, and `check_checkpoints` finds either once a signed checkpoint has seen the chain.
 
     Cost: the hashes cannot be recomputed in SQL on both databases alike, so one query streams
     the whole log in chain order (phase or account, then id) with a server-side cursor,

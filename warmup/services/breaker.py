@@ -1,7 +1,7 @@
 """The breaker: when one failure signature's failures pile up, stop handing out the phases it
 fails on (issue 17), and hand them out again after a cool-down and a few trial claims.
 
-The rules (README, "The breaker"; numbers in `settings.WARMUP_BREAKER`):
+The rules (docs/bots.md, "The breaker"; numbers in `settings.WARMUP_BREAKER`):
 - It opens when, within `window`, a signature has failed at least `min_failures` times in its
   scope, and those failures are at least `min_rate` of the scope's attempts that ended in the
   window (so a big fleet's everyday noise does not open it).
