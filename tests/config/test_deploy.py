@@ -91,7 +91,7 @@ def test_behind_a_balancer_that_ends_tls_its_forwarded_proto_counts(client, sett
     assert client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="http").status_code == 301
 
 
-# What the README's "Running in production" exports, with a key made as it says.
+# What docs/operators.md's "Running in production" exports, with a key made as it says.
 README_PRODUCTION = {
     "DATABASE_URL": "postgres://warmup@db.internal:5432/warmup",
     "REDIS_URL": "redis://cache.internal:6379/0",

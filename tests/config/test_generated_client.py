@@ -1,5 +1,5 @@
 """A bot developer's way in: generate a Python client from the served schema with
-openapi-python-client, as the README shows, and drive a bot's cycle and a reviewer's resolution
+openapi-python-client, as docs/bots.md shows, and drive a bot's cycle and a reviewer's resolution
 through it with no hand-written HTTP. Any generator warning fails the test: a warning means a
 part of the API the client cannot call or read."""
 
