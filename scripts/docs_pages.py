@@ -352,7 +352,12 @@ def pages() -> dict[str, str]:
 
 if __name__ == "__main__":
     setup_django()
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "docs")
+    if len(sys.argv) != 2:
+        sys.exit(
+            "usage: python scripts/docs_pages.py OUT_DIR (the pages, to look at; `make docs` "
+            "renders them itself)"
+        )
+    out = Path(sys.argv[1])
     for path, content in pages().items():
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         (out / path).write_text(content)
