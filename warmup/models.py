@@ -7,6 +7,7 @@ constraints, so a bug anywhere else cannot store an inconsistent phase.
 
 from datetime import timedelta
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -27,7 +28,57 @@ from warmup.domain.choices import (
     Platform,
     ReasonCode,
 )
+from warmup.domain.errors import JSON_TOO_BIG, JSON_TOO_DEEP, InvalidInput
 from warmup.domain.policy import validate_overrides
+from warmup.domain.validation import JSON_MAX_CHARS, JSON_MAX_DEPTH, validate_json_document
+
+# --- JSON written from input ---------------------------------------------------------------
+
+
+def _json_document(value) -> None:
+    """Model validator: validate_json_document's limits, as a ValidationError."""
+    try:
+        validate_json_document(value)
+    except InvalidInput as exc:
+        raise ValidationError(exc.message, code="too_complex") from None
+
+
+class BoundedJSONFormField(forms.JSONField):
+    """Django's JSON form field, but text longer than JSON_MAX_CHARS is refused unread and
+    JSON nested past what the parser can recurse (thousands of `[`) is a form error, not a
+    RecursionError (a 500) while cleaning or redrawing the form."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value) > JSON_MAX_CHARS:
+            raise ValidationError(JSON_TOO_BIG.format(chars=JSON_MAX_CHARS), code="too_complex")
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError(
+                JSON_TOO_DEEP.format(depth=JSON_MAX_DEPTH), code="too_complex"
+            ) from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
+class BoundedJSONField(models.JSONField):
+    """A JSON field a person or a bot writes: within validate_json_document's depth and size
+    (a form error in the admin, through full_clean anywhere). Stored and migrated as Django's
+    JSONField."""
+
+    default_validators = [_json_document]
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": BoundedJSONFormField, **kwargs})
+
+    def deconstruct(self):
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
+
 
 # --- Plans ---------------------------------------------------------------------------------
 
@@ -74,7 +125,7 @@ class PhaseTemplate(models.Model):
         validators=[MinValueValidator(timedelta(seconds=1)), MaxValueValidator(MAX_LEASE)],
         help_text="How long a claim holds the phase (at most 7 days).",
     )
-    retry_overrides = models.JSONField(
+    retry_overrides = BoundedJSONField(
         default=dict,
         blank=True,
         help_text='Per-category policy overrides, e.g. {"network_error": {"max_retries": 5}}.',
@@ -245,7 +296,7 @@ class WarmupPhase(models.Model):
         max_length=30, choices=FailureCategory.choices, blank=True
     )
     last_failure_reason = models.TextField(blank=True)
-    last_failure_details = models.JSONField(default=dict, blank=True)
+    last_failure_details = BoundedJSONField(default=dict, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     # What sent the phase to review the last time (a failure's signature or a hold's): the
     # review queue groups and filters items by it. Kept after the phase leaves review, as the
@@ -418,14 +469,14 @@ class PhaseAttempt(models.Model):
     outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices, blank=True)
     failure_category = models.CharField(max_length=30, choices=FailureCategory.choices, blank=True)
     reason = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    details = BoundedJSONField(default=dict, blank=True)
     retryable = models.BooleanField(null=True, blank=True)
     # The failure's signature (its category, phase type and normalised reason, or the bot's
     # fingerprint); empty for an attempt that did not fail.
     signature = models.ForeignKey(
         FailureSignature, on_delete=models.PROTECT, null=True, blank=True, related_name="attempts"
     )
-    result = models.JSONField(default=dict, blank=True)
+    result = BoundedJSONField(default=dict, blank=True)
     # What the policy decided, kept so a replayed report gets the same answer.
     decision = models.CharField(max_length=20, choices=FailureDecision.choices, blank=True)
     retry_count_after = models.PositiveIntegerField(null=True, blank=True)

@@ -3,7 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from warmup.domain.errors import InvalidInput
 from warmup.domain.signatures import FINGERPRINT_LENGTH
+from warmup.domain.validation import validate_json_document
 from warmup.models import (
     Account,
     ContentItem,
@@ -49,7 +51,8 @@ def _unstorable(value) -> bool:
 
 
 class JSONObjectField(serializers.DictField):
-    """A free-form JSON object stored as is. Text the database cannot store (NUL, lone
+    """A free-form JSON object stored as is, within the limits of every JSON written from input
+    (warmup.domain.validation.validate_json_document). Text the database cannot store (NUL, lone
     surrogates) is refused here with a 400 instead of failing in the database with a 500,
     so SQLite and PostgreSQL answer alike."""
 
@@ -59,7 +62,10 @@ class JSONObjectField(serializers.DictField):
         value = super().to_internal_value(data)
         if _unstorable(value):
             self.fail("unstorable")
-        return value
+        try:
+            return validate_json_document(value, field=self.field_name)
+        except InvalidInput as exc:  # too deep or too big to store: 400 validation_error
+            raise serializers.ValidationError(exc.message, code="too_complex") from None
 
 
 class ClaimInput(serializers.Serializer):

@@ -134,6 +134,9 @@ MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 BOT_NAME_REQUIRED = "A bot name is required."
 BOT_NAME_TAKEN = "A bot named {name!r} already exists."
 BOT_NOT_FOUND = "No bot named {name!r}."
+# JSON written from input (warmup.domain.validation.validate_json_document)
+JSON_TOO_DEEP = "This JSON is nested deeper than {depth} levels; keep it flatter."
+JSON_TOO_BIG = "This JSON is longer than {chars:,} characters; keep it shorter."
 # The review queue's filters (warmup.selectors.filters): the API, the admin and resolve_reviews say
 # these.
 FILTER_WAITING_INVALID = "{value!r} is not a time in review such as 90m, 4h or 3d."

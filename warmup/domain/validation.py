@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from warmup.domain.choices import FailureCategory, ReasonCode
-from warmup.domain.errors import NOTE_REQUIRED, REASON_CODE_REQUIRED, UNKNOWN_CATEGORY, InvalidInput
+from warmup.domain.errors import (
+    JSON_TOO_BIG,
+    JSON_TOO_DEEP,
+    NOTE_REQUIRED,
+    REASON_CODE_REQUIRED,
+    UNKNOWN_CATEGORY,
+    InvalidInput,
+)
 
 
 def require_note(note: str | None) -> str:
@@ -34,3 +43,35 @@ def require_reason_code(reason_code: str | None) -> str:
             choices=list(ReasonCode.values),
         )
     return reason_code
+
+
+# --- JSON that people and bots write ---------------------------------------------------------
+# Every JSON field written from input (a bot's failure details and result, a plan step's retry
+# overrides) is at most this deep and this long once serialized: storing, rendering and
+# comparing such a value recurses once per level, and nobody reads a document of megabytes.
+JSON_MAX_DEPTH = 32
+JSON_MAX_CHARS = 32_000
+
+
+def validate_json_document(value, *, field: str = ""):
+    """`value` if it is at most JSON_MAX_DEPTH deep and JSON_MAX_CHARS long as JSON;
+    InvalidInput (for `field`) saying which limit it passes if not. The depth is checked first,
+    without recursing, so measuring the length never recurses past it."""
+    if json_depth_over(value, JSON_MAX_DEPTH):
+        raise InvalidInput(JSON_TOO_DEEP.format(depth=JSON_MAX_DEPTH), field=field)
+    if len(json.dumps(value, ensure_ascii=False, default=str)) > JSON_MAX_CHARS:
+        raise InvalidInput(JSON_TOO_BIG.format(chars=JSON_MAX_CHARS), field=field)
+    return value
+
+
+def json_depth_over(value, limit: int) -> bool:
+    """Whether `value` nests objects and arrays more than `limit` deep (iteratively)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
