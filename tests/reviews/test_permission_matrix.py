@@ -92,6 +92,7 @@ ADMIN_PAGES = {
     "page:log entry": (LOGIN, 403, 403, READ, READ, READ),
     "page:dashboard": (LOGIN, 403, READ, READ, READ, READ),
     "page:dashboard csv": (LOGIN, 403, READ, READ, READ, READ),
+    "page:queue csv": (LOGIN, 403, READ, READ, READ, READ),
     "page:accounts": (LOGIN, 403, 403, READ, READ, READ),
     "page:account": (LOGIN, 403, 403, READ, READ, READ),
     "page:phases": (LOGIN, 403, 403, READ, READ, READ),
@@ -108,6 +109,7 @@ ADMIN_PAGES = {
 # Bulk actions of the changelists ("app.model:action") and the item page's buttons.
 ADMIN_ACTIONS = {
     "reviews.reviewitem:assign_to_me": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "reviews.reviewitem:assign_to": (LOGIN, 403, 403, 403, DONE, DONE),  # to anyone: a lead's
     "reviews.reviewitem:unassign": (LOGIN, 403, 403, DONE, DONE, DONE),
     "reviews.reviewitem:recategorize": (LOGIN, 403, 403, DONE, DONE, DONE),
     "reviews.reviewitem:resume": (LOGIN, 403, 403, DONE, DONE, DONE),
@@ -115,6 +117,7 @@ ADMIN_ACTIONS = {
     "reviews.reviewitem:complete": (LOGIN, 403, 403, DONE, DONE, DONE),
     "reviews.reviewitem:skip": (LOGIN, 403, 403, DONE, DONE, DONE),
     "item page:assign_to_me": (LOGIN, 403, 403, DONE, DONE, DONE),
+    "item page:assign_to": (LOGIN, 403, 403, 403, DONE, DONE),
     "item page:unassign": (LOGIN, 403, 403, DONE, DONE, DONE),
     "item page:recategorize": (LOGIN, 403, 403, DONE, DONE, DONE),
     "item page:comment": (LOGIN, 403, 403, DONE, DONE, DONE),
@@ -311,6 +314,7 @@ ATTEMPTS: dict[str, Callable] = {
     "page:log entry": _get(lambda w: change(w["log"])),
     "page:dashboard": _get(lambda w: reverse("reviews-dashboard")),
     "page:dashboard csv": _get(lambda w: reverse("reviews-dashboard") + "?format=csv"),
+    "page:queue csv": _get(lambda w: reverse("admin:reviews_reviewitem_csv")),
     "page:accounts": _get(lambda w: changelist(Account)),
     "page:account": _get(lambda w: change(w["active"])),
     "page:phases": _get(lambda w: changelist(WarmupPhase)),
@@ -343,6 +347,13 @@ ATTEMPTS: dict[str, Callable] = {
         for name in ("assign_to_me", "unassign", "recategorize", "resume", "retry", "complete")
     },
     "reviews.reviewitem:skip": _bulk(ReviewItem, "skip", "item", RESOLUTION),
+    # A lead assigns to anyone who may resolve: here to themself (the others get no further).
+    "reviews.reviewitem:assign_to": lambda client, w, user: _bulk(
+        ReviewItem, "assign_to", "item", {"assignee": user.pk if user else ""}
+    )(client, w, user),
+    "item page:assign_to": lambda client, w, user: _item_page(
+        "assign_to", {"assignee": user.pk if user else ""}
+    )(client, w, user),
     **{f"item page:{name}": _item_page(name, data) for name, data in ITEM_DATA.items()},
     "warmup.account:pause_accounts": _bulk(Account, "pause_accounts", "active", NOTE),
     "warmup.account:reactivate_accounts": _bulk(Account, "reactivate_accounts", "paused", NOTE),
@@ -493,6 +504,7 @@ def test_the_table_covers_every_admin_page_of_our_own():
         "admin:reviews_incident_undo",
         "admin:reviews_incident_close_breaker",
         "admin:reviews_reviewitem_live",
+        "admin:reviews_reviewitem_csv",
         "admin:reviews_incident_live",
         "reviews-dashboard-live",
     }
