@@ -17,7 +17,8 @@ from reviews.models import ReviewItem
 from tests.builders import stored
 from tests.clients import CLAIM, assert_error, changelist, claim, phase_url, review_url
 from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
-from warmup.domain.validation import JSON_MAX_CHARS, JSON_MAX_DEPTH
+from warmup.domain.errors import JSON_TOO_BIG, JSON_TOO_DEEP, InvalidInput
+from warmup.domain.validation import JSON_MAX_CHARS, JSON_MAX_DEPTH, validate_json_document
 from warmup.models import Account, Bot, PhaseAttempt, PhaseTemplate, WarmupPhase, WarmupPlan
 
 pytestmark = pytest.mark.django_db
@@ -256,13 +257,18 @@ def test_the_plan_page_saves_sane_retry_overrides(superuser, content_pool):
 
 
 @pytest.mark.parametrize(
-    "value",
-    [nested(JSON_MAX_DEPTH + 1), {"blob": "x" * (JSON_MAX_CHARS + 1)}],
+    "value, status, code",
+    [
+        # A body can carry no more than a JSON field may hold: the body's limits answer first
+        # (JSONObjectField checks again, should a body ever be allowed more).
+        (nested(JSON_MAX_DEPTH), 400, "parse_error"),
+        ({"blob": "x" * (JSON_MAX_CHARS + 1)}, 413, "payload_too_large"),
+    ],
     ids=["too-deep", "too-big"],
 )
 @pytest.mark.parametrize("action, field", [("fail", "details"), ("complete", "result")])
-def test_a_report_with_json_too_deep_or_too_big_is_a_400_and_changes_nothing(
-    bot_api, held, action, field, value
+def test_a_report_with_json_too_deep_or_too_big_is_refused_and_changes_nothing(
+    bot_api, held, action, field, value, status, code
 ):
     phase_id, token = held
     body = {"lease_token": token, field: value}
@@ -272,15 +278,32 @@ def test_a_report_with_json_too_deep_or_too_big_is_a_400_and_changes_nothing(
 
     response = bot_api.post(phase_url(phase_id, action), json.dumps(body), content_type=JSON)
 
-    answer = assert_error(response, 400, "validation_error")
-    assert list(answer["errors"]) == [field]
+    assert_error(response, status, code)
     assert WarmupPhase.objects.filter(pk=phase_id).values().get() == before
     assert not PhaseAttempt.objects.filter(phase_id=phase_id, finished_at__isnull=False).exists()
 
 
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (nested(JSON_MAX_DEPTH + 1), JSON_TOO_DEEP.format(depth=JSON_MAX_DEPTH)),
+        ({"a": "x" * JSON_MAX_CHARS}, JSON_TOO_BIG.format(chars=JSON_MAX_CHARS)),
+        ([nested(JSON_MAX_DEPTH - 1)] * 3, None),
+    ],
+    ids=["too-deep", "too-big", "within"],
+)
+def test_one_validator_says_which_limit_a_json_value_passes(value, message):
+    if message is None:
+        assert validate_json_document(value, field="details") is value
+        return
+    with pytest.raises(InvalidInput) as raised:
+        validate_json_document(value, field="details")
+    assert (raised.value.message, raised.value.field) == (message, "details")
+
+
 def test_a_report_with_json_just_within_the_limits_is_stored(bot_api, held):
     phase_id, token = held
-    details = {"deep": nested(JSON_MAX_DEPTH - 1)}
+    details = {"deep": nested(JSON_MAX_DEPTH - 2)}  # the body around it is one level more
     body = {"lease_token": token, "category": "network_error", "reason": "t", "details": details}
 
     response = bot_api.post(phase_url(phase_id, "fail"), json.dumps(body), content_type=JSON)

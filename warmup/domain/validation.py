@@ -49,8 +49,10 @@ def require_reason_code(reason_code: str | None) -> str:
 # Every JSON field written from input (a bot's failure details and result, a plan step's retry
 # overrides) is at most this deep and this long once serialized: storing, rendering and
 # comparing such a value recurses once per level, and nobody reads a document of megabytes.
-JSON_MAX_DEPTH = 32
-JSON_MAX_CHARS = 32_000
+# The limits are those of an API body (config.api.parsers: 64 levels, 64 KiB), so what a bot
+# may send is unchanged; the admin and any other writer get the same caps.
+JSON_MAX_DEPTH = 64
+JSON_MAX_CHARS = 64 * 1024
 
 
 def validate_json_document(value, *, field: str = ""):

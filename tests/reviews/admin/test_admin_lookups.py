@@ -11,13 +11,15 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib import admin
 from django.test import Client
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviews.models import ReviewItem, ReviewLog
+from tests.browser import log_in, shot, with_password
 from tests.clients import changelist
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.models import Account, Bot, WarmupPhase
+from warmup.models import Account, Bot, WarmupPhase, WarmupPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +211,36 @@ def test_no_lookup_and_no_value_breaks_any_list_of_the_site(admin_client, model,
     query = urlencode(pairs)
 
     assert_listed_or_refused(admin_client.get(f"{changelist(model)}?{query}"), query)
+
+
+# --- In a browser: what a person sees ---------------------------------------------------------
+
+
+def test_in_a_browser_a_wrong_lookup_a_wrong_selection_and_too_deep_json_read_plainly(
+    page, content_pool
+):
+    bot = BotFactory()
+    WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    log_in(page, with_password(UserFactory(is_superuser=True)))
+
+    # A lookup the review log does not offer: its list, marked as Django marks wacky lookups.
+    page.goto(f"{changelist(ReviewLog)}?note__regex=(")
+    assert page.url.endswith("?e=1")
+    shot(page, "hardening-lookup-e1")
+
+    # A bulk action whose selection was tampered with: a message, nothing done.
+    page.goto(changelist(ReviewItem))
+    page.locator("input[name=_selected_action]").first.evaluate("box => { box.value = 'abc' }")
+    page.locator("input[name=_selected_action]").first.check()
+    page.select_option("select[name=action]", "assign_to_me")
+    page.click("button[name=index]")
+    assert "The selection is not valid" in page.inner_text(".messagelist")
+    shot(page, "hardening-bulk-selection")
+
+    # Retry overrides nested 5,000 deep on a plan step: the plan's page with the error.
+    plan = WarmupPlan.objects.get(slug="default")
+    page.goto(reverse("admin:warmup_warmupplan_change", args=[plan.pk]))
+    page.fill("textarea[name=templates-0-retry_overrides]", "[" * 5000 + "]" * 5000)
+    page.click("input[name=_continue]")
+    assert "nested deeper than" in page.inner_text("#content")
+    shot(page, "hardening-retry-overrides")
