@@ -427,6 +427,8 @@ class Model:
         phase.escalation_level = 0
         phase.next_attempt_at = None
         phase.clear_lease()
+        # The hold is the phase's last failure now, one of no category (the queue's `held`).
+        phase.last_failure_category = ""
         self.logs[ReviewAction.HELD] += 1
 
     def assign(self, phase: MPhase, assignee_id: int | None):
