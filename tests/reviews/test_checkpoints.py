@@ -13,7 +13,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from config.monitoring import scrape_registry
@@ -32,6 +32,7 @@ from warmup.lifecycle.chain import row_hash, values_of
 from warmup.selectors.checkpoints import log_heads, statement_of
 from warmup.selectors.integrity import check_chains
 from warmup.services import checkpoints
+from warmup.services import tick as tick_module
 from warmup.services.checkpoints import checkpoint_write
 from warmup.services.review import review_assign, review_comment
 from warmup.services.tick import tick
@@ -139,6 +140,19 @@ def test_the_scheduler_writes_one_every_interval_not_every_tick(commented, keyed
     ]
     assert_integrity()
     assert "the log was checked against checkpoint 2 (the latest of 2)" in notes()
+
+
+def test_a_failing_checkpoint_is_logged_and_does_not_fail_the_tick(
+    commented, keyed, monkeypatch, caplog
+):
+    def time_out(**kwargs):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(tick_module, "checkpoints_write_due", time_out)
+
+    tick()
+
+    assert "Writing a review log checkpoint failed; the next tick tries again" in caplog.text
 
 
 def test_a_checkpoint_states_the_log_and_verifies_with_the_key(commented, keyed):
