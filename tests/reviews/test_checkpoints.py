@@ -139,7 +139,7 @@ def test_the_scheduler_writes_one_every_interval_not_every_tick(commented, keyed
         2,
     ]
     assert_integrity()
-    assert "the log was checked against checkpoint 2 (the latest of 2)" in notes()
+    assert "the log was checked against checkpoint 2 (2 in the database)" in notes()
 
 
 def test_a_failing_checkpoint_is_logged_and_does_not_fail_the_tick(

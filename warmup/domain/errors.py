@@ -242,7 +242,7 @@ CHECKPOINT_NONE_YET = (
     "or rewritten at its end would not show."
 )
 CHECKPOINT_CHECKED = (
-    "Checkpoints: the log was checked against checkpoint {numbers} (the latest of {count})."
+    "Checkpoints: the log was checked against checkpoint {numbers} ({count} in the database)."
 )
 CHECKPOINT_GIVEN_NEEDS_KEY = (
     "--checkpoint needs REVIEW_LOG_CHECKPOINT_KEY: without it no checkpoint can be verified."
