@@ -36,7 +36,7 @@ import os
 import secrets
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # The generator's statements run long, and it needs no server settings: a throwaway key.
 os.environ["DB_STATEMENT_TIMEOUT"] = "0"
@@ -216,6 +216,8 @@ WHERE p.status = 'review_required' AND p.last_failure_category = s.category
 """
 
 # The foreign keys of the tables the fleet fills, as the migrations made them.
+HISTORY_REACH = timedelta(days=31)  # how far back the fleet's attempts and log rows go, at most
+
 FOREIGN_KEYS_SQL = """
 SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
 FROM pg_constraint
@@ -309,6 +311,12 @@ def build(accounts: int, *, log=print) -> datetime:
 
 def fill(cursor, accounts: int, t0: datetime, *, log=lambda what: None) -> None:
     """Insert the fleet (no VACUUM): `build`'s work, also used by tests on a small fleet."""
+    from django.db import connection
+
+    from config.partitions import ensure_partitions
+
+    # The history reaches back about ten days: its months' partitions first (PostgreSQL).
+    ensure_partitions(connection, now=t0, since=t0 - HISTORY_REACH)
     params = _pool(cursor, t0)
     params.update(accounts=accounts, t0=t0)
     log("plan, content pool, bots, reviewers")

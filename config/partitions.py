@@ -165,14 +165,20 @@ def _default_holds(cursor, table: str, column: str, month: Month) -> bool:
     )
 
 
-def ensure_partitions(connection, *, now: datetime, ahead: int = MONTHS_AHEAD) -> list[str]:
-    """Create the partitions of this month and the `ahead` next ones where missing (one
+def ensure_partitions(
+    connection, *, now: datetime, ahead: int = MONTHS_AHEAD, since: datetime | None = None
+) -> list[str]:
+    """Create the partitions of this month and the `ahead` next ones (and of every month from
+    `since` on, for history written into the past: a benchmark fleet) where missing (one
     catalog read per table when none is). A month whose rows already sit in the DEFAULT
     partition is left to `manage.py history_partitions --adopt` (moving rows is not the
     scheduler's job). Returns the partitions made."""
     if connection.vendor != "postgresql":
         return []
-    wanted = [Month.of(now).next(n) for n in range(ahead + 1)]
+    first, wanted = Month.of(since or now), [Month.of(now).next(n) for n in range(ahead + 1)]
+    while (first.year, first.month) < (wanted[0].year, wanted[0].month):
+        wanted.append(first)
+        first = first.next()
     made = []
     with connection.cursor() as cursor:
         for table, column in HISTORY_TABLES.items():
