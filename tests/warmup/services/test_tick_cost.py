@@ -104,8 +104,9 @@ def test_on_a_fleet_of_thousands_the_idle_tick_reads_only_its_partial_indexes(fl
             plan = json.loads(plan) if isinstance(plan, str) else plan
             reads = phase_table_reads(plan[0]["Plan"], phase_indexes)
             if '"warmup_warmupphase"' not in sql:
-                # the breakers' step asks its own small table for the live breakers
-                assert '"warmup_breaker"' in sql and reads == [], sql
+                # the breakers' step asks its own small table for the live breakers, the
+                # partitions' step PostgreSQL's catalog which months have a partition
+                assert ('"warmup_breaker"' in sql or " pg_" in sql) and reads == [], sql
                 continue
             assert reads, sql
             assert set(reads) <= TICK_INDEXES, (reads, sql)
