@@ -68,3 +68,12 @@ def test_a_lead_assigns_a_selection_to_a_reviewer_and_the_queue_offers_its_csv(p
 
     assert page.locator(".messagelist").inner_text().startswith("Assigned to rita: 3 items")
     assert {WarmupPhase.objects.get(pk=p.pk).review_assignee for p in items} == {rita}
+
+    # and on an item's page, to someone else again
+    page.goto(f"/admin/reviews/reviewitem/{items[0].pk}/")
+    page.click("summary:text-is('Assign to\N{HORIZONTAL ELLIPSIS}')")
+    page.select_option("#id_assign_to_assignee", label="lena")
+    shot(page, "item_assign_to")
+    page.click("form[action$='/act/assign_to/'] input[type=submit]")
+    assert "Assigned to lena:" in page.locator(".messagelist").inner_text()
+    assert WarmupPhase.objects.get(pk=items[0].pk).review_assignee == lead
