@@ -87,7 +87,9 @@ def tested_database() -> str:
 def pgbouncer_transactions() -> int:
     """How many transactions PgBouncer has passed to the test database so far."""
     stats = pgbouncer_console("SHOW STATS")
-    return sum(int(row["total_xact_count"]) for row in stats if row["database"] == tested_database())
+    return sum(
+        int(row["total_xact_count"]) for row in stats if row["database"] == tested_database()
+    )
 
 
 def claim_and_complete_until_empty(bot):
