@@ -19,7 +19,7 @@ from reviews.models import ReviewItem, ReviewLog
 from tests.browser import log_in, shot, with_password
 from tests.clients import changelist
 from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
-from warmup.models import Account, Bot, WarmupPhase, WarmupPlan
+from warmup.models import Account, Bot, WarmupPhase
 
 pytestmark = pytest.mark.django_db
 
@@ -217,7 +217,7 @@ def test_no_lookup_and_no_value_breaks_any_list_of_the_site(admin_client, model,
 
 
 def test_in_a_browser_a_wrong_lookup_a_wrong_selection_and_too_deep_json_read_plainly(
-    page, content_pool
+    default_plan, page, content_pool
 ):
     bot = BotFactory()
     WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
@@ -238,8 +238,7 @@ def test_in_a_browser_a_wrong_lookup_a_wrong_selection_and_too_deep_json_read_pl
     shot(page, "hardening-bulk-selection")
 
     # Retry overrides nested 5,000 deep on a plan step: the plan's page with the error.
-    plan = WarmupPlan.objects.get(slug="default")
-    page.goto(reverse("admin:warmup_warmupplan_change", args=[plan.pk]))
+    page.goto(reverse("admin:warmup_warmupplan_change", args=[default_plan.pk]))
     page.fill("textarea[name=templates-0-retry_overrides]", "[" * 5000 + "]" * 5000)
     page.click("input[name=_continue]")
     assert "nested deeper than" in page.inner_text("#content")
