@@ -29,18 +29,40 @@ class AppendOnlyError(Exception):
 REVIEW_LOG_IS_APPEND_ONLY = "ReviewLog is append-only: rows cannot be changed or deleted."
 
 
-class ReviewLogQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
+    """No bulk UPDATE or DELETE of an append-only model's rows (its `APPEND_ONLY` says why)."""
+
     def update(self, **kwargs):
-        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+        raise AppendOnlyError(self.model.APPEND_ONLY)
 
     def delete(self):
-        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
+        raise AppendOnlyError(self.model.APPEND_ONLY)
 
     update.queryset_only = True
     delete.queryset_only = True
 
 
-class ReviewLog(models.Model):
+class AppendOnly(models.Model):
+    """A model whose rows are written once: saving an existing row or deleting one raises
+    AppendOnlyError with the model's `APPEND_ONLY` (on PostgreSQL a trigger refuses both too)."""
+
+    APPEND_ONLY = "This table is append-only: rows cannot be changed or deleted."
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(self.APPEND_ONLY)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(self.APPEND_ONLY)
+
+
+class ReviewLog(AppendOnly):
     phase = models.ForeignKey(
         WarmupPhase, on_delete=models.PROTECT, null=True, blank=True, related_name="review_logs"
     )
@@ -88,7 +110,7 @@ class ReviewLog(models.Model):
     previous_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False)
 
-    objects = ReviewLogQuerySet.as_manager()
+    APPEND_ONLY = REVIEW_LOG_IS_APPEND_ONLY
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -141,14 +163,6 @@ class ReviewLog(models.Model):
         when = date_format(timezone.localtime(self.created_at), "j M H:i")
         return f"{self.get_action_display()} by {self.actor} on {when}: {self.subject}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(REVIEW_LOG_IS_APPEND_ONLY)
-
     @property
     def subject(self) -> str:
         """The step and account the row is about (the account alone for an account's row)."""
@@ -193,18 +207,7 @@ class Incident(FailureSignature):
 CHECKPOINTS_ARE_APPEND_ONLY = "Review log checkpoints are append-only: rows cannot be changed."
 
 
-class CheckpointQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
-
-    def delete(self):
-        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
-
-    update.queryset_only = True
-    delete.queryset_only = True
-
-
-class ReviewLogCheckpoint(models.Model):
+class ReviewLogCheckpoint(AppendOnly):
     """A signed statement of the log up to a row (warmup.domain.checkpoints): its row count and
     the Merkle root over every chain's head, so cutting or rewriting the end of a chain shows.
     Written by the scheduler (warmup.services.checkpoints); append-only like the log."""
@@ -219,7 +222,7 @@ class ReviewLogCheckpoint(models.Model):
     root = models.CharField(max_length=64)
     mac = models.CharField(max_length=64)
 
-    objects = CheckpointQuerySet.as_manager()
+    APPEND_ONLY = CHECKPOINTS_ARE_APPEND_ONLY
 
     class Meta:
         ordering = ["-number"]
@@ -227,16 +230,8 @@ class ReviewLogCheckpoint(models.Model):
     def __str__(self):
         return f"checkpoint {self.number} ({self.rows} rows, root {self.root[:12]})"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
-
-
-class ReviewLogCheckpointHead(models.Model):
+class ReviewLogCheckpointHead(AppendOnly):
     """A chain's head as checkpoint `number` saw it, for the chains whose head moved since the
     checkpoint before (so a chain's head at any checkpoint is its row of the highest number up
     to that one). The checkpoint's signed root covers them: changed, they no longer give it."""
@@ -247,7 +242,7 @@ class ReviewLogCheckpointHead(models.Model):
     row = models.BigIntegerField()
     hash = models.CharField(max_length=64)
 
-    objects = CheckpointQuerySet.as_manager()
+    APPEND_ONLY = CHECKPOINTS_ARE_APPEND_ONLY
 
     class Meta:
         indexes = [
@@ -256,11 +251,3 @@ class ReviewLogCheckpointHead(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.chain}: row {self.row} at checkpoint {self.number}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(CHECKPOINTS_ARE_APPEND_ONLY)
