@@ -390,3 +390,18 @@ def unpartition(connection, table: str) -> None:
         if not is_partitioned(cursor, table):
             return
         _rebuild(cursor, table, HISTORY_TABLES[table], partitioned=False, months=[])
+
+
+def partitioned_by_month(table: str):
+    """The migration operation that makes `table` partitioned by month (`partition_by_month`),
+    undone by `unpartition`."""
+    from django.db import migrations
+    from django.utils import timezone
+
+    def forward(apps, schema_editor):
+        partition_by_month(schema_editor.connection, table, now=timezone.now())
+
+    def backward(apps, schema_editor):
+        unpartition(schema_editor.connection, table)
+
+    return migrations.RunPython(forward, backward)

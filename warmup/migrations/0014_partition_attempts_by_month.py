@@ -8,22 +8,11 @@ SQLite keeps a plain table.
 """
 
 from django.db import migrations
-from django.utils import timezone
 
-from config.partitions import partition_by_month, unpartition
-
-TABLE = "warmup_phaseattempt"
-
-
-def forward(apps, schema_editor):
-    partition_by_month(schema_editor.connection, TABLE, now=timezone.now())
-
-
-def backward(apps, schema_editor):
-    unpartition(schema_editor.connection, TABLE)
+from config.partitions import partitioned_by_month
 
 
 class Migration(migrations.Migration):
     dependencies = [("warmup", "0013_incident_spread_in_signature_index")]
 
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [partitioned_by_month("warmup_phaseattempt")]
