@@ -12,6 +12,7 @@ from django.db import transaction
 from warmup.domain.errors import InvalidInput
 from warmup.models import ContentItem
 from warmup.services.content import build_content_item, content_phase_types
+from warmup.services.imports.limits import too_long
 from warmup.services.imports.reader import ParseResult, RowError, read_records
 
 CONTENT_COLUMNS = ("phase_type", "title", "body", "media_url")
@@ -47,6 +48,13 @@ def parse_content(source: str | Iterable[str]) -> ParseResult:
             )
         except InvalidInput as exc:
             result.errors.append(RowError(line, exc.message))
+            continue
+        message = too_long(
+            ContentItem,
+            {"phase_type": item.phase_type, "title": item.title, "media_url": item.media_url},
+        )
+        if message is not None:
+            result.errors.append(RowError(line, message))
             continue
         key = _content_key(item)
         if key in seen:
