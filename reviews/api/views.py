@@ -45,7 +45,8 @@ from warmup.services import resolutions, review
 from warmup.services.accounts import account_pause, account_reactivate
 
 ERRORS = {
-    400: "validation_error (per-field `errors`) or parse_error",
+    400: "validation_error (per-field `errors`), parse_error or invalid_unicode (a lone "
+    "surrogate in the body)",
     401: "not_authenticated or authentication_failed",
     403: "permission_denied (needs the review permission; pausing and reactivating accounts "
     "needs the manage-accounts permission)",

@@ -29,7 +29,7 @@ from warmup.selectors import bots as bot_reads
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail, phase_heartbeat
 
 ERRORS = {
-    400: "validation_error or parse_error",
+    400: "validation_error, parse_error or invalid_unicode (a lone surrogate in the body)",
     401: "not_authenticated or authentication_failed (missing or wrong bot token)",
     403: "bot_inactive (the bot is deactivated)",
     404: "not_found (no such phase, or one this bot never held: the same answer)",
