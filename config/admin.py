@@ -358,6 +358,7 @@ def confirm_action(
             initial = extra.pop("initial", None)
             if initial and not form.is_bound:
                 form = form_class(initial=initial)
+            _focus_first_to_fill(form)
             count = queryset.count()
             words = {"count": count, "noun": noun[0] if count == 1 else noun[1]}
             shown = list(queryset[:LISTED_ON_PAGE])
@@ -391,6 +392,16 @@ def confirm_action(
         return action
 
     return decorator
+
+
+def _focus_first_to_fill(form) -> None:
+    """The cursor starts in the first field still to fill (the note, when the reason is chosen
+    for the reviewer), or the first with an error: a keyboard confirms without tabbing."""
+    for name, form_field in form.fields.items():
+        empty = not (form.initial.get(name) or form_field.initial)
+        if (form.is_bound and name in form.errors) or (not form.is_bound and empty):
+            form_field.widget.attrs["autofocus"] = True
+            return
 
 
 def _gone(modeladmin, request, listed_objects: list) -> list:

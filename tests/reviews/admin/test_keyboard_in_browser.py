@@ -78,7 +78,8 @@ def test_a_reviewer_clears_five_items_without_the_mouse(page, content_pool, bot)
     assert page.locator("#id_reason_code").input_value() == "solved_challenge"
     shot(page, "keys-confirm-resume")
     # and they write the note and confirm, with the keyboard only
-    tab_to(page, "#id_note")  # 11 presses today: the page gives no field the focus
+    # the cursor already waits in the note, the reason being chosen
+    assert tab_to(page, "#id_note") == 0
     page.keyboard.type("Solved the challenges on the phones")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.value") == "Resume automation"
