@@ -89,6 +89,34 @@ def test_a_lookup_the_list_does_not_offer_is_the_redirect_to_e1(admin_client, mo
     assert admin_client.get(response["Location"]).status_code == 200
 
 
+OWN_FILTER_VALUES = [
+    (ReviewLog, "created_at__gte=0001-01-01"),
+    (ReviewLog, "created_at__lt=9999-12-31+23:59:59.999999"),
+    (ReviewLog, "created_at__gte=99999-01-01"),
+    (ReviewLog, "created_at__lt=-1"),
+    (ReviewLog, "created_at__isnull=maybe"),
+    (Account, "created_at__year=9999&created_at__month=12&created_at__day=31"),
+    (Account, "created_at__year=0"),
+    (Account, "plan__id__exact=99999999999999999999"),
+    (Account, "plan__id__exact=1.5"),
+    (Bot, "is_active__exact=2"),
+    (WarmupPhase, "last_failure_category__exact=%s" % ("x" * 5000)),
+]
+
+
+@pytest.mark.parametrize(
+    "model, query",
+    OWN_FILTER_VALUES,
+    ids=[f"{m._meta.model_name}-{q[:40]}" for m, q in OWN_FILTER_VALUES],
+)
+def test_a_value_its_own_filter_cannot_take_is_the_list_or_the_redirect(admin_client, model, query):
+    """Dates at the ends of what Python and the database hold, numbers past a column's range,
+    words where a yes or no goes: the list, or the redirect to `?e=1`; never a 500."""
+    response = admin_client.get(f"{changelist(model)}?{query}")
+
+    assert_listed_or_refused(response, query)
+
+
 def test_the_filters_the_list_offers_still_filter(admin_client):
     action = ReviewLog.objects.order_by("pk").first().action
     for query in ({"action__exact": action}, {"action": action}):
