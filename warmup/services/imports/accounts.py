@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from warmup.domain.errors import USERNAME_TAKEN, InvalidInput
+from warmup.domain.usernames import username_problem
 from warmup.models import Account, WarmupPlan
 from warmup.services.accounts import account_enrol, validate_enrolment
 from warmup.services.imports.limits import too_long
@@ -41,7 +42,9 @@ def parse_accounts(source: str | Iterable[str], *, plan: WarmupPlan) -> ParseRes
         except InvalidInput as exc:
             result.errors.append(RowError(line, exc.message))
             continue
-        message = too_long(Account, {"username": username})
+        message = too_long(Account, {"username": username}) or username_problem(
+            platform=platform, username=username
+        )
         if message is not None:
             result.errors.append(RowError(line, message))
             continue
