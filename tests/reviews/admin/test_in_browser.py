@@ -108,7 +108,10 @@ def test_a_disabled_button_on_a_suspended_accounts_item_says_why(page):
 
     resume = page.locator("p.disabled", has_text="Resume automation")
     assert resume.locator("button").is_disabled()
-    assert "the account is suspended: reactivate it first" in resume.inner_text()
+    # a reviewer is told who may reactivate it (#18: only review leads may)
+    assert "the account is suspended: a review lead can reactivate the account" in (
+        resume.inner_text()
+    )
     assert resume.locator("a", has_text="open the account").count() == 1
 
 
