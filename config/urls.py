@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.api.schema import DocsView, SchemaView
 from config.converters import DatabaseIdConverter
 from config.monitoring import metrics_view
 from config.views import not_found
@@ -29,8 +29,9 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/bot/", include("warmup.api.urls")),
     path("api/v1/reviews/", include("reviews.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Both check a token they are sent: limited as the APIs (config.api.schema).
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="swagger-ui"),
     # Anything else under /api/ is a JSON 404, also while DEBUG is on.
     re_path(r"^api/", not_found),
 ]

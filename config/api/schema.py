@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.api.throttling import LimitFailedAuthentication
+
+
+class SchemaView(LimitFailedAuthentication, SpectacularAPIView):
+    """/api/schema/: open to all, but a token it is sent is checked, so a wrong one counts
+    under the APIs' per-address limit (AUTH_FAILURE_RATE) and, past it, gets 429."""
+
+    count_anonymous = False
+
+
+class DocsView(LimitFailedAuthentication, SpectacularSwaggerView):
+    """/api/docs/: the schema's page, limited as SchemaView."""
+
+    count_anonymous = False
 
 
 def add_servers(result: dict, generator, request=None, public=True, **kwargs) -> dict:

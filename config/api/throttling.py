@@ -10,6 +10,7 @@ Beyond the rate: 429 `throttled` with Retry-After (the seconds left in the windo
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -71,18 +72,26 @@ class LimitFailedAuthentication:
     at any speed); until then each request that ends up unauthenticated counts as one.
 
     Clients behind one address share the budget: a bot with a stale token slows down its
-    neighbours until it is fixed, never a bot elsewhere."""
+    neighbours until it is fixed, never a bot elsewhere.
+
+    `count_anonymous = False` for a view anyone may read (the schema and its docs page): there
+    only credentials that fail count, not a request that brings none."""
+
+    count_anonymous = True
 
     def perform_authentication(self, request):
         failures = FailedAuthenticationThrottle()
         if failures.rate is not None:
             key = failures.get_cache_key(request)
             if failures.counted(key) >= failures.num_requests:
+                # Anonymous, so nothing reads the credentials later (a page's template asks
+                # for request.user, which would authenticate the token after all).
+                request.user, request.auth = AnonymousUser(), None
                 raise exceptions.Throttled(wait=failures.wait())
         try:
             user = request.user
         except exceptions.APIException:
             failures.allow_request(request, self)
             raise
-        if not getattr(user, "is_authenticated", False):
+        if self.count_anonymous and not getattr(user, "is_authenticated", False):
             failures.allow_request(request, self)
