@@ -423,6 +423,54 @@ def test_access_policy(who, what, expected, world):
             assert response.json()["code"] == code
 
 
+# --- A reviewer the console no longer lets in keeps no API access ------------------------------
+# The review API asks what the console asks (an active staff user in a reviewing role), whatever
+# the credential: a lead who is no longer staff gets 403 with their old token (or a session),
+# a deactivated one 401 (the token no longer authenticates anyone).
+
+FORMER = {
+    "no longer staff": ({"is_staff": False}, 403, "permission_denied"),
+    "deactivated": ({"is_active": False}, 401, "authentication_failed"),
+}
+FORMER_CASES = [
+    pytest.param(what, state, id=f"{state}-{what}") for what in REVIEW_API for state in FORMER
+]
+
+
+@pytest.mark.parametrize(("what", "state"), FORMER_CASES)
+def test_a_reviewer_the_console_no_longer_admits_keeps_no_api_access(what, state, world):
+    changes, status, code = FORMER[state]
+    user = UserFactory(lead=True)
+    token = Token.objects.create(user=user)
+    type(user).objects.filter(pk=user.pk).update(**changes)
+    user.refresh_from_db()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    world["waiting_account"] = world["waiting"].account
+    before = fingerprint()
+
+    response = ATTEMPTS[what](client, world, user)
+
+    assert response.status_code == status, (response.status_code, response.content[:300])
+    assert response.json()["code"] == code
+    assert fingerprint() == before, "refused, yet something changed"
+
+
+@pytest.mark.parametrize("what", ["review-api:queue GET", "review-api:resolve POST"])
+def test_a_session_of_a_user_no_longer_staff_gets_403_on_the_review_api(what, world):
+    user = UserFactory(lead=True)
+    client = client_for(what, user)
+    type(user).objects.filter(pk=user.pk).update(is_staff=False)
+    world["waiting_account"] = world["waiting"].account
+    before = fingerprint()
+
+    response = ATTEMPTS[what](client, world, user)
+
+    assert response.status_code == 403, (response.status_code, response.content[:300])
+    assert response.json()["code"] == "permission_denied"
+    assert fingerprint() == before
+
+
 # --- The table covers everything there is ----------------------------------------------------
 
 
