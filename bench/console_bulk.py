@@ -51,11 +51,30 @@ def _items(ctx: Context) -> list[int]:
     return ids
 
 
+def _one_incident(ids: list[int]) -> str:
+    """Make `ids` the items of a new failure signature; its key."""
+    import secrets
+
+    from django.utils import timezone
+
+    from warmup.models import FailureSignature, WarmupPhase
+
+    key = secrets.token_hex(8)
+    FailureSignature.objects.create(
+        key=key, title="bench: console bulk", category="proxy_error", phase_type="profile_bio",
+        first_seen_at=timezone.now(),
+    )  # fmt: skip
+    WarmupPhase.objects.filter(pk__in=ids).update(review_signature_id=key)
+    return key
+
+
 def _post(client, ids: list[int], profile: cProfile.Profile | None = None):
     """Milliseconds, queries and the response of the confirmation page's POST over `ids`."""
     from django.db import connection
 
-    url = f"{ADMIN}?id__in={','.join(map(str, ids))}"
+    # The items made one incident (in the caller's rolled-back transaction), and the queue
+    # filtered to it: what a reviewer selects "all N" of before a bulk action.
+    url = f"{ADMIN}?signature={_one_incident(ids)}"
     form = {
         "_selected_action": str(ids[0]),  # as the confirmation page posts "select all"
         "select_across": "1",

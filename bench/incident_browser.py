@@ -24,11 +24,9 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
@@ -37,7 +35,6 @@ os.environ.setdefault("DB_STATEMENT_TIMEOUT", "0")
 # ordinary blocking ones, which Django would otherwise refuse there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "warmup_bench_browser"
 TARGET_S = 5.0  # the issue's bound for 2,000 items, end to end in the browser
 SMOKE_ITEMS = 20
@@ -62,8 +59,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from bench.browser import unavailable
     from bench.hot_path import drop_smoke_fleet, open_own_fleet, smoke_accounts
+    from bench.static import collect_static
 
     args = parse_args(argv)
+    collect_static()  # as `make serve` does: DEBUG off serves the manifest's files
     why = unavailable()
     if why:
         print(f"bench.incident_browser: {why}", file=sys.stderr)
@@ -162,28 +161,13 @@ def in_browser(port: int, user, args) -> tuple[list[float], list[float], list[in
     return limits, seconds, resolved
 
 
-def collect_static(root: str) -> None:
-    """The static files into `root`, hashed, for the server to serve (STATIC_ROOT)."""
-    os.environ["STATIC_ROOT"] = root
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, "DEBUG": "0"},
-        check=True,
-    )
-
-
 def run(args) -> int:
     from bench.hot_path import save
     from bench.http_path import start_server, stop_server
     from warmup.models import PhaseStatus, WarmupPhase
 
     user = reviewer()
-    with (
-        tempfile.TemporaryDirectory() as static,
-        tempfile.NamedTemporaryFile("w", suffix=".log") as log,
-    ):
-        collect_static(static)  # as `make serve` does: DEBUG off serves the manifest's files
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
         process, port = start_server(workers=2, threads=4, log=log)
         try:
             limits, seconds, resolved = in_browser(port, user, args)

@@ -189,6 +189,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not args.has_fleet:
+        from bench.static import collect_static
+
+        collect_static()  # the admin pages are rendered with DEBUG off, as in production
     import django
     from django.conf import settings
 
