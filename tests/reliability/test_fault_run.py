@@ -5,7 +5,7 @@ killed (SIGKILL), the server's and the schedulers' database connections are term
 scheduler loop is killed and started again, a bulk `resolve_reviews` run is killed mid-run,
 and gunicorn's master is killed with its workers and the server started again.
 
-The bots do what the README asks of a bot: a 503, a dropped connection or a server that is not
+The bots do what docs/bots.md asks of a bot: a 503, a dropped connection or a server that is not
 there is waited out and the same request sent again, a report with the same lease token. What
 must hold, whatever was killed: no answer but 200, 204, the domain's refusals and 503 (no 500);
 every claim a bot was told of is an attempt, no phase was held by two bots at once, every
@@ -149,7 +149,7 @@ def play(fault: str, fleet: Fleet, ledger: Ledger, reviewer, rng: random.Random)
     ledger.count(f"fault {fault}")
 
 
-# --- A bot that follows the README ------------------------------------------------------------
+# --- A bot that follows docs/bots.md ---------------------------------------------------------
 
 
 def send(ledger: Ledger, session, fleet: Fleet, path: str, body: dict):

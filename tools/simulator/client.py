@@ -2,7 +2,7 @@
 
 A simulated bot knows the system only through `/api/v1/bot/`, exactly as a real bot does: it never
 reads or writes a phase through the ORM. What it does with a claimed phase comes from
-`stories.draw_plan`; this module delivers it over HTTP as the README asks of bot developers:
+`stories.draw_plan`; this module delivers it over HTTP as docs/bots.md asks of bot developers:
 a 429, or a 503 (the database was unavailable; 502 and 504 from a proxy in front alike), is
 waited out, for Retry-After when the server says, else with a pause that doubles; a pause while
 the server is unreachable; and a report is sent again, word for word with the same lease token,
