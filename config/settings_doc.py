@@ -73,7 +73,9 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting(
         ("AUTH_FAILURE_RATE",),
         "`60/minute`",
-        "per client address, on both APIs: requests without valid credentials (none, a wrong "
+        "per client address, on both APIs and on `/api/schema/` and `/api/docs/` (there only a "
+        "wrong token counts, not a request without one): requests without valid credentials "
+        "(none, a wrong "
         "token, a deactivated bot); past it every request from that address gets 429 until the "
         "window ends, its credentials not even looked at, so tokens cannot be guessed at speed "
         "(bots behind one address share it: one with a stale token slows its neighbours)",
