@@ -8,7 +8,7 @@ DEMO_BOTS ?= 3
 WEB_CONCURRENCY ?= 2
 WEB_THREADS ?= 4
 
-.PHONY: demo test lint docs docs-serve serve migrate clean mutation bench bench-smoke replica replica-stop
+.PHONY: demo test lint docs docs-serve docs-shots serve migrate clean mutation bench bench-smoke replica replica-stop
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -63,6 +63,10 @@ docs: $(VENV)/.installed
 
 docs-serve: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(HOST):8001
+
+## make docs-shots: the guides' pictures (docs/*.png) taken again by the browser tests.
+docs-shots: $(VENV)/.installed
+	DOCS_SHOTS=1 REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/reviews/admin/test_in_browser.py tests/reviews/admin/test_incidents_in_browser.py tests/reviews/admin/test_live_in_browser.py
 
 ## make mutation: not part of CI. Mutants of the core modules (scripts/mutation.py), each run
 ## against the tests that cover its module; prints the mutants the tests let pass and the score.

@@ -25,9 +25,23 @@ def log_in(page, user):
     page.click("input[type=submit]")
 
 
+# The guides' pictures (docs/*.png) are these tests' screenshots: `make docs-shots` runs the
+# tests that take them with DOCS_SHOTS=1, which writes each into docs/ too, so the guides show
+# the console as it is.
+GUIDE_PICTURES = {
+    "queue-live": "review-queue.png",
+    "item": "review-item.png",
+    "incidents": "incidents.png",
+    "incident-resolve": "incident-resolve.png",
+}
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
 def shot(page, name):
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if os.environ.get("DOCS_SHOTS") == "1" and name in GUIDE_PICTURES:
+        page.screenshot(path=str(DOCS / GUIDE_PICTURES[name]), full_page=True)
 
 
 def with_password(user):

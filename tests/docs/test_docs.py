@@ -240,3 +240,25 @@ def test_a_reader_searches_the_site_offline_and_nothing_comes_from_elsewhere(sit
     finally:
         server.shutdown()
     assert elsewhere == []
+
+
+def test_every_picture_of_the_guides_is_a_screenshot_a_browser_test_takes():
+    """The guides show the console as the browser tests see it: each picture a guide shows is
+    one of tests/browser.py's GUIDE_PICTURES, and some browser test takes it (make docs-shots
+    takes them again)."""
+    import re
+    from pathlib import Path
+
+    from tests.browser import GUIDE_PICTURES
+
+    root = Path(__file__).resolve().parents[2]
+    shown = {
+        picture
+        for page in (root / "docs").glob("*.md")
+        for picture in re.findall(r"!\[[^\]]*\]\(([\w.-]+\.png)\)", page.read_text())
+    }
+    assert shown and shown <= set(GUIDE_PICTURES.values()), shown - set(GUIDE_PICTURES.values())
+    taken = "\n".join(path.read_text() for path in (root / "tests").rglob("test_*in_browser.py"))
+    for name, picture in GUIDE_PICTURES.items():
+        if picture in shown:
+            assert f'shot(page, "{name}")' in taken, name
