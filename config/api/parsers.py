@@ -17,6 +17,8 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
+from warmup.domain.validation import json_depth_over
+
 MAX_BODY_BYTES = 64 * 1024
 
 NUMBER_OUT_OF_RANGE = "Out of range float values are not JSON compliant"
@@ -52,18 +54,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{NUMBER_OUT_OF_RANGE}: {text[:40]}")
     return value
-
-
-def _too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def _not_text(value) -> bool:
@@ -112,7 +102,7 @@ class BoundedJSONParser(JSONParser):
             raise ParseError(NESTED_TOO_DEEPLY) from None
         except ValueError as exc:  # also UnicodeDecodeError and JSONDecodeError
             raise ParseError(f"JSON parse error - {exc}") from None
-        if _too_deep(data):
+        if json_depth_over(data, MAX_JSON_DEPTH):
             raise ParseError(NESTED_TOO_DEEPLY)
         # Only a `\u` escape makes a lone surrogate (raw ones fail to decode above).
         if "\\u" in text and _not_text(data):
