@@ -276,7 +276,7 @@ def test_the_dashboard_keeps_the_queue_counts_current_in_one_query(items, review
     with CaptureQueriesContext(connection) as captured:
         html = client.get(address).content.decode()
 
-    assert '<span id="dash-queue-total" hx-swap-oob="true">2</span>' in html
+    assert '<div class="number" id="dash-queue-total" hx-swap-oob="true">2</div>' in html
     assert re.search(
         r'<table id="dash-queue-by-category" hx-swap-oob="true">.*'
         r'<td>Network error</td><td class="n">2</td>',

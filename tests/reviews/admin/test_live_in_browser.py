@@ -91,6 +91,8 @@ def test_the_dashboard_counts_follow_the_queue(page, content_pool, bot):
     )
 
     page.locator("#dash-queue-total:text-is('2')").wait_for(timeout=POLL_WAIT_MS)
+    # the swapped number keeps the card's look (large, as the other cards' numbers)
+    assert page.locator("#dash-queue-total").get_attribute("class") == "number"
     shot(page, "dashboard-live")
     by_failure = page.locator("#dash-queue-by-category tbody")
     assert by_failure.inner_text() == "Network error\t2"
