@@ -251,3 +251,48 @@ class ReviewLogCheckpointHead(AppendOnly):
 
     def __str__(self):
         return f"{self.kind} {self.chain}: row {self.row} at checkpoint {self.number}"
+
+
+# --- Archived months of history --------------------------------------------------------------
+
+
+class ArchivedMonth(models.Model):
+    """A month of a history table (config.partitions.HISTORY_TABLES) archived to a file and
+    dropped by `manage.py archive_history` (warmup.services.history): its manifest, so the
+    checker can start the review log's chains where the archive left them, and
+    `restore_history` can check a file against it. Deleted when the month is restored."""
+
+    table = models.CharField(max_length=63)
+    month = models.CharField(max_length=7)  # YYYY-MM
+    file = models.CharField(max_length=255)  # the archive's file name, as written
+    sha256 = models.CharField(max_length=64)
+    rows = models.BigIntegerField()
+    first_row = models.BigIntegerField(null=True)  # lowest and highest id in the month
+    last_row = models.BigIntegerField(null=True)
+    archived_at = models.DateTimeField()
+    manifest = models.JSONField()  # the manifest file's content, but the chains' heads
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["table", "month"], name="archivedmonth_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.table} {self.month} ({self.rows} rows, archived)"
+
+
+class ArchivedChainHead(models.Model):
+    """The last row of a review log chain in an archived month (its manifest's `chains`): the
+    checker expects the chain's next row to name its hash."""
+
+    archive = models.ForeignKey(ArchivedMonth, on_delete=models.CASCADE, related_name="heads")
+    kind = models.CharField(max_length=7)
+    chain = models.BigIntegerField()
+    row = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "chain", "row"], name="archivedhead_chain_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.chain}: row {self.row} (archived)"
