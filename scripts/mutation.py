@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import json
 import os
 import queue
 import shutil
@@ -34,26 +36,38 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / ".mutation" / "results.json"  # gitignored: each developer's own past runs
+EQUIVALENTS = ROOT / "scripts" / "mutation_equivalent.toml"  # committed: mutants no test can kill
 
 # Each core module and the test files that cover it, the fastest and most direct first (-x
 # stops at the first failure, so a mutant is usually killed by the first file).
 MODULES: dict[str, list[str]] = {
+    "warmup/domain/policy.py": [
+        "tests/warmup/domain/test_policy.py",
+        "tests/warmup/test_template_overrides.py",
+        "tests/warmup/test_template_bounds.py",
+    ],
+    "warmup/lifecycle/chain.py": [
+        "tests/warmup/lifecycle/test_chain.py",
+        "tests/warmup/selectors/test_integrity.py",
+    ],
+    "warmup/services/tick.py": [
+        "tests/warmup/commands/test_warmup_tick.py",
+        "tests/warmup/services/test_scheduler_isolation.py",
+        "tests/warmup/services/test_leases_and_escalation.py",
+    ],
     "warmup/lifecycle/state.py": [
         "tests/warmup/lifecycle/test_state.py",
         "tests/warmup/lifecycle/test_account_state.py",
         "tests/warmup/test_constraints.py",
         "tests/warmup/services",
-    ],
-    "warmup/domain/policy.py": [
-        "tests/warmup/domain/test_policy.py",
-        "tests/warmup/test_template_overrides.py",
-        "tests/warmup/test_template_bounds.py",
     ],
     "warmup/services/bot_work.py": [
         "tests/warmup/services",
@@ -97,9 +111,17 @@ class Mutant:
     line: int
     change: str
     source: str  # the whole mutated module
+    scope: str = "<module>"  # the innermost function (or top-level statement) it changes
+    scope_hash: str = ""  # a hash of that function's source, decorators included
+    occurrence: int = 0  # how many mutants before it in the same scope make the same change
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.change}"
+        return f"{self.path}:{self.line}: {self.change}  [in {self.scope}]"
+
+    @property
+    def key(self) -> str:
+        """Its name in the results file: unchanged when lines above its function move."""
+        return f"{self.scope} | {self.change} | {self.occurrence}"
 
 
 # --- Making mutants ----------------------------------------------------------------------------
@@ -183,10 +205,40 @@ def _offset(lines: list[str], line: int, col: int) -> int:
     return before + len(lines[line - 1].encode()[:col].decode())
 
 
+def _scopes(tree: ast.Module, lines: list[str]) -> dict[int, tuple[str, str]]:
+    """Node id -> (qualified name, source hash) of the innermost function holding the node.
+
+    Outside any function, the scope is the top-level statement (a constant, a class body line)."""
+    scopes: dict[int, tuple[str, str]] = {}
+
+    def segment_hash(node: ast.stmt) -> str:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        text = "".join(lines[first - 1 : node.end_lineno])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def visit(node: ast.AST, scope: tuple[str, str], prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner, inner_prefix = scope, prefix
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                inner, inner_prefix = (name, segment_hash(child)), f"{name}."
+            elif isinstance(node, ast.Module) and isinstance(child, ast.stmt):
+                inner = (f"<module line {child.lineno}>", segment_hash(child))
+                if isinstance(child, ast.Assign | ast.AnnAssign):
+                    targets = child.targets if isinstance(child, ast.Assign) else [child.target]
+                    inner = (f"<{', '.join(ast.unparse(t) for t in targets)}>", inner[1])
+            scopes[id(child)] = inner
+            visit(child, inner, inner_prefix)
+
+    visit(tree, ("<module>", ""), "")
+    return scopes
+
+
 def mutants_of(path: str, source: str) -> list[Mutant]:
     """Every mutant of one module, each a whole source text that parses and differs."""
     tree = ast.parse(source)
     skipped = _skipped_nodes(tree)
+    scopes = _scopes(tree, source.splitlines(keepends=True))
     original = ast.dump(tree)
     lines = source.splitlines(keepends=True)
     found: list[Mutant] = []
@@ -202,9 +254,68 @@ def mutants_of(path: str, source: str) -> list[Mutant]:
                     continue
             except SyntaxError:
                 continue
-            found.append(Mutant(path=path, line=target.lineno, change=change, source=mutated))
-    found.sort(key=lambda mutant: mutant.line)
-    return found
+            scope, scope_hash = scopes.get(id(target), ("<module>", ""))
+            found.append(
+                Mutant(
+                    path=path, line=target.lineno, change=change, source=mutated,
+                    scope=scope, scope_hash=scope_hash,
+                )
+            )  # fmt: skip
+    found.sort(key=lambda mutant: (mutant.line, mutant.change))
+    seen: dict[tuple[str, str], int] = {}
+    numbered = []
+    for mutant in found:
+        count = seen.get((mutant.scope, mutant.change), 0)
+        seen[(mutant.scope, mutant.change)] = count + 1
+        numbered.append(replace(mutant, occurrence=count))
+    return numbered
+
+
+# --- What earlier runs found ---------------------------------------------------------------------
+
+
+def tests_hash(copy: Path, tests: list[str]) -> str:
+    """A hash of the test files that cover a module and the shared helpers under tests/."""
+    files: list[Path] = []
+    for name in tests:
+        path = copy / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    files += sorted((copy / "tests").glob("*.py"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(copy)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_results() -> dict[str, dict[str, dict]]:
+    """{module: {mutant key: {"killed", "scope_hash", "tests_hash", "line"}}} of earlier runs."""
+    try:
+        return json.loads(RESULTS.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def save_results(results: dict[str, dict[str, dict]]) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    temporary = RESULTS.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=1, sort_keys=True))
+    temporary.replace(RESULTS)
+
+
+def still_valid(earlier: dict | None, mutant: Mutant, tests: str) -> bool:
+    """Whether an earlier outcome still holds: its function is unchanged, and for a survivor
+    the covering tests too (a new test can kill a survivor; a killed mutant stays killed unless
+    its function changes, or tests are removed or weakened: then run `--all`)."""
+    if earlier is None or earlier["scope_hash"] != mutant.scope_hash:
+        return False
+    return earlier["killed"] or earlier["tests_hash"] == tests
+
+
+def load_equivalents() -> dict[tuple[str, str, str], str]:
+    """(module, function, change) -> why, for the mutants no test can tell from the code."""
+    with EQUIVALENTS.open("rb") as file:
+        entries = tomllib.load(file).get("equivalent", [])
+    return {(e["module"], e["function"], e["change"]): e["why"] for e in entries}
 
 
 def spread(mutants: list[Mutant], limit: int | None) -> list[Mutant]:
@@ -289,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--module", action="append", choices=sorted(MODULES), dest="modules")
     parser.add_argument("--limit", type=int, help="at most N mutants per module, spread evenly")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tried at once (SQLite only)")
+    parser.add_argument("--all", action="store_true", help="try every mutant, ignoring past runs")
     parser.add_argument("--working-tree", action="store_true", help="mutate uncommitted files")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     options = parser.parse_args(argv)
@@ -296,45 +408,106 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--limit and --jobs must be at least 1")
     jobs = 1 if os.environ.get("DATABASE_URL") else options.jobs
     modules = options.modules or list(MODULES)
+    equivalents = load_equivalents()
+    results = load_results()
 
     copies: list[Path] = []
     try:
         copies.append(make_copy(working_tree=options.working_tree))
-        plan = {
-            path: spread(mutants_of(path, (copies[0] / path).read_text()), options.limit)
-            for path in modules
-        }
+        every = {path: mutants_of(path, (copies[0] / path).read_text()) for path in modules}
         if options.list:
-            for mutant in (m for mutants in plan.values() for m in mutants):
-                print(mutant)
+            for mutant in (m for mutants in every.values() for m in mutants):
+                earlier = results.get(mutant.path, {}).get(mutant.key)
+                known = (mutant.path, mutant.scope, mutant.change) in equivalents
+                state = "equivalent" if known else "" if earlier is None else (
+                    "killed" if earlier["killed"] else "SURVIVED"
+                )  # fmt: skip
+                print(f"{mutant}  {state}".rstrip())
             return 0
-        while len(copies) < jobs:
-            copies.append(make_copy(working_tree=options.working_tree))
-        survivors, total = [], 0
-        for path, mutants in plan.items():
+        _report_stale_equivalents(equivalents, every)
+        scores = []
+        for path, mutants in every.items():
             tests = MODULES[path]
-            passed, took = run_tests(copies[0], tests, timeout=None)
-            if not passed:
-                print(f"{path}: its tests fail before any mutation; fix them first.")
-                return 1
-            timeout = max(60.0, 3 * took)
-            print(f"{path}: {len(mutants)} mutants; tests take {took:.0f} s unmutated", flush=True)
-            for mutant, killed in try_all(copies, mutants, tests, timeout):
-                total += 1
-                if not killed:
-                    survivors.append(mutant)
-                    print(f"  SURVIVED {mutant}", flush=True)
-        killed = total - len(survivors)
-        print(f"\nScore: {killed}/{total} mutants killed ({100 * killed / max(total, 1):.1f} %).")
-        for mutant in survivors:
-            print(f"  survived: {mutant}")
+            tested = tests_hash(copies[0], tests)
+            earlier = {m.key: results.get(path, {}).get(m.key) for m in mutants}
+            results[path] = {key: entry for key, entry in earlier.items() if entry}
+            equivalent = [m for m in mutants if (path, m.scope, m.change) in equivalents]
+            candidates = [m for m in mutants if m not in equivalent]
+            if not options.all:
+                candidates = [m for m in candidates if not still_valid(earlier[m.key], m, tested)]
+            to_try = spread(candidates, options.limit)
+            print(
+                f"{path}: {len(mutants)} mutants, {len(equivalent)} equivalent, "
+                f"{len(to_try)} to try ({len(mutants) - len(equivalent) - len(candidates)} "
+                "unchanged since a past run)",
+                flush=True,
+            )
+            if to_try:
+                working_tree = options.working_tree
+                if not _try_module(
+                    path, to_try, tests, tested, copies, jobs, results, working_tree=working_tree
+                ):
+                    return 1
+            scores.append(_score(path, mutants, equivalent, results[path], tested))
+        print("\nScore (killed / non-equivalent mutants):")
+        for line in scores:
+            print(line)
         return 0
     except KeyboardInterrupt:
-        print("\nInterrupted; the working tree was never touched.")
+        print("\nInterrupted; the working tree was never touched; finished mutants are kept.")
         return 130
     finally:
         for copy in copies:
             shutil.rmtree(copy, ignore_errors=True)
+
+
+def _try_module(path, mutants, tests, tested, copies, jobs, results, *, working_tree) -> bool:
+    """Try `mutants` of one module, recording each outcome as it comes; False if the unmutated
+    tests already fail."""
+    while len(copies) < min(jobs, len(mutants)):
+        copies.append(make_copy(working_tree=working_tree))
+    passed, took = run_tests(copies[0], tests, timeout=None)
+    if not passed:
+        print(f"{path}: its tests fail before any mutation; fix them first.")
+        return False
+    timeout = max(60.0, 3 * took)
+    print(f"  tests take {took:.0f} s unmutated", flush=True)
+    for done, (mutant, killed) in enumerate(try_all(copies, mutants, tests, timeout), 1):
+        results[path][mutant.key] = {
+            "killed": killed, "scope_hash": mutant.scope_hash, "tests_hash": tested,
+            "line": mutant.line,
+        }  # fmt: skip
+        save_results(results)
+        if not killed:
+            print(f"  SURVIVED {mutant}", flush=True)
+        elif done % 10 == 0:
+            print(f"  {done}/{len(mutants)} tried", flush=True)
+    return True
+
+
+def _score(path, mutants, equivalent, recorded, tested) -> str:
+    """One module's line of the score, with its survivors and its mutants never tried."""
+    counted = [m for m in mutants if m not in equivalent]
+    outcome = {m.key: recorded.get(m.key) for m in counted}
+    killed = sum(
+        1 for m in counted if still_valid(outcome[m.key], m, tested) and outcome[m.key]["killed"]
+    )
+    survivors = [m for m in counted if outcome[m.key] and not outcome[m.key]["killed"]
+                 and still_valid(outcome[m.key], m, tested)]  # fmt: skip
+    untried = len(counted) - killed - len(survivors)
+    share = 100 * killed / max(len(counted), 1)
+    line = f"  {path}: {killed}/{len(counted)} killed ({share:.1f} %), {len(equivalent)} equivalent"
+    if untried:
+        line += f", {untried} not tried (or changed) since"
+    return "\n".join([line, *(f"    survived: {m}" for m in survivors)])
+
+
+def _report_stale_equivalents(equivalents, every) -> None:
+    present = {(m.path, m.scope, m.change) for mutants in every.values() for m in mutants}
+    for module, function, change in equivalents:
+        if module in every and (module, function, change) not in present:
+            print(f"note: {EQUIVALENTS.name} lists a mutant that no longer exists: "
+                  f"{module} {function}: {change}")  # fmt: skip
 
 
 if __name__ == "__main__":
