@@ -296,3 +296,26 @@ class ArchivedChainHead(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.chain}: row {self.row} (archived)"
+
+
+# --- Reviewers' API tokens -----------------------------------------------------------------
+
+
+class ApiToken(models.Model):
+    """A user's token for the review API (`warmup.services.tokens`), one per user. Like a bot's,
+    it is shown once when made; only its prefix (to find the row) and a SHA-256 hash (to check
+    it, in constant time) are stored. Revoking it is deleting it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token"
+    )
+    token_prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+
+    def __str__(self):
+        return f"API token of {self.user}"

@@ -34,9 +34,9 @@ REVIEWER_PERMISSIONS = (
     ("warmup", "view_account"),
     ("warmup", "view_warmupphase"),
     ("warmup", "view_phaseattempt"),
-    ("authtoken", "view_tokenproxy"),
-    ("authtoken", "add_tokenproxy"),
-    ("authtoken", "delete_tokenproxy"),
+    (APP_LABEL, "view_apitoken"),
+    (APP_LABEL, "add_apitoken"),
+    (APP_LABEL, "delete_apitoken"),
 )
 REVIEW_LEAD_PERMISSIONS = (
     *REVIEWER_PERMISSIONS,

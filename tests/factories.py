@@ -9,11 +9,12 @@ from django.contrib.auth import get_user_model
 
 from reviews.permissions import review_leads_group, reviewers_group
 from tests.builders import CONTENT_TYPES, fail, first_phase, reload
+from warmup.domain import tokens
 from warmup.models import Account, Bot, ContentItem, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.services.accounts import account_enrol
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
-from warmup.services.bots import hash_token
 from warmup.services.tick import tick
+from warmup.services.tokens import api_token_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -49,11 +50,16 @@ class BotFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"bot-{n}")
     token_prefix = factory.Sequence(lambda n: f"{n:012x}")
-    token_hash = factory.LazyAttribute(lambda b: hash_token(f"wb_{b.token_prefix}_secret"))
+    token_hash = factory.LazyAttribute(lambda b: tokens.token_hash(f"wb_{b.token_prefix}_secret"))
 
     @factory.post_generation
     def token(self, create, extracted, **kwargs):
         self.token = f"wb_{self.token_prefix}_secret"
+
+
+def api_token_key(user) -> str:
+    """A new review-API token of `user`, as its plaintext key (the model keeps only a hash)."""
+    return api_token_create(user=user)[1]
 
 
 class ContentItemFactory(factory.django.DjangoModelFactory):

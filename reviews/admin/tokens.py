@@ -1,46 +1,36 @@
 """API tokens for the review API: each reviewer makes and sees their own; a superuser sees
-everyone's. (DRF's own token page lets anyone with the permission make a token for anyone.)
+everyone's and may make one for anyone.
 
-A key is shown once, on a page of its own right after it is made, as a bot's token is. DRF's
-admin shows keys on every visit: a token's name and primary key *are* its key, so its list,
-its page, its history, its messages and the admin's "recent actions" would all carry it. Here a
-token is named by its owner ("API token of ana") and reached by its owner's id; it has nothing
-to change, so its page and history lead back to the list, and revoking is deleting it.
+A key is shown once, on a page of its own right after it is made, as a bot's token is: only
+its prefix and a hash are stored (warmup.services.tokens), so no page, list, search, filter,
+ordering, message or history can show it again. A token is named by its owner ("API token of
+ana"); it has nothing to change, so its page leads back to the list, and revoking is deleting it.
 """
 
-import json
-
-from django.contrib import admin, messages
-from django.contrib.admin.models import ADDITION, DELETION, LogEntry
-from django.contrib.admin.options import get_content_type_for_model
+from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
-from rest_framework.authtoken import admin as drf_token_admin
-from rest_framework.authtoken.models import Token, TokenProxy
 
-admin.site.unregister(TokenProxy)
+from reviews.models import ApiToken
+from warmup.services.tokens import api_token_create
 
-ONE_TIME_TEMPLATE = "admin/authtoken/tokenproxy/token.html"
-
-
-class TokenLabel:
-    """What the admin shows for a token: its owner, and its owner's id as the key of its pages."""
-
-    def __init__(self, token: Token):
-        self.pk = token.user_id
-        self.text = f"API token of {token.user}"
-
-    def __str__(self):
-        return self.text
+ONE_TIME_TEMPLATE = "admin/reviews/apitoken/token.html"
+LIST = "admin:reviews_apitoken_changelist"
 
 
-@admin.register(TokenProxy)
-class OwnTokenAdmin(drf_token_admin.TokenAdmin):
-    list_display = ("owner", "created", "revoke")
+@admin.register(ApiToken)
+class OwnTokenAdmin(admin.ModelAdmin):
+    list_display = ("owner", "created_at", "revoke")
     list_display_links = None
+    # `?q=` looks for owners; the list has no filter, so the site's GuardedAdmin answers any
+    # lookup in the address (`?token_prefix__startswith=...`) with `?e=1`.
+    search_fields = ("user__username",)
+    search_help_text = "Owner's username"
+    ordering = ("user__username",)
+    actions = None
 
     def get_queryset(self, request):
         tokens = super().get_queryset(request).select_related("user")
@@ -52,12 +42,15 @@ class OwnTokenAdmin(drf_token_admin.TokenAdmin):
     def has_add_permission(self, request):
         if not super().has_add_permission(request):
             return False
-        return request.user.is_superuser or not Token.objects.filter(user=request.user).exists()
+        return request.user.is_superuser or not ApiToken.objects.filter(user=request.user).exists()
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
-        if not request.user.is_superuser:
-            obj.user = request.user
-        super().save_model(request, obj, form, change)
+        owner = obj.user if request.user.is_superuser else request.user
+        token, request.api_token_key = api_token_create(user=owner)
+        obj.pk, obj.user, obj.created_at = token.pk, token.user, token.created_at
 
     # The list --------------------------------------------------------------------------------
 
@@ -67,58 +60,25 @@ class OwnTokenAdmin(drf_token_admin.TokenAdmin):
 
     @admin.display(description="")
     def revoke(self, token):
-        url = reverse("admin:authtoken_tokenproxy_delete", args=[token.user_id])
+        url = reverse("admin:reviews_apitoken_delete", args=[token.pk])
         return format_html('<a href="{}">Revoke</a>', url)
 
-    # Shown once ------------------------------------------------------------------------------
+    # Shown once, never again -----------------------------------------------------------------
 
     def response_add(self, request, obj, post_url_continue=None):
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{TokenLabel(obj)} created",
-            "token": obj.key,
+            "title": f"{obj} created",
+            "token": request.api_token_key,
             "opts": self.opts,
         }
         response = TemplateResponse(request, ONE_TIME_TEMPLATE, context)
         add_never_cache_headers(response)
         return response
 
-    # Never again: no page, history, message or admin log entry names the key ---------------
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:authtoken_tokenproxy_changelist"))
-
-    def history_view(self, request, object_id, extra_context=None):
-        return HttpResponseRedirect(reverse("admin:authtoken_tokenproxy_changelist"))
-
-    def delete_view(self, request, object_id, extra_context=None):
-        token = self.get_object(request, object_id)
-        context = dict(extra_context or {})
-        if token is not None:
-            request.token_label = context["object"] = TokenLabel(token)
-        return super().delete_view(request, object_id, context)
-
-    def get_deleted_objects(self, objs, request):
-        labels = [str(TokenLabel(token)) for token in objs]
-        return labels, {self.opts.verbose_name_plural: len(labels)}, set(), []
+        return HttpResponseRedirect(reverse(LIST))
 
     def response_delete(self, request, obj_display, obj_id):
-        self.message_user(request, f"Revoked the {request.token_label}.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:authtoken_tokenproxy_changelist"))
-
-    def log_addition(self, request, obj, message):
-        return self._log(request, obj, ADDITION, message)
-
-    def log_deletions(self, request, queryset):
-        for token in queryset:
-            self._log(request, token, DELETION, "")
-
-    def _log(self, request, token, flag, message):
-        return LogEntry.objects.create(
-            user_id=request.user.pk,
-            content_type_id=get_content_type_for_model(token).pk,
-            object_id=str(token.user_id),
-            object_repr=str(TokenLabel(token)),
-            action_flag=flag,
-            change_message=message if isinstance(message, str) else json.dumps(message),
-        )
+        self.message_user(request, f"Revoked the {obj_display}.")
+        return HttpResponseRedirect(reverse(LIST))

@@ -1,21 +1,22 @@
 """Reviewer token authentication: `Authorization: Bearer <key>`, as client generators send it
-for the schema's bearer scheme; DRF's own `Token <key>` is accepted too."""
-
-import re
+for the schema's bearer scheme; `Token <key>` is accepted too. A key is found and checked by
+the rule bots' tokens follow (warmup.services.tokens): by its prefix, against a stored hash."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication
+from rest_framework import authentication, exceptions
 
 from config.api.authentication import header_credential
+from warmup.services.tokens import api_token_authenticate
 
-TOKEN_KEY = re.compile(r"[0-9a-f]{40}")
 KEYWORDS = (b"bearer", b"token")
+INVALID_TOKEN = "Invalid token."
+USER_INACTIVE = "User inactive or deleted."
 
 
-class UserTokenAuthentication(TokenAuthentication):
-    """DRF token auth under either keyword, refusing keys not of the issued shape before any
-    query, so junk such as a NUL byte in the header is a 401, not a database error."""
+class UserTokenAuthentication(authentication.BaseAuthentication):
+    """A reviewer's API token under either keyword; a key not of an issued shape is refused
+    before any query, so junk such as a NUL byte in the header is a 401, not a database error.
+    A deactivated user's token no longer authenticates (401)."""
 
     keyword = "Bearer"
 
@@ -29,9 +30,15 @@ class UserTokenAuthentication(TokenAuthentication):
         return None if key is None else self.authenticate_credentials(key)
 
     def authenticate_credentials(self, key):
-        if not TOKEN_KEY.fullmatch(key or ""):
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return super().authenticate_credentials(key)
+        token = api_token_authenticate(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(INVALID_TOKEN)
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(USER_INACTIVE)
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return self.keyword
 
 
 class ReviewerTokenScheme(OpenApiAuthenticationExtension):
@@ -42,6 +49,6 @@ class ReviewerTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A reviewer's API token, from the admin's Tokens page "
-            "(`Authorization: Bearer <key>`; DRF's `Token <key>` is accepted too).",
+            "description": "A reviewer's API token, from the admin's API tokens page, shown "
+            "once when made (`Authorization: Bearer <key>`; `Token <key>` is accepted too).",
         }

@@ -1,5 +1,9 @@
 """The two roles as groups: Reviewers and Review leads (see reviews/permissions.py, whose lists
-a test holds against these; a migration keeps its own copy, as history must not change)."""
+a test holds against these; a migration keeps its own copy, as history must not change).
+
+The roles once also held Django REST framework's token permissions (authtoken): that app is no
+longer installed, its keys were hashed into reviews.ApiToken, whose permissions the roles get
+in 0014_api_token (which takes the old ones back from a database that ran this one before)."""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
@@ -11,9 +15,6 @@ REVIEWER = [
     ("warmup", "view_account"),
     ("warmup", "view_warmupphase"),
     ("warmup", "view_phaseattempt"),
-    ("authtoken", "view_tokenproxy"),
-    ("authtoken", "add_tokenproxy"),
-    ("authtoken", "delete_tokenproxy"),
 ]
 LEAD = [
     *REVIEWER,
@@ -59,7 +60,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ("reviews", "0003_manage_accounts_permission"),
         ("warmup", "0003_claim_and_queue_index_order"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

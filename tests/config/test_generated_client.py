@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    api_token_key,
+)
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PACKAGE = "warmup_client"
@@ -118,9 +123,7 @@ def test_a_generated_client_lists_reads_and_resolves_a_review_item(generated, co
         account=AccountFactory(), bot=BotFactory(), in_review=True, category="login_failed"
     )
     reviewer = UserFactory(reviewer=True)
-    as_reviewer = client.AuthenticatedClient(
-        base_url=url, token=Token.objects.create(user=reviewer).key
-    )
+    as_reviewer = client.AuthenticatedClient(base_url=url, token=api_token_key(reviewer))
 
     page = reviews_api["list"].sync(
         client=as_reviewer, category=[models.ReviewsListCategoryItem.LOGIN_FAILED]

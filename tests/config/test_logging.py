@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 import structlog
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from config.logs import formatter
 from tests.builders import fail, first_phase, reload
 from tests.clients import CLAIM, report, review_url
-from tests.factories import UserFactory
+from tests.factories import UserFactory, api_token_key
 from warmup.models import PhaseStatus
 from warmup.services.bot_work import phase_claim
 from warmup.services.resolutions import review_resume
@@ -115,7 +114,7 @@ def test_a_user_authenticated_by_an_api_token_is_named(
     phase = phase_claim(bot=bot)
     structlog.contextvars.clear_contextvars()
     token_api = APIClient()
-    token_api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reviewer).key}")
+    token_api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_key(reviewer)}")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = token_api.post(

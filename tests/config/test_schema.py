@@ -16,12 +16,17 @@ from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 from werkzeug.test import Client as WSGIClient
 
 from config.wsgi import application
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    api_token_key,
+)
 
 SCHEMA_URL = "/api/schema/"
 BOT_PATHS = {
@@ -222,7 +227,7 @@ def test_success_answers_of_every_endpoint_conform(loaded_schema, content_pool):
     reviewer = UserFactory(lead=True)  # a review lead may also pause and reactivate accounts
     wsgi = WSGIClient(in_test_transaction)
     as_bot = {"Authorization": f"Bearer {bot.token}"}
-    as_reviewer = {"Authorization": f"Token {Token.objects.create(user=reviewer).key}"}
+    as_reviewer = {"Authorization": f"Token {api_token_key(reviewer)}"}
     checked = set()
 
     def call(method, template, status, headers, body=None, query=None, **params):
@@ -363,7 +368,7 @@ def seeded(db, content_pool):
     KNOWN["signature"] = [in_review.review_signature_id]
     return {
         "bot": {"Authorization": f"Bearer {bot.token}"},
-        "reviewer": {"Authorization": f"Token {Token.objects.create(user=reviewer).key}"},
+        "reviewer": {"Authorization": f"Token {api_token_key(reviewer)}"},
     }
 
 

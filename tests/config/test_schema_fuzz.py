@@ -16,11 +16,16 @@ import schemathesis
 from django.core.cache import cache
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.config import SchemathesisConfig
 
 from tests.config.test_schema import SCHEMA_URL, in_test_transaction, seeded_path_ids
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    api_token_key,
+)
 
 MAX_EXAMPLES = 150
 BUDGET_SECONDS = 3.5
@@ -69,7 +74,7 @@ def seeded(db, content_pool):
     KNOWN["signature"] = [in_review.review_signature_id]
     return {
         "bot": {"Authorization": f"Bearer {bot.token}"},
-        "reviewer": {"Authorization": f"Token {Token.objects.create(user=lead).key}"},
+        "reviewer": {"Authorization": f"Token {api_token_key(lead)}"},
     }
 
 

@@ -25,8 +25,8 @@ from warmup.models import Bot
 pytestmark = pytest.mark.django_db
 
 BOT_ADD = reverse("admin:warmup_bot_add")
-TOKEN_ADD = reverse("admin:authtoken_tokenproxy_add")
-TOKENS = reverse("admin:authtoken_tokenproxy_changelist")
+TOKEN_ADD = reverse("admin:reviews_apitoken_add")
+TOKENS = reverse("admin:reviews_apitoken_changelist")
 NEVER_CACHED = ("no-store", "no-cache", "private")
 
 
@@ -41,9 +41,8 @@ def logged(caplog):
 
 @pytest.fixture
 def logged_with_sql(logged):
-    """The log as above plus the SQL, which Django logs at DEBUG when DEBUG is on. (Bot tokens
-    only: a review API key is DRF's token, stored and looked up as it is, so SQL logged with
-    DEBUG on does carry it; see SECURITY.md.)"""
+    """The log as above plus the SQL, which Django logs at DEBUG when DEBUG is on: a token is
+    stored and looked up by its prefix and hash, so no statement carries it."""
     with CaptureQueriesContext(connection) as queries:
         yield lambda: "\n".join([logged(), *(q["sql"] for q in queries.captured_queries)])
 
@@ -129,7 +128,8 @@ def test_a_bot_token_printed_by_a_command_is_printed_once_and_never_logged(
 # --- Reviewers' review API tokens ---------------------------------------------------------
 
 
-def test_a_reviewers_api_token_is_on_its_creation_page_only(logged):
+def test_a_reviewers_api_token_is_on_its_creation_page_only(logged_with_sql):
+    logged = logged_with_sql
     reviewer = UserFactory(reviewer=True)
     admin = admin_client(reviewer)
 
@@ -142,7 +142,7 @@ def test_a_reviewers_api_token_is_on_its_creation_page_only(logged):
     assert api.get(REVIEWS).status_code == 200
     assert api.get(review_url(987654)).status_code == 404
     assert api.post(review_url(987654, "comment"), {}, format="json").status_code == 400
-    revoke = reverse("admin:authtoken_tokenproxy_delete", args=[reviewer.pk])
+    revoke = reverse("admin:reviews_apitoken_delete", args=[reviewer.api_token.pk])
     pages = [
         admin.get(TOKENS),
         admin.get(reverse("admin:index")),
@@ -162,16 +162,15 @@ def test_a_reviewers_api_token_is_on_its_creation_page_only(logged):
 
 
 def test_a_token_page_for_someone_else_shows_neither_their_key_nor_a_way_to_it(db):
-    """A superuser sees every token's owner, never a key (the key is the token's primary key,
-    so even links would carry it)."""
+    """A superuser sees every token's owner, never a key."""
     owner = UserFactory(reviewer=True)
-    admin_client(owner).post(TOKEN_ADD, {"_save": "Save"})
-    key = owner.auth_token.key
+    key = shown_token(admin_client(owner).post(TOKEN_ADD, {"_save": "Save"}), "api-token")
+    token = owner.api_token
     root = admin_client(UserFactory(is_superuser=True))
 
     listing = root.get(TOKENS)
-    page = root.get(reverse("admin:authtoken_tokenproxy_change", args=[owner.pk]), follow=True)
-    history = root.get(reverse("admin:authtoken_tokenproxy_history", args=[owner.pk]), follow=True)
+    page = root.get(reverse("admin:reviews_apitoken_change", args=[token.pk]), follow=True)
+    history = root.get(reverse("admin:reviews_apitoken_history", args=[token.pk]), follow=True)
 
     assert owner.username in listing.content.decode()
     for response in (listing, page, history):
@@ -188,9 +187,8 @@ def test_a_request_that_fails_on_the_server_is_logged_without_its_authorization(
     bot = BotFactory()
     reviewer = UserFactory(reviewer=True)
     api = APIClient(raise_request_exception=False)
-    reviewer_key = admin_client(reviewer).post(TOKEN_ADD, {"_save": "Save"})
-    key = reviewer.auth_token.key
-    assert reviewer_key.status_code == 200
+    created = admin_client(reviewer).post(TOKEN_ADD, {"_save": "Save"})
+    key = shown_token(created, "api-token")
 
     def explode(**kwargs):
         raise RuntimeError("the database went away")

@@ -24,11 +24,10 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from reviews.admin.queue import ACTIONS as ITEM_PAGE_ACTIONS
-from reviews.models import ReviewItem, ReviewLog
+from reviews.models import ApiToken, ReviewItem, ReviewLog
 from tests.clients import (
     HOLD,
     REVIEWS,
@@ -40,7 +39,13 @@ from tests.clients import (
     review_url,
     view_only_user,
 )
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    api_token_key,
+)
 from warmup.domain.actors import Actor
 from warmup.models import Account, Bot, Breaker, WarmupPhase
 from warmup.services.accounts import account_pause
@@ -201,7 +206,7 @@ def fingerprint() -> tuple:
         list(Account.objects.order_by("pk").values_list("pk", "status")),
         list(Bot.objects.order_by("pk").values_list("pk", "is_active")),
         ReviewLog.objects.count(),
-        Token.objects.count(),
+        ApiToken.objects.count(),
         AccessAttempt.objects.count(),
         Breaker.objects.filter(closed_at__isnull=True).count(),
     )
@@ -319,7 +324,7 @@ ATTEMPTS: dict[str, Callable] = {
     "page:account": _get(lambda w: change(w["active"])),
     "page:phases": _get(lambda w: changelist(WarmupPhase)),
     "page:bots": _get(lambda w: changelist(Bot)),
-    "page:tokens": _get(lambda w: reverse("admin:authtoken_tokenproxy_changelist")),
+    "page:tokens": _get(lambda w: reverse("admin:reviews_apitoken_changelist")),
     "page:incidents": _get(lambda w: reverse("admin:reviews_incident_changelist")),
     "page:queue live": _get(
         lambda w: reverse("admin:reviews_reviewitem_live") + f"?shown={w['item'].pk}&{SINCE}"
@@ -366,7 +371,7 @@ ATTEMPTS: dict[str, Callable] = {
         reverse("admin:warmup_bot_add"), {"name": "new-bot", "_save": "Save"}
     ),
     "add:token": lambda client, w, user: client.post(
-        reverse("admin:authtoken_tokenproxy_add"), {"user": user.pk if user else "", "_save": "1"}
+        reverse("admin:reviews_apitoken_add"), {"user": user.pk if user else "", "_save": "1"}
     ),
     "add:account": lambda client, w, user: client.post(
         reverse("admin:warmup_account_add"),
@@ -441,11 +446,11 @@ FORMER_CASES = [
 def test_a_reviewer_the_console_no_longer_admits_keeps_no_api_access(what, state, world):
     changes, status, code = FORMER[state]
     user = UserFactory(lead=True)
-    token = Token.objects.create(user=user)
+    key = api_token_key(user)
     type(user).objects.filter(pk=user.pk).update(**changes)
     user.refresh_from_db()
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     world["waiting_account"] = world["waiting"].account
     before = fingerprint()
 

@@ -134,6 +134,7 @@ MEDIA_URL_INVALID = "media_url {value!r} is not a valid http(s) URL."
 BOT_NAME_REQUIRED = "A bot name is required."
 BOT_NAME_TAKEN = "A bot named {name!r} already exists."
 BOT_NOT_FOUND = "No bot named {name!r}."
+API_TOKEN_EXISTS = "{user} already has an API token; revoke it to make another."
 # JSON written from input (warmup.domain.validation.validate_json_document)
 JSON_TOO_DEEP = "This JSON is nested deeper than {depth} levels; keep it flatter."
 JSON_TOO_BIG = "This JSON is longer than {chars:,} characters; keep it shorter."

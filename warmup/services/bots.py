@@ -1,12 +1,9 @@
-"""Bots and their API tokens. A token is shown once; only its prefix and SHA-256 hash are kept.
+"""Bots and their API tokens. A token is shown once; only its prefix and SHA-256 hash are kept
+(warmup.domain.tokens, the rule reviewers' tokens follow too).
 Deactivating a bot also ends the leases it holds, through the scheduler's lease-expiry path."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,21 +22,19 @@ from warmup.domain.errors import (
     InvalidInput,
     NotFound,
 )
+from warmup.domain.tokens import token_hash, token_new, token_prefix, token_shape
 from warmup.models import Bot, PhaseStatus, WarmupPhase
 from warmup.services.bot_work import FailureOutcome, leases_expire
+from warmup.services.tokens import token_find
 
 TOKEN_SCHEME = "wb"
-TOKEN_SHAPE = re.compile(r"wb_([0-9a-f]{12})_[A-Za-z0-9_-]{1,128}")
+TOKEN_SHAPES = (token_shape(TOKEN_SCHEME),)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 # How long an active bot's token is trusted without a query (`bot_authenticate`). Rotating or
 # deactivating through these services forgets it at once in the shared cache (every process,
 # with REDIS_URL); a change made otherwise shows within this time, and a claim checks that
 # the bot is active in its own statement whatever the cache says.
 TOKEN_CACHE_SECONDS = 10
-
-
-# Compared against when no bot has the token's prefix, so a miss costs the same as a hit.
-_DUMMY_HASH = hashlib.sha256(b"no such bot").hexdigest()
 
 log = structlog.get_logger("warmup.bots")
 
@@ -52,15 +47,6 @@ class Deactivation:
     leases_ended: list[FailureOutcome]
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _new_token() -> tuple[str, str]:
-    prefix = secrets.token_hex(6)
-    return prefix, f"{TOKEN_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
-
-
 @transaction.atomic
 def bot_create(*, name: str, simulated: bool = False) -> tuple[Bot, str]:
     """Create a bot; returns it with its token in plaintext (the only time it exists).
@@ -68,18 +54,15 @@ def bot_create(*, name: str, simulated: bool = False) -> tuple[Bot, str]:
     name = (name or "").strip()
     if not name:
         raise InvalidInput(BOT_NAME_REQUIRED, field="name")
-    prefix, token = _new_token()
+    token = token_new(TOKEN_SCHEME)
     try:
         with transaction.atomic():
             bot = Bot.objects.create(
-                name=name,
-                token_prefix=prefix,
-                token_hash=hash_token(token),
-                is_simulated=simulated,
+                name=name, token_prefix=token.prefix, token_hash=token.hash, is_simulated=simulated
             )
     except IntegrityError:
         raise InvalidInput(BOT_NAME_TAKEN.format(name=name), field="name") from None
-    return bot, token
+    return bot, token.plaintext
 
 
 def _get_bot(name: str) -> Bot:
@@ -93,12 +76,11 @@ def _get_bot(name: str) -> Bot:
 def bot_rotate_token(*, name: str) -> tuple[Bot, str]:
     """Give the bot a new token; the old one stops working at once."""
     bot = _get_bot(name)
-    prefix, token = _new_token()
+    token = token_new(TOKEN_SCHEME)
     _forget_token(bot.token_hash)
-    bot.token_prefix = prefix
-    bot.token_hash = hash_token(token)
+    bot.token_prefix, bot.token_hash = token.prefix, token.hash
     bot.save(update_fields=["token_prefix", "token_hash"])
-    return bot, token
+    return bot, token.plaintext
 
 
 @transaction.atomic
@@ -144,23 +126,16 @@ def _forget_token(token_hash: str) -> None:
 
 
 def bot_authenticate(token: str) -> Bot | None:
-    """The bot this token belongs to (active or not), or None. Constant-time comparison.
-
-    A token not of the issued shape is refused before any query (a NUL byte or other junk in a
-    header must not reach the database). An active bot found is remembered for
-    TOKEN_CACHE_SECONDS, so a bot's requests in a row cost no lookup each."""
-    match = TOKEN_SHAPE.fullmatch(token or "")
-    prefix = match.group(1) if match else ""
-    digest = hash_token(token or "")
-    if prefix and (remembered := cache.get(_token_key(digest))) is not None:
+    """The bot this token belongs to (active or not), or None: `token_find`, by prefix and
+    hash in constant time, no query for a token not of the issued shape. An active bot found
+    is remembered for TOKEN_CACHE_SECONDS, so a bot's requests in a row cost no lookup each."""
+    digest = token_hash(token or "")
+    if token_prefix(token, TOKEN_SHAPES) and (remembered := cache.get(_token_key(digest))):
         return remembered
-    bot = Bot.objects.filter(token_prefix=prefix).first() if prefix else None
-    expected = bot.token_hash if bot else _DUMMY_HASH
-    if hmac.compare_digest(digest, expected) and bot is not None:
-        if bot.is_active:
-            cache.set(_token_key(digest), bot, TOKEN_CACHE_SECONDS)
-        return bot
-    return None
+    bot = token_find(Bot.objects, token, TOKEN_SHAPES)
+    if bot is not None and bot.is_active:
+        cache.set(_token_key(digest), bot, TOKEN_CACHE_SECONDS)
+    return bot
 
 
 def bot_touch(bot: Bot) -> None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from reviews.models import ReviewLog
@@ -24,7 +23,13 @@ from tests.clients import (
     user_client,
     view_only_user,
 )
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    api_token_key,
+)
 from warmup.domain.errors import ASSIGNEE_CANNOT_RESOLVE
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
@@ -811,7 +816,7 @@ def client_for(role: str, auth: str | None) -> APIClient:
     if auth == "session":
         return user_client(user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_key(user)}")
     return client
 
 
@@ -868,10 +873,10 @@ def test_a_bot_token_does_not_open_the_review_api(bot):
 
 def test_a_deactivated_user_is_refused(db):
     user = UserFactory(reviewer=True)
-    token = Token.objects.create(user=user)
+    key = api_token_key(user)
     user.is_active = False
     user.save()
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     assert_error(client.get(REVIEWS), 401, "authentication_failed")
