@@ -405,3 +405,69 @@ def partitioned_by_month(table: str):
         unpartition(schema_editor.connection, table)
 
     return migrations.RunPython(forward, backward)
+
+
+# --- Archiving a month ------------------------------------------------------------------------
+# `manage.py archive_history` and `restore_history` (warmup.services.history) decide what may
+# go; the statements that move a month out of its table and back are here.
+
+
+def columns_of(cursor, table: str) -> list[str]:
+    """`table`'s columns in their order (what a COPY of `SELECT *` writes)."""
+    cursor.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum",
+        [table],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def default_holds(cursor, table: str, month: Month) -> bool:
+    """Whether `table`'s DEFAULT partition holds rows of `month`."""
+    return _default_holds(cursor, table, HISTORY_TABLES[table], month)
+
+
+def copy_month_out(cursor, table: str, month: Month, write) -> None:
+    """Stream `month`'s partition of `table` to `write(bytes)` in COPY's text format, one line a
+    row, its columns in `columns_of(table)`'s order (the caller holds the partition locked)."""
+    name = partition_name(table, month)
+    with cursor.cursor.copy(f'COPY (SELECT * FROM "{name}") TO STDOUT') as copy:
+        for data in copy:
+            write(bytes(data))
+
+
+def drop_month(cursor, table: str, month: Month) -> None:
+    """Detach `month`'s partition from `table` and drop it, in the caller's transaction.
+
+    Not CONCURRENTLY: PostgreSQL refuses a concurrent detach while the table has a DEFAULT
+    partition (these tables always have one, for strays) and inside a transaction (the
+    archive's bookkeeping must commit with the drop). A plain DETACH takes an ACCESS EXCLUSIVE
+    lock on the table for the moment it runs (a catalog change, no scan); the caller's
+    `lock_timeout` keeps it from queueing bots behind a long reader."""
+    name = partition_name(table, month)
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # nothing pending on the dropped rows
+    cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{name}"')
+    cursor.execute(f'DROP TABLE "{name}"')
+
+
+def load_month(cursor, table: str, month: Month, columns: list[str], read) -> int:
+    """Make `month`'s partition of `table` again from COPY text that `read(size)` gives: load
+    it into a table of its own, then attach it (PostgreSQL builds its indexes, copies the
+    table's triggers, checks its foreign keys and bounds; the table's lock only for the attach).
+    Returns the rows loaded; the caller's transaction keeps or undoes all of it."""
+    name = partition_name(table, month)
+    cursor.execute(
+        f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
+        f"INCLUDING STORAGE)"
+    )
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    with cursor.cursor.copy(f'COPY "{name}" ({quoted}) FROM STDIN') as copy:
+        while data := read(1 << 20):
+            copy.write(data)
+    loaded = _one(cursor, f'SELECT count(*) FROM "{name}"')
+    cursor.execute(
+        f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" '
+        f"FOR VALUES FROM ('{month.start}') TO ('{month.next().start}')"
+    )
+    only_through_parent(cursor, name)
+    return loaded

@@ -359,6 +359,13 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(str(error)) from None
 
+# Partitioned history (config/partitions.py): `manage.py archive_history` archives only months
+# older than this many whole months before the current one (unless --force).
+try:
+    HISTORY_RETENTION_MONTHS = env_count("HISTORY_RETENTION_MONTHS", default=13)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+
 # --- REST framework ------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

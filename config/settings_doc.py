@@ -164,6 +164,13 @@ SETTINGS: tuple[EnvSetting, ...] = (
         "how often the scheduler signs a checkpoint: rows written since the latest one can still "
         "be cut unseen by the database's owner",
     ),
+    EnvSetting(
+        ("HISTORY_RETENTION_MONTHS",),
+        "`13`",
+        "whole months of attempts and review log kept in the database: `manage.py "
+        "archive_history` archives only months older than that (unless `--force`; see "
+        "[Archiving history](operators.md#archiving-history))",
+    ),
     EnvSetting(("BASE_URL",), "`http://127.0.0.1:8000`", "where links in notifications point"),
     EnvSetting(
         ("LOG_LEVEL",),

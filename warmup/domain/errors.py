@@ -352,3 +352,54 @@ def refusal_words(exc: DomainError) -> str:
         return words.format(**exc.context)
     except (KeyError, IndexError):
         return exc.message
+
+
+# --- Archived history (warmup.services.history) ------------------------------------------------
+
+
+class HistoryRefused(DomainError):
+    """`archive_history` or `restore_history` left the history as it was (the message says
+    why; nothing was written or dropped)."""
+
+    code = "history_refused"
+    http_status = 409
+
+
+HISTORY_NEEDS_POSTGRES = (
+    "Archiving history needs PostgreSQL's partitioned tables; on SQLite the history tables are "
+    "plain and there is no month to archive."
+)
+HISTORY_NOT_BEFORE_NOW = (
+    "--before {before}: months from {current} on are still being written; give {current} or an "
+    "earlier month."
+)
+HISTORY_INSIDE_RETENTION = (
+    "--before {before} would archive months inside the retention (HISTORY_RETENTION_MONTHS="
+    "{retention}: months from {kept} on are kept); give --before {kept} or earlier, or --force."
+)
+HISTORY_IN_REVIEW = (
+    "{month} of {table} holds rows of {count} item(s) still in review (phase {phases}): "
+    "resolve them first; nothing was archived."
+)
+HISTORY_IN_DEFAULT = (
+    "{month} of {table} has rows in the table's DEFAULT partition: run manage.py "
+    "history_partitions --adopt first; nothing was archived."
+)
+HISTORY_FILE_EXISTS = "{path} already exists: archive to another --to or move it away."
+HISTORY_NOT_OWNER = (
+    "Only the owner of {table} may detach and drop its partitions: run this as the role that "
+    "runs migrations."
+)
+RESTORE_NO_MANIFEST = "{path}: no manifest (expected {manifest} beside the archive)."
+RESTORE_BAD_MANIFEST = "{path} is not an archive manifest: {why}."
+RESTORE_HASH_MISMATCH = (
+    "{path} does not match its manifest (sha256 {found}, the manifest says {expected}): the "
+    "file was changed or damaged; nothing was restored."
+)
+RESTORE_ROWS_MISMATCH = (
+    "{path} holds {found} row(s), the manifest says {expected}; nothing was restored."
+)
+RESTORE_UNREADABLE = "{path} could not be loaded ({why}); nothing was restored."
+RESTORE_MONTH_PRESENT = (
+    "{table} already has a partition for {month}: restore only a month that was archived."
+)

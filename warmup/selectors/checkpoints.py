@@ -2,6 +2,10 @@
 recorded, and the checkpoints themselves. The writer is `warmup.services.checkpoints`, the
 checker `warmup.selectors.integrity`; what is signed is `warmup.domain.checkpoints`.
 
+Months archived by `manage.py archive_history` still count: a chain's head may be its last
+row in an archived month (ArchivedChainHead), and the rows counted up to a row include the
+archived ones, so archiving or restoring a month changes no checkpoint's figures.
+
 Heads come in leaf order (warmup.domain.checkpoints): account chains by account id, then phase
 chains by phase id, as (kind, chain id, row id, hash) rows streamed from a server-side cursor.
 """
@@ -13,7 +17,13 @@ from collections.abc import Iterator
 from django.db import connection
 from django.db.models import Exists, Max, OuterRef, QuerySet
 
-from reviews.models import ReviewLog, ReviewLogCheckpoint, ReviewLogCheckpointHead
+from reviews.models import (
+    ArchivedChainHead,
+    ArchivedMonth,
+    ReviewLog,
+    ReviewLogCheckpoint,
+    ReviewLogCheckpointHead,
+)
 from warmup.domain.checkpoints import Statement
 
 HEADS_CHUNK = 5000
@@ -35,8 +45,34 @@ def _last_rows(rows: QuerySet, chain_field: str) -> QuerySet:
 
 
 def log_heads(*, up_to: int) -> Iterator[Head]:
-    """Every chain's last row with an id up to `up_to`, in leaf order: two set-based queries
-    (account chains, then phase chains), no query per chain."""
+    """Every chain's last row with an id up to `up_to`, in leaf order, archived months
+    included: two set-based queries (account chains, then phase chains), no query per chain,
+    merged with the archived heads' one query when a month is archived."""
+    live = _live_heads(up_to=up_to)
+    if not ArchivedChainHead.objects.exists():
+        yield from live
+        return
+    archived = (
+        ArchivedChainHead.objects.filter(row__lte=up_to)
+        .order_by("kind", "chain", "-row")
+        .distinct("kind", "chain")
+        .values_list("kind", "chain", "row", "hash")
+        .iterator(chunk_size=HEADS_CHUNK)
+    )
+    a, b = next(live, None), next(archived, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a[:2] < b[:2]):
+            yield a
+            a = next(live, None)
+        elif a is None or b[:2] < a[:2]:
+            yield b
+            b = next(archived, None)
+        else:  # the chain has rows on both sides: its head is the later row
+            yield a if a[2] > b[2] else b
+            a, b = next(live, None), next(archived, None)
+
+
+def _live_heads(*, up_to: int) -> Iterator[Head]:
     rows = ReviewLog.objects.filter(id__lte=up_to)
     for kind, chain_field, rows_of_kind in (
         ("account", "account_id", rows.filter(phase__isnull=True)),
@@ -81,5 +117,24 @@ def latest_checkpoint() -> ReviewLogCheckpoint | None:
 
 
 def rows_up_to(last_row: int) -> int:
-    """How many log rows have an id up to `last_row` (a range of the primary key)."""
-    return ReviewLog.objects.filter(id__lte=last_row).count()
+    """How many log rows have an id up to `last_row` (a range of the primary key), the rows of
+    archived months included (their manifests counted them: all of a month's rows when its ids
+    end below `last_row`, or the count it noted for a checkpoint's last row inside them)."""
+    count = ReviewLog.objects.filter(id__lte=last_row).count()
+    for rows, last, manifest in ArchivedMonth.objects.filter(
+        table=ReviewLog._meta.db_table, first_row__lte=last_row
+    ).values_list("rows", "last_row", "manifest"):
+        if last <= last_row:
+            count += rows
+        else:
+            count += manifest.get("rows_up_to", {}).get(str(last_row), 0)
+    return count
+
+
+def stored_heads(heads: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (row id, hash) the log holds now, in its table or archived, for the rows of
+    `heads` ((row id, hash)): equal to `heads` when none is gone or rewritten."""
+    ids = [row for row, _ in heads]
+    found = set(ReviewLog.objects.filter(pk__in=ids).values_list("id", "hash"))
+    found |= set(ArchivedChainHead.objects.filter(row__in=ids).values_list("row", "hash"))
+    return found

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Trim
 
-from config.partitions import default_rows
-from reviews.models import ReviewLog, ReviewLogCheckpoint
+from config.partitions import Month, default_rows
+from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog, ReviewLogCheckpoint
 from warmup.domain import errors
 from warmup.domain.checkpoints import STATEMENT_FIELDS, Statement, head_leaf
 from warmup.domain.choices import (
@@ -43,6 +44,7 @@ from warmup.selectors.checkpoints import (
     recorded_heads,
     rows_up_to,
     statement_of,
+    stored_heads,
 )
 
 S = PhaseStatus
@@ -261,13 +263,19 @@ def check_retry_counts() -> Iterator[Violation]:
     reset = ReviewLog.objects.filter(
         phase=OuterRef("pk"), resolution_method__in=AUTOMATED_RESOLUTIONS
     )
+    # A phase made before the end of the newest archived month of attempts may have had its
+    # retried attempts archived (`manage.py archive_history`): with none left, its count is
+    # not judged. Archived attempts are older than every attempt still here, so a phase with
+    # a retried attempt left still has its latest one.
+    archived_through = _attempts_archived_through()
+    unknown = Q(created_at__lt=archived_through) if archived_through else Q(pk__in=[])
     rows = (
         WarmupPhase.objects.annotate(
             last_after=Subquery(retried.values("retry_count_after")[:1]),
             was_reset=Exists(reset),
         )
         .filter(
-            Q(last_after__isnull=True, retry_count__gt=0)
+            (Q(last_after__isnull=True, retry_count__gt=0) & ~unknown)
             | (
                 Q(last_after__isnull=False)
                 & ~Q(retry_count=F("last_after"))
@@ -292,6 +300,19 @@ def check_retry_counts() -> Iterator[Violation]:
                 phase_id=phase_id, retry_count=retry_count, expected=expected
             ),
         )
+
+
+def _attempts_archived_through():
+    """The end of the newest archived month of attempts, or None when none is archived."""
+    newest = (
+        ArchivedMonth.objects.filter(table=PhaseAttempt._meta.db_table)
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .first()
+    )
+    if newest is None:
+        return None
+    return datetime.fromisoformat(Month.parse(newest).next().start).replace(tzinfo=UTC)
 
 
 # --- Open attempts -----------------------------------------------------------------------
@@ -350,18 +371,55 @@ def check_chains() -> Iterator[Violation]:
     rows = ReviewLog.objects.order_by("phase_id", "account_id", "id").values(
         "id", "hash", "previous_hash", *CHAINED_FIELDS
     )
-    chain, expected, broken = None, CHAIN_START, False
-    for row in rows.iterator(chunk_size=CHAIN_CHUNK):
-        key = chain_of(row["phase_id"], row["account_id"])
-        if key != chain:
-            chain, expected, broken = key, CHAIN_START, False
-        if broken:
-            continue
-        violation = _chain_break(row, key, expected)
-        if violation is not None:
-            broken = True
-            yield violation
-        expected = row["hash"]
+    archived = ArchivedChainHead.objects.exists()
+    chain, expected, broken, heads = None, CHAIN_START, False, []
+    for chunk in _chunks(rows.iterator(chunk_size=CHAIN_CHUNK), CHAIN_CHUNK):
+        archived_heads = _archived_heads(chunk) if archived else {}
+        for row in chunk:
+            key = chain_of(row["phase_id"], row["account_id"])
+            if key != chain:
+                chain, expected, broken = key, CHAIN_START, False
+                heads = archived_heads.get(key, [])
+            if broken:
+                continue
+            # Rows of the chain in archived months before this one: its last hash there.
+            while heads and heads[0][0] < row["id"]:
+                expected = heads.pop(0)[1]
+            violation = _chain_break(row, key, expected)
+            if violation is not None:
+                broken = True
+                yield violation
+            expected = row["hash"]
+
+
+def _chunks(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _archived_heads(rows: list[dict]) -> dict[tuple[str, int], list[tuple[int, str]]]:
+    """The archived months' last (row, hash) of each chain among `rows`, oldest first: where
+    the chain goes on after an archived month (`manage.py archive_history`). One query."""
+    keys = {chain_of(row["phase_id"], row["account_id"]) for row in rows}
+    wanted = Q(pk__in=[])
+    for kind in ("account", "phase"):
+        ids = [chain for k, chain in keys if k == kind]
+        if ids:
+            wanted |= Q(kind=kind, chain__in=ids)
+    found: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for kind, chain, row, digest in (
+        ArchivedChainHead.objects.filter(wanted)
+        .order_by("kind", "chain", "row")
+        .values_list("kind", "chain", "row", "hash")
+    ):
+        found.setdefault((kind, chain), []).append((row, digest))
+    return found
 
 
 def _chain_break(row: dict, chain: tuple[str, int], expected: str) -> Violation | None:
@@ -526,11 +584,7 @@ def _log_against(statement: Statement) -> Iterator[Violation]:
                 ),
             )
         return
-    stored = dict(
-        ReviewLog.objects.filter(
-            pk__in=[then[0] for _, then, _ in differing if then is not None]
-        ).values_list("id", "hash")
-    )
+    stored = dict(stored_heads({then for _, then, _ in differing if then is not None}))
     for (kind, chain), then, current in differing:
         ids = {"checkpoint": number, kind: chain}
         label = f"{kind} {chain}"

@@ -31,6 +31,7 @@ from warmup.selectors.checkpoints import (
     log_heads,
     rows_up_to,
     statement_of,
+    stored_heads,
 )
 
 log = structlog.get_logger("warmup.checkpoints")
@@ -102,8 +103,7 @@ def _sign(
             return _refused("rows_gone", previous)
         moved = _moved_heads(previous=previous, last_row=last_row)
         recorded = {head for head in moved.values() if head is not None}
-        stored = ReviewLog.objects.filter(pk__in=[row for row, _ in recorded])
-        if set(stored.values_list("id", "hash")) != recorded:
+        if stored_heads(recorded) != recorded:
             return _refused("head_gone", previous)
 
     # The previous checkpoint's heads: a chain without rows after its last row has the same

@@ -1,0 +1,252 @@
+"""Archiving whole months of history (warmup.services.history, `manage.py archive_history` and
+`restore_history`) on PostgreSQL: a month of attempts and review log goes to a gzip file and a
+manifest and its partitions are dropped, the checker stays clean (the chains go on from the
+manifest's last hashes, signed checkpoints still verify), tampering still shows; a month with
+an item still in review is refused; a dry run writes nothing; a restored month comes back
+whole and the checker walks its chains again; a damaged file is refused."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from config.partitions import HISTORY_TABLES, Month, ensure_partitions, months_of, partition_name
+from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog
+from tests.conftest import requires_postgres
+from tests.factories import WarmupPhaseFactory
+from warmup.domain import errors
+from warmup.models import PhaseAttempt
+from warmup.selectors.integrity import check_integrity
+from warmup.services.checkpoints import checkpoint_write
+from warmup.services.resolutions import reviews_resolve
+
+LOG, ATTEMPTS = "reviews_reviewlog", "warmup_phaseattempt"
+KEY = "checkpoint-key-for-tests"
+WHY = {"reason_code": "replaced_proxy", "note": "New proxy for the pool."}
+TODAY = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+OLD = Month(2025, 6)  # outside the 13 months kept on TODAY (kept: 2025-12 on)
+
+
+def months() -> dict[str, set[Month]]:
+    with connection.cursor() as cursor:
+        return {table: months_of(cursor, table) for table in HISTORY_TABLES}
+
+
+def history() -> dict[str, list]:
+    return {
+        LOG: sorted(ReviewLog.objects.values_list()),
+        ATTEMPTS: sorted(PhaseAttempt.objects.values_list()),
+    }
+
+
+@pytest.fixture
+def old_month(db, clock, content_pool, bot, settings):
+    """On OLD: a partition of its own in both tables, a phase that went to review (resolved
+    later, on TODAY: its chain goes on past the month) and a completed one; on TODAY a phase
+    in review. A signed checkpoint has seen it all."""
+    settings.REVIEW_LOG_CHECKPOINT_KEY = KEY
+    clock.move_to(datetime(2025, 6, 10, 9, 0, tzinfo=UTC))
+    ensure_partitions(connection, now=datetime(2025, 6, 10, tzinfo=UTC), ahead=0)
+    went_to_review = WarmupPhaseFactory(
+        in_review=True, bot=bot, category="proxy_error", retryable=False
+    )
+    done = WarmupPhaseFactory(completed=True, bot=bot)
+    clock.move_to(TODAY)
+    WarmupPhaseFactory(in_review=True, bot=bot, category="proxy_error", retryable=False)
+    assert checkpoint_write(now=TODAY) is not None
+    return {"went_to_review": went_to_review, "done": done}
+
+
+def archive(tmp_path, *args) -> str:
+    out = StringIO()
+    call_command("archive_history", "--before", "2025-12", "--to", str(tmp_path), *args,
+                 stdout=out)  # fmt: skip
+    return out.getvalue()
+
+
+def resolve(phase, reviewer_actor):
+    result = reviews_resolve(phase_ids=[phase.pk], method="skip", actor=reviewer_actor, **WHY)
+    assert result.changed == [phase.pk], result.unchanged
+
+
+@requires_postgres
+def test_an_archived_month_leaves_files_a_manifest_and_a_clean_checker(
+    old_month, tmp_path, reviewer_actor, bot
+):
+    # given the old item resolved today: its chain runs from June into December
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()
+    june = {
+        LOG: ReviewLog.objects.filter(created_at__lt=datetime(2025, 7, 1, tzinfo=UTC)).count(),
+        ATTEMPTS: PhaseAttempt.objects.filter(
+            claimed_at__lt=datetime(2025, 7, 1, tzinfo=UTC)
+        ).count(),
+    }
+    assert june[LOG] >= 1 and june[ATTEMPTS] == 2
+
+    out = archive(tmp_path)
+
+    assert "archived reviews_reviewlog_p2025_06" in out
+    assert all(OLD not in found for found in months().values())
+    for table in HISTORY_TABLES:
+        file = tmp_path / f"{partition_name(table, OLD)}.copy.gz"
+        manifest = json.loads(
+            (tmp_path / f"{partition_name(table, OLD)}.manifest.json").read_text()
+        )
+        assert manifest["rows"] == june[table]
+        assert gzip.decompress(file.read_bytes()).count(b"\n") == june[table]
+        assert ArchivedMonth.objects.get(table=table, month="2025-06").sha256 == manifest["sha256"]
+    log_manifest = json.loads((tmp_path / "reviews_reviewlog_p2025_06.manifest.json").read_text())
+    phase = old_month["went_to_review"]
+    june_rows = [row for row in rows_before[LOG] if row[1] == phase.pk and row[-4] < TODAY]
+    assert {"kind": "phase", "chain": phase.pk} | {
+        "row": max(june_rows)[0],
+        "hash": max(june_rows)[-1],
+    } in log_manifest["chains"]
+    assert ReviewLog.objects.filter(created_at__lt=datetime(2025, 7, 1, tzinfo=UTC)).count() == 0
+    # the checker starts the chain at the manifest's last hash; the checkpoint still verifies
+    assert check_integrity() == []
+    assert checkpoint_write(now=TODAY + timedelta(minutes=10)) is not None
+    assert check_integrity() == []
+
+    # tampering still shows: the archived last hash no longer matches the chain's next row
+    ArchivedChainHead.objects.filter(kind="phase", chain=phase.pk).update(hash="0" * 64)
+    found = [str(v) for v in check_integrity(only=["chain"])]
+    assert len(found) == 1 and f"phase {phase.pk}" in found[0], found
+
+
+@requires_postgres
+def test_restoring_brings_the_month_back_and_the_checker_walks_it_again(
+    old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()
+    archive(tmp_path)
+    assert history() != rows_before
+
+    out = StringIO()
+    call_command("restore_history", str(tmp_path / "reviews_reviewlog_p2025_06.manifest.json"),
+                 stdout=out)  # fmt: skip
+    call_command("restore_history", str(tmp_path / "warmup_phaseattempt_p2025_06.copy.gz"),
+                 stdout=out)  # fmt: skip
+
+    assert "restored reviews_reviewlog 2025-06" in out.getvalue()
+    assert history() == rows_before
+    assert all(OLD in found for found in months().values())
+    # June is the tables' again; the empty months after it (the scheduler made them) stay archived
+    assert not ArchivedMonth.objects.filter(month="2025-06").exists()
+    assert not ArchivedChainHead.objects.exists()
+    assert check_integrity() == []
+    # the restored month is the log's again: append-only like every partition
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND tgconstraint = 0",
+            [partition_name(LOG, OLD)],
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["reviews_reviewlog_no_update_delete"]
+
+
+@requires_postgres
+def test_a_month_with_an_item_still_in_review_is_refused_and_nothing_written(old_month, tmp_path):
+    with pytest.raises(CommandError) as refused:
+        archive(tmp_path)
+
+    phase = old_month["went_to_review"]
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.HISTORY_IN_REVIEW.format(
+        month=OLD, table=ATTEMPTS, count=1, phases=phase.pk
+    )
+    assert list(tmp_path.iterdir()) == []
+    assert all(OLD in found for found in months().values())
+    assert not ArchivedMonth.objects.exists()
+
+
+@requires_postgres
+def test_a_dry_run_says_what_would_go_and_writes_nothing(old_month, tmp_path, reviewer_actor):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()
+
+    out = archive(tmp_path, "--dry-run")
+
+    assert "would archive warmup_phaseattempt_p2025_06: 2 row(s)" in out
+    assert list(tmp_path.iterdir()) == []
+    assert history() == rows_before
+    assert all(OLD in found for found in months().values())
+
+
+@requires_postgres
+def test_months_inside_the_retention_need_force_and_the_current_month_never_goes(
+    old_month, tmp_path
+):
+    with pytest.raises(CommandError) as refused:
+        call_command("archive_history", "--before", "2026-01", "--to", str(tmp_path))
+    assert refused.value.returncode == 2
+    assert "HISTORY_RETENTION_MONTHS=13: months from 2025-12 on are kept" in str(refused.value)
+    with pytest.raises(CommandError) as refused:
+        call_command("archive_history", "--before", "2027-01", "--force", "--to", str(tmp_path))
+    assert refused.value.returncode == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@requires_postgres
+def test_a_damaged_archive_is_refused_on_restore(old_month, tmp_path, reviewer_actor):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    file = tmp_path / "reviews_reviewlog_p2025_06.copy.gz"
+    damaged = bytearray(file.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    file.write_bytes(bytes(damaged))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(file))
+
+    assert refused.value.returncode == 1
+    assert "does not match its manifest" in str(refused.value)
+    assert OLD not in months()[LOG]
+    assert ArchivedMonth.objects.filter(table=LOG).exists()
+    assert check_integrity() == []
+
+
+@requires_postgres
+def test_a_manifest_whose_rows_disagree_with_its_file_is_refused(
+    old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    path = tmp_path / "warmup_phaseattempt_p2025_06.manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"rows": manifest["rows"] + 1}))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(path))
+
+    assert str(refused.value) == errors.RESTORE_ROWS_MISMATCH.format(
+        path=tmp_path / "warmup_phaseattempt_p2025_06.copy.gz",
+        found=manifest["rows"],
+        expected=manifest["rows"] + 1,
+    )
+    assert OLD not in months()[ATTEMPTS]
+
+
+@pytest.mark.parametrize("month", ["2025-13", "2025-1", "june", ""])
+def test_a_month_that_is_not_one_is_a_usage_error(db, month):
+    with pytest.raises(CommandError) as refused:
+        call_command("archive_history", "--before", month, "--dry-run")
+    assert refused.value.returncode == 2
+    assert "is not a month (YYYY-MM)" in str(refused.value)
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="SQLite's answer")
+def test_sqlite_says_archiving_needs_postgres(db, tmp_path):
+    for command, args in (("archive_history", ["--before", "2020-01"]),
+                          ("restore_history", [str(tmp_path / "x.manifest.json")])):  # fmt: skip
+        with pytest.raises(CommandError) as refused:
+            call_command(command, *args)
+        assert refused.value.returncode == 2
+        assert str(refused.value) == errors.HISTORY_NEEDS_POSTGRES

@@ -1,0 +1,416 @@
+"""Archiving whole months of history (the attempts and the review log, partitioned by month on
+PostgreSQL: config/partitions.py) to compressed files, and loading them back.
+
+`history_archive` writes each month older than the retention to `<partition>.copy.gz` (COPY's
+text format, gzip) and `<partition>.manifest.json` (row count, the file's sha256, and for the
+review log the last row and hash of every chain in the month), then detaches and drops the
+partition and keeps the manifest in `ArchivedMonth` (the chains' last rows in
+`ArchivedChainHead`), where the integrity checker starts each chain again. A month holding rows
+of an item still in review is refused, before anything is written. `history_restore` checks a
+file against its manifest, loads it into the month's partition again and forgets the archive,
+so the checker walks the whole chain again.
+
+What each step locks and how long a month takes: docs/operators.md, "Archiving history".
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from config.partitions import (
+    HISTORY_TABLES,
+    Month,
+    columns_of,
+    copy_month_out,
+    default_holds,
+    drop_month,
+    is_partitioned,
+    load_month,
+    months_of,
+    owns,
+    partition_name,
+)
+from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog, ReviewLogCheckpoint
+from warmup.domain import errors
+from warmup.domain.errors import HistoryRefused
+from warmup.models import PhaseAttempt, PhaseStatus
+
+LOG, ATTEMPTS = "reviews_reviewlog", "warmup_phaseattempt"
+MANIFEST_FORMAT = 1
+LOCK_TIMEOUT = "10s"  # how long the drop or the attach waits for the table before giving up
+_MODELS = {LOG: (ReviewLog, "created_at"), ATTEMPTS: (PhaseAttempt, "claimed_at")}
+_SHOWN_PHASES = 10
+
+
+@dataclass
+class MonthArchive:
+    """One month of one table: what an archive run found, and what it wrote."""
+
+    table: str
+    month: Month
+    rows: int = 0
+    file: Path | None = None
+    manifest: Path | None = None
+    sha256: str = ""
+    chains: int = 0
+    seconds: float = 0.0  # how long its transaction took, from the lock to the commit
+
+    @property
+    def partition(self) -> str:
+        return partition_name(self.table, self.month)
+
+
+@dataclass
+class Restored:
+    table: str
+    month: Month
+    rows: int
+    file: Path
+    chains: int = 0
+    seconds: float = 0.0
+
+
+def newest_archivable(*, now: datetime, retention: int | None = None) -> Month:
+    """The newest month the retention lets go: the current month and the `retention` - 1
+    before it are kept."""
+    retention = settings.HISTORY_RETENTION_MONTHS if retention is None else retention
+    return Month.of(now).next(-retention)
+
+
+def archive_plan(*, before: Month, now: datetime, force: bool = False) -> list[MonthArchive]:
+    """The months of both tables entirely before `before`, oldest first, with their row counts;
+    raises HistoryRefused (nothing written) when `before` reaches into the retention (without
+    `force`) or the current month, or a month cannot go (an item still in review, rows in the
+    DEFAULT partition). Reads only."""
+    if connection.vendor != "postgresql":
+        raise HistoryRefused(errors.HISTORY_NEEDS_POSTGRES, refusal="needs_postgres")
+    current = Month.of(now)
+    if (before.year, before.month) > (current.year, current.month):
+        raise HistoryRefused(
+            errors.HISTORY_NOT_BEFORE_NOW.format(before=before, current=current),
+            refusal="current_month",
+        )
+    kept = newest_archivable(now=now).next()
+    if (before.year, before.month) > (kept.year, kept.month) and not force:
+        raise HistoryRefused(
+            errors.HISTORY_INSIDE_RETENTION.format(
+                before=before, retention=settings.HISTORY_RETENTION_MONTHS, kept=kept
+            ),
+            refusal="retention",
+        )
+    plan = []
+    with connection.cursor() as cursor:
+        for table in HISTORY_TABLES:
+            if not is_partitioned(cursor, table):
+                raise HistoryRefused(errors.HISTORY_NEEDS_POSTGRES, refusal="needs_postgres")
+            months = sorted(
+                (
+                    m
+                    for m in months_of(cursor, table)
+                    if (m.year, m.month) < (before.year, before.month)
+                ),
+                key=lambda m: (m.year, m.month),
+            )
+            if months and not owns(cursor, table):
+                raise HistoryRefused(
+                    errors.HISTORY_NOT_OWNER.format(table=table), refusal="not_owner"
+                )
+            for month in months:
+                if default_holds(cursor, table, month):
+                    raise HistoryRefused(
+                        errors.HISTORY_IN_DEFAULT.format(month=month, table=table),
+                        refusal="in_default",
+                    )
+                _refuse_in_review(table, month)
+                plan.append(
+                    MonthArchive(table=table, month=month, rows=_rows(cursor, table, month))
+                )
+    return plan
+
+
+def history_archive(
+    *, before: Month, to: Path, now: datetime, force: bool = False, dry_run: bool = False
+) -> list[MonthArchive]:
+    """Archive every month `archive_plan` finds (nothing when `dry_run`): per month and table,
+    one transaction that locks the partition against writes, writes the file and its manifest,
+    drops the partition and stores the manifest. Raises HistoryRefused before writing anything
+    when a file is already there or a month cannot go."""
+    plan = archive_plan(before=before, now=now, force=force)
+    if dry_run:
+        return plan
+    for entry in plan:
+        for path in _paths(to, entry.partition):
+            if path.exists():
+                raise HistoryRefused(
+                    errors.HISTORY_FILE_EXISTS.format(path=path), refusal="file_exists"
+                )
+    to.mkdir(parents=True, exist_ok=True)
+    for entry in plan:
+        started = time.monotonic()
+        _archive_month(entry, to=to, now=now)
+        entry.seconds = time.monotonic() - started
+    return plan
+
+
+def _paths(to: Path, partition: str) -> tuple[Path, Path]:
+    return to / f"{partition}.copy.gz", to / f"{partition}.manifest.json"
+
+
+def _rows(cursor, table: str, month: Month) -> int:
+    cursor.execute(f'SELECT count(*) FROM "{partition_name(table, month)}"')
+    return cursor.fetchone()[0]
+
+
+def _refuse_in_review(table: str, month: Month) -> None:
+    """HistoryRefused when `month` of `table` holds rows of a phase in review (its log rows are
+    the item's timeline and the checker's proof that it entered review; its attempts are the
+    failure history the reviewer reads)."""
+    model, column = _MODELS[table]
+    start, end = (
+        datetime.fromisoformat(m.start).replace(tzinfo=UTC) for m in (month, month.next())
+    )
+    phases = list(
+        model.objects.filter(
+            **{f"{column}__gte": start, f"{column}__lt": end},
+            phase__status=PhaseStatus.REVIEW_REQUIRED,
+        )
+        .order_by("phase_id")
+        .values_list("phase_id", flat=True)
+        .distinct()
+    )
+    if phases:
+        shown = ", ".join(str(p) for p in phases[:_SHOWN_PHASES])
+        raise HistoryRefused(
+            errors.HISTORY_IN_REVIEW.format(
+                month=month,
+                table=table,
+                count=len(phases),
+                phases=shown + (", ..." if len(phases) > _SHOWN_PHASES else ""),
+            ),
+            refusal="in_review",
+        )
+
+
+class _HashingWriter:
+    """A binary file that also hashes and counts what is written to it."""
+
+    def __init__(self, raw):
+        self.raw, self.sha256 = raw, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.raw.write(data)
+
+    def flush(self):
+        self.raw.flush()
+
+
+def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
+    """One month of one table: lock, check again, write, drop, remember (one transaction; a
+    failure leaves the partition and at most a stray file)."""
+    table, month, partition = entry.table, entry.month, entry.partition
+    file, manifest_path = _paths(to, partition)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        # No row may be written to the month while it is copied (old months get none anyway).
+        cursor.execute(f'LOCK TABLE "{partition}" IN SHARE MODE')
+        _refuse_in_review(table, month)
+        rows = 0
+        partial = file.with_name(file.name + ".part")
+        with open(partial, "wb") as raw:
+            hashing = _HashingWriter(raw)
+            with gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) as gz:
+
+                def write(data: bytes) -> None:
+                    nonlocal rows
+                    rows += data.count(b"\n")
+                    gz.write(data)
+
+                copy_month_out(cursor, table, month, write)
+            raw.flush()
+            os.fsync(raw.fileno())
+        cursor.execute(f'SELECT min(id), max(id) FROM "{partition}"')
+        first_row, last_row = cursor.fetchone()
+        heads = _chain_heads(cursor, partition) if table == LOG else []
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "table": table,
+            "month": str(month),
+            "partition": partition,
+            "file": file.name,
+            "sha256": hashing.sha256.hexdigest(),
+            "rows": rows,
+            "first_row": first_row,
+            "last_row": last_row,
+            "columns": columns_of(cursor, table),
+            "archived_at": now.isoformat(),
+        }
+        if table == LOG:
+            manifest["rows_up_to"] = _rows_up_to_checkpoints(cursor, partition, first_row, last_row)
+            manifest["chains"] = [
+                {"kind": kind, "chain": chain, "row": row, "hash": digest}
+                for kind, chain, row, digest in heads
+            ]
+        with open(manifest_path, "w", encoding="utf-8") as out:
+            json.dump(manifest, out, indent=1)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, file)
+        drop_month(cursor, table, month)
+        archive = ArchivedMonth.objects.create(
+            table=table,
+            month=str(month),
+            file=file.name,
+            sha256=manifest["sha256"],
+            rows=rows,
+            first_row=first_row,
+            last_row=last_row,
+            archived_at=now,
+            manifest={k: v for k, v in manifest.items() if k != "chains"},
+        )
+        ArchivedChainHead.objects.bulk_create(
+            [
+                ArchivedChainHead(archive=archive, kind=kind, chain=chain, row=row, hash=digest)
+                for kind, chain, row, digest in heads
+            ],
+            batch_size=5000,
+        )
+    entry.rows, entry.file, entry.manifest = rows, file, manifest_path
+    entry.sha256, entry.chains = manifest["sha256"], len(heads)
+
+
+def _chain_heads(cursor, partition: str) -> list[tuple[str, int, int, str]]:
+    """The last row of every review log chain in `partition`: (kind, chain, row, hash), in the
+    checkpoints' leaf order (accounts, then phases)."""
+    cursor.execute(
+        f"SELECT 'account', account_id, id, hash FROM (SELECT DISTINCT ON (account_id) "
+        f'account_id, id, hash FROM "{partition}" WHERE phase_id IS NULL '
+        f"ORDER BY account_id, id DESC) a "
+        f"UNION ALL SELECT 'phase', phase_id, id, hash FROM (SELECT DISTINCT ON (phase_id) "
+        f'phase_id, id, hash FROM "{partition}" WHERE phase_id IS NOT NULL '
+        f"ORDER BY phase_id, id DESC) p ORDER BY 1, 2"
+    )
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def _rows_up_to_checkpoints(cursor, partition, first_row, last_row) -> dict[str, int]:
+    """For each checkpoint whose last row falls inside the month's ids, how many of the month's
+    rows it counted (so the checker can count them again once they are gone)."""
+    if first_row is None:
+        return {}
+    counts = {}
+    for up_to in ReviewLogCheckpoint.objects.filter(
+        last_row__gte=first_row, last_row__lt=last_row
+    ).values_list("last_row", flat=True):
+        cursor.execute(f'SELECT count(*) FROM "{partition}" WHERE id <= %s', [up_to])
+        counts[str(up_to)] = cursor.fetchone()[0]
+    return counts
+
+
+# --- Restoring -----------------------------------------------------------------------------------
+
+
+def manifest_for(path: Path) -> tuple[Path, dict]:
+    """The manifest for `path` (the manifest itself, or the archive beside it) and its content;
+    HistoryRefused when there is none or it is not one."""
+    if path.name.endswith(".copy.gz"):
+        manifest_path = path.with_name(path.name[: -len(".copy.gz")] + ".manifest.json")
+    else:
+        manifest_path = path
+    if not manifest_path.is_file():
+        raise HistoryRefused(
+            errors.RESTORE_NO_MANIFEST.format(path=path, manifest=manifest_path.name),
+            refusal="no_manifest",
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, expected {MANIFEST_FORMAT}")
+        if manifest["table"] not in HISTORY_TABLES:
+            raise ValueError(f"table {manifest['table']!r} is not a history table")
+        Month.parse(manifest["month"])
+        for key in ("file", "sha256", "rows", "columns"):
+            manifest[key]  # noqa: B018 - present, or KeyError
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise HistoryRefused(
+            errors.RESTORE_BAD_MANIFEST.format(path=manifest_path, why=error),
+            refusal="bad_manifest",
+        ) from None
+    return manifest_path, manifest
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def history_restore(*, path: Path) -> Restored:
+    """Load an archived month back: check the file's sha256 against the manifest, load its rows
+    into the month's partition and attach it, check the row count, and forget the archive (the
+    checker then walks its chains from their first row again). One transaction: a refusal
+    leaves the database as it was."""
+    if connection.vendor != "postgresql":
+        raise HistoryRefused(errors.HISTORY_NEEDS_POSTGRES, refusal="needs_postgres")
+    started = time.monotonic()
+    manifest_path, manifest = manifest_for(path)
+    table, month = manifest["table"], Month.parse(manifest["month"])
+    file = manifest_path.with_name(manifest["file"])
+    if not file.is_file():
+        raise HistoryRefused(
+            errors.RESTORE_UNREADABLE.format(path=file, why="no such file"), refusal="unreadable"
+        )
+    found = _sha256_of(file)
+    if found != manifest["sha256"]:
+        raise HistoryRefused(
+            errors.RESTORE_HASH_MISMATCH.format(
+                path=file, found=found[:12], expected=str(manifest["sha256"])[:12]
+            ),
+            refusal="hash_mismatch",
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        if not owns(cursor, table):
+            raise HistoryRefused(errors.HISTORY_NOT_OWNER.format(table=table), refusal="not_owner")
+        if month in months_of(cursor, table):
+            raise HistoryRefused(
+                errors.RESTORE_MONTH_PRESENT.format(table=table, month=month),
+                refusal="month_present",
+            )
+        try:
+            with gzip.open(file, "rb") as gz, transaction.atomic():
+                with connection.wrap_database_errors:
+                    loaded = load_month(cursor, table, month, manifest["columns"], gz.read)
+        except (OSError, EOFError, DatabaseError) as error:
+            raise HistoryRefused(
+                errors.RESTORE_UNREADABLE.format(path=file, why=error), refusal="unreadable"
+            ) from None
+        if loaded != manifest["rows"]:
+            raise HistoryRefused(
+                errors.RESTORE_ROWS_MISMATCH.format(
+                    path=file, found=loaded, expected=manifest["rows"]
+                ),
+                refusal="rows_mismatch",
+            )
+        ArchivedMonth.objects.filter(table=table, month=str(month)).delete()
+    return Restored(
+        table=table,
+        month=month,
+        rows=loaded,
+        file=file,
+        chains=len(manifest.get("chains", [])),
+        seconds=time.monotonic() - started,
+    )
