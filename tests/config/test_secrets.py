@@ -128,6 +128,25 @@ def test_a_bot_token_printed_by_a_command_is_printed_once_and_never_logged(
 # --- Reviewers' review API tokens ---------------------------------------------------------
 
 
+def test_a_reviewers_api_token_printed_by_its_command_is_printed_once_and_never_logged(
+    logged_with_sql, capsys
+):
+    logged = logged_with_sql
+    reviewer = UserFactory(reviewer=True)
+
+    call_command("create_api_token", reviewer.username)
+    out = capsys.readouterr()
+    key = out.out.strip().splitlines()[-1]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get(REVIEWS).status_code == 200
+
+    assert key.startswith("wr_")
+    assert (out.out + out.err).count(key) == 1
+    assert key not in logged()
+    assert reviewer.api_token.token_prefix in logged()  # the SQL looked the token up by it
+
+
 def test_a_reviewers_api_token_is_on_its_creation_page_only(logged_with_sql):
     logged = logged_with_sql
     reviewer = UserFactory(reviewer=True)
