@@ -19,11 +19,12 @@ from warmup.services.tokens import api_token_create
 
 ONE_TIME_TEMPLATE = "admin/reviews/apitoken/token.html"
 LIST = "admin:reviews_apitoken_changelist"
+ADD_HELP = "Its key is shown once, on the next page; only a hash of it is kept."
 
 
 @admin.register(ApiToken)
 class OwnTokenAdmin(admin.ModelAdmin):
-    list_display = ("owner", "created_at", "revoke")
+    list_display = ("owner", "created", "revoke")
     list_display_links = None
     # `?q=` looks for owners; the list has no filter, so the site's GuardedAdmin answers any
     # lookup in the address (`?token_prefix__startswith=...`) with `?e=1`.
@@ -58,6 +59,10 @@ class OwnTokenAdmin(admin.ModelAdmin):
     def owner(self, token):
         return token.user.get_username()
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, token):
+        return token.created_at
+
     @admin.display(description="")
     def revoke(self, token):
         url = reverse("admin:reviews_apitoken_delete", args=[token.pk])
@@ -75,6 +80,20 @@ class OwnTokenAdmin(admin.ModelAdmin):
         response = TemplateResponse(request, ONE_TIME_TEMPLATE, context)
         add_never_cache_headers(response)
         return response
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"title": "API tokens", **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        whose = "Whose token is it? " if request.user.is_superuser else ""
+        context = {"subtitle": f"{whose}{ADD_HELP}", **(extra_context or {})}
+        return super().add_view(request, form_url, context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # One token per user, and nothing to see or change after: one button.
+        context.update(show_save_and_add_another=False, show_save_and_continue=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return HttpResponseRedirect(reverse(LIST))

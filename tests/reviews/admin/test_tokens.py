@@ -11,6 +11,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from reviews.models import ApiToken
+from tests.browser import log_in, shot, with_password
 from tests.clients import REVIEWS, changelist
 from tests.factories import UserFactory, api_token_key
 from warmup.domain.tokens import token_hash
@@ -159,3 +160,37 @@ def test_any_ordering_of_the_token_list_shows_no_key(tokens, order):
     assert listing.status_code == 200
     page = listing.content.decode()
     assert not any(key in page or key.split("_", 2)[2][:8] in page for key in keys)
+
+
+# --- In a browser: what a person sees ---------------------------------------------------------
+
+
+def test_in_a_browser_a_key_is_shown_once_and_the_lists_show_owners_only(page):
+    reviewer = with_password(UserFactory(reviewer=True))
+    api_token_key(UserFactory(reviewer=True, username="someone-else"))
+    log_in(page, reviewer)
+
+    page.goto(ADD)
+    shot(page, "token-add")
+    page.click("input[name=_save]")
+    key = page.input_value("#api-token")
+    assert key.startswith("wr_")
+    assert "shown this once" in page.inner_text("#content")
+    shot(page, "token-created")
+
+    page.click("text=Back to the tokens")
+    listing = page.inner_text("#result_list")
+    assert reviewer.username in listing and "someone-else" not in listing
+    assert key not in page.content() and key.split("_", 2)[2][:8] not in page.content()
+    shot(page, "token-list")
+    page.goto(f"{LIST}?key__startswith={key[:1]}")
+    assert page.url.endswith(f"{LIST}?e=1")
+
+    # A superuser sees every owner, and no key either.
+    page.context.clear_cookies()
+    log_in(page, with_password(UserFactory(is_superuser=True)))
+    page.goto(LIST)
+    listing = page.inner_text("#result_list")
+    assert reviewer.username in listing and "someone-else" in listing
+    assert key not in page.content()
+    shot(page, "token-list-superuser")
