@@ -157,7 +157,14 @@ def history_archive(
     to.mkdir(parents=True, exist_ok=True)
     for entry in plan:
         started = time.monotonic()
-        _archive_month(entry, to=to, now=now)
+        try:
+            _archive_month(entry, to=to, now=now)
+        except BaseException:
+            # The month stays in the database: its files would only stand in a rerun's way.
+            file, manifest = _paths(to, entry.partition)
+            for path in (file, manifest, file.with_name(file.name + ".part")):
+                path.unlink(missing_ok=True)
+            raise
         entry.seconds = time.monotonic() - started
     return plan
 
@@ -216,8 +223,8 @@ class _HashingWriter:
 
 
 def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
-    """One month of one table: lock, check again, write, drop, remember (one transaction; a
-    failure leaves the partition and at most a stray file)."""
+    """One month of one table: lock, check again, write, drop, remember (one transaction; on a
+    failure the partition stays and the caller removes the files)."""
     table, month, partition = entry.table, entry.month, entry.partition
     file, manifest_path = _paths(to, partition)
     with transaction.atomic(), connection.cursor() as cursor:
