@@ -6,13 +6,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.builders import fail, reload
 from tests.factories import WarmupPhaseFactory
-from warmup.domain.policy import RetryPolicy, policy_for
+from warmup.domain.policy import RetryPolicy, policy_for, validate_overrides
 from warmup.models import FailureCategory, FailureDecision, PhaseStatus, PhaseTemplate
 from warmup.services.bot_work import FailureOutcome, phase_claim
 
@@ -149,6 +150,78 @@ def test_backoff_grows_by_the_factor_up_to_the_cap():
     delays = [policy.backoff(n).total_seconds() for n in range(1, 6)]
 
     assert delays == [60, 180, 540, 1000, 1000]
+
+
+class Bounds:
+    """A random source that always draws the highest (or lowest) value allowed."""
+
+    def __init__(self, *, highest: bool):
+        self.highest = highest
+
+    def uniform(self, low, high):
+        return high if self.highest else low
+
+
+def test_no_retry_waits_longer_than_thirty_days_before_jitter():
+    policy = RetryPolicy(
+        retryable=True, max_retries=1, backoff_base=10**9, backoff_factor=2,
+        backoff_cap=10**9, jitter=0,
+    )  # fmt: skip
+
+    assert policy.backoff(1) == timedelta(days=30)
+    assert replace(policy, jitter=0.5).backoff(1, rng=Bounds(highest=True)) == timedelta(days=45)
+
+
+def test_an_override_above_thirty_days_is_refused():
+    thirty_days = 30 * 24 * 3600
+
+    validate_overrides({"network_error": {"backoff_cap": thirty_days}})
+    with pytest.raises(ValueError, match=f"network_error.backoff_cap: at most {thirty_days}"):
+        validate_overrides({"network_error": {"backoff_cap": thirty_days + 1}})
+
+
+def test_a_jitter_set_above_one_in_settings_still_gives_a_delay_from_zero_to_sixty_days():
+    # Overrides refuse a jitter of 1 or more; the settings are not validated.
+    policy = RetryPolicy(
+        retryable=True, max_retries=1, backoff_base=60, backoff_factor=2,
+        backoff_cap=10**9, jitter=1.5,
+    )  # fmt: skip
+
+    assert policy.backoff(1, rng=Bounds(highest=False)) == timedelta(0)
+    assert replace(policy, backoff_base=10**9).backoff(1, rng=Bounds(highest=True)) == timedelta(
+        days=60
+    )
+
+
+def test_a_zero_base_retries_at_once():
+    policy = RetryPolicy(
+        retryable=True, max_retries=3, backoff_base=0, backoff_factor=2,
+        backoff_cap=3600, jitter=0,
+    )  # fmt: skip
+
+    assert [policy.backoff(n) for n in (1, 2, 3)] == [timedelta(0)] * 3
+
+
+@override_settings(WARMUP_RETRY_POLICY={"network_error": {"retryable": True}})
+def test_keys_missing_from_the_settings_take_the_documented_defaults():
+    # A retryable category with nothing else set: no retries, then a minute doubling up to an
+    # hour, without jitter.
+    retryable = policy_for(C.NETWORK_ERROR)
+    made_retryable = replace(retryable, max_retries=10)
+
+    assert retryable.max_retries == 0
+    assert not retryable.allows_retry(retry_count=0)
+    assert [made_retryable.backoff(n) for n in (1, 2, 3, 7, 8)] == [
+        timedelta(seconds=seconds) for seconds in (60, 120, 240, 3600, 3600)
+    ]
+
+
+@override_settings(WARMUP_RETRY_POLICY={})
+def test_a_category_missing_from_the_settings_goes_to_review_at_once():
+    policy = policy_for(C.NETWORK_ERROR)
+
+    assert policy.retryable is False
+    assert not policy.allows_retry(retry_count=0)
 
 
 def test_backoff_counts_retries_from_one():

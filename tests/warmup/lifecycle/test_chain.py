@@ -4,9 +4,13 @@ each other."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from importlib import import_module
 
 import pytest
@@ -18,7 +22,7 @@ from tests.conftest import requires_postgres
 from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_review
 from tests.integrity import assert_integrity, run_integrity_check
 from warmup.domain.choices import ReviewAction
-from warmup.lifecycle.chain import CHAIN_START, row_hash, values_of
+from warmup.lifecycle.chain import CHAIN_START, canonical, row_hash, values_of
 from warmup.selectors.integrity import check_chains, check_integrity
 from warmup.services import resolutions
 from warmup.services.accounts import account_pause
@@ -232,3 +236,59 @@ def test_writers_of_two_phases_do_not_wait_on_each_other(
         assert [row.note for row in rows][-1] == note
         assert rows[-1].previous_hash == rows[-2].hash
     assert_integrity()
+
+
+# --- The canonical form, as documented (an auditor can recompute a hash outside the app) --------
+
+DOCUMENTED_ROW = {
+    "phase_id": 7,
+    "account_id": 3,
+    "action": ReviewAction.COMMENTED,  # a choice as the writers pass it, not a plain str
+    "actor_type": "user",
+    "actor_user_id": 2,
+    "actor_bot_id": None,
+    "from_status": "review_required",
+    "to_status": "review_required",
+    "failure_category": "",
+    "retry_count": 1,
+    "escalation_level": 0,
+    "resolution_method": "",
+    "reason_code": "",
+    "note": "café ☕",
+    "time_in_review": timedelta(minutes=1, microseconds=5),
+    "data": {"b": 1, "a": [1, 2]},
+    "created_at": datetime(2026, 1, 2, 4, 4, 5, 6, tzinfo=dt_timezone(timedelta(hours=1))),
+    "batch": "0123456789abcdef0123456789abcdef",  # as SQLite returns it: no hyphens
+    "signature_id": None,
+}
+DOCUMENTED_CANONICAL = (
+    '{"account_id":3,"action":"commented","actor_bot_id":null,"actor_type":"user",'
+    '"actor_user_id":2,"batch":"01234567-89ab-cdef-0123-456789abcdef",'
+    '"created_at":"2026-01-02T03:04:05.000006Z","data":{"a":[1,2],"b":1},'
+    '"escalation_level":0,"failure_category":"","from_status":"review_required",'
+    '"note":"café ☕","phase_id":7,"previous_hash":"ab12","reason_code":"",'
+    '"resolution_method":"","retry_count":1,"time_in_review":60000005,'
+    '"to_status":"review_required"}'
+)
+
+
+def test_a_row_hash_is_the_sha256_of_its_documented_canonical_json():
+    # Sorted keys, no spaces, UTF-8 (not \u escapes), UTC date-times with microseconds and a Z,
+    # durations in microseconds, the batch as a hyphenated UUID, no signature while it is unset.
+    expected = hashlib.sha256(DOCUMENTED_CANONICAL.encode("utf-8")).hexdigest()
+
+    assert canonical(DOCUMENTED_ROW, "ab12") == DOCUMENTED_CANONICAL.encode("utf-8")
+    assert row_hash(DOCUMENTED_ROW, "ab12") == expected
+
+
+def test_a_signed_row_hashes_its_signature_and_a_row_without_batch_hashes_null():
+    row = {**DOCUMENTED_ROW, "signature_id": 5, "batch": None}
+
+    content = json.loads(canonical(row, "ab12"))
+
+    assert (content["signature_id"], content["batch"]) == (5, None)
+    assert {**content, "signature_id": None, "batch": None} == {
+        **json.loads(DOCUMENTED_CANONICAL),
+        "signature_id": None,
+        "batch": None,
+    }
