@@ -422,9 +422,16 @@ def columns_of(cursor, table: str) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def default_holds(cursor, table: str, month: Month) -> bool:
-    """Whether `table`'s DEFAULT partition holds rows of `month`."""
-    return _default_holds(cursor, table, HISTORY_TABLES[table], month)
+def default_holds_before(cursor, table: str, month: Month) -> bool:
+    """Whether `table`'s DEFAULT partition holds rows of months before `month`."""
+    column = HISTORY_TABLES[table]
+    return bool(
+        _one(
+            cursor,
+            f'SELECT EXISTS (SELECT 1 FROM "{default_name(table)}" WHERE "{column}" < %s)',
+            [month.start],
+        )
+    )
 
 
 def copy_month_out(cursor, table: str, month: Month, write) -> None:

@@ -382,7 +382,7 @@ HISTORY_IN_REVIEW = (
     "resolve them first; nothing was archived."
 )
 HISTORY_IN_DEFAULT = (
-    "{month} of {table} has rows in the table's DEFAULT partition: run manage.py "
+    "{table} has rows of months before {before} in its DEFAULT partition: run manage.py "
     "history_partitions --adopt first; nothing was archived."
 )
 HISTORY_FILE_EXISTS = "{path} already exists: archive to another --to or move it away."

@@ -32,7 +32,7 @@ from config.partitions import (
     Month,
     columns_of,
     copy_month_out,
-    default_holds,
+    default_holds_before,
     drop_month,
     is_partitioned,
     load_month,
@@ -125,12 +125,13 @@ def archive_plan(*, before: Month, now: datetime, force: bool = False) -> list[M
                 raise HistoryRefused(
                     errors.HISTORY_NOT_OWNER.format(table=table), refusal="not_owner"
                 )
+            # Rows of those months in the DEFAULT partition would stay behind, unarchived.
+            if default_holds_before(cursor, table, before):
+                raise HistoryRefused(
+                    errors.HISTORY_IN_DEFAULT.format(before=before, table=table),
+                    refusal="in_default",
+                )
             for month in months:
-                if default_holds(cursor, table, month):
-                    raise HistoryRefused(
-                        errors.HISTORY_IN_DEFAULT.format(month=month, table=table),
-                        refusal="in_default",
-                    )
                 _refuse_in_review(table, month)
                 plan.append(
                     MonthArchive(table=table, month=month, rows=_rows(cursor, table, month))

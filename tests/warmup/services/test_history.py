@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -165,6 +166,23 @@ def test_a_month_with_an_item_still_in_review_is_refused_and_nothing_written(old
     assert list(tmp_path.iterdir()) == []
     assert all(OLD in found for found in months().values())
     assert not ArchivedMonth.objects.exists()
+
+
+@requires_postgres
+def test_rows_of_old_months_in_the_default_partition_are_refused(old_month, tmp_path):
+    # given an attempt of a month with no partition of its own (it sits in the DEFAULT one)
+    stray = PhaseAttempt.objects.filter(phase=old_month["done"]).get()
+    stray.pk, stray.number, stray.lease_token = None, stray.number + 100, uuid.uuid4()
+    stray.claimed_at = stray.finished_at = datetime(2019, 7, 4, tzinfo=UTC)
+    stray.save()
+
+    with pytest.raises(CommandError) as refused:
+        archive(tmp_path, "--dry-run")
+
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.HISTORY_IN_DEFAULT.format(
+        table=ATTEMPTS, before=Month(2025, 12)
+    )
 
 
 @requires_postgres
