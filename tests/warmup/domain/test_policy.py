@@ -95,6 +95,14 @@ def test_a_template_override_changes_only_its_category_and_keys():
     assert policy_for(C.PROXY_ERROR, template) == policy_for(C.PROXY_ERROR)
 
 
+@pytest.mark.parametrize("stored", [["max_retries", 5], "max_retries=5", {}])
+def test_an_override_that_is_not_an_object_is_ignored(stored):
+    # Written around validation (a raw update): a failure report still gets the settings' policy.
+    template = PhaseTemplate(retry_overrides={"network_error": stored})
+
+    assert policy_for(C.NETWORK_ERROR, template) == policy_for(C.NETWORK_ERROR)
+
+
 def test_a_template_can_make_a_review_category_retryable():
     template = PhaseTemplate(
         retry_overrides={"login_failed": {"retryable": True, "max_retries": 1}}
