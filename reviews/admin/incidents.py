@@ -29,7 +29,7 @@ from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod, Re
 from warmup.domain.errors import DomainError, refusal_group_words
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
-from warmup.selectors.incidents import incident, open_incidents
+from warmup.selectors.incidents import incident, incident_page
 from warmup.selectors.queue import review_selection
 from warmup.selectors.returns import returned_counts
 from warmup.services.breaker import breaker_close, open_breakers
@@ -39,8 +39,7 @@ from warmup.services.resolutions import (
     reviews_resolve_in_batches,
 )
 
-LISTED = 100  # incidents on the page; the rest are counted
-SUGGESTED = 20  # the largest incidents whose row names a suggestion (a few queries each)
+PER_PAGE = 25  # incidents on a page, largest first; the page's own reads are per row
 # What each resolution does to the items, in the reviewer's words.
 WHAT_IT_DOES = {
     ResolutionMethod.RESUME: "back to the scheduler: it assigns content again and bots claim "
@@ -116,8 +115,12 @@ class IncidentAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         since = live.drawn_at()
-        incidents = open_incidents(limit=LISTED + 1)
-        came_back = returned_counts(one.signature for one in incidents[:LISTED])
+        number = _page_number(request.GET.get("p"))
+        incidents, total = incident_page(offset=(number - 1) * PER_PAGE, limit=PER_PAGE)
+        if not incidents and total:  # past the last page (incidents closed meanwhile)
+            last = -(-total // PER_PAGE)
+            return HttpResponseRedirect(f"{reverse('admin:reviews_incident_changelist')}?p={last}")
+        came_back = returned_counts(one.signature for one in incidents)
         breakers = list(open_breakers())
         breaker_of = {breaker.signature_id: breaker for breaker in breakers}
         rows = [
@@ -126,17 +129,17 @@ class IncidentAdmin(ReadOnlyAdmin):
                 "trend": sparkline(one.trend),
                 "queue_url": queue_url(one.signature),
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
-                "suggested": _suggested(one) if rank < SUGGESTED else None,
+                "suggested": _suggested(one),
                 "breaker": breaker_of.get(one.signature),
                 "came_back": came_back.get(one.signature, 0),
             }
-            for rank, one in enumerate(incidents[:LISTED])
+            for one in incidents
         ]
         context = {
             **self.admin_site.each_context(request),
             "title": "Incidents",
             "rows": rows,
-            "more": len(incidents) > LISTED,
+            "pages": _pages(number, total),
             "breakers": [
                 {
                     "breaker": breaker,
@@ -335,6 +338,27 @@ class IncidentAdmin(ReadOnlyAdmin):
             undo_of=str(batch),
         )
         return HttpResponseRedirect(reverse("admin:reviews_incident_batch", args=[result.batch]))
+
+
+def _page_number(value: str | None) -> int:
+    """The page asked for in `?p=` (1, the largest incidents, for anything else)."""
+    return int(value) if value and value.isdecimal() and 0 < int(value) < 10**6 else 1
+
+
+def _pages(number: int, total: int) -> dict:
+    """Where the page's rows sit among the open incidents, and the way to the others."""
+    first = (number - 1) * PER_PAGE + 1
+    last = min(number * PER_PAGE, total)
+    here = reverse("admin:reviews_incident_changelist")
+    return {
+        "first": first,
+        "last": last,
+        "total": total,
+        "previous": f"{here}?p={number - 1}" if number > 1 else None,
+        "next": f"{here}?p={number + 1}" if last < total else None,
+        "next_count": min(PER_PAGE, total - last),
+        "per_page": PER_PAGE,
+    }
 
 
 def scope_words(breaker) -> str:

@@ -120,17 +120,23 @@ def _new_words(count: int, cap: int = 99) -> str:
 
 
 def incidents_view(modeladmin, request):
-    """The incidents page's poll: each open incident's count now (one grouped read of the
-    queue's signature index), and how many incidents opened that the page does not show."""
+    """The incidents page's poll: each shown incident's count now (one grouped read of the
+    queue's signature index), and how many incidents the page does not show opened since it
+    was drawn (those of its other pages that were open then are not new)."""
     if not modeladmin.has_view_permission(request):
         raise PermissionDenied
+    try:
+        since = _since(request.GET.get("since"))
+    except BadPoll as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain")
     shown = [key for key in request.GET.get("shown", "").split(",") if key][:MAX_SHOWN]
     counts = incident_reads.incident_counts()
+    others = set(counts) - set(shown)
     return TemplateResponse(
         request,
         "admin/reviews/live/incidents.html",
         {
-            "rows": [(key, *counts.get(key, (0, 0))) for key in shown],
-            "new": len(set(counts) - set(shown)),
+            "rows": [(key, *counts.get(key, (0, 0, None))[:2]) for key in shown],
+            "new": sum(1 for key in others if counts[key][2] >= since),
         },
     )

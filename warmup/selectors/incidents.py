@@ -12,8 +12,18 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
-from django.db.models.functions import TruncHour
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.utils import timezone
 
 from warmup.models import (
@@ -43,6 +53,30 @@ class Incident:
     platforms: list[tuple[str, int]] = field(default_factory=list)  # top 3, with counts
     bots: list[tuple[str, int]] = field(default_factory=list)
     steps: list[tuple[str, int]] = field(default_factory=list)
+
+
+class HoursSince(Func):
+    """Whole hours from `start` to a datetime column, as the database counts them: an integer,
+    so a grouped read of thousands of rows needs no time zone conversion per row in Python."""
+
+    arg_joiner = " - "
+    output_field = IntegerField()
+    template = "FLOOR(EXTRACT(EPOCH FROM (%(expressions)s)) / 3600)"
+
+    def __init__(self, column: str, start: datetime):
+        super().__init__(column, Value(start, output_field=DateTimeField()))
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Whole seconds of the stored text (STRFTIME would round its fraction up to the next
+        # second), then integer division: exact, no floating point day fractions.
+        (column, column_params), (start, start_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        sql = (
+            f"((STRFTIME('%%s', SUBSTR({column}, 1, 19)) "
+            f"- STRFTIME('%%s', SUBSTR({start}, 1, 19))) / 3600)"
+        )
+        return sql, (*column_params, *start_params)
 
 
 def _in_review():
@@ -136,10 +170,18 @@ def largest_incidents(*, limit: int | None = None) -> list[Incident]:
 def open_incidents(*, limit: int | None = None, now: datetime | None = None) -> list[Incident]:
     """`largest_incidents` with what the incidents page shows of each: the 24-hour trend of
     failures, the last failure, and the platforms, bots and plan steps most affected."""
+    return incident_page(limit=limit, now=now)[0]
+
+
+def incident_page(
+    *, offset: int = 0, limit: int | None = None, now: datetime | None = None
+) -> tuple[list[Incident], int]:
+    """One page of `open_incidents` (from the `offset`th largest), and how many are open."""
     now = now or timezone.now()
-    incidents = _incidents(spread=True, now=now)[:limit]
+    everything = _incidents(spread=True, now=now)
+    incidents = everything[offset : None if limit is None else offset + limit]
     _add_trends({one.signature: one for one in incidents}, now=now)
-    return incidents
+    return incidents, len(everything)
 
 
 def incident(signature: str, *, now: datetime | None = None) -> Incident | None:
@@ -171,17 +213,16 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=TREND_HOURS - 1)
     hourly = (
         PhaseAttempt.objects.filter(signature__in=list(by_key), finished_at__gte=start)
-        .annotate(hour=TruncHour("finished_at"))
-        .values("signature", "hour")
+        .annotate(slot=HoursSince("finished_at", start))
+        .values_list("signature", "slot")
         .annotate(n=Count("id"))
         .order_by()
     )
     for incident in by_key.values():
         incident.trend = [0] * TREND_HOURS
-    for row in hourly:
-        slot = int((row["hour"] - start).total_seconds() // 3600)
+    for key, slot, n in hourly:
         if 0 <= slot < TREND_HOURS:
-            by_key[row["signature"]].trend[slot] += row["n"]
+            by_key[key].trend[int(slot)] += n
     latest = (
         PhaseAttempt.objects.filter(signature=OuterRef("pk"), finished_at__isnull=False)
         .order_by("-finished_at")
@@ -198,26 +239,32 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
 
 
 def incident_count_rows(*, now: datetime | None = None):
-    """(signature, items in review, of those the ones that came in the last hour) of each open
-    incident: one grouped read of the queue's signature index."""
+    """(signature, items in review, of those the ones that came in the last hour, when the
+    oldest of them came) of each open incident: one grouped read of the queue's signature
+    index."""
     hour_ago = (now or timezone.now()) - timedelta(hours=1)
     return (
         _in_review()
         .values_list("review_signature")
-        .annotate(n=Count("id"), new=Count("id", filter=Q(review_required_since__gte=hour_ago)))
+        .annotate(
+            n=Count("id"),
+            new=Count("id", filter=Q(review_required_since__gte=hour_ago)),
+            opened=Min("review_required_since"),
+        )
         .order_by()
     )
 
 
-def incident_counts() -> dict[str, tuple[int, int]]:
-    """Of each open incident, by signature: its items in review, and how many of them came in
-    the last hour (the incidents page's live counts, `/metrics`)."""
-    return {key: (n, new) for key, n, new in incident_count_rows()}
+def incident_counts() -> dict[str, tuple[int, int, datetime]]:
+    """Of each open incident, by signature: its items in review, how many of them came in the
+    last hour, and when the oldest came (the incident opened then: the incidents page's live
+    counts, `/metrics`)."""
+    return {key: (n, new, opened) for key, n, new, opened in incident_count_rows()}
 
 
 def incident_totals() -> tuple[int, int]:
     """How many incidents are open, and how many items the largest holds (`/metrics`)."""
-    sizes = [n for n, _ in incident_counts().values()]
+    sizes = [n for n, _, _ in incident_counts().values()]
     return len(sizes), max(sizes, default=0)
 
 

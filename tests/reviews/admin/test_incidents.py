@@ -272,3 +272,78 @@ def test_the_queue_filtered_to_an_incident_offers_to_resolve_what_it_lists(incid
     confirm = client.get(link.group(1).replace("&amp;", "&"))
     assert confirm.context["count"] == listed < len(incident["items"])  # the platform is kept
     assert confirm.context["narrowed"] is True
+
+
+# --- Pages of incidents --------------------------------------------------------------------
+
+SCREENS = [f"{a}{b}" for a in "bcdfghjklm" for b in "aeiou"]  # words the signature keeps
+
+
+def many_incidents(bot, count: int) -> list[str]:
+    """`count` incidents of one item each, their signatures in the order the page lists them
+    (the later an item came into review, the earlier its incident: all else is equal)."""
+    phases = [
+        WarmupPhaseFactory(
+            in_review=True,
+            bot=bot,
+            category="challenge_required",
+            retryable=False,
+            reason=f"The {word} screen did not load",
+        )
+        for word in SCREENS[:count]
+    ]
+    keys = {reload(phase).review_signature_id for phase in phases}
+    assert len(keys) == count  # each its own incident
+    return keys
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'<tr class="incident" data-signature="([0-9a-f]{16})"', html)
+
+
+def test_the_incidents_come_25_to_a_page_largest_first(content_pool, bot, reviewer):
+    keys = many_incidents(bot, 27)
+    client = logged_in(reviewer)
+
+    first = client.get(INCIDENTS).content.decode()
+    second = client.get(f"{INCIDENTS}?p=2").content.decode()
+
+    assert len(listed(first)) == 25 and len(listed(second)) == 2
+    assert set(listed(first)) | set(listed(second)) == keys
+    assert "Incidents 1 to 25 of 27, largest first." in first
+    assert f'<a href="{INCIDENTS}?p=2">Next 2 &rsaquo;</a>' in first
+    assert "Incidents 26 to 27 of 27, largest first." in second
+    assert f'<a href="{INCIDENTS}?p=1">&lsaquo; Previous 25</a>' in second
+
+
+@pytest.mark.parametrize("asked, lands", [("9", f"{INCIDENTS}?p=2"), ("abc", None), ("-1", None)])
+def test_a_page_past_the_last_or_not_a_number_shows_one_that_exists(
+    content_pool, bot, reviewer, asked, lands
+):
+    many_incidents(bot, 27)
+
+    response = logged_in(reviewer).get(f"{INCIDENTS}?p={asked}")
+
+    if lands:
+        assert response.status_code == 302 and response["Location"] == lands
+    else:
+        assert response.status_code == 200
+        assert "Incidents 1 to 25 of 27" in response.content.decode()
+
+
+def test_the_poll_of_the_first_page_does_not_call_the_second_pages_incidents_new(
+    content_pool, bot, reviewer
+):
+    many_incidents(bot, 26)
+    client = logged_in(reviewer)
+    found = re.search(r'class="live-poll" hx-get="([^"]+)"', client.get(INCIDENTS).content.decode())
+    address = found.group(1).replace("&amp;", "&")
+
+    before = client.get(address).content.decode()
+    WarmupPhaseFactory(
+        in_review=True, bot=bot, category="login_failed", retryable=False, reason="Bad password"
+    )
+    after = client.get(address).content.decode()
+
+    assert "new incident" not in before
+    assert "1 new incident since you opened this page: show it" in after
