@@ -17,7 +17,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
-from warmup.domain.validation import json_depth_over
+from warmup.domain.validation import json_depth_over, json_texts, lone_surrogate
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -56,25 +56,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _not_text(value) -> bool:
-    """Whether a key or string anywhere in a parsed body holds a lone surrogate. Iterative
-    (the body is at most MAX_JSON_DEPTH deep by now, but a walk need not recurse)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
 class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
@@ -105,7 +86,7 @@ class BoundedJSONParser(JSONParser):
         if json_depth_over(data, MAX_JSON_DEPTH):
             raise ParseError(NESTED_TOO_DEEPLY)
         # Only a `\u` escape makes a lone surrogate (raw ones fail to decode above).
-        if "\\u" in text and _not_text(data):
+        if "\\u" in text and any(map(lone_surrogate, json_texts(data))):
             raise InvalidUnicode()
         return data
 

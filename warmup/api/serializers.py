@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from warmup.domain.errors import InvalidInput
 from warmup.domain.signatures import FINGERPRINT_LENGTH
-from warmup.domain.validation import validate_json_document
+from warmup.domain.validation import json_texts, lone_surrogate, validate_json_document
 from warmup.models import (
     Account,
     ContentItem,
@@ -23,31 +23,10 @@ UNSTORABLE_TEXT = (
 )
 
 
-def _unstorable_text(text: str) -> bool:
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate, e.g. from the JSON escape "\\ud800"
-        return True
-    return False
-
-
 def _unstorable(value) -> bool:
-    """Whether any key or string inside `value` holds text PostgreSQL's jsonb refuses.
-    Iterative: the parser allows nesting deeper than a recursive walk should go."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if _unstorable_text(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+    """Whether any key or string inside `value` holds text PostgreSQL's jsonb refuses (NUL, a
+    lone surrogate)."""
+    return any("\x00" in text or lone_surrogate(text) for text in json_texts(value))
 
 
 class JSONObjectField(serializers.DictField):

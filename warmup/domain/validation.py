@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from warmup.domain.choices import FailureCategory, ReasonCode
 from warmup.domain.errors import (
@@ -76,4 +77,28 @@ def json_depth_over(value, limit: int) -> bool:
                 return True
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def json_texts(value) -> Iterator[str]:
+    """Every key and string inside a parsed JSON value, at any depth (iteratively)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def lone_surrogate(text: str) -> bool:
+    """Whether `text` holds half of a surrogate pair (e.g. from the JSON escape "\\ud800"),
+    which no UTF-8 output can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
