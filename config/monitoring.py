@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 
 from django.conf import settings
 from django.db.models import Count
@@ -26,6 +27,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from config import metrics
+from config.api.throttling import FailedAuthenticationThrottle
 from config.replica import read_heavy
 from warmup.models import PhaseStatus, WarmupPhase
 from warmup.selectors.analytics import queue_depth_rows
@@ -50,6 +52,7 @@ COUNTED_STATUSES = (
 
 NOT_AUTHENTICATED = "Metrics need 'Authorization: Bearer <METRICS_TOKEN>'.\n"
 WRONG_TOKEN = "Wrong metrics token.\n"
+TOO_MANY_FAILURES = "Too many requests without the metrics token from this address: wait.\n"
 
 
 def phase_counts():
@@ -171,18 +174,28 @@ def scrape_registry() -> CollectorRegistry:
 
 def _refusal(request) -> HttpResponse | None:
     """401 without a bearer token, 403 with a wrong one, None when METRICS_TOKEN is unset
-    (open: restrict /metrics elsewhere) or the token matches."""
+    (open: restrict /metrics elsewhere) or the token matches. Each 401 and 403 counts against
+    the address's AUTH_FAILURE_RATE, as on the APIs: past it, 429 before the token is read."""
     expected = settings.METRICS_TOKEN
     if not expected:
         return None
+    failures = FailedAuthenticationThrottle()
+    key = failures.get_cache_key(request) if failures.rate is not None else None
+    if key is not None and failures.counted(key) >= failures.num_requests:
+        response = HttpResponse(TOO_MANY_FAILURES, status=429, content_type="text/plain")
+        response["Retry-After"] = str(math.ceil(failures.wait()))
+        return response
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         response = HttpResponse(NOT_AUTHENTICATED, status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        return HttpResponse(WRONG_TOKEN, status=403, content_type="text/plain")
-    return None
+    elif not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        response = HttpResponse(WRONG_TOKEN, status=403, content_type="text/plain")
+    else:
+        return None
+    if key is not None:
+        failures.count(key)
+    return response
 
 
 @require_safe

@@ -190,7 +190,7 @@ SETTINGS: tuple[EnvSetting, ...] = (
         ("METRICS_TOKEN",),
         "none: `/metrics` is open",
         "when set, `/metrics` needs `Authorization: Bearer <token>` (401 without, 403 with a "
-        "wrong one)",
+        "wrong one; both count against `AUTH_FAILURE_RATE`)",
     ),
     EnvSetting(
         ("PROMETHEUS_MULTIPROC_DIR",),

@@ -264,6 +264,28 @@ def test_with_a_token_set_a_missing_or_wrong_token_gets_no_data(
         assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
 
 
+def test_wrong_metrics_tokens_count_against_the_address_as_on_the_apis(client, settings, clock):
+    settings.METRICS_TOKEN = "s3cret-metrics"
+    rest = settings.REST_FRAMEWORK
+    settings.REST_FRAMEWORK = {
+        **rest,
+        "DEFAULT_THROTTLE_RATES": {**rest["DEFAULT_THROTTLE_RATES"], "auth_failures": "3/minute"},
+    }
+    guess = {"HTTP_AUTHORIZATION": "Bearer guess", "REMOTE_ADDR": "203.0.113.40"}
+    right = {"HTTP_AUTHORIZATION": "Bearer s3cret-metrics", "REMOTE_ADDR": "203.0.113.40"}
+
+    assert [client.get(METRICS, **guess).status_code for _ in range(3)] == [403, 403, 403]
+    refused = client.get(METRICS, **right)  # past the limit the token is not even read
+
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert b"warmup_" not in refused.content
+    other_address = client.get(METRICS, **{**right, "REMOTE_ADDR": "198.51.100.40"})
+    assert other_address.status_code == 200
+    clock.shift(timedelta(seconds=61))
+    assert client.get(METRICS, **right).status_code == 200
+
+
 def test_with_a_token_set_the_right_token_reads_the_metrics(client, settings):
     settings.METRICS_TOKEN = "s3cret-metrics"
 
