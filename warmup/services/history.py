@@ -275,7 +275,6 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, file)
-        drop_month(cursor, table, month)
         archive = ArchivedMonth.objects.create(
             table=table,
             month=str(month),
@@ -294,6 +293,8 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
             ],
             batch_size=5000,
         )
+        # Last: the table's lock is held from here to the commit.
+        drop_month(cursor, table, month)
     entry.rows, entry.file, entry.manifest = rows, file, manifest_path
     entry.sha256, entry.chains = manifest["sha256"], len(heads)
 
