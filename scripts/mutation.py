@@ -75,8 +75,13 @@ MODULES: dict[str, list[str]] = {
         "tests/warmup/lifecycle/test_state.py",
     ],
     "warmup/services/progression.py": [
-        "tests/warmup/services",
+        "tests/warmup/services/test_plan_progress.py",
+        "tests/warmup/services/test_content_assignment.py",
         "tests/warmup/commands/test_warmup_tick.py",
+        "tests/warmup/services/test_leases_and_escalation.py",
+        "tests/warmup/services/test_scheduler_isolation.py",
+        "tests/warmup/services/test_tick_cost.py",
+        "tests/warmup/test_template_bounds.py",
     ],
     "warmup/services/review.py": [
         "tests/warmup/services/test_review.py",

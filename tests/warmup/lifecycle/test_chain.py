@@ -272,13 +272,21 @@ DOCUMENTED_CANONICAL = (
 )
 
 
-def test_a_row_hash_is_the_sha256_of_its_documented_canonical_json():
+@pytest.mark.parametrize(
+    "batch",
+    [
+        "0123456789abcdef0123456789abcdef",  # as SQLite returns it: no hyphens
+        uuid.UUID("01234567-89ab-cdef-0123-456789abcdef"),  # as a writer holds it
+    ],
+)
+def test_a_row_hash_is_the_sha256_of_its_documented_canonical_json(batch):
     # Sorted keys, no spaces, UTF-8 (not \u escapes), UTC date-times with microseconds and a Z,
     # durations in microseconds, the batch as a hyphenated UUID, no signature while it is unset.
+    row = {**DOCUMENTED_ROW, "batch": batch}
     expected = hashlib.sha256(DOCUMENTED_CANONICAL.encode("utf-8")).hexdigest()
 
-    assert canonical(DOCUMENTED_ROW, "ab12") == DOCUMENTED_CANONICAL.encode("utf-8")
-    assert row_hash(DOCUMENTED_ROW, "ab12") == expected
+    assert canonical(row, "ab12") == DOCUMENTED_CANONICAL.encode("utf-8")
+    assert row_hash(row, "ab12") == expected
 
 
 def test_a_signed_row_hashes_its_signature_and_a_row_without_batch_hashes_null():
