@@ -304,7 +304,10 @@ def run_rounds(who: str, args, run) -> int:
     if args.smoke:
         args.repeat = 1
     accounts = smoke_accounts(2 * args.threads * SMOKE_CYCLES) if args.smoke else args.accounts
-    if not open_own_fleet(who, accounts=accounts, reuse=args.reuse, smoke=args.smoke):
+    database = getattr(args, "database", None) or DATABASE
+    if not open_own_fleet(
+        who, accounts=accounts, reuse=args.reuse, smoke=args.smoke, database=database
+    ):
         return 2
     try:
         return run(args, count)

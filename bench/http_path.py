@@ -96,6 +96,31 @@ def stop_server(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(master: int) -> float:
+    """Seconds of CPU (user + system) the gunicorn master and its workers have used so far,
+    from /proc/<pid>/stat (Linux); a worker counts from when it started."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The fields after the command's closing parenthesis (the command may hold spaces).
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # a process that ended meanwhile
+            continue
+        pid, parent = int(entry.name), int(fields[1])
+        if pid == master or parent == master:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
+
+
+def cpu_ms_per_cycle(cpu_seconds: float, cycles: int) -> float:
+    return cpu_seconds * 1000 / cycles if cycles else 0.0
+
+
 def run_http(
     port: int, tokens: list[str], *, seconds: int, count: int | None = None
 ) -> tuple[float, list[float]]:
@@ -146,6 +171,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--reuse", action="store_true", help="keep the fleet built before")
     parser.add_argument(
+        "--database", help="the fleet's database (default warmup_bench_h, as bench.hot_path)"
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny fleet in a database of its own, one short round, nothing written",
@@ -166,15 +194,21 @@ def run(args, count: int | None) -> int:
     made = [bot_create(name=f"http-path-{os.urandom(4).hex()}") for _ in range(args.threads)]
     bots, tokens = [bot for bot, _ in made], [token for _, token in made]
     since = datetime.now(UTC)
-    over_http, services, latencies = [], [], []
+    over_http, services, latencies, server_ms, services_ms = [], [], [], [], []
     with tempfile.NamedTemporaryFile("w", suffix=".log") as log:
         process, port = start_server(workers=args.workers, threads=args.web_threads, log=log)
         try:
             for _ in range(args.repeat):
+                before = server_cpu(process.pid)
                 rate, claimed = run_http(port, tokens, seconds=args.seconds, count=count)
+                server_ms.append(cpu_ms_per_cycle(server_cpu(process.pid) - before, len(claimed)))
                 over_http.append(rate)
                 latencies.extend(claimed)
-                services.append(run_services(bots, seconds=args.seconds, count=count)[0])
+                # This process's CPU, all threads: the bots' service calls (the server idles).
+                before = time.process_time()
+                rate, claimed = run_services(bots, seconds=args.seconds, count=count)
+                services_ms.append(cpu_ms_per_cycle(time.process_time() - before, len(claimed)))
+                services.append(rate)
         finally:
             stop_server(process)
     project, limit = statistics.median(over_http), statistics.median(services)
@@ -184,6 +218,9 @@ def run(args, count: int | None) -> int:
         "services_cycles_per_s": round(limit),
         "http_cycles_per_s": round(project),
         "ratio": round(limit / project, 2),
+        "server_cpu_ms_per_cycle": round(statistics.median(server_ms), 2),
+        "services_cpu_ms_per_cycle": round(statistics.median(services_ms), 2),
+        "server_cpu_ms_per_round": [round(ms, 2) for ms in server_ms],
         **percentiles(latencies, "claim_ms_"),
         "double_claims": double_claims(since),
         "runs": args.repeat,
