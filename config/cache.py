@@ -11,6 +11,7 @@ line says when it answers again. Socket timeouts bound the wait for a Redis that
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -125,6 +127,56 @@ class FallbackRedisCache(RedisCache):
             FALLBACK_STORE,
             {key: value for key, value in params.items() if key not in ("OPTIONS", "LOCATION")},
         )
+
+    def count_in_window(self, key: str, timeout: int) -> int:
+        """`count_in_window` in one round trip: a Lua script (atomic in Redis) that raises
+        the counter and, when it made it, gives it its timeout; in memory while Redis is
+        down."""
+        if _try_redis(self._address):
+            full_key = self.make_and_validate_key(key)
+            client = self._cache.get_client(full_key, write=True)
+            try:
+                try:
+                    count = client.evalsha(_COUNT_SHA, 1, full_key, timeout)
+                except NoScriptError:  # a Redis that has not seen it yet (or restarted since)
+                    count = client.eval(COUNT_SCRIPT, 1, full_key, timeout)
+            except UNREACHABLE as error:
+                _failed(self._address, error)
+                return _count_apart(self._memory, key, timeout)
+            _answered(self._address)
+            return count
+        return _count_apart(self._memory, key, timeout)
+
+
+# INCR, and EXPIRE on the count's first request: one command, atomic, so the key never lives
+# without its timeout.
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_COUNT_SHA = hashlib.sha1(COUNT_SCRIPT.encode()).hexdigest()
+
+
+def count_in_window(cache, key: str, timeout: int) -> int:
+    """Add one to the counter `key`, made at 0 for `timeout` seconds when there is none, and
+    return its new value; atomic, so two processes never read the same count. One round
+    trip to Redis (a rate limit counts every request)."""
+    # `cache` may be Django's proxy of the default cache: ask it, not its class.
+    counter = getattr(cache, "count_in_window", None)
+    if counter is not None:
+        return counter(key, timeout)
+    return _count_apart(cache, key, timeout)
+
+
+def _count_apart(cache, key: str, timeout: int) -> int:
+    # add() is a no-op when the key exists; incr() is atomic (INCR in Redis).
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the key expired between the two calls: a new window
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def _either(name: str):

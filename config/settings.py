@@ -94,6 +94,21 @@ MIDDLEWARE = [
     # Last: answers a locked-out admin login with the lockout page (config.views).
     "axes.middleware.AxesMiddleware",
 ]
+# The bot API (/api/v1/bot/) is served without what only browsers use (config.wsgi): its
+# views read no session, cookie or admin user (DRF's views are CSRF exempt), and the NUL check
+# and the busy page leave /api/ to the APIs' own answers.
+BROWSER_ONLY_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RefuseNulMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.DatabaseBusyMiddleware",
+    "axes.middleware.AxesMiddleware",
+}
+BOT_API_MIDDLEWARE = [name for name in MIDDLEWARE if name not in BROWSER_ONLY_MIDDLEWARE]
 
 ROOT_URLCONF = "config.urls"
 

@@ -15,6 +15,8 @@ from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.cache import count_in_window
+
 
 class WindowRateThrottle(SimpleRateThrottle):
     """A SimpleRateThrottle counted per clock window with atomic increments; subclasses say
@@ -34,18 +36,16 @@ class WindowRateThrottle(SimpleRateThrottle):
 
     def count(self, key: str) -> int:
         """Count one request in the current window; how many it has now."""
-        window_key = self._window_key(key)
-        # add() is a no-op when the key exists; incr() is atomic (INCR in Redis).
-        self.cache.add(window_key, 0, timeout=self.duration)
-        try:
-            return self.cache.incr(window_key)
-        except ValueError:  # the key expired between the two calls: a new window
-            self.cache.add(window_key, 1, timeout=self.duration)
-            return 1
+        return count_in_window(self.cache, self._window_key(key), self.duration)
 
-    def counted(self, key: str) -> int:
-        """How many requests the current window has, without counting one."""
-        return self.cache.get(self._window_key(key), 0)
+    def counted(self, key: str, *, read_with: list[str] = ()) -> tuple[int, dict]:
+        """How many requests the current window has, without counting one; and the values
+        of the cache keys `read_with` that are set, read in the same round trip."""
+        window_key = self._window_key(key)
+        if not read_with:
+            return self.cache.get(window_key, 0), {}
+        found = self.cache.get_many([window_key, *read_with])
+        return found.pop(window_key, 0), found
 
     def wait(self):
         """Seconds until the current window ends."""
@@ -75,7 +75,11 @@ class LimitFailedAuthentication:
     neighbours until it is fixed, never a bot elsewhere.
 
     `count_anonymous = False` for a view anyone may read (the schema and its docs page): there
-    only credentials that fail count, not a request that brings none."""
+    only credentials that fail count, not a request that brings none.
+
+    An authentication that reads the cache may say what it will read (`cache_keys(request)`);
+    those keys are read with the address's count, in one round trip, and handed to it
+    (`read_ahead`: the keys found and their values)."""
 
     count_anonymous = True
 
@@ -83,7 +87,15 @@ class LimitFailedAuthentication:
         failures = FailedAuthenticationThrottle()
         if failures.rate is not None:
             key = failures.get_cache_key(request)
-            if failures.counted(key) >= failures.num_requests:
+            ahead = {
+                authenticator: authenticator.cache_keys(request)
+                for authenticator in request.authenticators
+                if hasattr(authenticator, "cache_keys")
+            }
+            count, found = failures.counted(key, read_with=[k for ks in ahead.values() for k in ks])
+            for authenticator, keys in ahead.items():
+                authenticator.read_ahead = {k: found[k] for k in keys if k in found}
+            if count >= failures.num_requests:
                 # Anonymous, so nothing reads the credentials later (a page's template asks
                 # for request.user, which would authenticate the token after all).
                 request.user, request.auth = AnonymousUser(), None

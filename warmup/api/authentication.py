@@ -5,7 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from config.api.authentication import header_credential
-from warmup.services.bots import bot_authenticate, bot_touch
+from warmup.services.bots import bot_authenticate, bot_token_cache_key, bot_touch
 
 INVALID_TOKEN = "Invalid bot token."
 BOT_INACTIVE = "This bot is deactivated."
@@ -19,14 +19,29 @@ class BotInactive(exceptions.PermissionDenied):
 
 class BotTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
+    # The remembered token's cache entry, when read ahead with the address's failure count
+    # (config.api.throttling.LimitFailedAuthentication): {key: bot} if it was there.
+    read_ahead: dict | None = None
 
-    def authenticate(self, request):
-        token = header_credential(
+    def credential(self, request) -> str | None:
+        return header_credential(
             request, (self.keyword.lower().encode(),), malformed=MALFORMED_HEADER
         )
+
+    def cache_keys(self, request) -> list[str]:
+        """The cache entry `authenticate` reads: the token's, if it is of the issued shape."""
+        try:
+            token = self.credential(request)
+        except exceptions.AuthenticationFailed:  # said again by authenticate()
+            return []
+        key = bot_token_cache_key(token) if token is not None else None
+        return [key] if key else []
+
+    def authenticate(self, request):
+        token = self.credential(request)
         if token is None:
             return None
-        bot = bot_authenticate(token)
+        bot = bot_authenticate(token, remembered=self.read_ahead)
         if bot is None:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         if not bot.is_active:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.errors import PLUMBING_ERRORS, error_responses
+from config.api.negotiation import JSONFirstNegotiation
 from config.api.throttling import LimitFailedAuthentication
 from warmup.api.authentication import BotTokenAuthentication
 from warmup.api.permissions import IsBot
@@ -52,7 +53,8 @@ WRITE_ERRORS = (400, *AUTH_ERRORS, 413, 415)
 # One answer serializer per server thread, reused: DRF builds a ModelSerializer's fields from
 # the model (and its nested serializers' fields) every time one is made, which was over a
 # third of a bot request's time. A thread's serializer serves one request at a time, so only
-# its context (the bot asking) changes between answers.
+# its context (the bot asking) changes between answers. The input serializers likewise
+# (`validated_input`), with only their data changing.
 _answers = threading.local()
 
 
@@ -65,7 +67,24 @@ def phase_answer(phase, *, bot) -> dict:
     return serializer.to_representation(phase)
 
 
+def validated_input(serializer_class, data) -> dict:
+    """`data` validated by this thread's `serializer_class` (made once per thread, as the
+    answer's: DRF copies an input serializer's fields from its class every time one is made);
+    raises ValidationError as `is_valid(raise_exception=True)` does."""
+    inputs = _answers.__dict__.setdefault("inputs", {})
+    serializer = inputs.get(serializer_class)
+    if serializer is None:
+        serializer = inputs[serializer_class] = serializer_class()
+    for state in ("_validated_data", "_errors", "_data"):  # the previous request's
+        serializer.__dict__.pop(state, None)
+    serializer.initial_data = data
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class BotAPIView(LimitFailedAuthentication, APIView):
+    # A bot's Accept header is "*/*" or JSON: no parsing of it per request.
+    content_negotiation_class = JSONFirstNegotiation
     authentication_classes = [BotTokenAuthentication]
     permission_classes = [IsBot]
     throttle_classes = [BotRateThrottle]
@@ -75,9 +94,7 @@ class BotAPIView(LimitFailedAuthentication, APIView):
         return self.request.user
 
     def validated(self, serializer_class):
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated_input(serializer_class, self.request.data)
 
     def phase_response(self, phase):
         return Response(phase_answer(phase, bot=self.bot))

@@ -125,13 +125,25 @@ def _forget_token(token_hash: str) -> None:
     transaction.on_commit(partial(cache.delete, _token_key(token_hash)))
 
 
-def bot_authenticate(token: str) -> Bot | None:
+def bot_token_cache_key(token: str) -> str | None:
+    """The cache key under which `bot_authenticate` remembers this token's bot; None for a
+    token of no issued shape (never looked up)."""
+    if not token_prefix(token, TOKEN_SHAPES):
+        return None
+    return _token_key(token_hash(token))
+
+
+def bot_authenticate(token: str, *, remembered: dict | None = None) -> Bot | None:
     """The bot this token belongs to (active or not), or None: `token_find`, by prefix and
     hash in constant time, no query for a token not of the issued shape. An active bot found
-    is remembered for TOKEN_CACHE_SECONDS, so a bot's requests in a row cost no lookup each."""
+    is remembered for TOKEN_CACHE_SECONDS, so a bot's requests in a row cost no lookup each.
+    `remembered`: the token's cache entry read already with other keys
+    ({bot_token_cache_key(token): bot}, or {} when it was not there), not read again."""
     digest = token_hash(token or "")
-    if token_prefix(token, TOKEN_SHAPES) and (remembered := cache.get(_token_key(digest))):
-        return remembered
+    if token_prefix(token, TOKEN_SHAPES):
+        key = _token_key(digest)
+        if found := (cache.get(key) if remembered is None else remembered.get(key)):
+            return found
     bot = token_find(Bot.objects, token, TOKEN_SHAPES)
     if bot is not None and bot.is_active:
         cache.set(_token_key(digest), bot, TOKEN_CACHE_SECONDS)
