@@ -4,7 +4,9 @@ checker `warmup.selectors.integrity`; what is signed is `warmup.domain.checkpoin
 
 Months archived by `manage.py archive_history` still count: a chain's head may be its last
 row in an archived month (ArchivedChainHead), and the rows counted up to a row include the
-archived ones, so archiving or restoring a month changes no checkpoint's figures.
+archived ones, so archiving or restoring a month changes no checkpoint's figures. Only a
+checkpoint whose last row falls inside an archived month's ids sees heads it cannot know (the
+archive keeps a chain's last row of the month, not the ones before it).
 
 Heads come in leaf order (warmup.domain.checkpoints): account chains by account id, then phase
 chains by phase id, as (kind, chain id, row id, hash) rows streamed from a server-side cursor.
