@@ -19,13 +19,16 @@ from django.db import connection
 
 from config.partitions import HISTORY_TABLES, Month, ensure_partitions, months_of, partition_name
 from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog
+from tests.builders import fail, first_phase
 from tests.conftest import requires_postgres
-from tests.factories import WarmupPhaseFactory
+from tests.factories import FIRST_STEP, AccountFactory, WarmupPhaseFactory
 from warmup.domain import errors
 from warmup.models import PhaseAttempt
 from warmup.selectors.integrity import check_integrity
+from warmup.services.bot_work import phase_claim, phase_complete
 from warmup.services.checkpoints import checkpoint_write
 from warmup.services.resolutions import reviews_resolve
+from warmup.services.tick import tick
 
 LOG, ATTEMPTS = "reviews_reviewlog", "warmup_phaseattempt"
 KEY = "checkpoint-key-for-tests"
@@ -120,6 +123,37 @@ def test_an_archived_month_leaves_files_a_manifest_and_a_clean_checker(
     ArchivedChainHead.objects.filter(kind="phase", chain=phase.pk).update(hash="0" * 64)
     found = [str(v) for v in check_integrity(only=["chain"])]
     assert len(found) == 1 and f"phase {phase.pk}" in found[0], found
+
+
+@requires_postgres
+def test_a_phase_whose_retried_attempts_were_archived_keeps_its_count_unjudged(
+    db, clock, content_pool, bot, tmp_path
+):
+    # given, in June, a phase that failed once (retried: retry_count 1) and then completed
+    clock.move_to(datetime(2025, 6, 10, 9, 0, tzinfo=UTC))
+    ensure_partitions(connection, now=datetime(2025, 6, 10, tzinfo=UTC), ahead=0)
+    account = AccountFactory()
+    tick()
+    phase = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    fail(phase, bot, "network_error")
+    clock.shift(timedelta(hours=2))
+    tick()
+    again = phase_claim(bot=bot, phase_types=[FIRST_STEP])
+    phase_complete(phase_id=again.pk, bot=bot, lease_token=again.lease_token)
+    assert first_phase(account).retry_count == 1
+    clock.move_to(TODAY)
+
+    archive(tmp_path)
+
+    # its retried attempt is gone with June; the checker cannot judge its count, and says nothing
+    assert not PhaseAttempt.objects.filter(phase=phase).exists()
+    assert check_integrity(only=["retry_count"]) == []
+    # a phase made after the archived months is still judged
+    # (as if only January had been archived)
+    kept = ArchivedMonth.objects.filter(table=ATTEMPTS).order_by("month").first()
+    ArchivedMonth.objects.filter(table=ATTEMPTS).exclude(pk=kept.pk).delete()
+    ArchivedMonth.objects.filter(pk=kept.pk).update(month="2025-01")
+    assert [v.ids for v in check_integrity(only=["retry_count"])] == [{"phase": phase.pk}]
 
 
 @requires_postgres
