@@ -136,10 +136,12 @@ def superuser_client(db):
 def fleet(content_pool, bot):
     """A waiting review item, an older and escalated one, a bot at work and a finished phase."""
     waiting = WarmupPhaseFactory(
-        account=AccountFactory(username="waiting_one"), bot=bot, in_review=True
+        account=AccountFactory(platform="instagram", username="waiting_one"),
+        bot=bot,
+        in_review=True,
     )
     escalated = WarmupPhaseFactory(
-        account=AccountFactory(username="escalated_one"),
+        account=AccountFactory(platform="instagram", username="escalated_one"),
         bot=bot,
         in_review=True,
         category="login_failed",
@@ -148,10 +150,14 @@ def fleet(content_pool, bot):
         escalation_level=2, review_required_since=waiting.review_required_since
     )
     working = WarmupPhaseFactory(
-        account=AccountFactory(username="working_one"), bot=BotFactory(), in_progress=True
+        account=AccountFactory(platform="instagram", username="working_one"),
+        bot=BotFactory(),
+        in_progress=True,
     )
     done = WarmupPhaseFactory(
-        account=AccountFactory(username="done_one"), bot=BotFactory(), completed=True
+        account=AccountFactory(platform="instagram", username="done_one"),
+        bot=BotFactory(),
+        completed=True,
     )
     return {"waiting": waiting, "escalated": escalated, "working": working, "done": done}
 

@@ -58,9 +58,11 @@ def _name_pairs() -> list[tuple[str, str]]:
     return pairs
 
 
-def _username(pairs, i: int) -> str:
+def _username(pairs, i: int, platform: str) -> str:
+    """The i-th name, as the platform allows it (Facebook has no underscores)."""
     first, second = pairs[i % len(pairs)]
-    return f"{first}_{second}" + (f"{i // len(pairs)}" if i >= len(pairs) else "")
+    separator = "." if platform == Platform.FACEBOOK else "_"
+    return f"{first}{separator}{second}" + (f"{i // len(pairs)}" if i >= len(pairs) else "")
 
 
 def demo_usernames(count: int) -> list[tuple[str, str]]:
@@ -75,7 +77,7 @@ def demo_usernames(count: int) -> list[tuple[str, str]]:
         stage = SCENARIOS[i % len(SCENARIOS)].stage
         platform = platforms[(stages.index(stage) + turns[stage]) % len(platforms)]
         turns[stage] += 1
-        names.append((platform, _username(pairs, i)))
+        names.append((platform, _username(pairs, i, platform)))
     return names
 
 
@@ -83,7 +85,10 @@ def live_usernames(count: int) -> list[tuple[str, str]]:
     """(platform, username) of the accounts on the fast plan, taken from the other end of the
     name list so they do not meet the story accounts."""
     pairs, platforms = _name_pairs()[::-1], Platform.values
-    return [(platforms[i % len(platforms)], _username(pairs, i)) for i in range(count)]
+    return [
+        (platforms[i % len(platforms)], _username(pairs, i, platforms[i % len(platforms)]))
+        for i in range(count)
+    ]
 
 
 def existing_demo_accounts(accounts: int, live: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from warmup.domain.choices import FailureCategory, ReasonCode
 from warmup.domain.errors import (
@@ -14,6 +15,11 @@ from warmup.domain.errors import (
     UNKNOWN_CATEGORY,
     InvalidInput,
 )
+
+if TYPE_CHECKING:
+    from django.db import models
+
+TOO_LONG = "the {field} is {length:,} characters long; at most {limit:,} fit"
 
 
 def require_note(note: str | None) -> str:
@@ -44,6 +50,18 @@ def require_reason_code(reason_code: str | None) -> str:
             choices=list(ReasonCode.values),
         )
     return reason_code
+
+
+def too_long(model: type[models.Model], values: dict[str, str]) -> str | None:
+    """The message for the first of `values` ({field name: value}) longer than its field's
+    max_length on `model`, or None when every value fits: a value too long for its column is
+    refused with a sentence (an import's row error with its line number, in a dry run too)
+    rather than a database DataError halfway through."""
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length
+        if limit is not None and len(value or "") > limit:
+            return TOO_LONG.format(field=name, length=len(value), limit=limit)
+    return None
 
 
 # --- JSON that people and bots write ---------------------------------------------------------

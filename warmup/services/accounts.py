@@ -18,7 +18,8 @@ from warmup.domain.errors import (
     USERNAME_TAKEN,
     InvalidInput,
 )
-from warmup.domain.validation import require_note
+from warmup.domain.usernames import username_problem
+from warmup.domain.validation import require_note, too_long
 from warmup.lifecycle import review_log
 from warmup.lifecycle.state import apply_account_transition, unlock_many
 from warmup.models import (
@@ -50,6 +51,11 @@ def validate_enrolment(*, platform: str, username: str, plan: WarmupPlan) -> str
     username = (username or "").strip().lstrip("@")
     if not username:
         raise InvalidInput(USERNAME_REQUIRED, field="username")
+    problem = too_long(Account, {"username": username}) or username_problem(
+        platform=platform, username=username
+    )
+    if problem is not None:
+        raise InvalidInput(problem, field="username")
     validate_plan(plan)
     return username
 

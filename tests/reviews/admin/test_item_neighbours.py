@@ -116,9 +116,15 @@ def test_the_links_keep_to_the_filtered_queue_and_its_filters(reviewer_client, c
 def test_the_links_keep_to_the_search_and_pass_over_junk_filters_as_the_list_does(
     reviewer_client, content_pool, bot
 ):
-    first = WarmupPhaseFactory(account=AccountFactory(username="alpha1"), bot=bot, in_review=True)
-    WarmupPhaseFactory(account=AccountFactory(username="beta"), bot=bot, in_review=True)
-    third = WarmupPhaseFactory(account=AccountFactory(username="alpha2"), bot=bot, in_review=True)
+    first = WarmupPhaseFactory(
+        account=AccountFactory(platform="instagram", username="alpha1"), bot=bot, in_review=True
+    )
+    WarmupPhaseFactory(
+        account=AccountFactory(platform="instagram", username="beta"), bot=bot, in_review=True
+    )
+    third = WarmupPhaseFactory(
+        account=AccountFactory(platform="instagram", username="alpha2"), bot=bot, in_review=True
+    )
     # a bot nobody has filters nothing on the list; nor does it here
     filters = "q=alpha&bot=nobody-has-it&escalation_level=junk"
 

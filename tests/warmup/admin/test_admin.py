@@ -63,6 +63,21 @@ def test_adding_an_account_in_the_admin_enrols_it_with_its_phases(superuser_clie
     assert account.phases.get(order=1).status == "available"
 
 
+def test_an_account_its_platform_could_not_have_is_refused_in_the_admin_too(
+    superuser_client, content_pool
+):
+    plan = WarmupPlan.objects.get(slug="default")
+
+    response = superuser_client.post(
+        reverse("admin:warmup_account_add"),
+        {"platform": "facebook", "username": "=cmd|' /C calc'!A0", "plan": plan.pk},
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "is not possible on Facebook" in response.content.decode()
+    assert not Account.objects.exists()
+
+
 def test_a_content_item_with_an_unknown_phase_type_is_refused(superuser_client):
     response = superuser_client.post(
         reverse("admin:warmup_contentitem_add"),

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from warmup.domain.errors import USERNAME_TAKEN, InvalidInput
-from warmup.domain.usernames import username_problem
 from warmup.models import Account, WarmupPlan
 from warmup.services.accounts import account_enrol, validate_enrolment
-from warmup.services.imports.limits import too_long
 from warmup.services.imports.reader import ParseResult, RowError, read_records
 
 ACCOUNT_COLUMNS = ("platform", "username")
@@ -41,12 +39,6 @@ def parse_accounts(source: str | Iterable[str], *, plan: WarmupPlan) -> ParseRes
             username = validate_enrolment(platform=platform, username=values["username"], plan=plan)
         except InvalidInput as exc:
             result.errors.append(RowError(line, exc.message))
-            continue
-        message = too_long(Account, {"username": username}) or username_problem(
-            platform=platform, username=username
-        )
-        if message is not None:
-            result.errors.append(RowError(line, message))
             continue
         key = (platform, username)
         if key in seen:

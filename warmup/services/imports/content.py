@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from warmup.domain.errors import InvalidInput
+from warmup.domain.validation import too_long
 from warmup.models import ContentItem
 from warmup.services.content import build_content_item, content_phase_types
-from warmup.services.imports.limits import too_long
 from warmup.services.imports.reader import ParseResult, RowError, read_records
 
 CONTENT_COLUMNS = ("phase_type", "title", "body", "media_url")
