@@ -181,7 +181,7 @@ def _refusal(request) -> HttpResponse | None:
         return None
     failures = FailedAuthenticationThrottle()
     key = failures.get_cache_key(request) if failures.rate is not None else None
-    if key is not None and failures.counted(key) >= failures.num_requests:
+    if key is not None and failures.counted(key)[0] >= failures.num_requests:
         response = HttpResponse(TOO_MANY_FAILURES, status=429, content_type="text/plain")
         response["Retry-After"] = str(math.ceil(failures.wait()))
         return response
