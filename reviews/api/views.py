@@ -5,7 +5,7 @@ from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import exceptions, generics
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -31,6 +31,7 @@ from reviews.api.serializers import (
     StatsSerializer,
 )
 from reviews.api.throttling import ReviewRateThrottle
+from reviews.permissions import can_assign_to_others
 from warmup.domain.actors import Actor
 from warmup.domain.errors import (
     ACCOUNT_NOT_FOUND,
@@ -63,6 +64,11 @@ def _errors(*statuses: int) -> dict:
 
 
 READ_ERRORS = (401, 403, 429, 503)
+# As in the console: a reviewer takes items and lets them go; a review lead hands them out.
+ASSIGN_TO_OTHERS_DENIED = (
+    "Only a review lead may assign an item to someone else: leave out `user` to take it "
+    "yourself, or send null to unassign it."
+)
 ACTION_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 503)
 
 
@@ -166,13 +172,16 @@ class AssignView(ReviewAPIView):
     @extend_schema(
         operation_id="reviews_assign",
         tags=["reviews"],
-        summary="Assign the item to a user (default: the caller) or unassign it (null)",
+        summary="Assign the item to a user (default: the caller; another user: a review lead's) "
+        "or unassign it (null)",
         request=AssignInput,
         responses={200: ReviewItemSerializer, **_errors(*ACTION_ERRORS)},
     )
     def post(self, request, phase_id: int):
         data = self.validated(AssignInput)
         assignee = data["user"] if "user" in data else request.user
+        if assignee not in (None, request.user) and not can_assign_to_others(request.user):
+            raise exceptions.PermissionDenied(ASSIGN_TO_OTHERS_DENIED)
         review.review_assign(phase_id=phase_id, assignee=assignee, actor=self.actor)
         return self.item_response(phase_id)
 

@@ -73,6 +73,7 @@ REVIEW_API = {
     "review-api:stats GET": (401, 403, READ, READ, READ, READ),
     "review-api:resolve POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:assign POST": (401, 403, 403, DONE, DONE, DONE),
+    "review-api:assign-other POST": (401, 403, 403, 403, DONE, DONE),  # to anyone: a lead's
     "review-api:comment POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:recategorize POST": (401, 403, 403, DONE, DONE, DONE),
     "review-api:hold POST": (401, 403, 403, DONE, DONE, DONE),
@@ -159,6 +160,7 @@ def world(content_pool):
     other = UserFactory(reviewer=True)
     item = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     review_assign(phase_id=item.pk, assignee=other, actor=Actor.for_user(other))
+    colleague = UserFactory(reviewer=True)  # whom a lead may hand the item to
     # A resolution to undo (made before the phase waiting for a bot, which a claim would take).
     undoable = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     resolved = reviews_resolve(
@@ -186,6 +188,7 @@ def world(content_pool):
         "failed_login": failed_login,
         "bot": bot,
         "item": item,
+        "colleague": colleague,
         "waiting": waiting,
         "active": active,
         "paused": paused,
@@ -284,6 +287,9 @@ ATTEMPTS: dict[str, Callable] = {
         lambda w: review_url(w["item"].pk, "resolve"), lambda w: {"action": "skip", **RESOLUTION}
     ),
     "review-api:assign POST": _post(lambda w: review_url(w["item"].pk, "assign"), lambda w: {}),
+    "review-api:assign-other POST": _post(
+        lambda w: review_url(w["item"].pk, "assign"), lambda w: {"user": w["colleague"].pk}
+    ),
     "review-api:comment POST": _post(lambda w: review_url(w["item"].pk, "comment"), lambda w: NOTE),
     "review-api:recategorize POST": _post(
         lambda w: review_url(w["item"].pk, "recategorize"), lambda w: RECATEGORISE
@@ -534,7 +540,8 @@ def admin_actions() -> set[str]:
 
 
 def test_the_table_has_a_row_for_every_api_operation():
-    assert api_operations() == set(REVIEW_API) | set(BOT_API)
+    # Assigning to someone else is the assign operation with another rule: a row of its own.
+    assert api_operations() == set(REVIEW_API) - {"review-api:assign-other POST"} | set(BOT_API)
 
 
 def test_the_table_has_a_row_for_every_admin_action_and_item_page_button():

@@ -440,12 +440,11 @@ def test_assign_defaults_to_the_caller(item, reviewer, reviewer_api):
     assert log_rows(item) == ["escalated", "assigned"]
 
 
-def test_assign_to_someone_else_then_unassign(item, reviewer_api):
+def test_a_lead_assigns_to_someone_else_then_a_reviewer_unassigns(item, reviewer_api):
     colleague = UserFactory(reviewer=True)
+    lead_api = user_client(UserFactory(lead=True))
 
-    assigned = reviewer_api.post(
-        review_url(item.pk, "assign"), {"user": colleague.pk}, format="json"
-    )
+    assigned = lead_api.post(review_url(item.pk, "assign"), {"user": colleague.pk}, format="json")
     unassigned = reviewer_api.post(review_url(item.pk, "assign"), {"user": None}, format="json")
 
     assert assigned.json()["assignee"]["id"] == colleague.pk
@@ -471,10 +470,24 @@ def test_assign_to_an_inactive_user_is_400(item, reviewer_api):
     assert_error(response, 400, "validation_error")
 
 
-def test_assign_to_someone_who_cannot_resolve_is_400_and_changes_nothing(item, reviewer_api):
-    reader = UserFactory()  # staff, but without the review permission
+def test_a_reviewer_may_not_assign_to_someone_else_as_in_the_console(item, reviewer_api):
+    colleague = UserFactory(reviewer=True)
 
-    response = reviewer_api.post(review_url(item.pk, "assign"), {"user": reader.pk}, format="json")
+    response = reviewer_api.post(
+        review_url(item.pk, "assign"), {"user": colleague.pk}, format="json"
+    )
+
+    body = assert_error(response, 403, "permission_denied")
+    assert "review lead" in body["detail"]
+    assert reload(item).review_assignee_id is None
+    assert log_rows(item) == ["escalated"]
+
+
+def test_assign_to_someone_who_cannot_resolve_is_400_and_changes_nothing(item):
+    reader = UserFactory()  # staff, but without the review permission
+    lead_api = user_client(UserFactory(lead=True))
+
+    response = lead_api.post(review_url(item.pk, "assign"), {"user": reader.pk}, format="json")
 
     body = assert_error(response, 400, "validation_error")
     assert body["errors"] == {"user": [ASSIGNEE_CANNOT_RESOLVE.format(user=reader)]}
