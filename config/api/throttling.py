@@ -15,12 +15,16 @@ from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from config.addresses import client_ip
 from config.cache import count_in_window
 
 
 class WindowRateThrottle(SimpleRateThrottle):
     """A SimpleRateThrottle counted per clock window with atomic increments; subclasses say
     whom a request counts for (`get_cache_key`, None: not limited by this throttle)."""
+
+    def get_ident(self, request):
+        return client_ip(request)
 
     def get_rate(self):
         # Read at request time, so a settings override (tests, reloads) takes effect.
