@@ -22,7 +22,8 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo --with-admin
-	DEBUG=1 $(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
+	DEBUG=1 EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend EMAIL_FILE_PATH=demo-mail \
+		$(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
 
 ## make serve: the production web server. Migrates, collects static files, and runs gunicorn on
 ## HOST:PORT with WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread: a slow
@@ -104,4 +105,4 @@ replica-stop:
 	scripts/standby.sh stop 5433
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis site
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm .pytest_cache .hypothesis site demo-mail

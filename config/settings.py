@@ -254,6 +254,9 @@ AXES_CLIENT_IP_CALLABLE = "config.addresses.client_ip"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", default="warmup@localhost")
+# The folder messages go to with EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
+# (`make demo` writes them there instead of into its console).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", default="")
 # The mail server (with EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend). A timeout
 # always: a mail server that never answers must not hold the scheduler, which sends digests.
 EMAIL_HOST = env_str("EMAIL_HOST", default="localhost")

@@ -123,6 +123,13 @@ SETTINGS: tuple[EnvSetting, ...] = (
         "the mail server, with `EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend`",
     ),
     EnvSetting(
+        ("EMAIL_FILE_PATH",),
+        "none",
+        "the folder each message is written to as a file, with "
+        "`EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend` (`make demo`: "
+        "`demo-mail/`)",
+    ),
+    EnvSetting(
         ("EMAIL_TIMEOUT",),
         "`10`",
         "seconds; a mail server that does not answer never holds the scheduler longer",

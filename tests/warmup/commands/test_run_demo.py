@@ -112,7 +112,12 @@ def test_serves_the_admin_and_stops_cleanly_on_a_signal(tmp_path, migrated_db, s
     # A real run on its own SQLite file, as `make demo` would do it.
     database = tmp_path / "demo.sqlite3"
     shutil.copy(migrated_db, database)
-    env = demo_env(database)
+    mail = tmp_path / "mail"  # as `make demo` sets it: escalation emails as files, not output
+    env = {
+        **demo_env(database),
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail),
+    }
     manage = [sys.executable, str(ROOT / "manage.py")]
     port = free_port()
     process = subprocess.Popen(
@@ -146,6 +151,7 @@ def test_serves_the_admin_and_stops_cleanly_on_a_signal(tmp_path, migrated_db, s
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert f"log in at http://127.0.0.1:{port}/admin/" in stdout
+    assert f"Escalation emails are written to {mail}/, a file each." in stdout
     assert "Started the scheduler" in stdout
     assert "Scheduler stopped after" in stdout  # the loop ended with its summary
     assert stdout.rstrip().endswith("Demo stopped.")

@@ -179,7 +179,12 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo running at {url}/ - log in at {url}/admin/") + "\n"
             "  as 'admin' with the password seed_demo --with-admin printed "
             "(or DEMO_ADMIN_PASSWORD).\n"
-            "  Press Ctrl-C to stop."
+            + (
+                f"  Escalation emails are written to {settings.EMAIL_FILE_PATH}/, a file each.\n"
+                if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend")
+                else ""
+            )
+            + "  Press Ctrl-C to stop."
         )
 
     def _watch(self, children, stop) -> tuple[str, int] | None:
