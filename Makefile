@@ -17,13 +17,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,docs]"
 	touch $@
 
+# The demo's escalation emails go to files in demo-mail/, not into its output.
+DEMO_MAIL = EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend EMAIL_FILE_PATH=demo-mail
+
 ## make demo: install, migrate the SQLite default, seed demo data with an admin user, and
 ## serve on http://127.0.0.1:8000 with the scheduler and a few simulated bots running.
 demo: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 BASE_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo --with-admin
-	DEBUG=1 EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend EMAIL_FILE_PATH=demo-mail \
-		$(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
+	DEBUG=1 BASE_URL=http://$(HOST):$(PORT) $(DEMO_MAIL) $(PY) manage.py seed_demo --with-admin
+	DEBUG=1 $(DEMO_MAIL) $(PY) manage.py run_demo --host $(HOST) --port $(PORT) --bots $(DEMO_BOTS)
 
 ## make serve: the production web server. Migrates, collects static files, and runs gunicorn on
 ## HOST:PORT with WEB_CONCURRENCY worker processes of WEB_THREADS threads each (gthread: a slow
