@@ -17,3 +17,14 @@ def test_retired_content_is_never_assigned_even_if_least_used(db):
     phase = reload(first_phase(account))
     assert phase.status == PhaseStatus.CONTENT_ASSIGNED
     assert phase.content == in_use
+
+
+def test_more_starved_phases_than_a_batch_are_each_counted_once(db, settings):
+    # A starved phase stays available, so the next batch must start after it, not again.
+    settings.WARMUP_TICK_BATCH_SIZE = 2
+    accounts = [AccountFactory() for _ in range(5)]  # no content of their first type at all
+
+    report = tick()
+
+    assert (report.assigned, report.starved) == (0, 5)
+    assert {reload(first_phase(a)).status for a in accounts} == {PhaseStatus.AVAILABLE}
