@@ -3,13 +3,17 @@ workers, CONN_MAX_AGE, keep-alive), beside the same cycle through the services, 
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.http_path [--threads 4] [--seconds 5] [--repeat 3]
-        [--workers 2] [--web-threads 4] [--accounts 200000] [--reuse] [--smoke]
+        [--workers 2] [--web-threads 4] [--accounts 200000] [--reuse] [--database NAME] [--smoke]
 
-Runs on the fleet of `bench.hot_path` (`warmup_bench_h`; --reuse keeps the one built before).
-Each client thread is one bot on one kept-alive connection. The server runs with DEBUG off and
-logs at INFO to a file, as in production; only the bot rate limit is lifted (the load is the
-point here). Prints the medians, the ratio (services over HTTP), the claim latency over HTTP
-p50/p95/p99 and double claims. Writes bench/results/http_path.json.
+Runs on the fleet of `bench.hot_path` (`warmup_bench_h`, or --database; --reuse keeps the one
+built before). Each client thread is one bot on one kept-alive connection. The server runs with
+DEBUG off and logs at INFO to a file, as in production, with REDIS_URL if the caller has it;
+only the bot rate limit is lifted (the load is the point here). Prints the medians, the ratio
+(services over HTTP), the server's CPU per cycle (user + system of gunicorn's master and
+workers over each round, from /proc) beside the service layer's (this process's CPU over its
+rounds, the server idle meanwhile), the claim latency over HTTP p50/p95/p99 and double claims.
+CPU time moves less than the rate with other work on the machine, but it moves: compare runs
+made in the same minutes. Writes bench/results/http_path.json.
 
 With --smoke (`make bench-smoke`), as `bench.hot_path --smoke`: a tiny fleet in
 `<DATABASE_URL's name>_bench_h_smoke`, one round of a few cycles per bot over HTTP and through
