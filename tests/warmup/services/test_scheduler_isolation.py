@@ -9,7 +9,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from reviews.models import ReviewLog
-from tests.builders import reload
+from tests.builders import first_phase, reload
 from tests.factories import AccountFactory, UserFactory, WarmupPhaseFactory
 from warmup.lifecycle import review_log
 from warmup.models import (
@@ -228,6 +228,30 @@ def test_assigning_content_to_a_batch_with_a_failing_row_serves_the_others_one_a
     pool = [item.pk for item in content_pool if item.phase_type == broken.phase_type]
     assert sorted(drawn) == sorted(pool)
     assert status_of(run, broken) == PhaseStatus.AVAILABLE
+
+
+def test_a_failed_batch_goes_on_with_its_own_rows_only(db, monkeypatch, settings):
+    # given: three starved phases (no content at all), two to a batch, the first one broken
+    settings.WARMUP_TICK_BATCH_SIZE = 2
+    phases = [first_phase(AccountFactory()) for _ in range(3)]
+    broken = phases[0]
+
+    # when: assigning fails for the first batch
+    run = run_step(
+        monkeypatch,
+        progression,
+        "_assign",
+        lambda: phases_assign_content(now=timezone.now()),
+        phases=phases,
+        broken=broken,
+        fault="raise",
+    )
+
+    # then: that batch's two rows went alone, the third came in the next batch, and each of
+    # the two that did not fail is counted starved once
+    first, second, third = (phase.pk for phase in phases)
+    assert run.calls == [[first, second], [first], [second], [third]]
+    assert run.report == AssignReport(assigned=0, starved=2)
 
 
 def test_expiring_a_batch_of_leases_with_a_failing_row_expires_the_others_one_at_a_time(
