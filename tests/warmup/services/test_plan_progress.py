@@ -3,6 +3,8 @@ no other's, and the tick says how many phases it unlocked."""
 
 from datetime import timedelta
 
+from django.utils import timezone
+
 from tests.builders import reload
 from tests.factories import AccountFactory, WarmupPhaseFactory
 from warmup.domain.actors import Actor
@@ -41,3 +43,25 @@ def test_the_tick_reports_each_phase_it_unlocked(bot, content_pool, clock):
         PhaseStatus.AVAILABLE,
         PhaseStatus.CONTENT_ASSIGNED,
     }
+
+
+def test_a_due_phase_waits_while_its_account_has_an_active_phase(bot, content_pool, clock):
+    # given: two accounts whose second phase is due; one account's first phase is back in
+    # review (an undone completion leaves a still-pending next phase its unlock time)
+    moving = WarmupPhaseFactory(account=AccountFactory(), bot=bot, pending=True)
+    held = WarmupPhaseFactory(account=AccountFactory(), bot=bot, pending=True)
+    held.account.phases.filter(order=held.order - 1).update(
+        status=PhaseStatus.REVIEW_REQUIRED,
+        review_required_since=timezone.now(),
+        completed_at=None,
+        completion_method="",
+    )
+    clock.shift(timedelta(days=2))
+
+    # when the tick runs
+    report = tick()
+
+    # then only the account with nothing active moves on
+    assert report.unlocked == 1
+    assert reload(moving).status != PhaseStatus.PENDING
+    assert reload(held).status == PhaseStatus.PENDING
