@@ -377,8 +377,9 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(str(error)) from None
 
-# Partitioned history (config/partitions.py): `manage.py archive_history` archives only months
-# older than this many whole months before the current one (unless --force).
+# Partitioned history (config/partitions.py): the database keeps this many months, the current
+# month and the N - 1 before it; `manage.py archive_history` archives only months older than those
+# (unless --force): with 13, in December 2026, 2025-11 and earlier.
 try:
     HISTORY_RETENTION_MONTHS = env_count("HISTORY_RETENTION_MONTHS", default=13)
 except ValueError as error:

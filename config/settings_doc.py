@@ -174,8 +174,9 @@ SETTINGS: tuple[EnvSetting, ...] = (
     EnvSetting(
         ("HISTORY_RETENTION_MONTHS",),
         "`13`",
-        "whole months of attempts and review log kept in the database: `manage.py "
-        "archive_history` archives only months older than that (unless `--force`; see "
+        "months of attempts and review log kept in the database, the current month included "
+        "(13: the current month and the 12 before it): `manage.py archive_history` archives "
+        "only months older than those (unless `--force`; see "
         "[Archiving history](operators.md#archiving-history))",
     ),
     EnvSetting(("BASE_URL",), "`http://127.0.0.1:8000`", "where links in notifications point"),
