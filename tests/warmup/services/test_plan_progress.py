@@ -1,6 +1,7 @@
 """An account's plan goes on phase by phase: a completion unlocks that account's next phase and
 no other's, and the tick says how many phases it unlocked."""
 
+import logging
 from datetime import timedelta
 
 from django.utils import timezone
@@ -45,7 +46,7 @@ def test_the_tick_reports_each_phase_it_unlocked(bot, content_pool, clock):
     }
 
 
-def test_a_due_phase_waits_while_its_account_has_an_active_phase(bot, content_pool, clock):
+def test_a_due_phase_waits_while_its_account_has_an_active_phase(bot, content_pool, clock, caplog):
     # given: two accounts whose second phase is due; one account's first phase is back in
     # review (an undone completion leaves a still-pending next phase its unlock time)
     moving = WarmupPhaseFactory(account=AccountFactory(), bot=bot, pending=True)
@@ -61,7 +62,8 @@ def test_a_due_phase_waits_while_its_account_has_an_active_phase(bot, content_po
     # when the tick runs
     report = tick()
 
-    # then only the account with nothing active moves on
+    # then only the account with nothing active moves on, and waiting is no failure to log
     assert report.unlocked == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert reload(moving).status != PhaseStatus.PENDING
     assert reload(held).status == PhaseStatus.PENDING
