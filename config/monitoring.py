@@ -180,8 +180,7 @@ def _refusal(request) -> HttpResponse | None:
     if not expected:
         return None
     failures = FailedAuthenticationThrottle()
-    key = failures.get_cache_key(request) if failures.rate is not None else None
-    if key is not None and failures.counted(key)[0] >= failures.num_requests:
+    if failures.refused(request)[0]:
         response = HttpResponse(TOO_MANY_FAILURES, status=429, content_type="text/plain")
         response["Retry-After"] = str(math.ceil(failures.wait()))
         return response
@@ -193,8 +192,7 @@ def _refusal(request) -> HttpResponse | None:
         response = HttpResponse(WRONG_TOKEN, status=403, content_type="text/plain")
     else:
         return None
-    if key is not None:
-        failures.count(key)
+    failures.failed(request)
     return response
 
 

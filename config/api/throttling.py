@@ -69,6 +69,20 @@ class FailedAuthenticationThrottle(WindowRateThrottle):
     def get_cache_key(self, request, view=None):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def refused(self, request, *, read_with: list[str] = ()) -> tuple[bool, dict]:
+        """Whether the address has used up its failed attempts of the window (`wait()` then
+        says for how long), and the values of the cache keys `read_with` that are set, read in
+        the same round trip. Every edge that reads credentials asks this first."""
+        if self.rate is None:
+            return False, {}
+        count, found = self.counted(self.get_cache_key(request), read_with=read_with)
+        return count >= self.num_requests, found
+
+    def failed(self, request) -> None:
+        """Count one request of the address whose credentials were missing or wrong."""
+        if self.rate is not None:
+            self.count(self.get_cache_key(request))
+
 
 class LimitFailedAuthentication:
     """API view mixin: once an address has used up its failed attempts for the window, its
@@ -89,25 +103,24 @@ class LimitFailedAuthentication:
 
     def perform_authentication(self, request):
         failures = FailedAuthenticationThrottle()
-        if failures.rate is not None:
-            key = failures.get_cache_key(request)
-            ahead = {
-                authenticator: authenticator.cache_keys(request)
-                for authenticator in request.authenticators
-                if hasattr(authenticator, "cache_keys")
-            }
-            count, found = failures.counted(key, read_with=[k for ks in ahead.values() for k in ks])
-            for authenticator, keys in ahead.items():
-                authenticator.read_ahead = {k: found[k] for k in keys if k in found}
-            if count >= failures.num_requests:
-                # Anonymous, so nothing reads the credentials later (a page's template asks
-                # for request.user, which would authenticate the token after all).
-                request.user, request.auth = AnonymousUser(), None
-                raise exceptions.Throttled(wait=failures.wait())
+        ahead = {
+            authenticator: authenticator.cache_keys(request)
+            for authenticator in request.authenticators
+            if hasattr(authenticator, "cache_keys") and failures.rate is not None
+        }
+        read_with = [key for keys in ahead.values() for key in keys]
+        refused, found = failures.refused(request, read_with=read_with)
+        for authenticator, keys in ahead.items():
+            authenticator.read_ahead = {k: found[k] for k in keys if k in found}
+        if refused:
+            # Anonymous, so nothing reads the credentials later (a page's template asks for
+            # request.user, which would authenticate the token after all).
+            request.user, request.auth = AnonymousUser(), None
+            raise exceptions.Throttled(wait=failures.wait())
         try:
             user = request.user
         except exceptions.APIException:
-            failures.allow_request(request, self)
+            failures.failed(request)
             raise
         if self.count_anonymous and not getattr(user, "is_authenticated", False):
-            failures.allow_request(request, self)
+            failures.failed(request)
