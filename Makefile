@@ -73,8 +73,9 @@ docs-shots: $(VENV)/.installed
 
 ## make mutation: not part of CI. Mutants of the core modules (scripts/mutation.py), each run
 ## against the tests that cover its module; prints the mutants the tests let pass and the score.
-## MUTATION_ARGS="--module warmup/domain/policy.py --limit 20 --jobs 2" narrows it; DATABASE_URL for
-## PostgreSQL.
+## Incremental: outcomes are kept in .mutation/ and a rerun tries only the mutants of changed
+## functions (and the survivors after a test changed). MUTATION_ARGS="--all --jobs 2" tries every
+## one; "--module warmup/domain/policy.py --limit 20" narrows it; DATABASE_URL for PostgreSQL.
 mutation: $(VENV)/.installed
 	$(PY) scripts/mutation.py $(MUTATION_ARGS)
 
