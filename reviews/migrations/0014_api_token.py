@@ -118,7 +118,8 @@ class Migration(migrations.Migration):
             ],
             options={"verbose_name": "API token", "verbose_name_plural": "API tokens"},
         ),
-        # Irreversible in effect: the plaintext keys are gone once hashed.
-        migrations.RunPython(hash_legacy_keys, migrations.RunPython.noop),
+        # One way: the plaintext keys are gone once hashed, so there is no going back to a
+        # release that reads them (unapplying says so instead of dropping every token).
+        migrations.RunPython(hash_legacy_keys),
         migrations.RunPython(grant_token_permissions, migrations.RunPython.noop),
     ]

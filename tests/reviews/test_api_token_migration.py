@@ -2,8 +2,12 @@
 Django REST framework's token table (plaintext keys), still opens the review API after it,
 and nothing of the database or the admin's history holds the key any more."""
 
+import os
 import secrets
+import subprocess
+import sys
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -81,3 +85,36 @@ def test_a_database_without_the_old_table_has_nothing_to_convert():
         migration.hash_legacy_keys(apps, editor)
 
     assert ApiToken.objects.count() == 0
+
+
+def test_unapplying_the_migration_refuses_rather_than_drop_every_token(tmp_path):
+    # A real database of its own, migrated as `migrate` does, then asked to go back.
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    manage = [sys.executable, str(root / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, cwd=root, check=True, timeout=120)
+
+    back = subprocess.run(
+        [*manage, "migrate", "reviews", "0013"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shown = subprocess.run(
+        [*manage, "showmigrations", "reviews"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert back.returncode != 0
+    assert "IrreversibleError" in back.stderr and "0014_api_token" in back.stderr
+    assert "[X] 0014_api_token" in shown.stdout  # still applied: nothing was undone
