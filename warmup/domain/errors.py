@@ -386,6 +386,10 @@ HISTORY_IN_DEFAULT = (
     "history_partitions --adopt first; nothing was archived."
 )
 HISTORY_FILE_EXISTS = "{path} already exists: archive to another --to or move it away."
+HISTORY_RUNNING = (
+    "Another archive or restore is running (it holds the history's advisory lock): wait for it "
+    "to end, then run this again; nothing was done."
+)
 HISTORY_NOT_OWNER = (
     "Only the owner of {table} may detach and drop its partitions: run this as the role that "
     "runs migrations."

@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +50,9 @@ from warmup.models import PhaseAttempt, PhaseStatus
 LOG, ATTEMPTS = "reviews_reviewlog", "warmup_phaseattempt"
 MANIFEST_FORMAT = 1
 LOCK_TIMEOUT = "10s"  # how long the drop or the attach waits for the table before giving up
+# The session-level advisory lock an archive or restore run holds from start to end, so that two
+# runs never write the same files or drop the same month (a constant of this project's own).
+RUN_LOCK = 0x7761726D_75706869  # "warmuphi"
 _MODELS = {LOG: (ReviewLog, "created_at"), ATTEMPTS: (PhaseAttempt, "claimed_at")}
 _SHOWN_PHASES = 10
 
@@ -139,39 +144,83 @@ def archive_plan(*, before: Month, now: datetime, force: bool = False) -> list[M
     return plan
 
 
+@contextmanager
+def _one_run_at_a_time() -> Iterator[None]:
+    """Hold the history's advisory lock (session level, RUN_LOCK) for the block; HistoryRefused
+    when another archive or restore holds it. Released at the end, or with the session."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK])
+        if not cursor.fetchone()[0]:
+            raise HistoryRefused(errors.HISTORY_RUNNING, refusal="running")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK])
+        except DatabaseError:
+            pass  # the connection is gone, and the session's lock went with it
+
+
 def history_archive(
-    *, before: Month, to: Path, now: datetime, force: bool = False, dry_run: bool = False
+    *,
+    before: Month,
+    to: Path,
+    now: datetime,
+    force: bool = False,
+    dry_run: bool = False,
+    on_archived: Callable[[MonthArchive], None] | None = None,
 ) -> list[MonthArchive]:
     """Archive every month `archive_plan` finds (nothing when `dry_run`): per month and table,
     one transaction that locks the partition against writes, writes the file and its manifest,
-    drops the partition and stores the manifest. Raises HistoryRefused before writing anything
-    when a file is already there or a month cannot go."""
-    plan = archive_plan(before=before, now=now, force=force)
+    drops the partition and stores the manifest; `on_archived(entry)` after each commit. Raises
+    HistoryRefused before writing anything when another run is under way, a file is already
+    there or a month cannot go."""
     if dry_run:
-        return plan
-    for entry in plan:
-        for path in _paths(to, entry.partition):
-            if path.exists():
-                raise HistoryRefused(
-                    errors.HISTORY_FILE_EXISTS.format(path=path), refusal="file_exists"
-                )
-    to.mkdir(parents=True, exist_ok=True)
-    for entry in plan:
-        started = time.monotonic()
-        try:
-            _archive_month(entry, to=to, now=now)
-        except BaseException:
-            # The month stays in the database: its files would only stand in a rerun's way.
-            file, manifest = _paths(to, entry.partition)
-            for path in (file, manifest, file.with_name(file.name + ".part")):
-                path.unlink(missing_ok=True)
-            raise
-        entry.seconds = time.monotonic() - started
+        return archive_plan(before=before, now=now, force=force)
+    if connection.vendor != "postgresql":
+        raise HistoryRefused(errors.HISTORY_NEEDS_POSTGRES, refusal="needs_postgres")
+    with _one_run_at_a_time():
+        plan = archive_plan(before=before, now=now, force=force)
+        for entry in plan:
+            for path in _paths(to, entry.partition, partial=True):
+                if path.exists():
+                    raise HistoryRefused(
+                        errors.HISTORY_FILE_EXISTS.format(path=path), refusal="file_exists"
+                    )
+        to.mkdir(parents=True, exist_ok=True)
+        for entry in plan:
+            started, created = time.monotonic(), []
+            try:
+                _archive_month(entry, to=to, now=now, created=created)
+            except BaseException:
+                # A month still in the database: the files this run made would only stand in a
+                # rerun's way. A month whose record committed (the failure came after the
+                # commit) is gone from the database: its files are the archive, keep them.
+                if not _recorded(entry):
+                    for path in created:
+                        path.unlink(missing_ok=True)
+                raise
+            entry.seconds = time.monotonic() - started
+            if on_archived is not None:
+                on_archived(entry)
     return plan
 
 
-def _paths(to: Path, partition: str) -> tuple[Path, Path]:
-    return to / f"{partition}.copy.gz", to / f"{partition}.manifest.json"
+def _paths(to: Path, partition: str, *, partial: bool = False) -> tuple[Path, ...]:
+    """The archive and its manifest (and with `partial`, the archive while it is written)."""
+    file = to / f"{partition}.copy.gz"
+    paths = (file, to / f"{partition}.manifest.json")
+    return (*paths, file.with_name(file.name + ".part")) if partial else paths
+
+
+def _recorded(entry: MonthArchive) -> bool:
+    """Whether the month's archive record is in the database (its transaction committed); True
+    when the database cannot say, so that no file of a month that may be gone is deleted."""
+    try:
+        return ArchivedMonth.objects.filter(table=entry.table, month=str(entry.month)).exists()
+    except DatabaseError:
+        return True
 
 
 def _rows(cursor, table: str, month: Month) -> int:
@@ -223,19 +272,19 @@ class _HashingWriter:
         self.raw.flush()
 
 
-def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
+def _archive_month(entry: MonthArchive, *, to: Path, now: datetime, created: list[Path]) -> None:
     """One month of one table: lock, check again, write, drop, remember (one transaction; on a
-    failure the partition stays and the caller removes the files)."""
+    failure the partition stays and the caller removes the files this run made, listed in
+    `created` as they are made). Files are made exclusively: one already there is refused."""
     table, month, partition = entry.table, entry.month, entry.partition
-    file, manifest_path = _paths(to, partition)
+    file, manifest_path, partial = _paths(to, partition, partial=True)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         # No row may be written to the month while it is copied (old months get none anyway).
         cursor.execute(f'LOCK TABLE "{partition}" IN SHARE MODE')
         _refuse_in_review(table, month)
         rows = 0
-        partial = file.with_name(file.name + ".part")
-        with open(partial, "wb") as raw:
+        with _exclusively(partial, "xb", created) as raw:
             hashing = _HashingWriter(raw)
             with gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0) as gz:
 
@@ -269,12 +318,17 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
                 {"kind": kind, "chain": chain, "row": row, "hash": digest}
                 for kind, chain, row, digest in heads
             ]
-        with open(manifest_path, "w", encoding="utf-8") as out:
+        with _exclusively(manifest_path, "x", created) as out:
             json.dump(manifest, out, indent=1)
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())
+        if file.exists():  # made by someone else since the run began
+            raise HistoryRefused(
+                errors.HISTORY_FILE_EXISTS.format(path=file), refusal="file_exists"
+            )
         os.replace(partial, file)
+        created[created.index(partial)] = file
         archive = ArchivedMonth.objects.create(
             table=table,
             month=str(month),
@@ -297,6 +351,21 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime) -> None:
         drop_month(cursor, table, month)
     entry.rows, entry.file, entry.manifest = rows, file, manifest_path
     entry.sha256, entry.chains = manifest["sha256"], len(heads)
+
+
+@contextmanager
+def _exclusively(path: Path, mode: str, created: list[Path]):
+    """`open(path, mode)` with an "x" mode, `path` added to `created` once this run made it;
+    HistoryRefused when it is already there (whoever made it, it is not this run's to touch)."""
+    try:
+        handle = open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"}))  # noqa: SIM115
+    except FileExistsError:
+        raise HistoryRefused(
+            errors.HISTORY_FILE_EXISTS.format(path=path), refusal="file_exists"
+        ) from None
+    created.append(path)
+    with handle:
+        yield handle
 
 
 def _chain_heads(cursor, partition: str) -> list[tuple[str, int, int, str]]:
@@ -382,6 +451,11 @@ def history_restore(*, path: Path) -> Restored:
         raise HistoryRefused(
             errors.RESTORE_UNREADABLE.format(path=file, why="no such file"), refusal="unreadable"
         )
+    with _one_run_at_a_time():
+        return _restore(file, table=table, month=month, manifest=manifest, started=started)
+
+
+def _restore(file: Path, *, table: str, month: Month, manifest: dict, started: float) -> Restored:
     found = _sha256_of(file)
     if found != manifest["sha256"]:
         raise HistoryRefused(

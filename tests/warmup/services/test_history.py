@@ -10,9 +10,11 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -25,6 +27,7 @@ from tests.factories import FIRST_STEP, AccountFactory, WarmupPhaseFactory
 from warmup.domain import errors
 from warmup.models import PhaseAttempt
 from warmup.selectors.integrity import check_integrity
+from warmup.services import history as service
 from warmup.services.bot_work import phase_claim, phase_complete
 from warmup.services.checkpoints import checkpoint_write
 from warmup.services.resolutions import reviews_resolve
@@ -72,6 +75,27 @@ def archive(tmp_path, *args) -> str:
     call_command("archive_history", "--before", "2025-12", "--to", str(tmp_path), *args,
                  stdout=out)  # fmt: skip
     return out.getvalue()
+
+
+def raw_connection() -> psycopg.Connection:
+    """A connection of the test's own, outside Django's, to the test database."""
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        autocommit=True,
+    )
+
+
+@contextmanager
+def another_run():
+    """Another archive or restore under way: its session holds the run's advisory lock."""
+    with raw_connection() as other:
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [service.RUN_LOCK]).fetchone()[0]
+        yield
 
 
 def resolve(phase, reviewer_actor):
@@ -284,6 +308,91 @@ def test_a_manifest_whose_rows_disagree_with_its_file_is_refused(
         expected=manifest["rows"] + 1,
     )
     assert OLD not in months()[ATTEMPTS]
+
+
+@requires_postgres
+def test_a_run_while_another_archive_or_restore_runs_is_refused_and_nothing_lost(
+    old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()
+
+    with another_run(), pytest.raises(CommandError) as refused:
+        archive(tmp_path)
+
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.HISTORY_RUNNING
+    assert list(tmp_path.iterdir()) == []
+    assert history() == rows_before and all(OLD in found for found in months().values())
+    assert not ArchivedMonth.objects.exists()
+
+    # the lock is the run's only: once the other run ended, this one goes, and a restore
+    # refuses the same way while another run holds it
+    archive(tmp_path)
+    files = sorted(tmp_path.iterdir())
+    with another_run(), pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(tmp_path / "reviews_reviewlog_p2025_06.copy.gz"))
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.HISTORY_RUNNING
+    assert OLD not in months()[LOG] and ArchivedMonth.objects.filter(table=LOG, month=OLD).exists()
+    assert sorted(tmp_path.iterdir()) == files
+
+
+@requires_postgres
+def test_a_failure_after_a_month_committed_keeps_its_files(
+    old_month, tmp_path, reviewer_actor, monkeypatch
+):
+    # given a run interrupted (Ctrl-C, a dropped connection) right after a month's commit
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive_month = service._archive_month
+
+    def then_interrupted(entry, **kwargs):
+        archive_month(entry, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(service, "_archive_month", then_interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        archive(tmp_path)
+
+    # the month is gone from the database: its files are its archive, and stay
+    first = partition_name(ATTEMPTS, OLD)
+    assert OLD not in months()[ATTEMPTS]
+    record = ArchivedMonth.objects.get(table=ATTEMPTS, month=OLD)
+    file = tmp_path / f"{first}.copy.gz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{first}.copy.gz",
+        f"{first}.manifest.json",
+    ]
+    assert gzip.decompress(file.read_bytes()).count(b"\n") == record.rows == 2
+
+
+@requires_postgres
+def test_a_failure_before_the_commit_removes_only_the_files_the_run_made(
+    old_month, tmp_path, reviewer_actor, monkeypatch
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(service, "drop_month", broken)
+    with pytest.raises(OSError, match="disk full"):
+        archive(tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
+    assert all(OLD in found for found in months().values())
+    assert not ArchivedMonth.objects.exists()
+
+    # a file being written by someone else (a .part) is refused before anything, and kept
+    theirs = tmp_path / f"{partition_name(ATTEMPTS, OLD)}.copy.gz.part"
+    theirs.write_bytes(b"someone else's")
+    monkeypatch.undo()
+    with pytest.raises(CommandError) as refused:
+        archive(tmp_path)
+    assert str(refused.value) == errors.HISTORY_FILE_EXISTS.format(path=theirs)
+    assert list(tmp_path.iterdir()) == [theirs] and theirs.read_bytes() == b"someone else's"
+    assert all(OLD in found for found in months().values())
 
 
 @pytest.mark.parametrize("month", ["2025-13", "2025-1", "june", ""])

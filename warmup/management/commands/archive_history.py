@@ -7,8 +7,8 @@ compressed files and drop them from the database (PostgreSQL; warmup.services.hi
 Every month of both tables entirely before --before goes: each to <partition>.copy.gz (COPY,
 gzip) and <partition>.manifest.json (rows, sha256, the review log chains' last hashes). Months
 inside the retention (HISTORY_RETENTION_MONTHS) are refused unless --force. Exit 0 when done
-(or nothing to do); 1 when refused (an item still in review, a file already there: nothing
-written); 2 on a usage error or SQLite.
+(or nothing to do); 1 when refused (another archive or restore running, an item still in
+review, a file already there: nothing written); 2 on a usage error or SQLite.
 """
 
 from __future__ import annotations
@@ -52,9 +52,22 @@ class Command(BaseCommand):
             month = Month.parse(before)
         except ValueError as error:
             raise CommandError(f"--before: {error}.", returncode=2) from None
+
+        def archived(entry):  # as each month commits: a later refusal does not hide it
+            chains = f", {entry.chains} chain(s)" if entry.chains else ""
+            self.stdout.write(
+                f"archived {entry.partition}: {entry.rows} row(s){chains} to {entry.file} "
+                f"(sha256 {entry.sha256[:12]}); partition dropped ({entry.seconds:.1f} s)"
+            )
+
         try:
             done = history_archive(
-                before=month, to=Path(to), now=timezone.now(), force=force, dry_run=dry_run
+                before=month,
+                to=Path(to),
+                now=timezone.now(),
+                force=force,
+                dry_run=dry_run,
+                on_archived=archived,
             )
         except HistoryRefused as refused:
             code = 2 if refused.refusal in USAGE_REFUSALS else 1
@@ -62,17 +75,11 @@ class Command(BaseCommand):
         if not done:
             self.stdout.write(f"Nothing to archive: no partition of a month before {month}.")
             return
-        for entry in done:
-            if dry_run:
+        if dry_run:
+            for entry in done:
                 self.stdout.write(
                     f"would archive {entry.partition}: {entry.rows} row(s) "
                     f"to {Path(to) / (entry.partition + '.copy.gz')}"
-                )
-            else:
-                chains = f", {entry.chains} chain(s)" if entry.chains else ""
-                self.stdout.write(
-                    f"archived {entry.partition}: {entry.rows} row(s){chains} to {entry.file} "
-                    f"(sha256 {entry.sha256[:12]}); partition dropped ({entry.seconds:.1f} s)"
                 )
         verb = "would archive" if dry_run else "archived"
         rows = sum(entry.rows for entry in done)
