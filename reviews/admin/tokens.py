@@ -7,7 +7,7 @@ ordering, message or history can show it again. A token is named by its owner ("
 ana"); it has nothing to change, so its page leads back to the list, and revoking is deleting it.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from reviews.models import ApiToken
+from warmup.domain.errors import InvalidInput
 from warmup.services.tokens import api_token_create
 
 ONE_TIME_TEMPLATE = "admin/reviews/apitoken/token.html"
@@ -88,7 +89,11 @@ class OwnTokenAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         whose = "Whose token is it? " if request.user.is_superuser else ""
         context = {"subtitle": f"{whose}{ADD_HELP}", **(extra_context or {})}
-        return super().add_view(request, form_url, context)
+        try:
+            return super().add_view(request, form_url, context)
+        except InvalidInput as exc:  # made meanwhile by another request (a double click)
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(reverse(LIST))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # One token per user, and nothing to see or change after: one button.

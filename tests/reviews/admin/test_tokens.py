@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from reviews.admin import tokens as tokens_admin
 from reviews.models import ApiToken
 from tests.browser import log_in, shot, with_password
 from tests.clients import REVIEWS, changelist
@@ -57,6 +58,27 @@ def test_a_reviewer_sees_only_their_own_token_and_cannot_make_a_second():
 
     assert reviewer.username in listing and other.username not in listing
     assert client.get(ADD).status_code == 403
+
+
+def test_a_second_save_that_finds_a_token_made_meanwhile_says_so_instead_of_a_500(monkeypatch):
+    reviewer = UserFactory(reviewer=True)
+    client = logged_in(reviewer)
+    form = client.get(ADD)  # the form, while the reviewer has no token yet
+    assert form.status_code == 200
+    made = tokens_admin.api_token_create
+
+    def the_other_save_first(*, user):
+        made(user=user)  # the other click's request, between this one's checks and its save
+        return made(user=user)
+
+    monkeypatch.setattr(tokens_admin, "api_token_create", the_other_save_first)
+    second = client.post(ADD, {"_save": "Save"}, follow=True)
+
+    assert second.status_code == 200
+    assert second.redirect_chain[-1][0] == LIST
+    messages = re.findall(r'<li class="error">(.*?)</li>', second.content.decode())
+    assert messages == [f"{reviewer.username.capitalize()} already has an API token; revoke it "
+                        "to make another."]  # fmt: skip
 
 
 def test_a_superuser_makes_a_token_for_someone_who_has_none_only():
