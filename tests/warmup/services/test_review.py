@@ -397,6 +397,20 @@ def test_assign_and_unassign_each_write_one_row(account, bot, reviewer, reviewer
     assert reload(phase).review_assignee is None
 
 
+def test_assigning_one_item_leaves_the_other_items_in_review_alone(
+    account, bot, reviewer, reviewer_actor
+):
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
+    other = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    before, last_id = stored(other), last_log_id()
+
+    review_assign(phase_id=phase.pk, assignee=reviewer, actor=reviewer_actor)
+
+    assert reload(phase).review_assignee == reviewer
+    assert stored(other) == before
+    assert [row.phase_id for row in logs_after(last_id)] == [phase.pk]
+
+
 def test_only_items_in_review_can_be_assigned(account, bot, reviewer, reviewer_actor):
     phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before, last_id = stored(phase), last_log_id()
