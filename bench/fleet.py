@@ -64,21 +64,29 @@ SELECT (ARRAY['instagram','tiktok','x','facebook','youtube'])[1 + i %% 5],
        'bench' || i, 'active', %(t0)s - interval '10 days', NULL, %(plan)s
 FROM generate_series(1, %(accounts)s) AS i
 """
+# With --history-months: an account was enrolled before its completed steps (its phases too).
+ENROLLED_SQL = """
+UPDATE warmup_account AS a SET created_at = a.created_at - s.spread
+FROM fleet_shape AS s WHERE s.account_id = a.id AND s.spread > interval '0'
+"""
 
 # kind: what the account is doing (see the module docstring); done: its completed phases.
+# spread: how long before the fleet's recent days the account's completed steps were done
+# (0 unless --history-months: then spread over those months, by id).
 SHAPE_SQL = """
 CREATE TEMPORARY TABLE fleet_shape AS
 SELECT id AS account_id, platform, kind,
-       CASE kind WHEN 'waiting' THEN 1 + (id / 100) % 4
+       CASE kind WHEN 'waiting' THEN 1 + (id / 100) %% 4
                  WHEN 'done' THEN 5
-                 ELSE (id / 100) % 5 END AS done,
-       (id / 7) % 4 AS level
+                 ELSE (id / 100) %% 5 END AS done,
+       (id / 7) %% 4 AS level,
+       (id * 7919 %% %(spread_hours)s) * interval '1 hour' AS spread
 FROM (
-    SELECT id, platform, CASE WHEN id % 100 < 10 THEN 'review'
-                    WHEN id % 100 < 15 THEN 'held'
-                    WHEN id % 100 < 55 THEN 'ready'
-                    WHEN id % 100 < 60 THEN 'retrying'
-                    WHEN id % 100 < 90 THEN 'waiting'
+    SELECT id, platform, CASE WHEN id %% 100 < 10 THEN 'review'
+                    WHEN id %% 100 < 15 THEN 'held'
+                    WHEN id %% 100 < 55 THEN 'ready'
+                    WHEN id %% 100 < 60 THEN 'retrying'
+                    WHEN id %% 100 < 90 THEN 'waiting'
                     ELSE 'done' END AS kind
     FROM warmup_account
 ) AS accounts
@@ -114,15 +122,21 @@ SELECT s.account_id, t.id, t."order", t.phase_type, s.platform, p.state,
             THEN %(t0)s + t.lease_duration - (s.account_id %% 300) * interval '1 second' END,
        CASE WHEN p.failed AND s.account_id %% 3 = 0 THEN 1
             WHEN s.kind = 'retrying' AND p.state = 'content_assigned' THEN 1 ELSE 0 END,
-       CASE WHEN p.state = 'completed' OR p.state = 'in_progress' THEN 1
+       CASE WHEN p.past_review THEN 2
+            WHEN p.state = 'completed' OR p.state = 'in_progress' THEN 1
             WHEN p.failed THEN 1 + (s.account_id %% 3 = 0)::int
             WHEN s.kind = 'retrying' AND p.state = 'content_assigned' THEN 1 ELSE 0 END,
        CASE WHEN p.failed OR (s.kind = 'retrying' AND p.state = 'content_assigned')
-            THEN (%(failures)s::text[])[1 + s.account_id %% %(failure_kinds)s] ELSE '' END,
-       CASE WHEN p.failed OR (s.kind = 'retrying' AND p.state = 'content_assigned')
+            THEN (%(failures)s::text[])[1 + s.account_id %% %(failure_kinds)s]
+            WHEN p.past_review
+            THEN (%(failures)s::text[])[1 + (s.account_id + t."order") %% %(failure_kinds)s]
+            ELSE '' END,
+       CASE WHEN p.failed OR p.past_review
+                 OR (s.kind = 'retrying' AND p.state = 'content_assigned')
             THEN 'the bot reported a failure' ELSE '' END,
        '{}'::jsonb,
        CASE WHEN p.failed THEN p.since
+            WHEN p.past_review THEN p.finished - interval '3 hours'
             WHEN s.kind = 'retrying' AND p.state = 'content_assigned'
             THEN %(t0)s - interval '1 minute' END,
        p.since,
@@ -131,7 +145,7 @@ SELECT s.account_id, t.id, t."order", t.phase_type, s.platform, p.state,
        CASE WHEN p.failed THEN s.level ELSE 0 END,
        CASE WHEN p.state = 'completed' THEN p.finished END,
        CASE WHEN p.state = 'completed' THEN 'bot' ELSE '' END,
-       %(t0)s - interval '10 days', %(t0)s
+       %(t0)s - interval '10 days' - s.spread, %(t0)s
 FROM fleet_shape AS s
 CROSS JOIN fleet_template AS t
 CROSS JOIN LATERAL (
@@ -142,7 +156,11 @@ CROSS JOIN LATERAL (
                 WHEN s.kind IN ('ready', 'retrying') THEN 'content_assigned'
                 ELSE 'pending' END AS state,
            s.kind = 'review' AND t."order" = s.done + 1 AS failed,
-           %(t0)s - (s.done - t."order" + 1) * interval '1 day'
+           -- A completed step that went through review once, months ago (--history-months).
+           %(past_reviews)s AND t."order" <= s.done
+               AND (s.account_id + t."order") %% %(past_review_every)s = 0 AS past_review,
+           %(t0)s - CASE WHEN t."order" <= s.done THEN s.spread ELSE interval '0' END
+                  - (s.done - t."order" + 1) * interval '1 day'
                   - (s.account_id %% 3600) * interval '1 second' AS finished,
            CASE WHEN s.kind = 'review' AND t."order" = s.done + 1 THEN
                %(t0)s - CASE s.level
@@ -162,9 +180,16 @@ INSERT INTO warmup_phaseattempt (
     failure_category, reason, details, retryable, result, decision, retry_count_after,
     max_retries, next_attempt_at
 )
-SELECT id, 1, bot_id, gen_random_uuid(), content_id, completed_at - interval '2 minutes',
-       completed_at, 'completed', '', '', '{}'::jsonb, NULL, '{}'::jsonb, '', NULL, NULL, NULL
+SELECT id, attempt_count, bot_id, gen_random_uuid(), content_id,
+       completed_at - interval '2 minutes', completed_at, 'completed', '', '', '{}'::jsonb, NULL,
+       '{}'::jsonb, '', NULL, NULL, NULL
 FROM warmup_warmupphase WHERE status = 'completed'
+UNION ALL
+SELECT id, 1, bot_id, gen_random_uuid(), content_id,
+       last_failure_at - interval '2 minutes', last_failure_at, 'failed',
+       last_failure_category, last_failure_reason, '{}', FALSE, '{}', 'review_required',
+       NULL::integer, 3, NULL::timestamptz
+FROM warmup_warmupphase WHERE status = 'completed' AND attempt_count = 2
 UNION ALL
 SELECT id, 1, COALESCE(bot_id, %(bot_lo)s), gen_random_uuid(), content_id,
        last_failure_at - interval '30 minutes', last_failure_at - interval '25 minutes',
@@ -182,6 +207,13 @@ UNION ALL
 SELECT id, 1, bot_id, lease_token, content_id, %(t0)s - interval '1 minute', NULL, '', '', '',
        '{}', NULL, '{}', '', NULL, NULL, NULL
 FROM warmup_warmupphase WHERE status = 'in_progress'
+"""
+
+# Completed steps that went through review once (--history-months): failed, escalated, resumed.
+PAST_REVIEWS_SQL = """
+SELECT id, account_id, bot_id, content_id, last_failure_category, last_failure_reason,
+       phase_type, last_failure_at
+FROM warmup_warmupphase WHERE status = 'completed' AND attempt_count = 2 ORDER BY id
 """
 
 REVIEW_ITEMS_SQL = """
@@ -215,9 +247,12 @@ WHERE p.status = 'review_required' AND p.last_failure_category = s.category
   AND p.phase_type = s.phase_type
 """
 
-# The foreign keys of the tables the fleet fills, as the migrations made them.
-HISTORY_REACH = timedelta(days=31)  # how far back the fleet's attempts and log rows go, at most
+HISTORY_REACH = timedelta(days=31)  # how far back the history goes without --history-months
+MONTH = timedelta(days=30)  # a month of --history-months
+PAST_REVIEW_EVERY = 16  # with --history-months: one completed step in 16 went through review
+REASON_CODES = ("fixed_credentials", "solved_challenge", "replaced_proxy", "waited_out_limit")
 
+# The foreign keys of the tables the fleet fills, as the migrations made them.
 FOREIGN_KEYS_SQL = """
 SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
 FROM pg_constraint
@@ -235,6 +270,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--accounts", type=int, default=200_000, help="default 200000")
     parser.add_argument(
+        "--history-months",
+        type=int,
+        default=0,
+        metavar="N",
+        help="spread the completed steps' history (attempts, and one in 16 resolved through "
+        "review) over the N months before the fleet's last days, so N monthly partitions hold "
+        "rows (default 0: all history within the last ten days)",
+    )
+    parser.add_argument(
         "--fresh",
         action="store_true",
         help="drop and create the database first (it must be yours: everything in it is lost)",
@@ -242,6 +286,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.accounts < 100:
         parser.error("--accounts must be at least 100 (every kind of account needs one)")
+    if not 0 <= args.history_months <= 120:
+        parser.error("--history-months must be between 0 and 120")
     return args
 
 
@@ -274,7 +320,7 @@ def _on_server(*, drop: bool, create: bool) -> None:
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
 
 
-def build(accounts: int, *, log=print) -> datetime:
+def build(accounts: int, *, history_months: int = 0, log=print) -> datetime:
     """Migrate and fill the database; returns the fleet's moment (nothing is due then)."""
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -294,12 +340,14 @@ def build(accounts: int, *, log=print) -> datetime:
         log(f"  {time.monotonic() - started:6.1f} s  {what}")
 
     with transaction.atomic(), connection.cursor() as cursor:
+        # Sorts and the foreign keys' checks at the end in memory, not in temporary files.
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         # Foreign keys checked once per table at the end, not by a trigger per inserted row.
         cursor.execute(FOREIGN_KEYS_SQL)
         foreign_keys = cursor.fetchall()
         for table, name, _ in foreign_keys:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        fill(cursor, accounts, t0, log=step)
+        fill(cursor, accounts, t0, history_months=history_months, log=step)
         for table, name, definition in foreign_keys:
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
         step("foreign keys checked")
@@ -309,28 +357,40 @@ def build(accounts: int, *, log=print) -> datetime:
     return t0
 
 
-def fill(cursor, accounts: int, t0: datetime, *, log=lambda what: None) -> None:
+def fill(
+    cursor, accounts: int, t0: datetime, *, history_months: int = 0, log=lambda what: None
+) -> None:
     """Insert the fleet (no VACUUM): `build`'s work, also used by tests on a small fleet."""
     from django.db import connection
 
     from config.partitions import ensure_partitions
 
-    # The history reaches back about ten days: its months' partitions first (PostgreSQL).
-    ensure_partitions(connection, now=t0, since=t0 - HISTORY_REACH)
+    # The history's months' partitions first (PostgreSQL): about ten days back, or the months
+    # asked for before those days.
+    ensure_partitions(connection, now=t0, since=t0 - HISTORY_REACH - history_months * MONTH)
     params = _pool(cursor, t0)
-    params.update(accounts=accounts, t0=t0)
+    params.update(
+        accounts=accounts,
+        t0=t0,
+        # The spread in hours, under the ten recent days: 1 makes it 0 for every account.
+        spread_hours=max(1, int((history_months * MONTH - HISTORY_REACH) / timedelta(hours=1))),
+        past_reviews=history_months > 0,
+        past_review_every=PAST_REVIEW_EVERY,
+    )
     log("plan, content pool, bots, reviewers")
     cursor.execute(ACCOUNTS_SQL, params)
-    cursor.execute(SHAPE_SQL)
+    cursor.execute(SHAPE_SQL, params)
+    if history_months:
+        cursor.execute(ENROLLED_SQL)
     log(f"{accounts:,} accounts")
     cursor.execute(PHASES_SQL, params)
     log(f"{cursor.rowcount:,} phases")
     cursor.execute(PROXY_REASONS_SQL)
     cursor.execute(ATTEMPTS_SQL, params)
     log(f"{cursor.rowcount:,} attempts")
-    kinds = _sign(cursor, t0)
-    log(f"{kinds} failure signatures on the attempts and the items in review")
-    rows = _write_review_log(cursor)
+    signatures = _sign(cursor, t0)
+    log(f"{len(signatures)} failure signatures on the attempts and the items in review")
+    rows = _write_review_log(cursor, signatures, user_lo=params["user_lo"])
     log(f"{rows:,} review log rows, hash-chained")
     cursor.execute(
         "CREATE TABLE bench_fleet (built_at timestamptz NOT NULL, accounts integer NOT NULL)"
@@ -391,10 +451,11 @@ def _pool(cursor, t0: datetime) -> dict:
     }
 
 
-def _sign(cursor, t0: datetime) -> int:
+def _sign(cursor, t0: datetime) -> dict[tuple[str, str], str]:
     """The failures' signatures, as the services would have stored them: computed by
     `warmup.domain.signatures` once per kind of failure (category and plan step; the fleet's
-    reasons differ only where the normaliser takes them for one), then set by two UPDATEs."""
+    reasons differ only where the normaliser takes them for one), then set by two UPDATEs.
+    Returns each kind's signature key."""
     from warmup.domain.signatures import signature_of
 
     cursor.execute(FAILURE_KINDS_SQL)
@@ -403,7 +464,7 @@ def _sign(cursor, t0: datetime) -> int:
         for category, phase_type, reason in cursor.fetchall()
     ]
     if not signatures:
-        return 0
+        return {}
     cursor.executemany(
         "INSERT INTO warmup_failuresignature (key, title, category, phase_type, first_seen_at) "
         "VALUES (%s, %s, %s, %s, %s)",
@@ -413,76 +474,126 @@ def _sign(cursor, t0: datetime) -> int:
     params = [value for s in signatures for value in (s.category, s.phase_type, s.key)]
     cursor.execute(SIGN_ATTEMPTS_SQL.format(values=values), params)
     cursor.execute(SIGN_ITEMS_SQL.format(values=values), params)
-    return len(signatures)
+    return {(s.category, s.phase_type): s.key for s in signatures}
 
 
-def _write_review_log(cursor) -> int:
+def _write_review_log(cursor, signatures: dict[tuple[str, str], str], *, user_lo: int) -> int:
     """For each item in review: the row that escalated it (by its bot) and one row per level it
-    rose (by the system), chained and hashed as `warmup.lifecycle.review_log` would, written with
-    COPY."""
+    rose (by the system); for each completed step that went through review once (with
+    --history-months): its escalation, perhaps a level, and a reviewer's resume. Chained and
+    hashed as `warmup.lifecycle.review_log` would, written with COPY in chunks."""
     from django.conf import settings
 
     from warmup.lifecycle.chain import CHAIN_START, CHAINED_FIELDS, row_hash
 
     # The hashed fields and the two hashes: everything of a row but its id.
     columns = (*CHAINED_FIELDS, "previous_hash", "hash")
-
     thresholds = settings.WARMUP_ESCALATION_THRESHOLDS
+    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+
+    # Both read before the COPY begins (the connection does nothing else during one).
     cursor.execute(REVIEW_ITEMS_SQL)
     items = cursor.fetchall()
-    buffer, count = io.StringIO(), 0
-    for phase, account, bot, category, reason, retries, level, since, signature in items:
-        common = {
-            "phase_id": phase,
-            "account_id": account,
-            "failure_category": category,
-            "retry_count": retries,
-            "resolution_method": "",
-            "reason_code": "",
-            "time_in_review": None,
-            "batch": None,
-            "to_status": "review_required",
-            "signature_id": signature,
-        }
-        rows = [
-            {
-                **common,
-                "action": "escalated",
-                "actor_type": "bot",
-                "actor_user_id": None,
-                "actor_bot_id": bot,
-                "from_status": "in_progress",
-                "escalation_level": 0,
-                "note": reason,
-                "data": {},
-                "created_at": since,
-            }
-        ]
-        rows += [
-            {
-                **common,
-                "action": "escalation_raised",
-                "actor_type": "system",
-                "actor_user_id": None,
-                "actor_bot_id": None,
-                "from_status": "review_required",
-                "escalation_level": rise,
-                "note": "",
-                "data": {"level": rise},
-                "created_at": since + thresholds[rise - 1],
-            }
-            for rise in range(1, level + 1)
-        ]
-        previous = CHAIN_START
-        for row in rows:
-            row["previous_hash"] = previous
-            row["hash"] = previous = row_hash(row, previous)
-            buffer.write("\t".join(_copy_value(row[name]) for name in columns) + "\n")
-            count += 1
-    raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+    cursor.execute(PAST_REVIEWS_SQL)
+    past = cursor.fetchall()
+
+    def chains():
+        for phase, account, bot, category, reason, retries, level, since, signature in items:
+            common = _common(phase, account, category, retries, signature)
+            rows = [_escalated(common, bot, reason, since)]
+            rows += [
+                _raised(common, rise, since + thresholds[rise - 1]) for rise in range(1, level + 1)
+            ]
+            yield rows
+        for phase, account, bot, content, category, reason, phase_type, failed_at in past:
+            common = _common(phase, account, category, 0, signatures.get((category, phase_type)))
+            level = phase // PAST_REVIEW_EVERY % 2  # half of them waited past the first level
+            rows = [_escalated(common, bot, reason, failed_at)]
+            if level:
+                rows.append(_raised(common, 1, failed_at + thresholds[0]))
+            waited = thresholds[0] + timedelta(minutes=30) if level else timedelta(minutes=20)
+            rows.append(
+                {
+                    **common,
+                    "action": "resumed",
+                    "actor_type": "user",
+                    "actor_user_id": user_lo + phase % REVIEWERS,
+                    "actor_bot_id": None,
+                    "from_status": "review_required",
+                    "to_status": "content_assigned",
+                    "escalation_level": level,
+                    "resolution_method": "resume",
+                    "reason_code": REASON_CODES[phase % len(REASON_CODES)],
+                    "note": "fixed, back to the bots",
+                    "time_in_review": waited,
+                    "data": {"assignee": None, "content": content},
+                    "created_at": failed_at + waited,
+                }
+            )
+            yield rows
+
+    count, buffer = 0, io.StringIO()
     with raw.copy(f"COPY reviews_reviewlog ({', '.join(columns)}) FROM STDIN") as copy:
+        for rows in chains():
+            previous = CHAIN_START
+            for row in rows:
+                row["previous_hash"] = previous
+                row["hash"] = previous = row_hash(row, previous)
+                buffer.write("\t".join(_copy_value(row[name]) for name in columns) + "\n")
+                count += 1
+            if buffer.tell() > 8_000_000:
+                copy.write(buffer.getvalue())
+                buffer = io.StringIO()
         copy.write(buffer.getvalue())
     return count
+
+
+def _common(phase, account, category, retries, signature) -> dict:
+    """The fields every row of one item's review shares."""
+    return {
+        "phase_id": phase,
+        "account_id": account,
+        "failure_category": category,
+        "retry_count": retries,
+        "resolution_method": "",
+        "reason_code": "",
+        "time_in_review": None,
+        "batch": None,
+        "to_status": "review_required",
+        "signature_id": signature,
+    }
+
+
+def _escalated(common: dict, bot, reason: str, at: datetime) -> dict:
+    """The row of a bot's failure that put the item in review."""
+    return {
+        **common,
+        "action": "escalated",
+        "actor_type": "bot",
+        "actor_user_id": None,
+        "actor_bot_id": bot,
+        "from_status": "in_progress",
+        "escalation_level": 0,
+        "note": reason,
+        "data": {},
+        "created_at": at,
+    }
+
+
+def _raised(common: dict, rise: int, at: datetime) -> dict:
+    """The row of the scheduler raising the item's escalation level to `rise`."""
+    return {
+        **common,
+        "action": "escalation_raised",
+        "actor_type": "system",
+        "actor_user_id": None,
+        "actor_bot_id": None,
+        "from_status": "review_required",
+        "escalation_level": rise,
+        "note": "",
+        "data": {"level": rise},
+        "created_at": at,
+    }
 
 
 def _copy_value(value) -> str:
@@ -509,7 +620,7 @@ def main(argv=None) -> None:
         recreate_database()
     started = time.monotonic()
     print(f"building a fleet of {args.accounts:,} accounts in {connection.settings_dict['NAME']}")
-    t0 = build(args.accounts)
+    t0 = build(args.accounts, history_months=args.history_months)
     print(f"done in {time.monotonic() - started:.1f} s; nothing is due at {t0.isoformat()}")
 
 

@@ -41,3 +41,29 @@ def test_every_failure_of_the_fleet_has_the_signature_of_its_own_reason(fleet_fi
     entries = ReviewLog.objects.filter(action="escalated")
     assert not entries.filter(signature__isnull=True).exists()
     assert check_integrity() == []  # the chains cover the signatures
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_fleet_with_history_months_fills_each_month_and_keeps_every_promise(fleet_filler):
+    with transaction.atomic(), connection.cursor() as cursor:
+        fleet_filler(cursor, 400, datetime.now(UTC).replace(microsecond=0), history_months=13)
+
+    months = {
+        table: set(model.objects.datetimes(column, "month"))
+        for table, model, column in (
+            ("attempts", PhaseAttempt, "claimed_at"),
+            ("log", ReviewLog, "created_at"),
+        )
+    }
+    assert len(months["attempts"]) >= 13 and len(months["log"]) >= 13, months
+    resumed = ReviewLog.objects.filter(action="resumed")
+    assert resumed.count() > 20
+    # Each resumed step failed once, was escalated, and a bot then completed it.
+    for row in resumed.select_related("phase")[:20]:
+        assert row.phase.status == PhaseStatus.COMPLETED
+        assert list(row.phase.attempts.order_by("number").values_list("outcome", flat=True)) == [
+            "failed",
+            "completed",
+        ]
+    assert check_integrity() == []
