@@ -24,3 +24,14 @@ RETRY_AFTER_SECONDS = 5
 def is_retryable(exc: BaseException) -> bool:
     """True when the same work a moment later will most likely go through."""
     return isinstance(exc, RETRYABLE_DATABASE_ERRORS)
+
+
+# SQLSTATE lock_not_available: a lock_timeout (or NOWAIT) gave up waiting for a lock.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_not_available(exc: BaseException) -> bool:
+    """True when `exc` is PostgreSQL giving up on a lock after `lock_timeout` (nothing else:
+    a statement timeout or a deadlock is another matter)."""
+    cause = exc.__cause__ if isinstance(exc, OperationalError) else exc
+    return getattr(cause, "sqlstate", None) == LOCK_NOT_AVAILABLE

@@ -449,8 +449,9 @@ def drop_month(cursor, table: str, month: Month) -> None:
     Not CONCURRENTLY: PostgreSQL refuses a concurrent detach while the table has a DEFAULT
     partition (these tables always have one, for strays) and inside a transaction (the
     archive's bookkeeping must commit with the drop). A plain DETACH takes an ACCESS EXCLUSIVE
-    lock on the table for the moment it runs (a catalog change, no scan); the caller's
-    `lock_timeout` keeps it from queueing bots behind a long reader."""
+    lock on the table for the moment it runs (a catalog change, no scan); while it waits for a
+    long reader, every session that comes after it waits behind it, so the caller keeps that
+    wait short (`lock_timeout`) and tries again later rather than queueing the bots."""
     name = partition_name(table, month)
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # nothing pending on the dropped rows
     cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{name}"')
@@ -458,10 +459,10 @@ def drop_month(cursor, table: str, month: Month) -> None:
 
 
 def load_month(cursor, table: str, month: Month, columns: list[str], read) -> int:
-    """Make `month`'s partition of `table` again from COPY text that `read(size)` gives: load
-    it into a table of its own, then attach it (PostgreSQL builds its indexes, copies the
-    table's triggers, checks its foreign keys and bounds; the table's lock only for the attach).
-    Returns the rows loaded; the caller's transaction keeps or undoes all of it."""
+    """Load COPY text that `read(size)` gives into a new table of its own shaped like `table`,
+    named as `month`'s partition (out of everyone's way: no lock on `table` beyond reading its
+    shape). Returns the rows loaded; `attach_month` makes it the month's partition; the
+    caller's transaction keeps or undoes all of it."""
     name = partition_name(table, month)
     cursor.execute(
         f'CREATE TABLE "{name}" (LIKE "{table}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS '
@@ -471,10 +472,16 @@ def load_month(cursor, table: str, month: Month, columns: list[str], read) -> in
     with cursor.cursor.copy(f'COPY "{name}" ({quoted}) FROM STDIN') as copy:
         while data := read(1 << 20):
             copy.write(data)
-    loaded = _one(cursor, f'SELECT count(*) FROM "{name}"')
+    return _one(cursor, f'SELECT count(*) FROM "{name}"')
+
+
+def attach_month(cursor, table: str, month: Month) -> None:
+    """Attach the table `load_month` made as `month`'s partition of `table` (PostgreSQL builds
+    its indexes, copies the table's triggers, checks its foreign keys and bounds, taking the
+    locks docs/operators.md lists; the caller's `lock_timeout` bounds the wait for them)."""
+    name = partition_name(table, month)
     cursor.execute(
         f'ALTER TABLE "{table}" ATTACH PARTITION "{name}" '
         f"FOR VALUES FROM ('{month.start}') TO ('{month.next().start}')"
     )
     only_through_parent(cursor, name)
-    return loaded

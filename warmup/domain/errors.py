@@ -404,6 +404,15 @@ RESTORE_ROWS_MISMATCH = (
     "{path} holds {found} row(s), the manifest says {expected}; nothing was restored."
 )
 RESTORE_UNREADABLE = "{path} could not be loaded ({why}); nothing was restored."
+ARCHIVE_BUSY = (
+    "{table} is busy: another session's query or transaction held it through {tries} tries of "
+    "{timeout} each, so {partition} was not archived (its files removed, the month still in the "
+    "database; months reported archived above stay archived). Run it again."
+)
+RESTORE_BUSY = (
+    "{table} is busy: another session's query or transaction held it through {tries} tries of "
+    "{timeout} each, so {month} was not restored; nothing changed. Run it again."
+)
 RESTORE_MONTH_PRESENT = (
     "{table} already has a partition for {month}: restore only a month that was archived."
 )

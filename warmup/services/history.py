@@ -27,11 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
+from config.database import is_lock_not_available
 from config.partitions import (
     HISTORY_TABLES,
     Month,
+    attach_month,
     columns_of,
     copy_month_out,
     default_holds_before,
@@ -49,7 +51,13 @@ from warmup.models import PhaseAttempt, PhaseStatus
 
 LOG, ATTEMPTS = "reviews_reviewlog", "warmup_phaseattempt"
 MANIFEST_FORMAT = 1
-LOCK_TIMEOUT = "10s"  # how long the drop or the attach waits for the table before giving up
+# A statement that needs a table's strong lock (the detach and drop, the attach) waits at most
+# LOCK_TIMEOUT in the lock queue, where every session that comes after it waits behind it; then
+# it leaves the queue for LOCK_PAUSE seconds and tries again, LOCK_TRIES times in all, and the
+# run gives up (nothing of the month done) rather than hold the bots up behind a long reader.
+LOCK_TIMEOUT = "500ms"
+LOCK_TRIES = 5
+LOCK_PAUSE = 2.0
 # The session-level advisory lock an archive or restore run holds from start to end, so that two
 # runs never write the same files or drop the same month (a constant of this project's own).
 RUN_LOCK = 0x7761726D_75706869  # "warmuphi"
@@ -281,7 +289,12 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime, created: lis
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         # No row may be written to the month while it is copied (old months get none anyway).
-        cursor.execute(f'LOCK TABLE "{partition}" IN SHARE MODE')
+        _waiting_briefly(
+            lambda: cursor.execute(f'LOCK TABLE "{partition}" IN SHARE MODE'),
+            busy=errors.ARCHIVE_BUSY,
+            table=table,
+            month=month,
+        )
         _refuse_in_review(table, month)
         rows = 0
         with _exclusively(partial, "xb", created) as raw:
@@ -348,9 +361,41 @@ def _archive_month(entry: MonthArchive, *, to: Path, now: datetime, created: lis
             batch_size=5000,
         )
         # Last: the table's lock is held from here to the commit.
-        drop_month(cursor, table, month)
+        _waiting_briefly(
+            lambda: drop_month(cursor, table, month),
+            busy=errors.ARCHIVE_BUSY,
+            table=table,
+            month=month,
+        )
     entry.rows, entry.file, entry.manifest = rows, file, manifest_path
     entry.sha256, entry.chains = manifest["sha256"], len(heads)
+
+
+def _waiting_briefly(statements: Callable[[], None], *, busy: str, table: str, month: Month):
+    """Run `statements`, which take a lock on `table`, in a savepoint: each try waits at most
+    LOCK_TIMEOUT for the lock, then leaves the lock queue (the savepoint undone) for LOCK_PAUSE
+    seconds; after LOCK_TRIES tries HistoryRefused (busy: the caller's transaction is undone
+    with it). Other database errors go up as they are."""
+    for attempt in range(1, LOCK_TRIES + 1):
+        try:
+            with transaction.atomic():
+                statements()
+            return
+        except OperationalError as error:
+            if not is_lock_not_available(error):
+                raise
+        if attempt < LOCK_TRIES:
+            time.sleep(LOCK_PAUSE)
+    raise HistoryRefused(
+        busy.format(
+            table=table,
+            month=month,
+            partition=partition_name(table, month),
+            tries=LOCK_TRIES,
+            timeout=LOCK_TIMEOUT,
+        ),
+        refusal="busy",
+    )
 
 
 @contextmanager
@@ -488,6 +533,17 @@ def _restore(file: Path, *, table: str, month: Month, manifest: dict, started: f
                 ),
                 refusal="rows_mismatch",
             )
+        try:
+            _waiting_briefly(
+                lambda: attach_month(cursor, table, month),
+                busy=errors.RESTORE_BUSY,
+                table=table,
+                month=month,
+            )
+        except DatabaseError as error:  # rows that break a foreign key or the month's bounds
+            raise HistoryRefused(
+                errors.RESTORE_UNREADABLE.format(path=file, why=error), refusal="unreadable"
+            ) from None
         ArchivedMonth.objects.filter(table=table, month=str(month)).delete()
     return Restored(
         table=table,

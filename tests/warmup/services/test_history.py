@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -19,7 +21,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from config.partitions import HISTORY_TABLES, Month, ensure_partitions, months_of, partition_name
+from config.partitions import (
+    HISTORY_TABLES,
+    Month,
+    drop_month,
+    ensure_partitions,
+    months_of,
+    partition_name,
+)
 from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog
 from tests.builders import fail, first_phase
 from tests.conftest import requires_postgres
@@ -393,6 +402,118 @@ def test_a_failure_before_the_commit_removes_only_the_files_the_run_made(
     assert str(refused.value) == errors.HISTORY_FILE_EXISTS.format(path=theirs)
     assert list(tmp_path.iterdir()) == [theirs] and theirs.read_bytes() == b"someone else's"
     assert all(OLD in found for found in months().values())
+
+
+@pytest.fixture
+def committed(default_plan, monkeypatch):
+    """For tests with other sessions: the test's rows are committed (they must see them), and
+    the months before the retention that the test leaves in the database are dropped after it
+    (the flush empties the tables, not their partitions). Lock waits are tried 3 times, 0.2 s
+    apart, to keep the test short."""
+    monkeypatch.setattr(service, "LOCK_TRIES", 3)
+    monkeypatch.setattr(service, "LOCK_PAUSE", 0.2)
+    yield
+    with connection.cursor() as cursor:
+        for table in HISTORY_TABLES:
+            for month in months_of(cursor, table):
+                if (month.year, month.month) < (2025, 12):
+                    drop_month(cursor, table, month)
+
+
+class Reader:
+    """A long reader in a session of its own: a transaction that has read `table` and stays
+    open (it holds the table's ACCESS SHARE lock, as a report or a pg_dump does). Meanwhile a
+    watcher waits until some session queues for a lock behind it, then times a plain SELECT
+    of `table` from a third session: how long a bot's read waited behind the queued lock."""
+
+    def __init__(self, table: str):
+        self.table, self.waited, self.seen = table, None, threading.Event()
+        self.stop = threading.Event()
+
+    def __enter__(self):
+        self.reader = raw_connection()
+        self.reader.autocommit = False
+        self.reader.execute(f"SELECT count(*) FROM {self.table}").fetchone()
+        self.watcher = threading.Thread(target=self.watch)
+        self.watcher.start()
+        return self
+
+    def watch(self):
+        with raw_connection() as watching, raw_connection() as bot:
+            while not self.stop.is_set():
+                queued = watching.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if queued.fetchone()[0]:
+                    self.seen.set()
+                    started = time.monotonic()
+                    bot.execute(f"SELECT count(*) FROM {self.table}").fetchone()
+                    self.waited = time.monotonic() - started
+                    return
+                time.sleep(0.01)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.watcher.join(60)
+        self.reader.rollback()
+        self.reader.close()
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_long_reader_makes_the_archive_give_up_without_holding_other_sessions_up(
+    committed, old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()
+
+    with Reader(ATTEMPTS) as reader, pytest.raises(CommandError) as refused:
+        archive(tmp_path)
+
+    # the detach waited in the lock queue, a bot's read queued behind it only for one try's
+    # lock_timeout (0.5 s; generous bound for a busy machine: before, it waited 10 s), and the
+    # command gave up after its tries with the month whole and no file of it
+    assert reader.seen.is_set() and reader.waited is not None
+    assert reader.waited < 5, reader.waited
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.ARCHIVE_BUSY.format(
+        table=ATTEMPTS, partition=partition_name(ATTEMPTS, OLD), tries=3, timeout="500ms"
+    )
+    assert all(OLD in found for found in months().values())
+    assert history() == rows_before
+    assert list(tmp_path.iterdir()) == []
+    assert not ArchivedMonth.objects.exists()
+
+    # once the reader is gone, running it again archives the month
+    assert "archived warmup_phaseattempt_p2025_06: 2 row(s)" in archive(tmp_path)
+    assert all(OLD not in found for found in months().values())
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_long_reader_makes_the_restore_give_up_without_holding_other_sessions_up(
+    committed, old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    manifest = tmp_path / "reviews_reviewlog_p2025_06.manifest.json"
+
+    with Reader(LOG) as reader, pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(manifest))
+
+    assert reader.seen.is_set() and reader.waited is not None
+    assert reader.waited < 5, reader.waited
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.RESTORE_BUSY.format(
+        table=LOG, month=OLD, tries=3, timeout="500ms"
+    )
+    assert OLD not in months()[LOG]
+    assert ArchivedMonth.objects.filter(table=LOG, month=OLD).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [partition_name(LOG, OLD)])
+        assert cursor.fetchone()[0] is None  # the loaded table went with the refusal
+
+    call_command("restore_history", str(manifest), stdout=StringIO())
+    assert OLD in months()[LOG]
+    assert check_integrity() == []
 
 
 @pytest.mark.parametrize("month", ["2025-13", "2025-1", "june", ""])
