@@ -686,3 +686,48 @@ def test_holding_an_account_holds_its_active_phase_not_its_first(
     assert held.pk == active.pk
     assert reload(active).status == PhaseStatus.REVIEW_REQUIRED
     assert reload(first).status == PhaseStatus.COMPLETED
+
+
+# --- What each one-item action returns ---------------------------------------------------
+
+
+def as_returned(phase) -> dict:
+    return {field.attname: getattr(phase, field.attname) for field in phase._meta.concrete_fields}
+
+
+@pytest.mark.parametrize(
+    ("start", "act"),
+    [
+        (
+            "in_review",
+            lambda p, who, actor: review_assign(phase_id=p.pk, assignee=who, actor=actor),
+        ),
+        ("in_review", lambda p, who, actor: review_comment(phase_id=p.pk, note=NOTE, actor=actor)),
+        (
+            "in_review",
+            lambda p, who, actor: review_recategorize(
+                phase_id=p.pk, category=FailureCategory.PROXY_ERROR, note=NOTE, actor=actor
+            ),
+        ),
+        (
+            "in_review",  # to the category it has: no change, the item as it is
+            lambda p, who, actor: review_recategorize(
+                phase_id=p.pk, category=p.last_failure_category, note=NOTE, actor=actor
+            ),
+        ),
+        ("in_progress", lambda p, who, actor: review_hold(phase_id=p.pk, note=NOTE, actor=actor)),
+        (
+            "in_progress",
+            lambda p, who, actor: review_hold_account(account=p.account, note=NOTE, actor=actor),
+        ),
+    ],
+)
+def test_a_one_item_action_returns_the_item_as_stored_after_it(
+    start, act, account, bot, reviewer, reviewer_actor
+):
+    phase = WarmupPhaseFactory(account=account, bot=bot, **{start: True})
+
+    returned = act(phase, reviewer, reviewer_actor)
+
+    assert returned.pk == phase.pk
+    assert as_returned(returned) == stored(phase)
