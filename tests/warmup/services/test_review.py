@@ -29,6 +29,7 @@ from warmup.models import (
     AttemptOutcome,
     CompletionMethod,
     FailureCategory,
+    PhaseAttempt,
     PhaseStatus,
 )
 from warmup.services.accounts import account_pause, account_reactivate, account_suspend
@@ -367,6 +368,26 @@ def test_holding_an_in_progress_phase_makes_the_bots_lease_stale(account, bot, r
     assert held["status"] == S.REVIEW_REQUIRED
 
 
+def test_holding_a_retried_phase_interrupts_only_the_running_attempt(
+    account, bot, clock, reviewer_actor
+):
+    # given a phase that failed once and is being worked on again
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+    outcome = fail(phase, bot, FailureCategory.NETWORK_ERROR)
+    clock.move_to(outcome.next_attempt_at)
+    phase = phase_claim(bot=bot)
+    first, running = phase.attempts.order_by("number")
+    first_before = PhaseAttempt.objects.filter(pk=first.pk).values().get()
+
+    # when a reviewer holds it
+    review_hold(phase_id=phase.pk, note="Wrong account", actor=reviewer_actor)
+
+    # then the running attempt is interrupted and the failed one keeps what it was
+    assert PhaseAttempt.objects.filter(pk=first.pk).values().get() == first_before
+    running = PhaseAttempt.objects.get(pk=running.pk)
+    assert (running.outcome, running.reason) == (AttemptOutcome.INTERRUPTED, "Wrong account")
+
+
 # --- Assign, comment, recategorise --------------------------------------------------------
 
 
@@ -475,6 +496,19 @@ def test_recategorise_is_logged_and_the_resolution_uses_the_corrected_category(
     assert recategorized.failure_category == FailureCategory.PROXY_ERROR
     assert one_new_log(last_id).failure_category == FailureCategory.PROXY_ERROR
     assert reload(phase).last_failure_category == FailureCategory.PROXY_ERROR
+
+
+def test_recategorising_one_item_leaves_the_others_as_they_were(account, bot, reviewer_actor):
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
+    other = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
+    before = stored(other)
+
+    review_recategorize(
+        phase_id=phase.pk, category=FailureCategory.PROXY_ERROR, note=NOTE, actor=reviewer_actor
+    )
+
+    assert reload(phase).last_failure_category == FailureCategory.PROXY_ERROR
+    assert stored(other) == before
 
 
 def test_recategorise_to_the_same_or_an_unknown_category_writes_nothing(
