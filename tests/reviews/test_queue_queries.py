@@ -33,7 +33,7 @@ def add_items(count: int, *, reviewer, bot) -> None:
             bot=bot if n % 2 else other_bot,
             category="login_failed" if n % 2 else "challenge_required",
             account__platform=Platform.values[n % len(Platform.values)],
-            account__username=f"queue-{count}-{n}",
+            account__username=f"queue{count}x{n}",  # possible on every platform
         )
         if n % 2:
             WarmupPhase.objects.filter(pk=phase.pk).update(
@@ -55,7 +55,7 @@ def admin_filters(bot) -> list[dict]:
         {"platform": "instagram"},
         {"bot": bot.name},
         {"account_status": "active"},
-        {"q": "queue-"},
+        {"q": "queue"},
         {"category": "login_failed", "platform": ODD_PLATFORM, "assignee": "me"},
     ]
 
