@@ -396,12 +396,29 @@ HISTORY_NOT_OWNER = (
 )
 RESTORE_NO_MANIFEST = "{path}: no manifest (expected {manifest} beside the archive)."
 RESTORE_BAD_MANIFEST = "{path} is not an archive manifest: {why}."
+RESTORE_AGAINST_RECORD = "the database's record of the archive"
+RESTORE_AGAINST_MANIFEST = "its manifest"
 RESTORE_HASH_MISMATCH = (
-    "{path} does not match its manifest (sha256 {found}, the manifest says {expected}): the "
-    "file was changed or damaged; nothing was restored."
+    "{path} does not match {against} (sha256 {found}, expected {expected}): the file was "
+    "changed or damaged; nothing was restored."
 )
 RESTORE_ROWS_MISMATCH = (
-    "{path} holds {found} row(s), the manifest says {expected}; nothing was restored."
+    "{path} holds {found} row(s), {against} says {expected}; nothing was restored."
+)
+RESTORE_NOT_ARCHIVED = (
+    "{table} {month} is not recorded as archived in this database (no ArchivedMonth row): "
+    "restore only a month this database archived; if the database lost the record (restored "
+    "from a backup older than the archive), give --force to check the file against its "
+    "manifest only; nothing was restored."
+)
+RESTORE_FORCED = (
+    "warning: {table} {month} has no archive record in this database; the file was checked "
+    "only against the manifest beside it (--force). Run check_warmup_integrity now."
+)
+RESTORE_COLUMNS_CHANGED = (
+    "{path} was archived with other columns than {table} has now (archived, gone since: "
+    "{gone}; added since: {new}): restore it with the release that archived it, or convert "
+    "the file; nothing was restored."
 )
 RESTORE_UNREADABLE = "{path} could not be loaded ({why}); nothing was restored."
 ARCHIVE_BUSY = (

@@ -91,6 +91,7 @@ class Restored:
     file: Path
     chains: int = 0
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
 
 
 def newest_archivable(*, now: datetime, retention: int | None = None) -> Month:
@@ -465,6 +466,17 @@ def manifest_for(path: Path) -> tuple[Path, dict]:
         Month.parse(manifest["month"])
         for key in ("file", "sha256", "rows", "columns"):
             manifest[key]  # noqa: B018 - present, or KeyError
+        columns = manifest["columns"]
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise ValueError(f"columns {columns!r} is not a list of column names")
+        name = manifest["file"]
+        if (
+            not isinstance(name, str)
+            or name in {"", ".", ".."}
+            or Path(name).name != name
+            or "\\" in name
+        ):
+            raise ValueError(f"file {name!r} is not a bare file name (the archive sits beside it)")
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise HistoryRefused(
             errors.RESTORE_BAD_MANIFEST.format(path=manifest_path, why=error),
@@ -481,11 +493,13 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def history_restore(*, path: Path) -> Restored:
-    """Load an archived month back: check the file's sha256 against the manifest, load its rows
-    into the month's partition and attach it, check the row count, and forget the archive (the
-    checker then walks its chains from their first row again). One transaction: a refusal
-    leaves the database as it was."""
+def history_restore(*, path: Path, force: bool = False) -> Restored:
+    """Load an archived month back: check the file's sha256 and row count against the
+    database's record of the archive (ArchivedMonth; with `force`, when the database lost it,
+    against the manifest, with a warning), check its columns against the table's, load its rows
+    into the month's partition and attach it, and forget the archive (the checker then walks
+    its chains from their first row again). One transaction: a refusal leaves the database as
+    it was."""
     if connection.vendor != "postgresql":
         raise HistoryRefused(errors.HISTORY_NEEDS_POSTGRES, refusal="needs_postgres")
     started = time.monotonic()
@@ -497,15 +511,41 @@ def history_restore(*, path: Path) -> Restored:
             errors.RESTORE_UNREADABLE.format(path=file, why="no such file"), refusal="unreadable"
         )
     with _one_run_at_a_time():
-        return _restore(file, table=table, month=month, manifest=manifest, started=started)
+        return _restore(
+            file, table=table, month=month, manifest=manifest, force=force, started=started
+        )
 
 
-def _restore(file: Path, *, table: str, month: Month, manifest: dict, started: float) -> Restored:
+def _restore(
+    file: Path, *, table: str, month: Month, manifest: dict, force: bool, started: float
+) -> Restored:
+    warnings = []
+    record = ArchivedMonth.objects.filter(table=table, month=str(month)).first()
+    if record is not None:
+        # The database's record, not the file beside the archive, says what was archived.
+        against, expected = (
+            errors.RESTORE_AGAINST_RECORD,
+            record.manifest
+            | {
+                "sha256": record.sha256,
+                "rows": record.rows,
+            },
+        )
+    elif force:
+        against, expected = errors.RESTORE_AGAINST_MANIFEST, manifest
+        warnings.append(errors.RESTORE_FORCED.format(table=table, month=month))
+    else:
+        raise HistoryRefused(
+            errors.RESTORE_NOT_ARCHIVED.format(table=table, month=month), refusal="not_archived"
+        )
     found = _sha256_of(file)
-    if found != manifest["sha256"]:
+    if found != expected["sha256"]:
         raise HistoryRefused(
             errors.RESTORE_HASH_MISMATCH.format(
-                path=file, found=found[:12], expected=str(manifest["sha256"])[:12]
+                path=file,
+                against=against,
+                found=found[:12],
+                expected=str(expected["sha256"])[:12],
             ),
             refusal="hash_mismatch",
         )
@@ -518,18 +558,29 @@ def _restore(file: Path, *, table: str, month: Month, manifest: dict, started: f
                 errors.RESTORE_MONTH_PRESENT.format(table=table, month=month),
                 refusal="month_present",
             )
+        archived, current = list(expected["columns"]), columns_of(cursor, table)
+        if set(archived) != set(current):
+            raise HistoryRefused(
+                errors.RESTORE_COLUMNS_CHANGED.format(
+                    path=file,
+                    table=table,
+                    gone=", ".join(c for c in archived if c not in current) or "none",
+                    new=", ".join(c for c in current if c not in archived) or "none",
+                ),
+                refusal="columns_changed",
+            )
         try:
             with gzip.open(file, "rb") as gz, transaction.atomic():
                 with connection.wrap_database_errors:
-                    loaded = load_month(cursor, table, month, manifest["columns"], gz.read)
+                    loaded = load_month(cursor, table, month, archived, gz.read)
         except (OSError, EOFError, DatabaseError) as error:
             raise HistoryRefused(
                 errors.RESTORE_UNREADABLE.format(path=file, why=error), refusal="unreadable"
             ) from None
-        if loaded != manifest["rows"]:
+        if loaded != expected["rows"]:
             raise HistoryRefused(
                 errors.RESTORE_ROWS_MISMATCH.format(
-                    path=file, found=loaded, expected=manifest["rows"]
+                    path=file, against=against, found=loaded, expected=expected["rows"]
                 ),
                 refusal="rows_mismatch",
             )
@@ -552,4 +603,5 @@ def _restore(file: Path, *, table: str, month: Month, manifest: dict, started: f
         file=file,
         chains=len(manifest.get("chains", [])),
         seconds=time.monotonic() - started,
+        warnings=tuple(warnings),
     )

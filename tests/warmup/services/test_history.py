@@ -8,6 +8,7 @@ whole and the checker walks its chains again; a damaged file is refused."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
 import time
@@ -292,29 +293,127 @@ def test_a_damaged_archive_is_refused_on_restore(old_month, tmp_path, reviewer_a
         call_command("restore_history", str(file))
 
     assert refused.value.returncode == 1
-    assert "does not match its manifest" in str(refused.value)
+    assert str(refused.value).startswith(
+        f"{file} does not match {errors.RESTORE_AGAINST_RECORD} (sha256 "
+    )
     assert OLD not in months()[LOG]
     assert ArchivedMonth.objects.filter(table=LOG).exists()
     assert check_integrity() == []
 
 
 @requires_postgres
-def test_a_manifest_whose_rows_disagree_with_its_file_is_refused(
+def test_a_file_whose_rows_disagree_with_the_archive_record_is_refused(
     old_month, tmp_path, reviewer_actor
 ):
     resolve(old_month["went_to_review"], reviewer_actor)
     archive(tmp_path)
+    record = ArchivedMonth.objects.get(table=ATTEMPTS, month=OLD)
+    ArchivedMonth.objects.filter(pk=record.pk).update(rows=record.rows + 1)
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(tmp_path / "warmup_phaseattempt_p2025_06.copy.gz"))
+
+    assert str(refused.value) == errors.RESTORE_ROWS_MISMATCH.format(
+        path=tmp_path / "warmup_phaseattempt_p2025_06.copy.gz",
+        against=errors.RESTORE_AGAINST_RECORD,
+        found=record.rows,
+        expected=record.rows + 1,
+    )
+    assert OLD not in months()[ATTEMPTS]
+
+
+@requires_postgres
+def test_a_file_changed_with_its_manifest_is_refused_against_the_database_record(
+    old_month, tmp_path, reviewer_actor
+):
+    # given the archive's last row cut and the manifest beside it rewritten to match
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    file = tmp_path / "warmup_phaseattempt_p2025_06.copy.gz"
     path = tmp_path / "warmup_phaseattempt_p2025_06.manifest.json"
+    rows = gzip.decompress(file.read_bytes()).splitlines(keepends=True)
+    file.write_bytes(gzip.compress(b"".join(rows[:-1])))
     manifest = json.loads(path.read_text())
-    path.write_text(json.dumps(manifest | {"rows": manifest["rows"] + 1}))
+    recorded = manifest["sha256"]
+    sha256 = hashlib.sha256(file.read_bytes()).hexdigest()
+    path.write_text(json.dumps(manifest | {"sha256": sha256, "rows": len(rows) - 1}))
 
     with pytest.raises(CommandError) as refused:
         call_command("restore_history", str(path))
 
-    assert str(refused.value) == errors.RESTORE_ROWS_MISMATCH.format(
-        path=tmp_path / "warmup_phaseattempt_p2025_06.copy.gz",
-        found=manifest["rows"],
-        expected=manifest["rows"] + 1,
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.RESTORE_HASH_MISMATCH.format(
+        path=file, against=errors.RESTORE_AGAINST_RECORD, found=sha256[:12], expected=recorded[:12]
+    )
+    assert OLD not in months()[ATTEMPTS]
+    assert ArchivedMonth.objects.filter(table=ATTEMPTS, month=OLD).exists()
+
+
+@requires_postgres
+def test_a_month_the_database_has_no_record_of_needs_force_and_warns(
+    old_month, tmp_path, reviewer_actor
+):
+    # given a database that lost the archive's record (restored from an older backup)
+    resolve(old_month["went_to_review"], reviewer_actor)
+    rows_before = history()[ATTEMPTS]
+    archive(tmp_path)
+    ArchivedMonth.objects.filter(table=ATTEMPTS, month=OLD).delete()
+    file = str(tmp_path / "warmup_phaseattempt_p2025_06.copy.gz")
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", file)
+
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.RESTORE_NOT_ARCHIVED.format(table=ATTEMPTS, month=OLD)
+    assert OLD not in months()[ATTEMPTS]
+
+    out, err = StringIO(), StringIO()
+    call_command("restore_history", file, "--force", stdout=out, stderr=err)
+
+    assert err.getvalue().strip() == errors.RESTORE_FORCED.format(table=ATTEMPTS, month=OLD)
+    assert "restored warmup_phaseattempt 2025-06: 2 row(s)" in out.getvalue()
+    assert history()[ATTEMPTS] == rows_before
+
+
+@requires_postgres
+def test_a_month_archived_with_other_columns_than_the_table_has_now_is_refused(
+    old_month, tmp_path, reviewer_actor
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    with connection.cursor() as cursor:  # a later release added a column
+        cursor.execute("ALTER TABLE warmup_phaseattempt ADD COLUMN proxy_region text")
+    file = tmp_path / "warmup_phaseattempt_p2025_06.copy.gz"
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(file))
+
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.RESTORE_COLUMNS_CHANGED.format(
+        path=file, table=ATTEMPTS, gone="none", new="proxy_region"
+    )
+    assert OLD not in months()[ATTEMPTS]
+    assert ArchivedMonth.objects.filter(table=ATTEMPTS, month=OLD).exists()
+
+
+@requires_postgres
+@pytest.mark.parametrize(
+    "name", ["../warmup_phaseattempt_p2025_06.copy.gz", "/tmp/x.copy.gz", "sub/x.copy.gz", ""]
+)
+def test_a_manifest_whose_file_is_not_a_bare_file_name_is_refused(
+    old_month, tmp_path, reviewer_actor, name
+):
+    resolve(old_month["went_to_review"], reviewer_actor)
+    archive(tmp_path)
+    path = tmp_path / "warmup_phaseattempt_p2025_06.manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"file": name}))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("restore_history", str(path))
+
+    assert refused.value.returncode == 1
+    assert str(refused.value) == errors.RESTORE_BAD_MANIFEST.format(
+        path=path, why=f"file {name!r} is not a bare file name (the archive sits beside it)"
     )
     assert OLD not in months()[ATTEMPTS]
 
