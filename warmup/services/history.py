@@ -7,10 +7,12 @@ review log the last row and hash of every chain in the month), then detaches and
 partition and keeps the manifest in `ArchivedMonth` (the chains' last rows in
 `ArchivedChainHead`), where the integrity checker starts each chain again. A month holding rows
 of an item still in review is refused, before anything is written. `history_restore` checks a
-file against its manifest, loads it into the month's partition again and forgets the archive,
-so the checker walks the whole chain again.
+file against the month's `ArchivedMonth` record (not the manifest beside it), loads it into the
+month's partition again and forgets the archive, so the checker walks the whole chain again.
 
-What each step locks and how long a month takes: docs/operators.md, "Archiving history".
+One archive or restore runs at a time (a session advisory lock, RUN_LOCK), and the strong table
+locks are waited for briefly and retried (LOCK_TIMEOUT, LOCK_TRIES), never queued behind a long
+reader. What each step locks and how long a month takes: docs/operators.md, "Archiving history".
 """
 
 from __future__ import annotations
