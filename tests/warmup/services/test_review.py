@@ -15,6 +15,7 @@ from warmup.domain.errors import (
     ACCOUNT_NOT_ACTIVE,
     LEASE_STALE,
     NOTE_REQUIRED,
+    NOTHING_TO_HOLD,
     REASON_CODE_REQUIRED,
     RETRY_NEEDS_CONTENT,
     UNKNOWN_RESOLUTION,
@@ -720,6 +721,27 @@ def test_holding_an_account_holds_its_active_phase_not_its_first(
     assert held.pk == active.pk
     assert reload(active).status == PhaseStatus.REVIEW_REQUIRED
     assert reload(first).status == PhaseStatus.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("start", "why", "status"),
+    [
+        ({"in_review": True}, "its phase is in review already", S.REVIEW_REQUIRED),
+        ({"completed": True}, "no phase of its plan is active", ""),
+    ],
+)
+def test_holding_an_account_with_nothing_to_hold_says_why(
+    start, why, status, account, bot, reviewer_actor
+):
+    WarmupPhaseFactory(account=account, bot=bot, **start)
+    last_id = last_log_id()
+
+    with pytest.raises(InvalidTransition) as refused:
+        review_hold_account(account=account, note="looks odd", actor=reviewer_actor)
+
+    assert refused.value.message == NOTHING_TO_HOLD.format(account=account, why=why)
+    assert refused.value.current_status == status
+    assert logs_after(last_id) == []
 
 
 # --- What each one-item action returns ---------------------------------------------------
