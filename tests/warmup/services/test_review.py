@@ -723,6 +723,20 @@ def test_holding_an_account_holds_its_active_phase_not_its_first(
     assert reload(first).status == PhaseStatus.COMPLETED
 
 
+def test_holding_an_account_leaves_other_accounts_alone(bot, reviewer_actor):
+    # the other account's active phase comes first in the table
+    other = WarmupPhaseFactory(account=AccountFactory(), bot=bot, content_assigned=True)
+    account = AccountFactory()
+    mine = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+    before = stored(other)
+
+    held = review_hold_account(account=account, note="looks odd", actor=reviewer_actor)
+
+    assert held.pk == mine.pk
+    assert reload(mine).status == S.REVIEW_REQUIRED
+    assert stored(other) == before
+
+
 @pytest.mark.parametrize(
     ("start", "why", "status"),
     [
