@@ -724,8 +724,8 @@ def test_holding_an_account_holds_its_active_phase_not_its_first(
 
 
 def test_holding_an_account_leaves_other_accounts_alone(bot, reviewer_actor):
-    # the other account's active phase comes first in the table
-    other = WarmupPhaseFactory(account=AccountFactory(), bot=bot, content_assigned=True)
+    # the other account's active phase (in review) comes first in the table
+    other = WarmupPhaseFactory(account=AccountFactory(), bot=bot, in_review=True)
     account = AccountFactory()
     mine = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
     before = stored(other)
