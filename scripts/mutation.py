@@ -85,6 +85,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "warmup/services/review.py": [
         "tests/warmup/services/test_review.py",
+        "tests/warmup/services/test_leases_and_escalation.py",
         "tests/reviews/api/test_review_api.py",
         "tests/reviews/admin/test_queue.py",
     ],
