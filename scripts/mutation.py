@@ -14,9 +14,14 @@ in place (other processes importing the shared tree would see mutants) and has n
 drops a keyword argument or a filter condition, the mistakes that matter most here (a lost
 `skip_locked=True`, a query that no longer filters); mutatest is no longer maintained.
 
-    make mutation                                   # every module, SQLite
+    make mutation                                   # every module, SQLite, only what changed
+    .venv/bin/python scripts/mutation.py --all --jobs 2              # every mutant again
     .venv/bin/python scripts/mutation.py --module warmup/domain/policy.py --limit 40 --jobs 2
     DATABASE_URL=postgresql://... make mutation     # the PostgreSQL-only tests count too
+
+Outcomes are kept in .mutation/results.json: a rerun tries only the mutants whose function
+changed, and the survivors when a covering test changed (see `still_valid`). Mutants listed in
+scripts/mutation_equivalent.toml are left out, with why.
 
 By default the committed HEAD is mutated (half-done work in the tree cannot fail the baseline);
 `--working-tree` takes the files as they are. On PostgreSQL the test database is kept between
@@ -448,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
                 candidates = [m for m in candidates if not still_valid(earlier[m.key], m, tested)]
             to_try = spread(candidates, options.limit)
             print(
-                f"{path}: {len(mutants)} mutants, {len(equivalent)} equivalent, "
+                f"{path}: {len(mutants)} mutants, {len(equivalent)} left out (equivalent or "
+                f"PostgreSQL-only), "
                 f"{len(to_try)} to try ({len(mutants) - len(equivalent) - len(candidates)} "
                 "unchanged since a past run)",
                 flush=True,
@@ -507,7 +513,8 @@ def _score(path, mutants, equivalent, recorded, tested) -> str:
                  and still_valid(outcome[m.key], m, tested)]  # fmt: skip
     untried = len(counted) - killed - len(survivors)
     share = 100 * killed / max(len(counted), 1)
-    line = f"  {path}: {killed}/{len(counted)} killed ({share:.1f} %), {len(equivalent)} equivalent"
+    line = f"  {path}: {killed}/{len(counted)} killed ({share:.1f} %)"
+    line += f", {len(equivalent)} left out as listed in {EQUIVALENTS.name}"
     if untried:
         line += f", {untried} not tried (or changed) since"
     return "\n".join([line, *(f"    survived: {m}" for m in survivors)])
