@@ -61,7 +61,8 @@ class HoursSince(Func):
 
     arg_joiner = " - "
     output_field = IntegerField()
-    template = "FLOOR(EXTRACT(EPOCH FROM (%(expressions)s)) / 3600)"
+    # DATE_PART is a double precision; EXTRACT's numeric costs more per row.
+    template = "FLOOR(DATE_PART('epoch', %(expressions)s) / 3600)"
 
     def __init__(self, column: str, start: datetime):
         super().__init__(column, Value(start, output_field=DateTimeField()))
@@ -215,7 +216,7 @@ def _add_trends(by_key: dict[str, Incident], *, now: datetime) -> None:
         PhaseAttempt.objects.filter(signature__in=list(by_key), finished_at__gte=start)
         .annotate(slot=HoursSince("finished_at", start))
         .values_list("signature", "slot")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))  # not of a column: the signature index alone answers
         .order_by()
     )
     for incident in by_key.values():
