@@ -253,8 +253,9 @@ def check_retry_counts() -> Iterator[Violation]:
     above, which holds whatever the clocks say: it still catches a count that grew without a
     retried attempt, one not reset to a known value, and one left behind by a lost attempt.
 
-    Cost: one sequential scan of the phases, with, per phase, one probe of the attempts'
-    (phase, number) unique index read backwards and one of the log's (phase, id) index.
+    Cost: one pass over the phases and one over the retried attempts, then, per phase with a
+    count or a retried attempt (not every phase), one probe of the attempts' (phase, number)
+    unique index read backwards and one of the log's (phase, id) index.
     """
     retried = PhaseAttempt.objects.filter(
         phase=OuterRef("pk"), decision=FailureDecision.RETRY_SCHEDULED
@@ -269,8 +270,18 @@ def check_retry_counts() -> Iterator[Violation]:
     # a retried attempt left still has its latest one.
     archived_through = _attempts_archived_through()
     unknown = Q(created_at__lt=archived_through) if archived_through else Q(pk__in=[])
+    # Only a phase with a count, or with a retried attempt, can break the rule: those are read
+    # (the retried attempts in one pass), not every phase with two probes each.
+    candidates = WarmupPhase.objects.filter(
+        Q(retry_count__gt=0)
+        | Q(
+            pk__in=PhaseAttempt.objects.filter(decision=FailureDecision.RETRY_SCHEDULED).values(
+                "phase_id"
+            )
+        )
+    )
     rows = (
-        WarmupPhase.objects.annotate(
+        candidates.annotate(
             last_after=Subquery(retried.values("retry_count_after")[:1]),
             was_reset=Exists(reset),
         )
