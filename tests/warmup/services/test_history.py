@@ -563,6 +563,15 @@ def test_a_long_reader_makes_the_archive_give_up_without_holding_other_sessions_
 ):
     resolve(old_month["went_to_review"], reviewer_actor)
     rows_before = history()
+    # the first month the run takes: OLD, or an older, empty one another test left
+    first = min(
+        (
+            month
+            for month in months()[ATTEMPTS]
+            if (month.year, month.month) <= (OLD.year, OLD.month)
+        ),
+        key=lambda month: (month.year, month.month),
+    )
 
     with Reader(ATTEMPTS) as reader, pytest.raises(CommandError) as refused:
         archive(tmp_path)
@@ -574,7 +583,7 @@ def test_a_long_reader_makes_the_archive_give_up_without_holding_other_sessions_
     assert reader.waited < 5, reader.waited
     assert refused.value.returncode == 1
     assert str(refused.value) == errors.ARCHIVE_BUSY.format(
-        table=ATTEMPTS, partition=partition_name(ATTEMPTS, OLD), tries=3, timeout="500ms"
+        table=ATTEMPTS, partition=partition_name(ATTEMPTS, first), tries=3, timeout="500ms"
     )
     assert all(OLD in found for found in months().values())
     assert history() == rows_before
