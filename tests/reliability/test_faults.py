@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import psycopg
 import pytest
 import time_machine
 from django.core import mail
@@ -31,6 +30,7 @@ from reviews.models import ReviewLog
 from tests.builders import fail, reload, stored
 from tests.clients import HOLD, assert_error, bot_client, phase_url, review_url, user_client
 from tests.conftest import requires_postgres
+from tests.connections import raw_connection
 from tests.factories import AccountFactory, BotFactory, ContentItemFactory, UserFactory
 from tests.integrity import assert_integrity
 from tests.reliability.conftest import SERVER_APP_NAME, quick_plan
@@ -309,18 +309,6 @@ def one_thread_server(start_server):
     """gunicorn with one worker of one thread: every request is served by the same thread,
     over the same kept-alive database connection (CONN_MAX_AGE, with health checks)."""
     return start_server(workers=1, threads=1)
-
-
-def raw_connection() -> psycopg.Connection:
-    """A connection of the test's own, outside Django's, to the test database."""
-    db = connection.settings_dict
-    return psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-    )
 
 
 @contextmanager

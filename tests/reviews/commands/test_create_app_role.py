@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from reviews.models import ReviewLog
 from tests.conftest import requires_postgres
+from tests.connections import raw_connection
 from tests.factories import AccountFactory, WarmupPhaseFactory
 from tests.integrity import assert_integrity
 from warmup.models import PhaseStatus
@@ -87,15 +88,7 @@ def app_role(transactional_db, monkeypatch):
 
 
 def connect_as(role: str) -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"],
-        port=settings["PORT"] or 5432,
-        dbname=settings["NAME"],
-        user=role,
-        password="app-secret",
-        autocommit=True,
-    )
+    return raw_connection(user=role, password="app-secret", autocommit=True)
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
-import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -33,6 +32,7 @@ from config.partitions import (
 from reviews.models import ArchivedChainHead, ArchivedMonth, ReviewLog
 from tests.builders import fail, first_phase
 from tests.conftest import requires_postgres
+from tests.connections import raw_connection
 from tests.factories import FIRST_STEP, AccountFactory, WarmupPhaseFactory
 from warmup.domain import errors
 from warmup.models import PhaseAttempt
@@ -87,23 +87,10 @@ def archive(tmp_path, *args) -> str:
     return out.getvalue()
 
 
-def raw_connection() -> psycopg.Connection:
-    """A connection of the test's own, outside Django's, to the test database."""
-    db = connection.settings_dict
-    return psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        autocommit=True,
-    )
-
-
 @contextmanager
 def another_run():
     """Another archive or restore under way: its session holds the run's advisory lock."""
-    with raw_connection() as other:
+    with raw_connection(autocommit=True) as other:
         assert other.execute("SELECT pg_try_advisory_lock(%s)", [service.RUN_LOCK]).fetchone()[0]
         yield
 
@@ -530,7 +517,7 @@ class Reader:
         self.stop = threading.Event()
 
     def __enter__(self):
-        self.reader = raw_connection()
+        self.reader = raw_connection(autocommit=True)
         self.reader.autocommit = False
         self.reader.execute(f"SELECT count(*) FROM {self.table}").fetchone()
         self.watcher = threading.Thread(target=self.watch)
@@ -538,7 +525,7 @@ class Reader:
         return self
 
     def watch(self):
-        with raw_connection() as watching, raw_connection() as bot:
+        with raw_connection(autocommit=True) as watching, raw_connection(autocommit=True) as bot:
             while not self.stop.is_set():
                 queued = watching.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
                 if queued.fetchone()[0]:
