@@ -217,9 +217,18 @@ FROM warmup_warmupphase WHERE status = 'completed' AND attempt_count = 2 ORDER B
 """
 
 REVIEW_ITEMS_SQL = """
-SELECT id, account_id, bot_id, last_failure_category, last_failure_reason, retry_count,
-       escalation_level, review_required_since, review_signature_id
+SELECT id, account_id, bot_id, content_id, last_failure_category, last_failure_reason,
+       retry_count, escalation_level, review_required_since, review_signature_id
 FROM warmup_warmupphase WHERE status = 'review_required' ORDER BY id
+"""
+# One item in review in this many came back: resumed by a reviewer three hours before it
+# failed the same way again.
+CAME_BACK_EVERY = 8
+CAME_BACK_AFTER = timedelta(hours=3)
+# Each phase a reviewer resolved keeps that moment (the resumes are the fleet's resolutions).
+LAST_RESOLVED_SQL = """
+UPDATE warmup_warmupphase AS p SET last_resolved_at = l.created_at
+FROM reviews_reviewlog AS l WHERE l.phase_id = p.id AND l.action = 'resumed'
 """
 
 # A dead proxy pool: its failures name a proxy each (one signature per plan step all the same).
@@ -413,6 +422,7 @@ def fill(
     log(f"{len(signatures)} failure signatures on the attempts and the items in review")
     rows = _write_review_log(cursor, signatures, user_lo=params["user_lo"])
     log(f"{rows:,} review log rows, hash-chained")
+    cursor.execute(LAST_RESOLVED_SQL)
     cursor.execute(
         "CREATE TABLE bench_fleet (built_at timestamptz NOT NULL, accounts integer NOT NULL)"
     )
@@ -518,10 +528,38 @@ def _write_review_log(cursor, signatures: dict[tuple[str, str], str], *, user_lo
     cursor.execute(PAST_REVIEWS_SQL)
     past = cursor.fetchall()
 
+    def resumed(common: dict, phase: int, content, level: int, waited, at) -> dict:
+        return {
+            **common,
+            "action": "resumed",
+            "actor_type": "user",
+            "actor_user_id": user_lo + phase % REVIEWERS,
+            "actor_bot_id": None,
+            "from_status": "review_required",
+            "to_status": "content_assigned",
+            "escalation_level": level,
+            "resolution_method": "resume",
+            "reason_code": REASON_CODES[phase % len(REASON_CODES)],
+            "note": "fixed, back to the bots",
+            "time_in_review": waited,
+            "data": {"assignee": None, "content": content},
+            "created_at": at,
+        }
+
     def chains():
-        for phase, account, bot, category, reason, retries, level, since, signature in items:
+        for phase, account, bot, content, category, reason, retries, level, since, signature in (
+            items
+        ):
             common = _common(phase, account, category, retries, signature)
-            rows = [_escalated(common, bot, reason, since)]
+            rows = []
+            if phase % CAME_BACK_EVERY == 0:
+                before = since - CAME_BACK_AFTER
+                waited = timedelta(minutes=20)
+                rows += [
+                    _escalated(common, bot, reason, before - waited),
+                    resumed(common, phase, content, 0, waited, before),
+                ]
+            rows.append(_escalated(common, bot, reason, since))
             rows += [
                 _raised(common, rise, since + thresholds[rise - 1]) for rise in range(1, level + 1)
             ]
@@ -533,24 +571,7 @@ def _write_review_log(cursor, signatures: dict[tuple[str, str], str], *, user_lo
             if level:
                 rows.append(_raised(common, 1, failed_at + thresholds[0]))
             waited = thresholds[0] + timedelta(minutes=30) if level else timedelta(minutes=20)
-            rows.append(
-                {
-                    **common,
-                    "action": "resumed",
-                    "actor_type": "user",
-                    "actor_user_id": user_lo + phase % REVIEWERS,
-                    "actor_bot_id": None,
-                    "from_status": "review_required",
-                    "to_status": "content_assigned",
-                    "escalation_level": level,
-                    "resolution_method": "resume",
-                    "reason_code": REASON_CODES[phase % len(REASON_CODES)],
-                    "note": "fixed, back to the bots",
-                    "time_in_review": waited,
-                    "data": {"assignee": None, "content": content},
-                    "created_at": failed_at + waited,
-                }
-            )
+            rows.append(resumed(common, phase, content, level, waited, failed_at + waited))
             yield rows
 
     count, buffer = 0, io.StringIO()

@@ -314,6 +314,11 @@ class WarmupPhase(models.Model):
         related_name="assigned_reviews",
     )
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # When a reviewer last resolved the phase: the time of its latest resolution that no undo
+    # took back (its ReviewLog row has the same created_at). An item in review with one came
+    # back (warmup.selectors.returns). Written with the resolution's move; an undo gives back
+    # the one before.
+    last_resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     completed_at = models.DateTimeField(null=True, blank=True)
     completion_method = models.CharField(
@@ -406,6 +411,13 @@ class WarmupPhase(models.Model):
                     name=f"phase_review_by_{name}_idx",
                 )
                 for column, name in QUEUE_FILTER_COLUMNS.items()
+            ),
+            # The items in review that came back, by signature: the incidents page counts them
+            # per incident from this index alone (a few per incident, not every item's log).
+            models.Index(
+                fields=["review_signature"],
+                condition=Q(status=PhaseStatus.REVIEW_REQUIRED, last_resolved_at__isnull=False),
+                name="phase_review_returned_idx",
             ),
             # The claim query: ready phases by when they may next be attempted. The id makes the
             # index match the query's ORDER BY, so LIMIT 1 reads one entry, not every ready row.

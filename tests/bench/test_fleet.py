@@ -11,6 +11,7 @@ from tests.conftest import requires_postgres
 from warmup.domain.signatures import signature_of
 from warmup.models import PhaseAttempt, PhaseStatus, WarmupPhase
 from warmup.selectors.integrity import check_integrity
+from warmup.selectors.returns import returns_of
 
 
 @requires_postgres
@@ -57,7 +58,7 @@ def test_a_fleet_with_history_months_fills_each_month_and_keeps_every_promise(fl
         )
     }
     assert len(months["attempts"]) >= 13 and len(months["log"]) >= 13, months
-    resumed = ReviewLog.objects.filter(action="resumed")
+    resumed = ReviewLog.objects.filter(action="resumed", phase__status=PhaseStatus.COMPLETED)
     assert resumed.count() > 20
     # Each resumed step failed once, was escalated, and a bot then completed it.
     for row in resumed.select_related("phase")[:20]:
@@ -66,4 +67,11 @@ def test_a_fleet_with_history_months_fills_each_month_and_keeps_every_promise(fl
             "failed",
             "completed",
         ]
+    # Some items in review came back: resumed before they failed the same way again.
+    came_back = WarmupPhase.objects.filter(
+        status=PhaseStatus.REVIEW_REQUIRED, last_resolved_at__isnull=False
+    ).values_list("pk", flat=True)
+    returns = returns_of(came_back)
+    assert len(returns) == len(came_back) > 0
+    assert {(one.method, one.same_way) for one in returns.values()} == {("resume", True)}
     assert check_integrity() == []

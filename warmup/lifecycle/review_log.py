@@ -11,7 +11,7 @@ turns, writers of different phases never wait on each other.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from django.db import connection
@@ -238,11 +238,13 @@ def _resolution_values(
     assignee_id: int | None = None,
     content_id: int | None = None,
     batch=None,
+    at: datetime | None = None,
 ) -> dict:
     # What the resolution cleared or replaced (the assignee; a resume's content), so an undo
-    # can give it back.
+    # can give it back. `at`: the resolution's moment, the phase's last_resolved_at.
     return _move_values(
         batch=batch,
+        **({"created_at": at} if at is not None else {}),
         action=RESOLUTION_ACTIONS[method],
         actor=actor,
         phase=phase,

@@ -302,7 +302,8 @@ def leave_review_many(phases: list[WarmupPhase], to_status: str, **fields) -> li
 def back_to_review_many(phases: list[WarmupPhase], *, per_row: dict) -> list[WarmupPhase]:
     """Undo of a resolution (see UNDO_TRANSITIONS): back in review with the review fields the
     phases had when they were resolved (`per_row`: review_required_since, escalation_level,
-    retry_count, review_assignee_id, content_id); a completion is taken back with it."""
+    retry_count, review_assignee_id, content_id, and last_resolved_at: the resolution before);
+    a completion is taken back with it."""
     return apply_transition_many(
         phases,
         S.REVIEW_REQUIRED,

@@ -1,14 +1,15 @@
 """Items that came back: phases in review again after a reviewer resolved them.
 
-Read from the review log, never stored: an item in review came back when a resolution in its
-log was followed by a failure escalated to review (or a hold). The latest such resolution is
-the one that did not hold; the item came back the same way when that row's signature (what
-sent it to review then) is the phase's signature now. Analytics count the same return as that
-resolution's failure. An undone batch is no return: the undo takes its resolution back, and
-the item did not fail again. Rows are ordered by id, the order a phase's rows were written in
-(its chain's order), so a resolution and a failure within one clock tick still count.
+A resolution sets the phase's `last_resolved_at` to its moment (its ReviewLog row's
+created_at); an undo gives the phase back the resolution before it (`standing_resolutions`:
+an undone batch is no return, the item did not fail again). A phase leaves review only by a
+resolution and enters it again only by a failure or a hold, so an item in review with a
+`last_resolved_at` came back: the resolution at that moment did not hold. It came back the same
+way when that row's signature (what sent it to review then) is the phase's signature now.
+Analytics count the same return as that resolution's failure, from the log.
 
-Set-based: one query for a page of the queue or for every open incident.
+Set-based: one query for a page of the queue, one read of a small index for every open
+incident.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from reviews.models import ReviewLog
 from warmup.domain.choices import RESOLUTION_ACTIONS, ReviewAction
 from warmup.models import PhaseStatus, WarmupPhase
 
 RESOLVED = tuple(RESOLUTION_ACTIONS.values())
-FAILED_AGAIN = (ReviewAction.ESCALATED, ReviewAction.HELD)  # what sends a phase back to review
 
 
 @dataclass(frozen=True)
@@ -49,21 +51,16 @@ class Return:
         return self.signature == self.returned_with
 
 
-def _resolutions_that_came_back() -> QuerySet:
-    """The outer phase's resolutions that it entered review again after."""
-    entered_again = ReviewLog.objects.filter(
-        phase_id=OuterRef("phase_id"), action__in=FAILED_AGAIN, id__gt=OuterRef("id")
+def standing_resolutions() -> QuerySet:
+    """Resolution rows that no undo took back (an undo's row names the row it undid)."""
+    undone = (
+        ReviewLog.objects.filter(
+            phase_id=OuterRef("phase_id"), action=ReviewAction.RESOLUTION_UNDONE
+        )
+        .annotate(undoes=Cast(KeyTextTransform("undoes", "data"), BigIntegerField()))
+        .filter(undoes=OuterRef("pk"))
     )
-    return ReviewLog.objects.filter(phase_id=OuterRef("pk"), action__in=RESOLVED).filter(
-        Exists(entered_again)
-    )
-
-
-def _returned(phases: QuerySet) -> QuerySet:
-    """`phases` narrowed to those in review that came back."""
-    return phases.filter(status=PhaseStatus.REVIEW_REQUIRED).filter(
-        Exists(_resolutions_that_came_back())
-    )
+    return ReviewLog.objects.filter(action__in=RESOLVED).exclude(Exists(undone))
 
 
 def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
@@ -72,15 +69,13 @@ def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
     ids = list(phase_ids)
     if not ids:
         return {}
-    latest = (
-        WarmupPhase.objects.filter(pk__in=ids, status=PhaseStatus.REVIEW_REQUIRED)
-        .annotate(
-            resolution=Subquery(_resolutions_that_came_back().order_by("-id").values("id")[:1])
-        )
-        .values("resolution")
-    )
     rows = (
-        ReviewLog.objects.filter(pk__in=latest)
+        ReviewLog.objects.filter(
+            phase__in=ids,
+            phase__status=PhaseStatus.REVIEW_REQUIRED,
+            action__in=RESOLVED,
+            created_at=F("phase__last_resolved_at"),
+        )
         .select_related("actor_user", "actor_bot", "phase__review_signature")
         .only(
             "phase_id",
@@ -93,7 +88,7 @@ def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
             "phase__review_signature_id",
             "phase__review_signature__title",
         )
-        .order_by()
+        .order_by("id")  # the latest last, should two rows share the moment
     )
     returns = {}
     for row in rows:
@@ -113,13 +108,17 @@ def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
 
 def returned_counts(signature_keys: Iterable[str]) -> dict[str, int]:
     """For each of `signature_keys`: how many of its items in review came back after an
-    earlier resolution (0 for none). One query, through the queue's signature index."""
+    earlier resolution (0 for none). One query, through `phase_review_returned_idx`."""
     keys = list(signature_keys)
     counts = dict.fromkeys(keys, 0)
     if not keys:
         return counts
     rows = (
-        _returned(WarmupPhase.objects.filter(review_signature_id__in=keys))
+        WarmupPhase.objects.filter(
+            review_signature_id__in=keys,
+            status=PhaseStatus.REVIEW_REQUIRED,
+            last_resolved_at__isnull=False,
+        )
         .order_by()
         .values("review_signature_id")
         .annotate(n=Count("pk"))

@@ -63,6 +63,7 @@ from warmup.models import (
     PhaseTemplate,
     WarmupPhase,
 )
+from warmup.selectors.returns import standing_resolutions
 from warmup.services.bot_work import phases_unlock_next
 from warmup.services.review import not_in_review
 
@@ -255,7 +256,7 @@ def reviews_resolve(
     now = timezone.now()
     before = [{"phase": phase, **resolution_snapshot(phase, now=now)} for phase in allowed]
     if allowed:
-        leave_review_many(allowed, rule.to_status, **rule.fields(now))
+        leave_review_many(allowed, rule.to_status, last_resolved_at=now, **rule.fields(now))
         review_log.resolved_many(
             [
                 {
@@ -264,6 +265,7 @@ def reviews_resolve(
                     "method": method,
                     "reason_code": reason_code,
                     "note": note,
+                    "at": now,
                 }
                 for fields in before
             ],
@@ -461,13 +463,27 @@ def undo_refusal(undo: _Undo, claimed: set[int], moved: set[int]) -> CannotUndo 
     return None
 
 
+def _resolved_before(undos: list[_Undo]) -> dict[int, datetime]:
+    """Each phase's resolution before the one undone (that no undo took back), by its moment:
+    what the phase's last_resolved_at goes back to. One query."""
+    earlier = (
+        standing_resolutions()
+        .filter(phase_id__in=[undo.phase.pk for undo in undos])
+        .exclude(pk__in=[undo.resolution.pk for undo in undos])
+        .order_by("phase_id", "id")
+        .values_list("phase_id", "created_at")
+    )
+    return dict(earlier)  # the latest of each phase last
+
+
 def _restored_fields(undos: list[_Undo]) -> dict[int, dict]:
     """What each phase had in review when the batch resolved it: its review clock, level,
-    retry count, assignee (if they may still resolve) and content."""
+    retry count, assignee (if they may still resolve), content and the resolution before."""
     assignees = {undo.resolution.data.get("assignee") for undo in undos} - {None}
     still_reviewers = {
         user.pk for user in get_user_model().objects.filter(pk__in=assignees) if can_resolve(user)
     }
+    resolved_before = _resolved_before(undos)
     restored = {}
     for undo in undos:
         row = undo.resolution
@@ -478,6 +494,7 @@ def _restored_fields(undos: list[_Undo]) -> dict[int, dict]:
             "retry_count": row.retry_count,
             "review_assignee_id": assignee if assignee in still_reviewers else None,
             "content_id": row.data.get("content", undo.phase.content_id),
+            "last_resolved_at": resolved_before.get(undo.phase.pk),
         }
     return restored
 

@@ -155,3 +155,28 @@ def test_returned_counts_per_signature(content_pool, bot, rita, django_assert_nu
 
     assert counts == {keys[0]: 2, keys[1]: 0, keys[2]: 1}
     assert returned_counts([]) == {}
+
+
+def test_an_undone_resolution_gives_back_the_one_before_it(content_pool, bot, rita, clock):
+    # given: an item resumed that came back, then retried in a batch that is undone
+    phase = resolve_then(
+        new_item_in_review(bot),
+        method="resume",
+        reason_code="other",
+        then=CAME_BACK,
+        bot=bot,
+        actor=rita,
+    )
+    clock.shift(timedelta(minutes=10))
+    done = reviews_resolve_in_batches(
+        phase_ids=[phase.pk], method="retry", reason_code="other", note="oops", actor=rita
+    )
+    clock.shift(timedelta(minutes=5))
+    assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+
+    # then: it came back from the resume, as before the retry, and its incident counts it
+    came_back = returns_of([phase.pk])[phase.pk]
+    assert came_back.method == "resume"
+    phase.refresh_from_db()
+    assert phase.last_resolved_at == came_back.resolved_at
+    assert returned_counts([phase.review_signature_id]) == {phase.review_signature_id: 1}
