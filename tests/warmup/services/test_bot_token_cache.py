@@ -27,9 +27,11 @@ def test_a_bots_requests_in_a_row_look_its_token_up_once(account, bot):
     assert [sql for sql in _bot_lookups(second) if "token_prefix" in sql] == []
 
 
-def test_a_bot_deactivated_behind_the_cache_gets_no_work(account, bot):
+def test_a_bot_deactivated_behind_the_cache_gets_no_work(account, bot, other_bot):
     """Another process deactivated it (no cache of ours was told): its token still passes for
-    a few seconds, but its claim takes nothing and writes nothing."""
+    a few seconds, but its claim takes nothing and writes nothing, while the other bots of the
+    fleet are still active."""
+    assert other_bot.is_active
     phase = WarmupPhaseFactory(account=account, content_assigned=True)
     client = bot_client(bot)
     assert claim(client, phase_types=["no_such_type"]).status_code == 204  # token remembered

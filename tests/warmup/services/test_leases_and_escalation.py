@@ -250,6 +250,24 @@ def test_a_replay_from_another_bot_is_refused(account, bot, other_bot):
     assert stored(phase) == before
 
 
+def test_a_bot_that_held_another_phase_learns_nothing_of_this_one(bot, other_bot):
+    # given: the other bot holds a phase of its own; mine is in progress under my lease
+    WarmupPhaseFactory(bot=other_bot, in_progress=True)
+    phase = WarmupPhaseFactory(bot=bot, in_progress=True)
+    before = stored(phase)
+
+    # when: the other bot reports on my phase, with my (leaked) token
+    # then: as for a phase that does not exist; its lease and status are not told
+    for call, extra in (
+        (phase_heartbeat, {}),
+        (phase_complete, {}),
+        (phase_fail, {"category": "network_error", "reason": "not mine"}),
+    ):
+        with pytest.raises(NotFound):
+            call(phase_id=phase.pk, bot=other_bot, lease_token=phase.lease_token, **extra)
+    assert stored(phase) == before
+
+
 # --- Escalation --------------------------------------------------------------------------
 
 
