@@ -17,11 +17,25 @@ the oldest items are always "now".
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -94,9 +108,17 @@ def queue_depth() -> dict:
 
 
 def oldest_in_review(*, limit: int = 10, now: datetime | None = None) -> list[dict]:
-    """The `limit` items longest in review (oldest review clock first), one query."""
+    """The `limit` items longest in review (oldest review clock first). The queue's index
+    orders the items by review clock within each escalation level, so the oldest of each level
+    are its first entries: one short read per level (and one for any level above the
+    thresholds'), merged, instead of sorting every item in review."""
     now = now or timezone.now()
-    items = review_queue().order_by("review_required_since", "id")[:limit]
+    top = len(settings.WARMUP_ESCALATION_THRESHOLDS)
+    oldest_first = ("review_required_since", "id")
+    reads = [review_queue().filter(escalation_level=level) for level in range(top + 1)]
+    reads.append(review_queue().filter(escalation_level__gt=top))
+    found = [item for read in reads for item in read.order_by(*oldest_first)[:limit]]
+    items = sorted(found, key=lambda item: (item.review_required_since, item.pk))[:limit]
     return [
         {
             "phase_id": item.pk,
@@ -130,70 +152,74 @@ class Resolution:
     outcome: str | None  # success | failed | pending for resume and retry; None otherwise
 
 
-def _resolution_outcome(resolution: ReviewLog, later_events: list[ReviewLog]) -> str:
-    """success | failed | pending for one resume/retry resolution."""
-    for event in later_events:
-        if event.action in ENTERS_REVIEW:
-            return "failed"
-    phase = resolution.phase
-    if phase.completed_at and phase.completion_method == CompletionMethod.BOT:
-        return "success"
-    return "pending"
+def _entered_review_after() -> Exists:
+    """Whether the outer resolution row's phase entered review again after it (a row of its
+    phase later in its chain). The bound on created_at lets PostgreSQL skip the months before
+    the resolution (the log is partitioned by month)."""
+    later = ReviewLog.objects.filter(
+        phase_id=OuterRef("phase_id"),
+        action__in=ENTERS_REVIEW,
+        created_at__gte=OuterRef("created_at"),
+    ).filter(Q(created_at__gt=OuterRef("created_at")) | Q(id__gt=OuterRef("id")))
+    return Exists(later)
 
 
-def resolutions(
+def _outcome() -> Case:
+    """A resolution row's outcome: for a resume or a retry, failed when its phase came back to
+    review, success when a bot then completed it, pending otherwise; None for a completion or
+    a skip (nothing to wait for)."""
+    return Case(
+        When(~Q(resolution_method__in=AUTOMATED_RESOLUTIONS), then=Value(None)),
+        When(_entered_review_after(), then=Value("failed")),
+        When(
+            phase__completion_method=CompletionMethod.BOT,
+            phase__completed_at__isnull=False,
+            then=Value("success"),
+        ),
+        default=Value("pending"),
+        output_field=CharField(),
+    )
+
+
+def _resolved(rows: QuerySet, key=None) -> list[tuple[Resolution, str | None]]:
+    """Each resolution row of `rows` (oldest first) as a Resolution with its outcome, beside
+    its value of `key` (an expression; None without one). One query, of a few columns."""
+    values = (
+        rows.annotate(outcome=_outcome(), key=Value(None, CharField()) if key is None else key)
+        .order_by("created_at", "id")
+        .values_list("resolution_method", "reason_code", "time_in_review", "outcome", "key")
+    )
+    return [
+        (Resolution(method, code, wait.total_seconds() if wait else None, outcome), group)
+        for method, code, wait, outcome, group in values
+    ]
+
+
+def _resolution_rows(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     category: str | None = None,
     phase_type: str | None = None,
     signature: str | None = None,
-) -> list[Resolution]:
-    """The resolutions in the window (of items that failed with `category`, of `phase_type`,
-    with `signature`, when given), oldest first, each with its outcome (two queries)."""
-    rows = _in_window(
-        ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
-    )
+) -> QuerySet:
+    """The resolution rows in the window (of items that failed with `category`, of
+    `phase_type`, with `signature`, when given)."""
+    rows = _in_window(ReviewLog.objects.filter(action__in=RESOLVES_REVIEW), since, until)
     if category is not None:
         rows = rows.filter(failure_category=category)
     if phase_type is not None:
         rows = rows.filter(phase__phase_type=phase_type)
     if signature is not None:
         rows = rows.filter(signature_id=signature)
-    rows = list(rows.order_by("created_at", "id"))
-    return [
-        Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
-        for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True)
-    ]
+    return rows
 
 
-def _seconds_in_review(row: ReviewLog) -> float | None:
-    return row.time_in_review.total_seconds() if row.time_in_review else None
-
-
-def _resolution_outcomes(rows: list[ReviewLog]) -> list[str | None]:
-    """The outcome of each resolution row (`phase` selected): success | failed | pending for a
-    resume or a retry, None for complete and skip (one query)."""
-    later_by_phase: dict[int, list[ReviewLog]] = defaultdict(list)
-    phase_ids = {r.phase_id for r in rows if r.resolution_method in AUTOMATED_RESOLUTIONS}
-    if phase_ids:
-        for event in ReviewLog.objects.filter(
-            phase_id__in=phase_ids, action__in=ENTERS_REVIEW
-        ).order_by("created_at", "id"):
-            later_by_phase[event.phase_id].append(event)
-
-    outcomes: list[str | None] = []
-    for row in rows:
-        outcome = None
-        if row.resolution_method in AUTOMATED_RESOLUTIONS:
-            later = [
-                e
-                for e in later_by_phase.get(row.phase_id, [])
-                if (e.created_at, e.id) > (row.created_at, row.id)
-            ]
-            outcome = _resolution_outcome(row, later)
-        outcomes.append(outcome)
-    return outcomes
+def resolutions(
+    *, since: datetime | None = None, until: datetime | None = None
+) -> list[Resolution]:
+    """The resolutions in the window, oldest first, each with its outcome (one query)."""
+    return [row for row, _ in _resolved(_resolution_rows(since=since, until=until))]
 
 
 def time_in_review(rows: list[Resolution]) -> dict:
@@ -209,18 +235,21 @@ def time_in_review(rows: list[Resolution]) -> dict:
 def _tally(rows: list[Resolution]) -> dict:
     """Count, and success/failed/pending with a success rate over the automated ones (None
     where none of the rows is a resume or a retry)."""
+    return _tally_of(len(rows), Counter(row.outcome for row in rows if row.outcome is not None))
+
+
+def _tally_of(count: int, outcomes: Counter) -> dict:
+    """`_tally` of `count` resolutions whose resumes and retries came out as `outcomes`."""
     entry = {
-        "count": len(rows),
+        "count": count,
         "success": None,
         "failed": None,
         "pending": None,
         "success_rate": None,
     }
-    automated = [r for r in rows if r.outcome is not None]
-    if automated:
+    if outcomes.total():
         tally = {"success": 0, "failed": 0, "pending": 0}
-        for row in automated:
-            tally[row.outcome] += 1
+        tally.update(outcomes)
         decided = tally["success"] + tally["failed"]
         entry.update(tally)
         entry["success_rate"] = round(tally["success"] / decided, 4) if decided else None
@@ -276,25 +305,41 @@ def suggestions_for(
     enough cases by lower bound, then those with too few, then those done by hand. Two to six
     queries."""
     since = (now or timezone.now()) - timedelta(days=SUGGESTION_DAYS)
-    scope, rows = "signature", []
+    scope, groups = "signature", {}
     if signature:
-        rows = resolutions(since=since, signature=signature)
-    if not any(row.outcome in DECIDED for row in rows):
-        scope, rows = "category", []
+        groups = _outcomes_by_resolution(_resolution_rows(since=since, signature=signature))
+    if not any(outcomes[kind] for outcomes in groups.values() for kind in DECIDED):
+        scope, groups = "category", {}
         if category:
-            rows = resolutions(since=since, category=category, phase_type=phase_type)
-            if not rows and phase_type is not None:
-                rows = resolutions(since=since, category=category)
-    groups: dict[tuple[str, str], list[Resolution]] = defaultdict(list)
-    for row in rows:
-        groups[(row.method, row.reason_code)].append(row)
-    entries = [_suggestion(method, code, group, scope) for (method, code), group in groups.items()]
+            rows = _resolution_rows(since=since, category=category, phase_type=phase_type)
+            groups = _outcomes_by_resolution(rows)
+            if not groups and phase_type is not None:
+                groups = _outcomes_by_resolution(_resolution_rows(since=since, category=category))
+    entries = [
+        _suggestion(method, code, outcomes, scope) for (method, code), outcomes in groups.items()
+    ]
     entries.sort(key=_best_first)
     return entries
 
 
-def _suggestion(method: str, reason_code: str, rows: list[Resolution], scope: str) -> dict:
-    tally = _tally(rows)
+def _outcomes_by_resolution(rows: QuerySet) -> dict[tuple[str, str], Counter]:
+    """The outcomes of `rows`, counted per (method, reason code) in the database (the key
+    None counts completions and skips). One query."""
+    grouped = (
+        rows.annotate(outcome=_outcome())
+        .order_by()
+        .values_list("resolution_method", "reason_code", "outcome")
+        .annotate(n=Count("*"))
+    )
+    groups: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for method, code, outcome, n in grouped:
+        groups[(method, code)][outcome] += n
+    return groups
+
+
+def _suggestion(method: str, reason_code: str, outcomes: Counter, scope: str) -> dict:
+    automated = Counter({kind: n for kind, n in outcomes.items() if kind is not None})
+    tally = _tally_of(outcomes.total(), automated)
     decided = (tally["success"] or 0) + (tally["failed"] or 0)
     return {
         "method": method,
@@ -555,15 +600,9 @@ def breakdown(by: str, *, since: datetime | None = None, until: datetime | None 
         for row in entries.order_by().values(key=_group_key(by)).annotate(n=Count("id")):
             entered[_key_or_default(by, row["key"])] += row["n"]
 
-    rows = _in_window(
-        ReviewLog.objects.filter(action__in=RESOLVES_REVIEW).select_related("phase"), since, until
-    )
-    rows = list(rows.annotate(group_key=_group_key(by)).order_by("created_at", "id"))
     resolved: dict[str, list[Resolution]] = defaultdict(list)
-    for row, outcome in zip(rows, _resolution_outcomes(rows), strict=True):
-        resolved[_key_or_default(by, row.group_key)].append(
-            Resolution(row.resolution_method, row.reason_code, _seconds_in_review(row), outcome)
-        )
+    for row, key in _resolved(_resolution_rows(since=since, until=until), _group_key(by)):
+        resolved[_key_or_default(by, key)].append(row)
 
     result = []
     for key in set(entered) | set(resolved):

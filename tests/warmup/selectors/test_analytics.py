@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 
 from reviews.admin.dashboard import duration_or_dash, window_start
+from tests.factories import new_item_in_review
+from warmup.models import PhaseStatus, WarmupPhase
+from warmup.selectors.analytics import oldest_in_review
 
 STATS = "/api/v1/reviews/stats/"
 
@@ -93,3 +97,29 @@ def test_without_a_window_the_stats_count_every_resolution(history, client, revi
 
     assert api["time_in_review"]["resolved"] == 5
     assert api["resolutions"]["skip"]["count"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1, 2, 4, 10])
+def test_the_oldest_items_are_oldest_first_whatever_their_escalation_level(
+    content_pool, bot, clock, limit
+):
+    # given: items in review a few minutes apart, whose levels do not follow their age (one
+    # above the thresholds' top, as after the thresholds were shortened)
+    items = []
+    for level in (0, 2, 0, 5, 1):
+        item = new_item_in_review(bot)
+        WarmupPhase.objects.filter(pk=item.pk).update(escalation_level=level)
+        items.append(item)
+        clock.shift(timedelta(minutes=7))
+
+    oldest = oldest_in_review(limit=limit)
+
+    in_age_order = WarmupPhase.objects.filter(status=PhaseStatus.REVIEW_REQUIRED).order_by(
+        "review_required_since", "id"
+    )
+    assert [one["phase_id"] for one in oldest] == [item.pk for item in items][:limit]
+    assert [one["phase_id"] for one in oldest] == list(
+        in_age_order.values_list("pk", flat=True)[:limit]
+    )
+    assert oldest[0]["seconds_in_review"] == 5 * 7 * 60
