@@ -21,14 +21,14 @@ from config.admin import ReadOnlyAdmin
 from reviews.admin import live
 from reviews.admin.dashboard import sparkline
 from reviews.admin.forms import ResolutionForm
-from reviews.admin.queue import suggestions_of, suggestions_scope
+from reviews.admin.queue import suggestions_of_many, suggestions_scope
 from reviews.models import Incident, ReviewLog
 from reviews.permissions import can_close_breakers, can_resolve_reviews, can_view_reviews
 from warmup.domain.actors import Actor
 from warmup.domain.choices import HELD, RESOLUTION_ACTIONS, ResolutionMethod, ReviewAction
 from warmup.domain.errors import DomainError, refusal_group_words
 from warmup.models import PhaseStatus, WarmupPhase
-from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, best_suggestion
+from warmup.selectors.analytics import SUGGESTION_MIN_DECIDED, FailureKind, best_suggestion
 from warmup.selectors.incidents import incident, incident_page
 from warmup.selectors.queue import review_selection
 from warmup.selectors.returns import returned_counts
@@ -123,13 +123,14 @@ class IncidentAdmin(ReadOnlyAdmin):
         came_back = returned_counts(one.signature for one in incidents)
         breakers = list(open_breakers())
         breaker_of = {breaker.signature_id: breaker for breaker in breakers}
+        suggested = _suggested(incidents)
         rows = [
             {
                 "incident": one,
                 "trend": sparkline(one.trend),
                 "queue_url": queue_url(one.signature),
                 "resolve_url": reverse("admin:reviews_incident_resolve", args=[one.signature]),
-                "suggested": _suggested(one),
+                "suggested": suggested[one.signature],
                 "breaker": breaker_of.get(one.signature),
                 "came_back": came_back.get(one.signature, 0),
             }
@@ -371,28 +372,38 @@ def scope_words(breaker) -> str:
     return words
 
 
-def _suggestions(one) -> list[dict]:
-    """What worked before for the incident's failure (its signature first, else its
-    category), best first, in words."""
+def _kind(one) -> FailureKind:
+    """What an incident's suggestions are of: its signature first, else its category."""
     category = "" if one.category == HELD else one.category
-    return suggestions_of(signature=one.signature, category=category, phase_type=one.phase_type)
+    return FailureKind(one.signature, category, one.phase_type)
+
+
+def _suggestions(one) -> list[dict]:
+    """What worked before for the incident's failure, best first, in words."""
+    return suggestions_of_many([_kind(one)])[0]
 
 
 SUGGESTION_CACHE_SECONDS = 300
 
 
-def _suggested(one) -> dict | None:
-    """The resolution to offer for the incident, or the best with too few cases to offer, or
-    None when nothing was tried on it. Kept for five minutes per signature: a track record of
-    90 days moves slowly, and the page is read often during an incident (the confirmation page
-    reads it afresh)."""
-
-    def best():
-        suggestions = _suggestions(one)
-        return best_suggestion(suggestions) or (suggestions[0] if suggestions else None)
-
-    key = f"incident-suggestion:{one.signature}"
-    return cache.get_or_set(key, best, SUGGESTION_CACHE_SECONDS)
+def _suggested(incidents) -> dict[str, dict | None]:
+    """Per incident's signature: the resolution to offer, or the best with too few cases to
+    offer, or None when nothing was tried on it. Kept for five minutes per signature: a
+    track record of 90 days moves slowly, and the page is read often during an incident (the
+    confirmation page reads it afresh). Those not kept are found together (two queries)."""
+    keys = {one.signature: f"incident-suggestion:{one.signature}" for one in incidents}
+    kept = cache.get_many(list(keys.values()))
+    missing = [one for one in incidents if keys[one.signature] not in kept]
+    found = {}
+    for one, suggestions in zip(
+        missing, suggestions_of_many([_kind(one) for one in missing]), strict=True
+    ):
+        found[keys[one.signature]] = best_suggestion(suggestions) or (
+            suggestions[0] if suggestions else None
+        )
+    cache.set_many(found, SUGGESTION_CACHE_SECONDS)
+    kept.update(found)
+    return {signature: kept[key] for signature, key in keys.items()}
 
 
 def _errors(errors) -> str:

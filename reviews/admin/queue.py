@@ -776,21 +776,28 @@ def queue_as_listed(request, listed: QueryDict):
 
 
 def suggestions_of(*, signature: str | None, category: str, phase_type: str | None) -> list[dict]:
-    """The past resolutions of this kind of failure, best first (analytics.suggestions_for),
-    each with its method, reason and outcome in words: `how`, `why`, `said`, `sure`."""
-    if not signature and not category:
-        return []
+    """`suggestions_of_many` of one kind of failure."""
+    return suggestions_of_many([analytics.FailureKind(signature, category, phase_type)])[0]
+
+
+def suggestions_of_many(kinds: list[analytics.FailureKind]) -> list[list[dict]]:
+    """For each kind of failure, its past resolutions, best first
+    (analytics.suggestions_for_many), each with its method, reason and outcome in words:
+    `how`, `why`, `said`, `sure`. None for a kind with neither signature nor category."""
+    asked = [kind for kind in kinds if kind.signature or kind.category]
+    found = dict(zip(asked, analytics.suggestions_for_many(asked), strict=True)) if asked else {}
     return [
-        {
-            **entry,
-            "how": ResolutionMethod(entry["method"]).label,
-            "why": ReasonCode(entry["reason_code"]).label,
-            "said": worked_display(entry),
-            "sure": sure_display(entry),
-        }
-        for entry in analytics.suggestions_for(
-            signature=signature, category=category, phase_type=phase_type
-        )
+        [
+            {
+                **entry,
+                "how": ResolutionMethod(entry["method"]).label,
+                "why": ReasonCode(entry["reason_code"]).label,
+                "said": worked_display(entry),
+                "sure": sure_display(entry),
+            }
+            for entry in found.get(kind, [])
+        ]
+        for kind in kinds
     ]
 
 

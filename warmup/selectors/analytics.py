@@ -164,10 +164,10 @@ def _entered_review_after() -> Exists:
     return Exists(later)
 
 
-def _outcome() -> Case:
-    """A resolution row's outcome: for a resume or a retry, failed when its phase came back to
-    review, success when a bot then completed it, pending otherwise; None for a completion or
-    a skip (nothing to wait for)."""
+def resolution_outcome() -> Case:
+    """A resolution row's outcome: for a resume or a retry, "failed" when its phase entered
+    review again after it, "success" when a bot then completed the phase, "pending"
+    otherwise; None for a completion or a skip (nothing to wait for)."""
     return Case(
         When(~Q(resolution_method__in=AUTOMATED_RESOLUTIONS), then=Value(None)),
         When(_entered_review_after(), then=Value("failed")),
@@ -185,7 +185,9 @@ def _resolved(rows: QuerySet, key=None) -> list[tuple[Resolution, str | None]]:
     """Each resolution row of `rows` (oldest first) as a Resolution with its outcome, beside
     its value of `key` (an expression; None without one). One query, of a few columns."""
     values = (
-        rows.annotate(outcome=_outcome(), key=Value(None, CharField()) if key is None else key)
+        rows.annotate(
+            outcome=resolution_outcome(), key=Value(None, CharField()) if key is None else key
+        )
         .order_by("created_at", "id")
         .values_list("resolution_method", "reason_code", "time_in_review", "outcome", "key")
     )
@@ -285,6 +287,16 @@ SUGGESTION_MIN_RATE = 0.5
 DECIDED = ("success", "failed")  # the outcomes a rate counts; pending ones wait
 
 
+@dataclass(frozen=True)
+class FailureKind:
+    """What suggestions are asked for: a failure's signature (None before signatures),
+    category ("" for a hold) and plan step type (None: any)."""
+
+    signature: str | None
+    category: str
+    phase_type: str | None = None
+
+
 def suggestions_for(
     *,
     signature: str | None,
@@ -292,49 +304,79 @@ def suggestions_for(
     phase_type: str | None = None,
     now: datetime | None = None,
 ) -> list[dict]:
-    """What worked before for this kind of failure: the last 90 days' resolutions, by method
+    """What worked before for this kind of failure: `suggestions_for_many` of one."""
+    return suggestions_for_many([FailureKind(signature, category, phase_type)], now=now)[0]
+
+
+def suggestions_for_many(kinds: list[FailureKind], *, now: datetime | None = None) -> list[list]:
+    """For each kind of failure, what worked before: the last 90 days' resolutions, by method
     and reason code, each with how often the phase then completed without coming back to
-    review. Of the failures with `signature` when any of those has an outcome yet; otherwise
-    of those that failed with `category` (and `phase_type`, when that has any), as `scope`
-    says ("signature" or "category").
+    review. Of the failures with its signature when any of those has an outcome yet;
+    otherwise of those that failed with its category (and phase type, when that has any), as
+    `scope` says ("signature" or "category").
 
     One dict per (method, reason_code): count, success, failed, pending, `decided` (success
     + failed), `rate` (success / decided), `lower_bound` (of its 95 % Wilson interval) and
     `enough` (at least SUGGESTION_MIN_DECIDED decided); rate and lower_bound are None for a
     completion or a skip (no outcome) and while nothing is decided. Best first: those with
-    enough cases by lower bound, then those with too few, then those done by hand. Two to six
-    queries."""
-    since = (now or timezone.now()) - timedelta(days=SUGGESTION_DAYS)
-    scope, groups = "signature", {}
-    if signature:
-        groups = _outcomes_by_resolution(_resolution_rows(since=since, signature=signature))
-    if not any(outcomes[kind] for outcomes in groups.values() for kind in DECIDED):
-        scope, groups = "category", {}
-        if category:
-            rows = _resolution_rows(since=since, category=category, phase_type=phase_type)
-            groups = _outcomes_by_resolution(rows)
-            if not groups and phase_type is not None:
-                groups = _outcomes_by_resolution(_resolution_rows(since=since, category=category))
-    entries = [
-        _suggestion(method, code, outcomes, scope) for (method, code), outcomes in groups.items()
-    ]
-    entries.sort(key=_best_first)
-    return entries
+    enough cases by lower bound, then those with too few, then those done by hand. At most
+    two queries, however many kinds: one over the signatures, one over the categories that
+    the signatures leave to them."""
+    recent = _resolution_rows(since=(now or timezone.now()) - timedelta(days=SUGGESTION_DAYS))
+    signatures = {kind.signature for kind in kinds if kind.signature}
+    by_signature = _outcomes_by_resolution(
+        recent.filter(signature_id__in=signatures), "signature_id"
+    )
+    undecided = [kind for kind in kinds if not _decided(by_signature.get((kind.signature,)))]
+    categories = {kind.category for kind in undecided if kind.category}
+    by_step = _outcomes_by_resolution(
+        recent.filter(failure_category__in=categories), "failure_category", "phase__phase_type"
+    )
+    answers = []
+    for kind in kinds:
+        scope, groups = "signature", by_signature.get((kind.signature,), {})
+        if not _decided(groups):
+            scope, groups = "category", {}
+            if kind.category:
+                groups = _merged(by_step, kind.category, kind.phase_type)
+                if not groups and kind.phase_type is not None:
+                    groups = _merged(by_step, kind.category, None)
+        entries = [
+            _suggestion(method, code, outcomes, scope)
+            for (method, code), outcomes in groups.items()
+        ]
+        entries.sort(key=_best_first)
+        answers.append(entries)
+    return answers
 
 
-def _outcomes_by_resolution(rows: QuerySet) -> dict[tuple[str, str], Counter]:
-    """The outcomes of `rows`, counted per (method, reason code) in the database (the key
-    None counts completions and skips). One query."""
+def _decided(groups: dict | None) -> bool:
+    return any(outcomes[kind] for outcomes in (groups or {}).values() for kind in DECIDED)
+
+
+def _merged(by_step: dict, category: str, phase_type: str | None) -> dict[tuple, Counter]:
+    """The outcomes of `category`'s resolutions of `phase_type` (of any step for None)."""
+    merged: dict[tuple, Counter] = defaultdict(Counter)
+    for (row_category, row_type), groups in by_step.items():
+        if row_category == category and phase_type in (None, row_type):
+            for resolution, outcomes in groups.items():
+                merged[resolution].update(outcomes)
+    return merged
+
+
+def _outcomes_by_resolution(rows: QuerySet, *by: str) -> dict[tuple, dict[tuple, Counter]]:
+    """The outcomes of `rows`, counted in the database per value of the `by` columns and per
+    (method, reason code) (the outcome None counts completions and skips). One query."""
     grouped = (
-        rows.annotate(outcome=_outcome())
+        rows.annotate(outcome=resolution_outcome())
         .order_by()
-        .values_list("resolution_method", "reason_code", "outcome")
+        .values_list(*by, "resolution_method", "reason_code", "outcome")
         .annotate(n=Count("*"))
     )
-    groups: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for method, code, outcome, n in grouped:
-        groups[(method, code)][outcome] += n
-    return groups
+    counted: dict[tuple, dict[tuple, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for *key, method, code, outcome, n in grouped:
+        counted[tuple(key)][(method, code)][outcome] += n
+    return counted
 
 
 def _suggestion(method: str, reason_code: str, outcomes: Counter, scope: str) -> dict:

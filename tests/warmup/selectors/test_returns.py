@@ -5,12 +5,20 @@ from datetime import timedelta
 
 import pytest
 
+from reviews.models import ReviewLog
 from tests.factories import UserFactory, WarmupPhaseFactory, new_item_in_review
 from tests.resolved import CAME_BACK, PENDING, WORKED, resolve_then
 from warmup.domain.actors import Actor
-from warmup.models import FailureSignature
-from warmup.selectors.returns import returned_counts, returns_of
-from warmup.services.resolutions import batch_undo_in_batches, reviews_resolve_in_batches
+from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ENTERS_REVIEW
+from warmup.models import CompletionMethod, FailureSignature
+from warmup.selectors.analytics import resolution_outcome
+from warmup.selectors.returns import RESOLVED, returned_counts, returns_of
+from warmup.services.resolutions import (
+    batch_undo_in_batches,
+    review_resolve,
+    reviews_resolve_in_batches,
+)
+from warmup.services.review import review_hold
 
 pytestmark = pytest.mark.django_db
 
@@ -180,3 +188,73 @@ def test_an_undone_resolution_gives_back_the_one_before_it(content_pool, bot, ri
     phase.refresh_from_db()
     assert phase.last_resolved_at == came_back.resolved_at
     assert returned_counts([phase.review_signature_id]) == {phase.review_signature_id: 1}
+
+
+def outcomes_from_the_log() -> dict[int, str | None]:
+    """Each resolution row's outcome read from the rest of its phase's log, the definition:
+    failed when a later row of the phase entered review, else success when a bot completed
+    the phase, else pending; None for a completion or a skip."""
+    rows = list(ReviewLog.objects.select_related("phase").order_by("id"))
+    outcomes = {}
+    for row in rows:
+        if row.action not in RESOLVED:
+            continue
+        if row.resolution_method not in AUTOMATED_RESOLUTIONS:
+            outcomes[row.pk] = None
+        elif any(
+            later.phase_id == row.phase_id and later.pk > row.pk and later.action in ENTERS_REVIEW
+            for later in rows
+        ):
+            outcomes[row.pk] = "failed"
+        elif row.phase.completion_method == CompletionMethod.BOT:
+            outcomes[row.pk] = "success"
+        else:
+            outcomes[row.pk] = "pending"
+    return outcomes
+
+
+def test_each_resolutions_outcome_read_from_the_phase_is_the_one_its_log_gives(
+    content_pool, bot, rita, clock
+):
+    # given: every way a resolution turns out, undone batches and a hold among them
+    common = {"bot": bot, "actor": rita, "reason_code": "other"}
+
+    def in_a_batch_undone(phase, method):
+        clock.shift(timedelta(minutes=3))
+        done = reviews_resolve_in_batches(
+            phase_ids=[phase.pk], method=method, reason_code="other", note="x", actor=rita
+        )
+        clock.shift(timedelta(minutes=3))
+        assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+
+    back_then_worked = resolve_then(
+        new_item_in_review(bot), method="resume", then=CAME_BACK, **common
+    )
+    resolve_then(back_then_worked, method="retry", then=WORKED, **common)
+    resolve_then(new_item_in_review(bot), method="retry", then=PENDING, **common)
+    in_a_batch_undone(new_item_in_review(bot), "resume")
+    back_then_undone = resolve_then(
+        new_item_in_review(bot), method="retry", then=CAME_BACK, **common
+    )
+    in_a_batch_undone(back_then_undone, "resume")
+    held = resolve_then(new_item_in_review(bot), method="retry", then=PENDING, **common)
+    review_hold(phase_id=held.pk, note="looks wrong", actor=rita)
+    for method in ("complete", "skip"):
+        review_resolve(
+            phase_id=new_item_in_review(bot).pk,
+            method=method,
+            reason_code="other",
+            note="x",
+            actor=rita,
+        )
+    resolve_then(new_item_in_review(bot), method="resume", then=WORKED, **common)
+
+    # then: every resolution's outcome from its phase is the one from its log
+    expected = outcomes_from_the_log()
+    assert set(expected.values()) == {"failed", "success", "pending", None}
+    read = dict(
+        ReviewLog.objects.filter(pk__in=expected)
+        .annotate(outcome=resolution_outcome())
+        .values_list("pk", "outcome")
+    )
+    assert read == expected

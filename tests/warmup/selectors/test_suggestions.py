@@ -9,9 +9,11 @@ from tests.resolved import CAME_BACK, PENDING, WORKED, resolve_then
 from warmup.domain.confidence import wilson_lower_bound
 from warmup.selectors.analytics import (
     SUGGESTION_MIN_DECIDED,
+    FailureKind,
     best_suggestion,
     resolutions,
     suggestions_for,
+    suggestions_for_many,
 )
 
 # --- Wilson's lower bound ----------------------------------------------------------------------
@@ -211,3 +213,71 @@ def test_a_return_counts_as_a_failure_of_the_resolution_before_it(
     assert (resume["method"], resume["success"], resume["failed"]) == ("resume", 0, 1)
     (retry,) = suggestions_for(signature=phase.review_signature_id, category="challenge_required")
     assert (retry["method"], retry["success"], retry["failed"]) == ("retry", 1, 0)
+
+
+@pytest.mark.django_db
+def test_suggestions_for_many_kinds_are_each_kinds_own_in_two_queries(
+    content_pool, bot, reviewer_actor, django_assert_max_num_queries
+):
+    # given: two categories with a record
+    resolved(
+        2,
+        method="retry",
+        reason_code="solved_challenge",
+        then=WORKED,
+        bot=bot,
+        actor=reviewer_actor,
+    )
+    resolved(
+        1,
+        method="resume",
+        reason_code="replaced_proxy",
+        then=CAME_BACK,
+        bot=bot,
+        actor=reviewer_actor,
+        category="proxy_error",
+    )
+    # (an item that came back another way: a second signature, with only a pending resume)
+    undecided = new_item_in_review(bot)
+    undecided = resolve_then(
+        undecided,
+        method="resume",
+        reason_code="fixed_credentials",
+        then=CAME_BACK,
+        reason="Instagram asks to confirm it is you by e-mail",
+        bot=bot,
+        actor=reviewer_actor,
+    )
+    second_signature = undecided.review_signature_id
+    resolve_then(
+        undecided, method="resume", reason_code="other", then=PENDING, bot=bot, actor=reviewer_actor
+    )
+    signatures = {
+        category: new_item_in_review(bot, category).review_signature_id
+        for category in ("challenge_required", "proxy_error", "login_failed")
+    }
+    kinds = [
+        FailureKind(signatures["challenge_required"], "challenge_required", "profile_bio"),
+        FailureKind(signatures["proxy_error"], "proxy_error", None),
+        FailureKind(second_signature, "challenge_required", "profile_bio"),
+        FailureKind(second_signature, "challenge_required", "first_post"),
+        FailureKind(signatures["login_failed"], "login_failed", "profile_bio"),
+        FailureKind(None, "proxy_error", "profile_bio"),
+    ]
+
+    with django_assert_max_num_queries(2):
+        together = suggestions_for_many(kinds)
+
+    one_by_one = [
+        suggestions_for(signature=k.signature, category=k.category, phase_type=k.phase_type)
+        for k in kinds
+    ]
+    assert together == one_by_one
+    assert [len(entries) for entries in together] == [2, 1, 3, 3, 0, 1]
+    assert [entries[0]["scope"] for entries in together if entries] == [
+        "signature",
+        "signature",
+        "category",
+        "category",
+        "category",
+    ]
