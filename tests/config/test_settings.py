@@ -169,7 +169,7 @@ OPTIONS = "s.DATABASES['default'].get('OPTIONS', {}).get('options')"
 def test_postgresql_connections_wait_for_a_lock_10_s_and_run_a_statement_30_s_by_default():
     result = read_setting(OPTIONS, DEBUG="1", DATABASE_URL=POSTGRES)
 
-    assert result.stdout.strip() == "-c lock_timeout=10s -c statement_timeout=30s"
+    assert result.stdout.strip() == "-c lock_timeout=10s -c statement_timeout=30s -c jit=off"
 
 
 def test_the_time_limits_come_from_the_environment_and_0_turns_one_off():
@@ -177,7 +177,7 @@ def test_the_time_limits_come_from_the_environment_and_0_turns_one_off():
         OPTIONS, DEBUG="1", DATABASE_URL=POSTGRES, DB_LOCK_TIMEOUT="2500", DB_STATEMENT_TIMEOUT="0"
     )
 
-    assert result.stdout.strip() == "-c lock_timeout=2500 -c statement_timeout=0"
+    assert result.stdout.strip() == "-c lock_timeout=2500 -c statement_timeout=0 -c jit=off"
 
 
 @pytest.mark.parametrize("value", ["10 s", "ten", "5s -c search_path=evil", "-1"])

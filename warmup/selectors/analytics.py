@@ -49,7 +49,13 @@ from warmup.domain.choices import (
     ReviewAction,
 )
 from warmup.domain.confidence import wilson_lower_bound
-from warmup.models import CompletionMethod, FailureDecision, FailureSignature, PhaseAttempt
+from warmup.models import (
+    Bot,
+    CompletionMethod,
+    FailureDecision,
+    FailureSignature,
+    PhaseAttempt,
+)
 from warmup.selectors.queue import review_queue
 
 # Entering review and the automated resolutions (resume, retry) are defined once, beside the
@@ -489,28 +495,56 @@ def daily_flow(*, since: datetime, until: datetime | None = None) -> list[dict]:
 def _escalating_bot():
     """The bot whose failure sent the phase to review: the reporting bot, or for a lease that
     expired (a system event) the bot of the last attempt claimed before it."""
+    return Coalesce("actor_bot__name", _last_attempts_bot("bot__name"))
+
+
+def _last_attempts_bot(value: str) -> Subquery:
+    """Of the bot of the last attempt claimed before the outer log row: `value` ("bot" for
+    its id, "bot__name"). What names the bot of a lease that expired."""
     last_attempt = PhaseAttempt.objects.filter(
         phase_id=OuterRef("phase_id"), claimed_at__lte=OuterRef("created_at")
     ).order_by("-claimed_at", "-number")
-    return Coalesce("actor_bot__name", Subquery(last_attempt.values("bot__name")[:1]))
+    return Subquery(last_attempt.values(value)[:1])
 
 
 def top_escalations(
     *, since: datetime | None = None, until: datetime | None = None, limit: int = 5
 ) -> dict[str, list[tuple[str, int]]]:
     """The phase types, platforms and bots whose failures were escalated to review most often
-    in the window (holds by reviewers are not escalations): `limit` of each, most first."""
+    in the window (holds by reviewers are not escalations): `limit` of each, most first.
+
+    Counted from the log row's own columns where they tell (a failure's signature names its
+    plan step; the reporting bot is the row's actor), so only the rows they leave out join
+    another table: those written before signatures, and lease expiries (the system's rows,
+    named by the bot of the last attempt). Seven grouped queries, none per row."""
     rows = _in_window(ReviewLog.objects.filter(action=ReviewAction.ESCALATED), since, until)
-    groups = {
-        "phase_type": rows.values(key=F("phase__phase_type")),
-        "platform": rows.values(key=F("account__platform")),
-        "bot": rows.values(key=_escalating_bot()),
+    rows = rows.order_by()
+
+    def counted(grouped) -> Counter:
+        return Counter(dict(grouped.annotate(n=Count("*")).values_list("key", "n")))
+
+    signed = counted(rows.exclude(signature=None).values(key=F("signature_id")))
+    step_of = dict(FailureSignature.objects.filter(pk__in=signed).values_list("pk", "phase_type"))
+    steps = counted(rows.filter(signature=None).values(key=F("phase__phase_type")))
+    for signature, n in signed.items():
+        steps[step_of[signature]] += n
+
+    bot_ids = counted(rows.exclude(actor_bot=None).values(key=F("actor_bot_id")))
+    bot_ids.update(counted(rows.filter(actor_bot=None).values(key=_last_attempts_bot("bot"))))
+    names = dict(Bot.objects.filter(pk__in=[pk for pk in bot_ids if pk]).values_list("pk", "name"))
+    bots = Counter()
+    for pk, n in bot_ids.items():
+        bots[names.get(pk, NO_BOT)] += n
+
+    platforms = counted(rows.values(key=F("account__platform")))
+    return {
+        name: sorted(((key or NO_BOT, n) for key, n in counter.items()), key=_most_first)[:limit]
+        for name, counter in (("phase_type", steps), ("platform", platforms), ("bot", bots))
     }
-    top = {}
-    for name, grouped in groups.items():
-        counted = grouped.order_by().annotate(n=Count("id")).order_by("-n", "key")[:limit]
-        top[name] = [(row["key"] or NO_BOT, row["n"]) for row in counted]
-    return top
+
+
+def _most_first(item: tuple[str, int]) -> tuple[int, str]:
+    return (-item[1], item[0])
 
 
 # --- Everything the dashboard shows ----------------------------------------------------------

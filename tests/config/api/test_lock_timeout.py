@@ -26,14 +26,14 @@ pytestmark = [
 WAIT = 60  # seconds; a thread still waiting after this is a hang
 
 
-def test_every_connection_has_the_default_lock_and_statement_timeouts():
+def test_every_connection_has_the_default_lock_and_statement_timeouts_and_no_jit():
     with connection.cursor() as cursor:
-        cursor.execute("SHOW lock_timeout")
-        lock_timeout = cursor.fetchone()[0]
-        cursor.execute("SHOW statement_timeout")
-        statement_timeout = cursor.fetchone()[0]
+        shown = {}
+        for name in ("lock_timeout", "statement_timeout", "jit"):
+            cursor.execute(f"SHOW {name}")
+            shown[name] = cursor.fetchone()[0]
 
-    assert (lock_timeout, statement_timeout) == ("10s", "30s")
+    assert shown == {"lock_timeout": "10s", "statement_timeout": "30s", "jit": "off"}
 
 
 @pytest.fixture
