@@ -121,7 +121,7 @@ def returned_counts(signature_keys: Iterable[str]) -> dict[str, int]:
         )
         .order_by()
         .values("review_signature_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # not of a column: the index alone answers
     )
     for row in rows:
         counts[row["review_signature_id"]] = row["n"]
