@@ -400,6 +400,34 @@ class QueueChangeList(BoundedChangeList):
         super().__init__(*args, **kwargs)
         self.row_filters, self.preserved_filters = self.preserved_filters, ""
 
+    # What a row shows (ReviewItemAdmin.list_display, the checkbox's label, the level badge)
+    # and nothing more: a page builds fifty of each, and a failure's details, the content and
+    # the rest of the account were most of what it read.
+    ROW_FIELDS = (
+        "order",
+        "phase_type",
+        "status",
+        "template_id",
+        "last_failure_category",
+        "last_failure_reason",
+        "retry_count",
+        "review_required_since",
+        "escalation_level",
+        "review_signature_id",
+        "account__platform",
+        "account__username",
+        "bot__name",
+        "review_assignee__username",
+    )
+
+    def get_queryset(self, request, exclude_parameters=None):
+        rows = super().get_queryset(request, exclude_parameters)
+        return (
+            rows.select_related(None)
+            .select_related("account", "bot", "review_assignee")
+            .only(*self.ROW_FIELDS)
+        )
+
     def get_results(self, request):
         super().get_results(request)
         if not self.multi_page and not self.show_all:
