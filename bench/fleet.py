@@ -228,7 +228,9 @@ CAME_BACK_AFTER = timedelta(hours=3)
 # Each phase a reviewer resolved keeps that moment (the resumes are the fleet's resolutions).
 LAST_RESOLVED_SQL = """
 UPDATE warmup_warmupphase AS p SET last_resolved_at = l.created_at
-FROM reviews_reviewlog AS l WHERE l.phase_id = p.id AND l.action = 'resumed'
+FROM (SELECT DISTINCT ON (phase_id) phase_id, created_at FROM reviews_reviewlog
+      WHERE action = 'resumed' ORDER BY phase_id, id DESC) AS l
+WHERE l.phase_id = p.id
 """
 
 # A dead proxy pool: its failures name a proxy each (one signature per plan step all the same).

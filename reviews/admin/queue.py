@@ -811,7 +811,8 @@ def suggestions_of(*, signature: str | None, category: str, phase_type: str | No
 def suggestions_of_many(kinds: list[analytics.FailureKind]) -> list[list[dict]]:
     """For each kind of failure, its past resolutions, best first
     (analytics.suggestions_for_many), each with its method, reason and outcome in words:
-    `how`, `why`, `said`, `sure`. None for a kind with neither signature nor category."""
+    `how`, `why`, `said`, `sure`; no entries for a kind with neither signature
+    nor category."""
     asked = [kind for kind in kinds if kind.signature or kind.category]
     found = dict(zip(asked, analytics.suggestions_for_many(asked), strict=True)) if asked else {}
     return [

@@ -70,10 +70,10 @@ def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
     if not ids:
         return {}
     rows = (
-        ReviewLog.objects.filter(
+        standing_resolutions()
+        .filter(
             phase__in=ids,
             phase__status=PhaseStatus.REVIEW_REQUIRED,
-            action__in=RESOLVED,
             created_at=F("phase__last_resolved_at"),
         )
         .select_related("actor_user", "actor_bot", "phase__review_signature")
@@ -88,7 +88,7 @@ def returns_of(phase_ids: Iterable[int]) -> dict[int, Return]:
             "phase__review_signature_id",
             "phase__review_signature__title",
         )
-        .order_by("id")  # the latest last, should two rows share the moment
+        .order_by("id")  # the latest last, should two standing rows share the moment
     )
     returns = {}
     for row in rows:

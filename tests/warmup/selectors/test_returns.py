@@ -258,3 +258,26 @@ def test_each_resolutions_outcome_read_from_the_phase_is_the_one_its_log_gives(
         .values_list("pk", "outcome")
     )
     assert read == expected
+
+
+def test_an_undone_resolution_of_the_same_moment_is_not_the_one_named(
+    content_pool, bot, rita, clock
+):
+    # given: with the clock standing still, an item resumed that came back, then retried in a
+    # batch that is undone: both resolutions have the same moment
+    phase = resolve_then(
+        new_item_in_review(bot),
+        method="resume",
+        reason_code="fixed_credentials",
+        then=CAME_BACK,
+        bot=bot,
+        actor=rita,
+    )
+    done = reviews_resolve_in_batches(
+        phase_ids=[phase.pk], method="retry", reason_code="other", note="oops", actor=rita
+    )
+    assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+
+    # then: the resume is the resolution that did not hold, not the undone retry
+    came_back = returns_of([phase.pk])[phase.pk]
+    assert (came_back.method, came_back.reason_code) == ("resume", "fixed_credentials")

@@ -268,6 +268,8 @@ def test_suggestions_for_many_kinds_are_each_kinds_own_in_two_queries(
     with django_assert_max_num_queries(2):
         together = suggestions_for_many(kinds)
 
+    # each kind asked alone (a batch of one: no other kind's signature or category can lend
+    # it rows) gives what it gets among the others
     one_by_one = [
         suggestions_for(signature=k.signature, category=k.category, phase_type=k.phase_type)
         for k in kinds
