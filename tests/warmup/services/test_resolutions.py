@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,7 @@ from tests.factories import (
     FIRST_STEP,
     AccountFactory,
     UserFactory,
+    WarmupPhaseFactory,
     new_item_in_review,
     retried_then_escalated,
 )
@@ -39,6 +41,8 @@ from warmup.services.bot_work import phase_claim
 from warmup.services.resolutions import (
     batch_items,
     batch_undo,
+    batch_undo_in_batches,
+    resolution_preview,
     review_resolve,
     reviews_resolve,
     reviews_resolve_in_batches,
@@ -189,6 +193,21 @@ def moves_and_log_writes(queries) -> tuple[list[str], list[str]]:
     moves = [s for s in sql if s.startswith(f'UPDATE "{phases}" SET "status"')]
     writes = [s for s in sql if re.match(rf'(\d+ times: )?INSERT INTO "{log}"', s)]
     return moves, writes
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_preview_counts_what_the_batch_then_does_to_the_same_items(mixed, reviewer_actor, method):
+    # given: a selection of items (their accounts' other phases are not selected)
+    ids = [p.pk for p in (*mixed["ok"], mixed["suspended"], mixed["done"], mixed["held"])]
+
+    # when: the confirmation page counts, then the batch runs
+    preview = resolution_preview(ids, method)
+    result = reviews_resolve(phase_ids=ids, method=method, actor=reviewer_actor, **WHY)
+
+    # then: the page said what the batch did, to each of the selected items and no others
+    refused = Counter(error.refusal for error in result.unchanged.values())
+    assert preview == Counter({"resolved": len(result.changed)}) + refused
+    assert preview.total() == len(ids)
 
 
 @pytest.mark.parametrize("method", ["resume", "complete"])
@@ -365,6 +384,45 @@ def test_undo_gives_back_what_the_item_had_in_review(
         assert (following.status, following.available_at) == (S.PENDING, None)
 
 
+def test_undoing_a_bulk_run_two_at_a_time_puts_every_item_back_under_one_new_batch_id(
+    mixed, bot, reviewer_actor
+):
+    # given: a bulk run that resumed three items
+    items = [*mixed["ok"], new_item_in_review(bot)]
+    done = reviews_resolve_in_batches(
+        phase_ids=[p.pk for p in items], method="resume", actor=reviewer_actor, **WHY
+    )
+
+    # when: the console undoes the whole run, two items at a time
+    undone = batch_undo_in_batches(undo=done.batch, note="wrong call", actor=reviewer_actor, size=2)
+
+    # then: every item is back in review, under one batch id of the undo's own
+    assert sorted(undone.changed) == sorted(p.pk for p in items) and not undone.unchanged
+    assert undone.batch not in (None, done.batch)
+    rows = ReviewLog.objects.filter(batch=undone.batch)
+    assert sorted(row.phase_id for row in rows) == sorted(undone.changed)
+    assert {row.action for row in rows} == {ReviewAction.RESOLUTION_UNDONE}
+    assert {reload(p).status for p in items} == {S.REVIEW_REQUIRED}
+
+
+def test_undoing_a_completion_locks_again_only_its_own_next_step(content_pool, bot, reviewer_actor):
+    # given: another account's second step waiting for its delay, and an item completed
+    waiting = WarmupPhaseFactory(pending=True)
+    assert stored(waiting)["available_at"] is not None
+    item = new_item_in_review(bot)
+    result = reviews_resolve(phase_ids=[item.pk], method="complete", actor=reviewer_actor, **WHY)
+    before = stored(waiting)
+
+    # when
+    undone = undo(result.batch, reviewer_actor)
+
+    # then: the item's next step is pending again with no time; the other one keeps its time
+    assert undone.changed == [item.pk]
+    following = WarmupPhase.objects.get(account_id=item.account_id, order=item.order + 1)
+    assert (following.status, following.available_at) == (S.PENDING, None)
+    assert stored(waiting) == before
+
+
 def test_undo_leaves_an_assignee_who_may_no_longer_resolve_out(content_pool, bot, reviewer_actor):
     gone = UserFactory(reviewer=True)
     item = new_item_in_review(bot)
@@ -414,6 +472,15 @@ def next_step_held(item, bot, clock, reviewer_actor):
     review_hold(phase_id=following.pk, note="wait", actor=reviewer_actor)
 
 
+def next_step_held_and_resumed(item, bot, clock, reviewer_actor):
+    """The next step went to review and out again: back where the completion left it, but a
+    reviewer acted on it since."""
+    next_step_held(item, bot, clock, reviewer_actor)
+    following = WarmupPhase.objects.get(account_id=item.account_id, order=item.order + 1)
+    reviews_resolve(phase_ids=[following.pk], method="resume", actor=reviewer_actor, **WHY)
+    assert reload(following).status == S.AVAILABLE
+
+
 @pytest.mark.parametrize(
     "method, since, refusal",
     [
@@ -423,6 +490,7 @@ def next_step_held(item, bot, clock, reviewer_actor):
         ("retry", claimed_at_the_same_instant, Refusal.MOVED_ON),
         ("complete", next_step_claimed, Refusal.NEXT_CLAIMED),
         ("skip", next_step_held, Refusal.NEXT_MOVED_ON),
+        ("complete", next_step_held_and_resumed, Refusal.NEXT_MOVED_ON),
     ],
 )
 def test_undo_leaves_an_item_that_went_on_and_says_why(
@@ -458,6 +526,23 @@ def test_undo_leaves_what_the_batch_did_not_resolve(mixed, reviewer_actor):
     assert undone.changed == [resolved.pk]
     assert undone.unchanged[stranger.pk].refusal == Refusal.NOT_IN_BATCH
     assert reload(stranger).status == S.AVAILABLE
+
+
+def test_undo_of_none_of_the_batchs_items_changes_nothing_and_says_why(mixed, reviewer_actor):
+    resolved, stranger = mixed["ok"]
+    result = reviews_resolve(phase_ids=[resolved.pk], method="resume", actor=reviewer_actor, **WHY)
+    reviews_resolve(phase_ids=[stranger.pk], method="resume", actor=reviewer_actor, **WHY)
+    since = last_log_id()
+
+    undone = undo(result.batch, reviewer_actor, ids=[stranger.pk, mixed["missing"]])
+
+    assert undone.changed == []
+    assert {pk: error.refusal for pk, error in undone.unchanged.items()} == {
+        stranger.pk: Refusal.NOT_IN_BATCH,
+        mixed["missing"]: Refusal.MISSING,
+    }
+    assert {reload(resolved).status, reload(stranger).status} == {S.AVAILABLE}
+    assert last_log_id() == since
 
 
 def test_undo_needs_a_note(mixed, reviewer_actor):
