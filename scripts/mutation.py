@@ -24,8 +24,8 @@ changed, and the survivors when a covering test changed (see `still_valid`). Mut
 scripts/mutation_equivalent.toml are left out, with why.
 
 By default the committed HEAD is mutated (half-done work in the tree cannot fail the baseline);
-`--working-tree` takes the files as they are. On PostgreSQL the test database is kept between
-runs (`--reuse-db`) and one job runs at a time (the jobs would share its name).
+`--working-tree` takes the files as they are. On PostgreSQL each run makes its test database
+afresh (`--create-db`) and one job runs at a time (the jobs would share its name).
 """
 
 from __future__ import annotations
@@ -370,7 +370,10 @@ def run_tests(copy: Path, tests: list[str], *, timeout: float | None) -> tuple[b
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly"]
     command += ["-p", "no:cacheprovider", "--no-header", "--tb=no", *tests]
     if os.environ.get("DATABASE_URL"):
-        command.append("--reuse-db")
+        # A test database of its own each run: a kept one (`--reuse-db`) loses the migrations'
+        # rows (the default plan) to the first run's transactional tests, and every run after
+        # it would fail unmutated.
+        command.append("--create-db")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # never a stale .pyc of another mutant
     started = time.monotonic()
     try:
