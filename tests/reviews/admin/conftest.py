@@ -41,5 +41,21 @@ def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.click = _click_then_load(page)
     yield page
     context.close()
+
+
+def _click_then_load(page):
+    """`page.click` that returns once the page it leads to has loaded. Playwright's own waits
+    only until a navigation it starts is under way: a test that then reads the page (its
+    messages, its errors) could read it half parsed, and under load it did (an empty message
+    list, a form without the error it shows at its foot). A click that leads nowhere returns
+    at once, as before."""
+    click = page.click
+
+    def click_then_load(*args, **kwargs):
+        click(*args, **kwargs)
+        page.wait_for_load_state()
+
+    return click_then_load

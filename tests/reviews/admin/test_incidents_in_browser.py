@@ -53,12 +53,14 @@ def test_a_reviewer_resolves_an_incident_from_its_row_and_undoes_it(
 
     # the row's title opens the queue filtered to the incident
     first.locator("a.title").click()
+    page.wait_for_load_state()  # read the page it leads to once loaded
     assert page.locator("h1").inner_text() == f"{PROXY_ITEMS} items in review matching the filters"
     shot(page, "incident-queue")
     page.go_back()
 
     # then resolves all of them: the confirmation says what each resolution would do first
     first.locator("a.button").click()
+    page.wait_for_load_state()  # read the page it leads to once loaded
     assert page.locator("h1").inner_text() == f"Resolve an incident: {PROXY_ITEMS} items"
     resume = page.locator('tr[data-method="resume"]')
     assert resume.locator("td.n").inner_text() == str(PROXY_ITEMS)
@@ -108,6 +110,7 @@ def test_a_review_lead_closes_an_open_breaker_from_the_incidents_page(
     row.locator("select[name=reason_code]").select_option("replaced_proxy")
     row.locator("textarea[name=note]").fill("Proxy pool replaced")
     row.locator('input[value="Close breaker"]').click()
+    page.wait_for_load_state()  # read the page it leads to once loaded
 
     # then: it says so, the breaker is gone from the page, and bots may claim the scope again
     assert (

@@ -53,6 +53,7 @@ def test_a_reviewer_sees_an_item_that_came_back_and_what_worked_before(
 
     # when: they open the item
     row.locator(f"a:text-is('{back.account}')").click()
+    page.wait_for_load_state()  # read the page it leads to once loaded
     shot(page, "item-came-back")
 
     # then: it says so, and offers the resume that worked, its reason chosen
