@@ -7,7 +7,11 @@ from tests.builders import fail, reload
 from tests.history import bot_takes_it_again
 from warmup.models import WarmupPhase
 from warmup.services.bot_work import phase_complete
-from warmup.services.resolutions import review_resolve
+from warmup.services.resolutions import (
+    batch_undo_in_batches,
+    review_resolve,
+    reviews_resolve_in_batches,
+)
 
 WORKED = "worked"  # a bot took it again and completed it
 CAME_BACK = "came back"  # a bot took it again and it failed back to review
@@ -32,3 +36,18 @@ def resolve_then(
     elif then == CAME_BACK:
         fail(claimed, bot, category, reason=reason or before, retryable=False)
     return reload(phase)
+
+
+def resolved_then_undone(phase, *, method: str, actor, clock=None, apart=None) -> None:
+    """Resolve `phase` (in review) with `method` in a batch, as the console's bulk actions
+    do, then undo that batch: the phase is back in review. With `clock`, each step comes
+    `apart` (a timedelta) after the one before; without, at the clock's moment."""
+    if clock is not None:
+        clock.shift(apart)
+    done = reviews_resolve_in_batches(
+        phase_ids=[phase.pk], method=method, reason_code="other", note="oops", actor=actor
+    )
+    if clock is not None:
+        clock.shift(apart)
+    undone = batch_undo_in_batches(undo=done.batch, note="wrong call", actor=actor)
+    assert undone.changed == [phase.pk]

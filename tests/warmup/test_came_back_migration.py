@@ -9,14 +9,15 @@ import pytest
 from django.apps import apps
 
 from tests.factories import UserFactory, new_item_in_review
-from tests.resolved import CAME_BACK, WORKED, resolve_then
+from tests.resolved import CAME_BACK, WORKED, resolve_then, resolved_then_undone
 from warmup.domain.actors import Actor
 from warmup.models import WarmupPhase
-from warmup.services.resolutions import batch_undo_in_batches, reviews_resolve_in_batches
 
 migration = import_module("warmup.migrations.0015_came_back_items")
 
 pytestmark = pytest.mark.django_db
+
+THREE_MINUTES = timedelta(minutes=3)
 
 
 def test_the_backfill_gives_each_phase_the_moment_the_services_wrote(content_pool, bot, clock):
@@ -24,12 +25,7 @@ def test_the_backfill_gives_each_phase_the_moment_the_services_wrote(content_poo
     common = {"bot": bot, "actor": rita, "reason_code": "other"}
 
     def undone(phase, method):
-        clock.shift(timedelta(minutes=3))
-        done = reviews_resolve_in_batches(
-            phase_ids=[phase.pk], method=method, reason_code="other", note="x", actor=rita
-        )
-        clock.shift(timedelta(minutes=3))
-        assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+        resolved_then_undone(phase, method=method, actor=rita, clock=clock, apart=THREE_MINUTES)
 
     never = new_item_in_review(bot)
     came_back = resolve_then(new_item_in_review(bot), method="resume", then=CAME_BACK, **common)

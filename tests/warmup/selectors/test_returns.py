@@ -7,22 +7,19 @@ import pytest
 
 from reviews.models import ReviewLog
 from tests.factories import UserFactory, WarmupPhaseFactory, new_item_in_review
-from tests.resolved import CAME_BACK, PENDING, WORKED, resolve_then
+from tests.resolved import CAME_BACK, PENDING, WORKED, resolve_then, resolved_then_undone
 from warmup.domain.actors import Actor
 from warmup.domain.choices import AUTOMATED_RESOLUTIONS, ENTERS_REVIEW
 from warmup.models import CompletionMethod, FailureSignature
 from warmup.selectors.analytics import resolution_outcome
 from warmup.selectors.returns import RESOLVED, returned_counts, returns_of
-from warmup.services.resolutions import (
-    batch_undo_in_batches,
-    review_resolve,
-    reviews_resolve_in_batches,
-)
+from warmup.services.resolutions import review_resolve
 from warmup.services.review import review_hold
 
 pytestmark = pytest.mark.django_db
 
 OTHER_REASON = "Instagram wants a selfie video"
+APART = timedelta(minutes=3)  # between a resolution and its undo (within a bot's lease)
 
 
 @pytest.fixture
@@ -104,13 +101,7 @@ def test_items_that_did_not_come_back_are_not_returns(content_pool, bot, rita):
 def test_an_undone_batch_is_no_return(content_pool, bot, rita, clock):
     # given: an item resolved in a batch, which is then undone: it is back in review
     phase = new_item_in_review(bot)
-    clock.shift(timedelta(minutes=10))
-    done = reviews_resolve_in_batches(
-        phase_ids=[phase.pk], method="resume", reason_code="other", note="oops", actor=rita
-    )
-    clock.shift(timedelta(minutes=5))
-    undone = batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita)
-    assert undone.changed == [phase.pk]
+    resolved_then_undone(phase, method="resume", actor=rita, clock=clock, apart=APART)
 
     # then: the undo took the resolution back; the item did not come back from it
     assert returns_of([phase.pk]) == {}
@@ -175,12 +166,7 @@ def test_an_undone_resolution_gives_back_the_one_before_it(content_pool, bot, ri
         bot=bot,
         actor=rita,
     )
-    clock.shift(timedelta(minutes=10))
-    done = reviews_resolve_in_batches(
-        phase_ids=[phase.pk], method="retry", reason_code="other", note="oops", actor=rita
-    )
-    clock.shift(timedelta(minutes=5))
-    assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+    resolved_then_undone(phase, method="retry", actor=rita, clock=clock, apart=APART)
 
     # then: it came back from the resume, as before the retry, and its incident counts it
     came_back = returns_of([phase.pk])[phase.pk]
@@ -220,12 +206,7 @@ def test_each_resolutions_outcome_read_from_the_phase_is_the_one_its_log_gives(
     common = {"bot": bot, "actor": rita, "reason_code": "other"}
 
     def in_a_batch_undone(phase, method):
-        clock.shift(timedelta(minutes=3))
-        done = reviews_resolve_in_batches(
-            phase_ids=[phase.pk], method=method, reason_code="other", note="x", actor=rita
-        )
-        clock.shift(timedelta(minutes=3))
-        assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+        resolved_then_undone(phase, method=method, actor=rita, clock=clock, apart=APART)
 
     back_then_worked = resolve_then(
         new_item_in_review(bot), method="resume", then=CAME_BACK, **common
@@ -273,10 +254,7 @@ def test_an_undone_resolution_of_the_same_moment_is_not_the_one_named(
         bot=bot,
         actor=rita,
     )
-    done = reviews_resolve_in_batches(
-        phase_ids=[phase.pk], method="retry", reason_code="other", note="oops", actor=rita
-    )
-    assert batch_undo_in_batches(undo=done.batch, note="wrong call", actor=rita).changed
+    resolved_then_undone(phase, method="retry", actor=rita)
 
     # then: the resume is the resolution that did not hold, not the undone retry
     came_back = returns_of([phase.pk])[phase.pk]
