@@ -18,6 +18,8 @@ drops a keyword argument or a filter condition, the mistakes that matter most he
     .venv/bin/python scripts/mutation.py --all --jobs 2              # every mutant again
     .venv/bin/python scripts/mutation.py --module warmup/domain/policy.py --limit 40 --jobs 2
     DATABASE_URL=postgresql://... make mutation     # the PostgreSQL-only tests count too
+    DATABASE_URL=postgresql://... .venv/bin/python scripts/mutation.py --postgres-only
+                                                    # only the mutants SQLite cannot tell
 
 Outcomes are kept in .mutation/results.json: a rerun tries only the mutants whose function
 changed, and the survivors when a covering test changed (see `still_valid`). Mutants listed in
@@ -87,17 +89,24 @@ MODULES: dict[str, list[str]] = {
         "tests/warmup/services/test_scheduler_isolation.py",
         "tests/warmup/services/test_tick_cost.py",
         "tests/warmup/test_template_bounds.py",
+        "tests/warmup/services/test_lock_waits.py",  # these three count on PostgreSQL only
+        "tests/warmup/services/test_concurrency.py",
+        "tests/reliability/test_faults.py",
     ],
     "warmup/services/review.py": [
         "tests/warmup/services/test_review.py",
         "tests/warmup/services/test_leases_and_escalation.py",
         "tests/reviews/api/test_review_api.py",
         "tests/reviews/admin/test_queue.py",
+        "tests/warmup/services/test_lock_waits.py",  # these two count on PostgreSQL only
+        "tests/warmup/services/test_concurrency.py",
     ],
     "warmup/services/resolutions.py": [
         "tests/warmup/services/test_resolutions.py",
         "tests/reviews/test_resolution_edges.py",
         "tests/reviews/commands/test_resolve_reviews.py",
+        "tests/warmup/services/test_lock_waits.py",  # these two count on PostgreSQL only
+        "tests/warmup/services/test_concurrency.py",
     ],
 }
 
@@ -322,16 +331,22 @@ def still_valid(earlier: dict | None, mutant: Mutant, tests: str) -> bool:
     return earlier["killed"] or earlier["tests_hash"] == tests
 
 
-def load_equivalents() -> dict[tuple[str, str, str], str]:
-    """(module, function, change) -> why, for the mutants no test can tell from the code; on
-    SQLite also the `[[postgres]]` ones, which only the PostgreSQL-only tests can (a lock's
-    `skip_locked=True`: SQLite has no row locks), tried when DATABASE_URL is set."""
+def load_listed(kind: str) -> set[tuple[str, str, str]]:
+    """(module, function, change) of the mutants listed as `kind` ("equivalent" or "postgres")
+    in scripts/mutation_equivalent.toml."""
     with EQUIVALENTS.open("rb") as file:
-        listed = tomllib.load(file)
-    entries = listed.get("equivalent", [])
+        entries = tomllib.load(file).get(kind, [])
+    return {(e["module"], e["function"], e["change"]) for e in entries}
+
+
+def load_equivalents() -> set[tuple[str, str, str]]:
+    """The mutants no test can tell from the code; on SQLite also the `[[postgres]]` ones,
+    which only the PostgreSQL-only tests can (a lock's `skip_locked=True`: SQLite has no row
+    locks), tried when DATABASE_URL is set."""
+    listed = load_listed("equivalent")
     if not os.environ.get("DATABASE_URL"):
-        entries += listed.get("postgres", [])
-    return {(e["module"], e["function"], e["change"]): e["why"] for e in entries}
+        listed |= load_listed("postgres")
+    return listed
 
 
 def spread(mutants: list[Mutant], limit: int | None) -> list[Mutant]:
@@ -422,9 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="try every mutant, ignoring past runs")
     parser.add_argument("--working-tree", action="store_true", help="mutate uncommitted files")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument(
+        "--postgres-only",
+        action="store_true",
+        help="only the mutants listed as [[postgres]] (with DATABASE_URL)",
+    )
     options = parser.parse_args(argv)
     if options.limit is not None and options.limit < 1 or options.jobs < 1:
         parser.error("--limit and --jobs must be at least 1")
+    if options.postgres_only and not os.environ.get("DATABASE_URL"):
+        parser.error("--postgres-only needs DATABASE_URL: SQLite cannot tell those mutants")
     jobs = 1 if os.environ.get("DATABASE_URL") else options.jobs
     modules = options.modules or list(MODULES)
     equivalents = load_equivalents()
@@ -452,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
             results[path] = {key: entry for key, entry in earlier.items() if entry}
             equivalent = [m for m in mutants if (path, m.scope, m.change) in equivalents]
             candidates = [m for m in mutants if m not in equivalent]
+            if options.postgres_only:
+                postgres = load_listed("postgres")
+                candidates = [m for m in candidates if (path, m.scope, m.change) in postgres]
             if not options.all:
                 candidates = [m for m in candidates if not still_valid(earlier[m.key], m, tested)]
             to_try = spread(candidates, options.limit)
