@@ -477,14 +477,15 @@ def main(argv: list[str] | None = None) -> int:
             if options.postgres_only:
                 postgres = load_listed("postgres")
                 candidates = [m for m in candidates if (path, m.scope, m.change) in postgres]
+            asked, scored = len(candidates), list(candidates)
             if not options.all:
                 candidates = [m for m in candidates if not still_valid(earlier[m.key], m, tested)]
             to_try = spread(candidates, options.limit)
+            which = "PostgreSQL-only mutants" if options.postgres_only else "mutants"
             print(
                 f"{path}: {len(mutants)} mutants, {len(equivalent)} left out (equivalent or "
-                f"PostgreSQL-only), "
-                f"{len(to_try)} to try ({len(mutants) - len(equivalent) - len(candidates)} "
-                "unchanged since a past run)",
+                f"PostgreSQL-only), {len(to_try)} of {asked} {which} to try "
+                f"({asked - len(candidates)} unchanged since a past run)",
                 flush=True,
             )
             if to_try:
@@ -493,7 +494,10 @@ def main(argv: list[str] | None = None) -> int:
                     path, to_try, tests, tested, copies, jobs, results, working_tree=working_tree
                 ):
                     return 1
-            scores.append(_score(path, mutants, equivalent, results[path], tested))
+            if options.postgres_only:  # the score of the PostgreSQL-only mutants alone
+                scores.append(_score(path, scored, [], results[path], tested))
+            else:
+                scores.append(_score(path, mutants, equivalent, results[path], tested))
         print("\nScore (killed / non-equivalent mutants):")
         for line in scores:
             print(line)

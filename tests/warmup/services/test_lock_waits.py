@@ -260,3 +260,24 @@ def test_bots_claim_other_accounts_phases_while_an_undo_is_under_way(content_poo
 
     assert claimed is not None and claimed.account_id == other.pk
     assert reload(item).status == PhaseStatus.REVIEW_REQUIRED  # the undo then committed
+
+
+def test_an_undo_of_a_resume_does_not_look_at_the_next_step_someone_holds(
+    content_pool, reviewer_actor
+):
+    item = new_item_in_review(BotFactory())
+    batch = reviews_resolve_in_batches(
+        phase_ids=[item.pk], method="resume", reason_code="other", note="oops", actor=reviewer_actor
+    ).batch
+    following = item.account.phases.get(order=item.order + 1)  # pending: a resume leaves it
+
+    def the_tick_holding_it():
+        return WarmupPhase.objects.select_for_update().get(pk=following.pk)
+
+    def undo():
+        return batch_undo_in_batches(undo=batch, note="wrong call", actor=reviewer_actor)
+
+    result = run_while_held(the_tick_holding_it, undo)
+
+    assert result.changed == [item.pk]
+    assert reload(item).status == PhaseStatus.REVIEW_REQUIRED
