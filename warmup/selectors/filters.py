@@ -177,11 +177,13 @@ class AccountField(TextField):
 
 class Listed:
     """A filter the admin lists: `lookups(request)` gives its (value, label) pairs; by default
-    a choice filter's own choices."""
+    a choice filter's own choices. `pinned`: the values always offered first, however long the
+    list (the admin makes a long list a box to type a name in, beside these)."""
 
-    def __init__(self, *args, lookups: Lookups | None = None, **kwargs):
+    def __init__(self, *args, lookups: Lookups | None = None, pinned: tuple = (), **kwargs):
         super().__init__(*args, **kwargs)
         self._lookups = lookups
+        self.pinned = pinned
 
     def lookups(self, request) -> list[tuple[str, str]]:
         if self._lookups is not None:
@@ -335,6 +337,7 @@ class ReviewQueueFilter(django_filters.FilterSet):
         method="filter_assignee",
         label="assignee",
         lookups=assignee_choices,
+        pinned=(ME, NOBODY),
         help_text="`me` (whoever asks: the API's caller, the admin's reader, the command's "
         "--user), `none` (unassigned) or a username. A user id is taken too, for older clients.",
     )

@@ -5,9 +5,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from reviews.admin.filters import LONG_LIST
 from reviews.models import ReviewLog
 from tests.browser import log_in, reviewer_user, shot, with_password
-from tests.factories import UserFactory, WarmupPhaseFactory
+from tests.factories import BotFactory, UserFactory, WarmupPhaseFactory
 from warmup.domain.actors import Actor
 from warmup.domain.choices import ReviewAction
 from warmup.models import PhaseStatus, WarmupPhase
@@ -134,3 +135,26 @@ def test_the_dashboard_draws_its_charts_and_agrees_with_the_stats_api(page):
     assert page.locator("svg").count() >= 3
     assert int(cards["Items in review now"]) == stats["queue"]["total"] == 2
     assert int(cards["Resolved in 14 days"]) == stats["resolutions"]["skip"]["count"] == 1
+
+
+def test_a_reviewer_types_a_bots_name_among_many_and_keeps_the_category_filter(page):
+    reviewer = reviewer_user()
+    bots = BotFactory.create_batch(LONG_LIST + 2)
+    wanted = WarmupPhaseFactory(in_review=True, bot=bots[5], category="login_failed")
+    WarmupPhaseFactory(in_review=True, bot=bots[6], category="login_failed")
+    WarmupPhaseFactory(in_review=True, bot=bots[5], category="action_blocked")
+
+    log_in(page, reviewer)
+    page.goto("/admin/reviews/reviewitem/")
+    page.click("#changelist-filter >> text=Login failed")
+    box = page.locator("#long-filter-bot")
+    assert box.get_attribute("placeholder") == f"Type a name ({len(bots)})"
+    box.fill(bots[5].name)
+    box.press("Enter")
+    page.wait_for_load_state()
+
+    assert page.locator("h1").inner_text() == "1 item in review matching the filters"
+    assert page.locator("#result_list tbody tr").count() == 1
+    assert str(wanted.account) in page.locator("#result_list").inner_text()
+    assert page.locator("#long-filter-bot").input_value() == bots[5].name
+    shot(page, "queue-long-filter")
