@@ -5,7 +5,7 @@ from itertools import product
 import pytest
 
 from tests.factories import AccountFactory
-from warmup.domain.errors import ACCOUNT_MOVE_NOT_ALLOWED, InvalidTransition
+from warmup.domain.errors import ACCOUNT_MOVE_NOT_ALLOWED, InvalidTransition, Refusal
 from warmup.lifecycle.state import ACCOUNT_TRANSITIONS, apply_account_transition
 from warmup.models import Account, AccountStatus
 
@@ -21,12 +21,15 @@ def account_in(status):
 @pytest.mark.parametrize("from_status, to_status", [p for p in PAIRS if p in ACCOUNT_TRANSITIONS])
 def test_an_allowed_move_is_stored_with_its_time(db, from_status, to_status):
     account = account_in(from_status)
+    bystander = account_in(from_status)  # another account in the same status
 
-    apply_account_transition(account, to_status)
+    returned = apply_account_transition(account, to_status)
 
     stored = Account.objects.get(pk=account.pk)
     assert stored.status == to_status
     assert stored.status_changed_at is not None
+    assert (returned.status, returned.status_changed_at) == (to_status, stored.status_changed_at)
+    assert Account.objects.get(pk=bystander.pk).status == from_status
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,8 @@ def test_a_move_that_raced_names_this_accounts_status_now_not_another_accounts(d
         apply_account_transition(account, AccountStatus.PAUSED)
 
     assert raised.value.current_status == AccountStatus.SUSPENDED
+    assert raised.value.context["status"] == AccountStatus.SUSPENDED  # what the edges show
+    assert raised.value.refusal == Refusal.ACCOUNT_STATUS
     assert raised.value.message == ACCOUNT_MOVE_NOT_ALLOWED.format(
         account=account, status="suspended", target="paused"
     )

@@ -3,16 +3,19 @@ the service that makes it, and the services' refusals from the wrong status."""
 
 import copy
 import inspect
+import logging
 import uuid
 from datetime import timedelta
 from itertools import product
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from tests.builders import fail, first_phase, reload, stored
-from tests.factories import AccountFactory, WarmupPhaseFactory
+from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_review
+from tests.resolved import resolved_then_undone
 from warmup.domain.choices import ReasonCode
 from warmup.domain.errors import (
     LEASE_STALE,
@@ -27,6 +30,11 @@ from warmup.lifecycle import state
 from warmup.lifecycle.state import (
     TRANSITIONS,
     UNDO_TRANSITIONS,
+    Column,
+    Condition,
+    Either,
+    Given,
+    NoneOf,
     apply_transition,
     check_transition,
     is_allowed,
@@ -48,7 +56,14 @@ from warmup.services.bot_work import (
     phase_heartbeat,
 )
 from warmup.services.progression import phases_assign_content, phases_unlock_due
-from warmup.services.resolutions import review_complete, review_resume, review_retry, review_skip
+from warmup.services.resolutions import (
+    batch_undo_in_batches,
+    review_complete,
+    review_resume,
+    review_retry,
+    review_skip,
+    reviews_resolve_in_batches,
+)
 from warmup.services.review import review_hold
 from warmup.services.tick import tick
 
@@ -204,6 +219,18 @@ def test_an_allowed_move_is_applied_with_its_fields(pair, account, bot):
         column = WarmupPhase._meta.get_field(name).attname  # content -> content_id
         expected = value.pk if hasattr(value, "pk") else value
         assert row[column] == expected, name
+
+
+@pytest.mark.parametrize("pair", ALLOWED, ids=pair_id)
+def test_each_move_returns_the_phase_it_moved_in_its_new_status(pair, account, bot):
+    from_status, to_status = pair
+    phase = WarmupPhaseFactory(account=account, bot=bot, status=from_status)
+
+    returned = MOVE_FUNCTIONS[TRANSITIONS[pair]](phase, timezone.now(), bot)
+
+    moved = returned if isinstance(returned, list) else [returned]
+    assert [(p.pk, p.status) for p in moved] == [(phase.pk, to_status)]
+    assert stored(phase)["status"] == to_status
 
 
 @pytest.mark.parametrize("pair", FORBIDDEN, ids=pair_id)
@@ -557,10 +584,15 @@ def test_only_due_content_assigned_phases_are_claimed(account, bot):
     assert WarmupPhase.objects.filter(status=S.IN_PROGRESS).count() == 0
 
 
-def test_a_race_names_the_status_of_the_phase_that_raced_not_another(account, bot):
-    # given: another account's phase in a different status, listed before this one
-    other = WarmupPhaseFactory(account=account, content_assigned=True)
-    mine = WarmupPhaseFactory(account=AccountFactory(), content_assigned=True)
+def test_a_race_names_the_status_of_the_phase_that_raced_not_another(db, content_pool, bot):
+    # given: another account's phase in a different status, listed before this one (phases
+    # are listed by account, and accounts by platform and username)
+    first_account = AccountFactory(platform="facebook", username="aaaaa")
+    other = WarmupPhaseFactory(account=first_account, content_assigned=True)
+    mine = WarmupPhaseFactory(
+        account=AccountFactory(platform="youtube", username="zzzzz"), content_assigned=True
+    )
+    assert WarmupPhase.objects.first() == other
     stale = reload(mine)
     apply_transition(mine, S.REVIEW_REQUIRED, review_required_since=timezone.now())
 
@@ -580,3 +612,217 @@ def test_a_status_move_advances_updated_at(account, clock):
     apply_transition(phase, S.REVIEW_REQUIRED, review_required_since=timezone.now())
 
     assert reload(phase).updated_at == before + timedelta(minutes=5)
+
+
+# --- The log line of each move -----------------------------------------------------------
+
+
+@pytest.fixture
+def status_lines(caplog):
+    """(from, to, category) of each phase_status_changed line written so far."""
+    caplog.set_level(logging.INFO, logger="warmup.state")
+
+    def read() -> list[tuple]:
+        found = [r.msg for r in caplog.records if r.name == "warmup.state"]
+        return [(m["from"], m["to"], m["category"]) for m in found]
+
+    return read
+
+
+def test_a_move_logs_the_failure_behind_it_and_a_claim_or_completion_none(
+    account, bot, reviewer_actor, traveller, status_lines, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        # a retry, then a claim and a completion of a phase that failed before
+        phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+        fail(phase, bot, "network_error")
+        traveller.shift(timedelta(hours=1))
+        again = phase_claim(bot=bot)
+        assert again.pk == phase.pk
+        # an escalation and the resolution of the review it started
+        fail(again, bot, "challenge_required")
+        review_resume(
+            phase_id=phase.pk, reason_code=ReasonCode.OTHER, note=NOTE, actor=reviewer_actor
+        )
+        tick()
+        last = phase_claim(bot=bot)
+        phase_complete(phase_id=last.pk, bot=bot, lease_token=last.lease_token)
+
+    assert status_lines()[-7:] == [
+        (S.IN_PROGRESS, S.CONTENT_ASSIGNED, "network_error"),
+        (S.CONTENT_ASSIGNED, S.IN_PROGRESS, None),
+        (S.IN_PROGRESS, S.REVIEW_REQUIRED, "challenge_required"),
+        (S.REVIEW_REQUIRED, S.AVAILABLE, "challenge_required"),
+        (S.AVAILABLE, S.CONTENT_ASSIGNED, None),
+        (S.CONTENT_ASSIGNED, S.IN_PROGRESS, None),
+        (S.IN_PROGRESS, S.COMPLETED, None),
+    ]
+
+
+def test_a_batch_that_raced_on_one_row_is_refused_whole_and_says_so(db, content_pool):
+    # given two content_assigned phases, one of them held for review meanwhile
+    first, second = (WarmupPhaseFactory(content_assigned=True) for _ in range(2))
+    stale = [reload(first), reload(second)]
+    apply_transition(second, S.REVIEW_REQUIRED, review_required_since=timezone.now())
+    before = stored(first)
+
+    # when a batch move of both runs from the status it still believes in
+    with pytest.raises(InvalidTransition) as raised, transaction.atomic():
+        state.enter_review_many(stale, now=timezone.now())
+
+    # then it names the batch's starting status, no one phase, and moved neither
+    assert raised.value.current_status == S.CONTENT_ASSIGNED
+    assert raised.value.target_status == S.REVIEW_REQUIRED
+    assert raised.value.message == TRANSITION_RACED.format(current="changed for some of the batch")
+    assert "phase_id" not in raised.value.context
+    assert stored(first) == before
+
+
+# --- A template's times, as stored, within bounds ------------------------------------------
+# The admin refuses a lease under a second and a negative delay; a row stored anyway (a raw
+# update, an old row) still gives a claim and an unlock their floor.
+
+
+def test_a_lease_stored_under_a_second_still_lasts_a_second(account, bot, clock):
+    PhaseTemplate.objects.filter(plan__slug="default").update(
+        lease_duration=timedelta(milliseconds=200)
+    )
+    tick()
+
+    claimed = phase_claim(bot=bot)
+
+    assert claimed.lease_expires_at == timezone.now() + timedelta(seconds=1)
+    assert reload(claimed).lease_expires_at == timezone.now() + timedelta(seconds=1)
+
+
+def test_a_negative_stored_delay_unlocks_the_next_phase_at_once_and_not_in_the_past(
+    account, bot, clock
+):
+    PhaseTemplate.objects.filter(plan__slug="default", order=2).update(delay=-timedelta(hours=1))
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+
+    phase_complete(phase_id=phase.pk, bot=bot, lease_token=phase.lease_token)
+
+    following = account.phases.get(order=2)
+    assert following.status == S.AVAILABLE
+    assert following.available_at == timezone.now()
+
+
+# --- A declared condition, on a row and in a query -----------------------------------------
+# The bots' moves are declared once (state.Condition, Either, NoneOf) and evaluated two ways:
+# on a row already read (`holds`, a report's lease check) and as a filter (`matching`, a
+# claim). Both must say the same of the same row, for every kind of condition.
+
+C = Condition  # short, for the table below
+OPEN_ATTEMPT = (C("phase_id", "exact", Column("id")), C("outcome", "exact", ""))
+DONE_ATTEMPT = (C("phase_id", "exact", Column("id")), C("outcome", "exact", "completed"))
+# (condition, whether it holds of an in-progress phase held under the given token)
+DECLARED = {
+    "exact": (C("status", "exact", S.IN_PROGRESS), True),
+    "exact, not": (C("status", "exact", S.COMPLETED), False),
+    "exact, a token as text": (C("lease_token", "exact", Given("token")), True),
+    "exact, another token": (C("lease_token", "exact", Given("other_token")), False),
+    "in, through a relation": (C("account__status", "in", ["active", "paused"]), True),
+    "in, not": (C("account__status", "in", ["suspended"]), False),
+    "isnull": (C("review_assignee", "isnull", True), True),
+    "isnull, not": (C("bot", "isnull", True), False),
+    "gt": (C("lease_expires_at", "gt", Given("now")), True),
+    "lte": (C("lease_expires_at", "lte", Given("now")), False),
+    "lt, of an empty column": (C("review_required_since", "lt", Given("now")), False),
+    "gte, of an empty column": (C("review_required_since", "gte", Given("now")), False),
+    "either": (Either((C("status", "exact", S.COMPLETED), C("bot", "isnull", False))), True),
+    "either, neither": (
+        Either((C("status", "exact", S.COMPLETED), C("bot", "isnull", True))),
+        False,
+    ),
+    "none of, none": (NoneOf(PhaseAttempt, DONE_ATTEMPT), True),
+    "none of, one": (NoneOf(PhaseAttempt, OPEN_ATTEMPT), False),
+}
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_a_declared_condition_says_the_same_of_a_row_and_in_a_query(name, account, bot):
+    condition, expected = DECLARED[name]
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_progress=True)
+    given = {
+        "now": timezone.now(),
+        "token": str(phase.lease_token),  # as a bot's request carries it
+        "other_token": uuid.uuid4(),
+    }
+
+    on_the_row = state.holds(phase, [condition], **given)
+    query = WarmupPhase.objects.filter(state.matching([condition], **given))
+    in_a_query = query.filter(pk=phase.pk).exists()
+
+    assert (on_the_row, in_a_query) == (expected, expected)
+
+
+# --- Undo moves ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["resume", "retry", "complete", "skip"])
+def test_an_undone_resolution_puts_the_phase_back_in_review_as_it_was(
+    method, bot, reviewer_actor, clock
+):
+    phase = new_item_in_review(bot)
+    before = stored(phase)
+
+    resolved_then_undone(phase, method=method, actor=reviewer_actor)
+
+    after = stored(phase)
+    assert after["status"] == S.REVIEW_REQUIRED
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }
+
+
+def test_an_undone_completion_locks_the_next_phase_again_and_no_tick_unlocks_it(
+    db, content_pool, bot, reviewer_actor, clock
+):
+    # given a plan whose second step follows without delay, its first phase in review
+    plan = WarmupPlan.objects.create(slug="quick", name="Quick")
+    PhaseTemplate.objects.create(plan=plan, order=1, phase_type="profile_bio", name="Bio")
+    PhaseTemplate.objects.create(plan=plan, order=2, phase_type="avatar", name="Avatar")
+    account = AccountFactory(plan=plan)
+    phase = WarmupPhaseFactory(account=account, bot=bot, in_review=True)
+    following = account.phases.get(order=2)
+    before = stored(following)
+
+    # when a reviewer completes it in bulk, the tick gives the next phase its content, and
+    # the batch is undone
+    done = reviews_resolve_in_batches(
+        phase_ids=[phase.pk],
+        method="complete",
+        reason_code="other",
+        note="oops",
+        actor=reviewer_actor,
+    )
+    tick()
+    assert reload(following).status == S.CONTENT_ASSIGNED
+    clock.shift(timedelta(minutes=1))
+    undone = batch_undo_in_batches(undo=done.batch, note="wrong call", actor=reviewer_actor)
+    assert undone.changed == [phase.pk]
+
+    # then the next phase is pending as before, with no time to unlock at, and stays so
+    clock.shift(timedelta(hours=1))
+    tick()
+    after = stored(following)
+    assert after["status"] == S.PENDING
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"
+    }
+
+
+@pytest.mark.parametrize("from_status", [S.AVAILABLE, S.CONTENT_ASSIGNED])
+def test_a_relock_leaves_a_phase_pending_with_no_time_to_unlock_at_and_no_content(
+    from_status, account
+):
+    phase = WarmupPhaseFactory(account=account, status=from_status)
+    assert phase.available_at is not None
+
+    (returned,) = state.relock_many([phase])
+
+    row = stored(phase)
+    written = (row["status"], row["available_at"], row["content_id"], row["next_attempt_at"])
+    assert written == (S.PENDING, None, None, None)
+    assert (returned.status, returned.available_at, returned.content_id) == (S.PENDING, None, None)
