@@ -136,7 +136,8 @@ class Mutant:
     occurrence: int = 0  # how many mutants before it in the same scope make the same change
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.change}  [in {self.scope}]"
+        again = f", occurrence {self.occurrence}" if self.occurrence else ""
+        return f"{self.path}:{self.line}: {self.change}  [in {self.scope}{again}]"
 
     @property
     def key(self) -> str:
@@ -331,15 +332,41 @@ def still_valid(earlier: dict | None, mutant: Mutant, tests: str) -> bool:
     return earlier["killed"] or earlier["tests_hash"] == tests
 
 
-def load_listed(kind: str) -> set[tuple[str, str, str]]:
-    """(module, function, change) of the mutants listed as `kind` ("equivalent" or "postgres")
-    in scripts/mutation_equivalent.toml."""
+class Listed(dict):
+    """The mutants listed in scripts/mutation_equivalent.toml: (module, function, change) ->
+    the occurrences named (None: every mutant making that change in that function). An entry
+    names a function and a change, not a line (lines move); where one function makes the same
+    change in several places and only some are equivalent, `occurrences = [1, 2]` names which
+    (0 is the function's first, in the order of its lines; `--list` prints the others')."""
+
+    def __contains__(self, mutant) -> bool:
+        if not isinstance(mutant, Mutant):
+            return super().__contains__(mutant)
+        key = (mutant.path, mutant.scope, mutant.change)
+        if not super().__contains__(key):
+            return False
+        occurrences = self[key]
+        return occurrences is None or mutant.occurrence in occurrences
+
+    def __or__(self, other: Listed) -> Listed:
+        return Listed({**self, **other})
+
+
+def load_listed(kind: str) -> Listed:
+    """The mutants listed as `kind` ("equivalent" or "postgres") in the toml file."""
     with EQUIVALENTS.open("rb") as file:
         entries = tomllib.load(file).get(kind, [])
-    return {(e["module"], e["function"], e["change"]) for e in entries}
+    return Listed(
+        {
+            (e["module"], e["function"], e["change"]): (
+                set(e["occurrences"]) if "occurrences" in e else None
+            )
+            for e in entries
+        }
+    )
 
 
-def load_equivalents() -> set[tuple[str, str, str]]:
+def load_equivalents() -> Listed:
     """The mutants no test can tell from the code; on SQLite also the `[[postgres]]` ones,
     which only the PostgreSQL-only tests can (a lock's `skip_locked=True`: SQLite has no row
     locks), tried when DATABASE_URL is set."""
@@ -459,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.list:
             for mutant in (m for mutants in every.values() for m in mutants):
                 earlier = results.get(mutant.path, {}).get(mutant.key)
-                known = (mutant.path, mutant.scope, mutant.change) in equivalents
+                known = mutant in equivalents
                 state = "equivalent" if known else "" if earlier is None else (
                     "killed" if earlier["killed"] else "SURVIVED"
                 )  # fmt: skip
@@ -472,11 +499,11 @@ def main(argv: list[str] | None = None) -> int:
             tested = tests_hash(copies[0], tests)
             earlier = {m.key: results.get(path, {}).get(m.key) for m in mutants}
             results[path] = {key: entry for key, entry in earlier.items() if entry}
-            equivalent = [m for m in mutants if (path, m.scope, m.change) in equivalents]
+            equivalent = [m for m in mutants if m in equivalents]
             candidates = [m for m in mutants if m not in equivalent]
             if options.postgres_only:
                 postgres = load_listed("postgres")
-                candidates = [m for m in candidates if (path, m.scope, m.change) in postgres]
+                candidates = [m for m in candidates if m in postgres]
             asked, scored = len(candidates), list(candidates)
             if not options.all:
                 candidates = [m for m in candidates if not still_valid(earlier[m.key], m, tested)]

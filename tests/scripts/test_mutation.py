@@ -76,6 +76,23 @@ def test_every_listed_mutant_exists_and_says_why(table):
     for entry in listed:
         assert (entry["module"], entry["function"], entry["change"]) in present, entry
         assert entry["why"].strip(), entry
+        for occurrence in entry.get("occurrences", []):
+            assert (entry["module"], entry["function"], entry["change"], occurrence) in {
+                (module, m.scope, m.change, m.occurrence)
+                for module in modules
+                for m in mutation.mutants_of(module, (ROOT / module).read_text())
+            }, entry
+
+
+def test_an_entry_with_occurrences_leaves_out_only_those_and_one_without_every_one():
+    source = "def twice(x):\n    return x[0] + x[0]\n"
+    mutants = [m for m in mutation.mutants_of("example.py", source) if m.change == "0  ->  1"]
+    assert [m.occurrence for m in mutants] == [0, 1]
+    key = ("example.py", "twice", "0  ->  1")
+
+    assert [m in mutation.Listed({key: {1}}) for m in mutants] == [False, True]
+    assert [m in mutation.Listed({key: None}) for m in mutants] == [True, True]
+    assert "occurrence 1" in str(mutants[1]) and "occurrence" not in str(mutants[0])
 
 
 def test_the_modules_and_their_tests_exist():
