@@ -281,3 +281,24 @@ def test_an_undo_of_a_resume_does_not_look_at_the_next_step_someone_holds(
 
     assert result.changed == [item.pk]
     assert reload(item).status == PhaseStatus.REVIEW_REQUIRED
+
+
+def test_a_tick_locks_only_the_items_due_to_escalate_so_a_bulk_resolution_meanwhile_goes_through(
+    content_pool, reviewer_actor
+):
+    bot = BotFactory()
+    items = [new_item_in_review(bot) for _ in range(2)]  # just arrived: nothing to escalate
+
+    def resume_both():
+        return reviews_resolve_in_batches(
+            phase_ids=[item.pk for item in items],
+            method="resume",
+            reason_code="other",
+            note="fixed",
+            actor=reviewer_actor,
+        )
+
+    result = run_while_held(tick, resume_both)  # the tick's transaction still open
+
+    assert sorted(result.changed) == sorted(item.pk for item in items)
+    assert result.unchanged == {}
