@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from tests.builders import fail, reload
 from tests.conftest import requires_postgres
@@ -302,3 +303,18 @@ def test_a_tick_locks_only_the_items_due_to_escalate_so_a_bulk_resolution_meanwh
 
     assert sorted(result.changed) == sorted(item.pk for item in items)
     assert result.unchanged == {}
+
+
+def test_the_tick_skips_a_due_phase_someone_holds_and_unlocks_the_others(content_pool, traveller):
+    held_back, free = WarmupPhaseFactory(pending=True), WarmupPhaseFactory(pending=True)
+    traveller.shift(max(held_back.available_at, free.available_at) - timezone.now())
+    traveller.shift(timedelta(minutes=1))  # both due now
+
+    def another_tick_holding_it():
+        return WarmupPhase.objects.select_for_update().get(pk=held_back.pk)
+
+    report = run_while_held(another_tick_holding_it, tick)
+
+    assert report.unlocked == 1
+    assert reload(free).status != PhaseStatus.PENDING
+    assert reload(held_back).status == PhaseStatus.PENDING  # the next tick takes it
