@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import fcntl
 import hashlib
 import json
 import os
@@ -316,11 +317,17 @@ def load_results() -> dict[str, dict[str, dict]]:
         return {}
 
 
-def save_results(results: dict[str, dict[str, dict]]) -> None:
+def save_results(results: dict[str, dict[str, dict]], modules) -> None:
+    """Write the outcomes of `modules`, keeping every other module's as the file has them now:
+    two runs at once (say one on SQLite, one with DATABASE_URL) each write only their own
+    modules, under a lock, so neither loses the other's outcomes."""
     RESULTS.parent.mkdir(exist_ok=True)
-    temporary = RESULTS.with_suffix(".tmp")
-    temporary.write_text(json.dumps(results, indent=1, sort_keys=True))
-    temporary.replace(RESULTS)
+    with (RESULTS.parent / "results.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = {**load_results(), **{module: results[module] for module in modules}}
+        temporary = RESULTS.with_suffix(".tmp")
+        temporary.write_text(json.dumps(merged, indent=1, sort_keys=True))
+        temporary.replace(RESULTS)
 
 
 def still_valid(earlier: dict | None, mutant: Mutant, tests: str) -> bool:
@@ -553,7 +560,7 @@ def _try_module(path, mutants, tests, tested, copies, jobs, results, *, working_
             "killed": killed, "scope_hash": mutant.scope_hash, "tests_hash": tested,
             "line": mutant.line,
         }  # fmt: skip
-        save_results(results)
+        save_results(results, [path])
         if not killed:
             print(f"  SURVIVED {mutant}", flush=True)
         elif done % 10 == 0:

@@ -99,3 +99,16 @@ def test_the_modules_and_their_tests_exist():
     for module, tests in mutation.MODULES.items():
         assert (ROOT / module).is_file(), module
         assert all(os.path.exists(ROOT / test) for test in tests), module
+
+
+def test_two_runs_at_once_keep_each_others_outcomes(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "RESULTS", tmp_path / "results.json")
+    outcome = {"killed": True, "scope_hash": "h", "tests_hash": "t", "line": 1}
+    # each run loaded the file before the other wrote, and records only its own module
+    sqlite_run = {"a.py": {"kept | x | 0": outcome}}
+    postgres_run = {"b.py": {"edited | y | 0": {**outcome, "killed": False}}}
+
+    mutation.save_results(sqlite_run, ["a.py"])
+    mutation.save_results(postgres_run, ["b.py"])
+
+    assert mutation.load_results() == {**sqlite_run, **postgres_run}
