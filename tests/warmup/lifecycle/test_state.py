@@ -14,9 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from tests.builders import fail, first_phase, reload, stored
-from tests.factories import AccountFactory, WarmupPhaseFactory, new_item_in_review
+from tests.factories import AccountFactory, BotFactory, WarmupPhaseFactory, new_item_in_review
+from tests.incidents import dead_proxy_breaker
 from tests.resolved import resolved_then_undone
-from warmup.domain.choices import ReasonCode
+from warmup.domain.choices import BreakerState, ReasonCode
 from warmup.domain.errors import (
     LEASE_STALE,
     NOT_IN_REVIEW,
@@ -41,6 +42,7 @@ from warmup.lifecycle.state import (
 )
 from warmup.models import (
     AttemptOutcome,
+    Breaker,
     CompletionMethod,
     ContentItem,
     PhaseAttempt,
@@ -826,3 +828,30 @@ def test_a_relock_leaves_a_phase_pending_with_no_time_to_unlock_at_and_no_conten
     written = (row["status"], row["available_at"], row["content_id"], row["next_attempt_at"])
     assert written == (S.PENDING, None, None, None)
     assert (returned.status, returned.available_at, returned.content_id) == (S.PENDING, None, None)
+
+
+# --- A breaker's declared conditions ---------------------------------------------------------
+
+
+def test_a_breaker_with_no_trial_left_blocks_its_scope_but_not_the_claims_other_work(
+    settings, clock, content_pool
+):
+    # given a breaker on Instagram bios whose cool-down ended and whose trials are all taken,
+    # Instagram bios ready (waiting longest) and a TikTok bio ready too
+    breaker = dead_proxy_breaker(settings, clock)
+    tiktok = AccountFactory(platform="tiktok")
+    clock.shift(timedelta(hours=1))
+    tick()
+    Breaker.objects.filter(pk=breaker.pk).update(
+        cooldown_until=timezone.now() - timedelta(seconds=1),
+        trials_left=0,
+        state=BreakerState.HALF_OPEN,
+    )
+    assert WarmupPhase.objects.filter(platform="instagram", status=S.CONTENT_ASSIGNED).exists()
+
+    # when a bot asks for any work
+    got = phase_claim(bot=BotFactory())
+
+    # then it gets the TikTok bio, not nothing
+    assert got is not None
+    assert got.account_id == tiktok.pk
