@@ -75,6 +75,8 @@ MODULES: dict[str, list[str]] = {
         "tests/warmup/lifecycle/test_state.py",
         "tests/warmup/lifecycle/test_account_state.py",
         "tests/warmup/test_constraints.py",
+        "tests/warmup/test_template_bounds.py",  # a plan step's floors, read by the moves
+        "tests/config/test_logging.py",  # each move's log line
         "tests/warmup/services",
     ],
     "warmup/services/bot_work.py": [
