@@ -94,24 +94,14 @@ def test_a_claim_skips_the_phase_another_claim_holds_instead_of_waiting(content_
 def test_the_tick_does_not_wait_for_a_lock_on_inactive_content(account):
     # given an inactive item of the phase's type that someone is editing (its row locked)
     retired = ContentItemFactory(phase_type="profile_bio", is_active=False)
-    held, done = threading.Event(), threading.Event()
 
     def lock_retired():
         return ContentItem.objects.select_for_update().get(pk=retired.pk)
 
-    def tick_meanwhile():
-        held.wait(THREAD_TIMEOUT)
-        try:
-            return without_waiting(tick)
-        finally:
-            done.set()
-
-    outcomes = run_together(holding_while(lock_retired, done, held), tick_meanwhile)
+    report = run_while_held(lock_retired, tick)
 
     # then the tick assigned active content while the edit was still open
-    assert errors_of(outcomes) == []
-    assert outcomes[0][0][1] is True
-    assert outcomes[1][0].assigned == 1
+    assert report.assigned == 1
     phase = account.phases.get(order=1)
     assert phase.status == PhaseStatus.CONTENT_ASSIGNED and phase.content.is_active
 
