@@ -5,11 +5,13 @@ a 400, the admin by filtering nothing, the command with exit code 2)."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.cache.backends import locmem
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
@@ -20,10 +22,20 @@ from reviews.management.commands.resolve_reviews import Command as ResolveReview
 from reviews.models import ReviewItem
 from tests.builders import fail, reload
 from tests.clients import REVIEWS, changelist, user_client
-from tests.factories import AccountFactory, BotFactory, UserFactory, WarmupPhaseFactory
+from tests.factories import (
+    AccountFactory,
+    BotFactory,
+    UserFactory,
+    WarmupPhaseFactory,
+    new_item_in_review,
+)
 from warmup.domain.actors import Actor
 from warmup.models import PhaseStatus
-from warmup.selectors.filters import ReviewQueueFilter
+from warmup.selectors.filters import (
+    INCIDENT_CHOICES_SECONDS,
+    ReviewQueueFilter,
+    incident_choices,
+)
 from warmup.services.accounts import account_pause
 from warmup.services.bot_work import phase_claim, phase_complete, phase_fail
 from warmup.services.review import review_assign, review_hold
@@ -352,3 +364,22 @@ def test_an_empty_value_is_no_filter_but_the_command_wants_one(queue, reviewer, 
     if name != "min_age":  # the API's older word; the command has no flag for it
         code, said = dry_run(reviewer, {name: ""})
         assert (code, said) == (2, EMPTY_SELECTION.format(option=name.replace("_", "-")))
+
+
+def test_the_sidebars_incidents_are_counted_once_for_a_few_seconds(
+    bot, django_assert_num_queries, monkeypatch
+):
+    """The queue's incident filter counts every item in review; one count serves the pages
+    rendered in the next INCIDENT_CHOICES_SECONDS, then the next page counts again."""
+    first = new_item_in_review(bot)
+    (signature, label), *_ = incident_choices()
+    assert (signature, label.endswith("(1)")) == (first.review_signature_id, True)
+
+    new_item_in_review(bot)  # the same failure again
+    with django_assert_num_queries(0):
+        assert incident_choices() == [(signature, label)]  # still the count it kept
+
+    later = time.time() + INCIDENT_CHOICES_SECONDS + 1
+    monkeypatch.setattr(locmem.time, "time", lambda: later)
+    (again, label), *_ = incident_choices()
+    assert (again, label.endswith("(2)")) == (signature, True)

@@ -107,7 +107,7 @@ def test_an_undone_batch_is_no_return(content_pool, bot, rita, clock):
     assert returns_of([phase.pk]) == {}
 
 
-def test_returns_of_a_page_is_one_query(content_pool, bot, rita, django_assert_num_queries):
+def test_returns_of_a_page_is_two_queries(content_pool, bot, rita, django_assert_num_queries):
     backs = [
         resolve_then(
             new_item_in_review(bot),
@@ -121,11 +121,21 @@ def test_returns_of_a_page_is_one_query(content_pool, bot, rita, django_assert_n
     ]
     ids = [back.pk for back in backs] + [new_item_in_review(bot).pk]
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the phases, then the log
         found = returns_of(ids)
 
     assert sorted(found) == sorted(back.pk for back in backs)
     assert {came_back.actor for came_back in found.values()} == {"rita"}
+
+
+def test_a_page_where_nothing_came_back_does_not_read_the_log(
+    content_pool, bot, django_assert_num_queries
+):
+    ids = [new_item_in_review(bot).pk for _ in range(3)]
+
+    with django_assert_num_queries(1) as queries:
+        assert returns_of(ids) == {}
+    assert "reviews_reviewlog" not in queries.captured_queries[0]["sql"]
 
 
 def test_returned_counts_per_signature(content_pool, bot, rita, django_assert_num_queries):
