@@ -298,6 +298,43 @@ class ArchivedChainHead(models.Model):
         return f"{self.kind} {self.chain}: row {self.row} (archived)"
 
 
+# --- The review log counted per hour -----------------------------------------------------------
+
+
+class ReviewLogHour(models.Model):
+    """An hour of the review log (UTC, from its start) whose counts are kept: its rows were
+    all written, and counted into ReviewLogCount by the scheduler
+    (`warmup.services.review_hours`). The kept hours are one unbroken run; the dashboard reads
+    them instead of the rows and counts only the rest of its window from the log."""
+
+    hour = models.DateTimeField(primary_key=True)
+    counted_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"review log of {self.hour:%Y-%m-%d %H}:00, counted"
+
+
+class ReviewLogCount(models.Model):
+    """How many rows of the review log of one hour count toward a `measure` and a `key`
+    (`warmup.selectors.analytics.hourly_counts`, the one definition): items that entered
+    review, items resolved, and escalations per plan step, platform and bot."""
+
+    hour = models.ForeignKey(ReviewLogHour, on_delete=models.CASCADE, related_name="counts")
+    measure = models.CharField(max_length=16)
+    key = models.CharField(max_length=150, blank=True)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "measure", "key"], name="reviewlogcount_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.hour_id:%Y-%m-%d %H}:00 {self.measure} {self.key}: {self.n}"
+
+
 # --- Reviewers' API tokens -----------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import (
@@ -28,18 +28,20 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from django.utils import timezone
 
-from reviews.models import ReviewLog
+from reviews.models import ReviewLog, ReviewLogCount, ReviewLogHour
 from warmup.domain.choices import (
     AUTOMATED_RESOLUTIONS,
     ENTERS_REVIEW,
@@ -55,6 +57,7 @@ from warmup.models import (
     FailureDecision,
     FailureSignature,
     PhaseAttempt,
+    PhaseStatus,
 )
 from warmup.selectors.queue import review_queue
 
@@ -173,16 +176,43 @@ def _entered_review_after() -> Exists:
 def resolution_outcome() -> Case:
     """A resolution row's outcome: for a resume or a retry, "failed" when its phase entered
     review again after it, "success" when a bot then completed the phase, "pending"
-    otherwise; None for a completion or a skip (nothing to wait for)."""
+    otherwise; None for a completion or a skip (nothing to wait for).
+
+    Read from the phase, not from the rest of its log: a phase leaves review only by a
+    resolution, which stores its moment as the phase's `last_resolved_at`, and an undo gives
+    back the moment before it. So the phase entered review again after this resolution when
+    that moment is another one (a later resolution, or this one undone) or when it is this
+    one and the phase is in review now. A phase with no moment kept (its only resolution
+    undone) is asked of the log. One join to the phase per row instead of a search of the
+    log's months per row. (The log tells apart two resolutions of one phase at the same
+    moment, the phase does not; a failure and a second request come between them.)"""
+    resolved_at = F("phase__last_resolved_at")
     return Case(
         When(~Q(resolution_method__in=AUTOMATED_RESOLUTIONS), then=Value(None)),
-        When(_entered_review_after(), then=Value("failed")),
+        When(phase__last_resolved_at__isnull=True, then=_outcome_from_the_log()),
+        When(~Q(created_at=resolved_at), then=Value("failed")),
+        When(phase__status=PhaseStatus.REVIEW_REQUIRED, then=Value("failed")),
+        default=_completed_by_a_bot(),
+        output_field=CharField(),
+    )
+
+
+def _completed_by_a_bot() -> Case:
+    return Case(
         When(
             phase__completion_method=CompletionMethod.BOT,
             phase__completed_at__isnull=False,
             then=Value("success"),
         ),
         default=Value("pending"),
+        output_field=CharField(),
+    )
+
+
+def _outcome_from_the_log() -> Case:
+    return Case(
+        When(_entered_review_after(), then=Value("failed")),
+        default=_completed_by_a_bot(),
         output_field=CharField(),
     )
 
@@ -462,31 +492,119 @@ def review_stats(*, since: datetime | None = None, until: datetime | None = None
 # --- Flow in and out of review, and where escalations come from ------------------------------
 
 
-def daily_flow(*, since: datetime, until: datetime | None = None) -> list[dict]:
-    """Per day (in the current time zone) from since's day to until's (or today): items that
-    entered review (escalated or held) and items resolved. Days without events count 0."""
-    tz = timezone.get_current_timezone()
-    rows = _in_window(
-        ReviewLog.objects.filter(action__in=ENTERS_REVIEW + RESOLVES_REVIEW), since, until
+# What the log is counted by, per hour (`hourly_counts`): items that entered review (escalated,
+# held or a resolution undone) and items resolved, by no key; escalations per plan step,
+# platform and bot (its id; "" for none).
+ENTERED, RESOLVED = "entered", "resolved"
+ESCALATIONS_BY = ("phase_type", "platform", "bot")
+
+
+def hourly_counts(*, since: datetime | None, until: datetime | None) -> Counter:
+    """The review log's rows in the window counted per hour (UTC) and measure: a Counter of
+    (hour, measure, key) -> rows. The one definition of the dashboard's flow and of where
+    escalations come from: the scheduler keeps it per closed hour (ReviewLogCount,
+    `warmup.services.review_hours`), and `daily_counts` reads those and counts the rest here.
+
+    Escalations are counted from the log row's own columns where they tell (a failure's
+    signature names its plan step; the reporting bot is the row's actor), so only the rows
+    they leave out join another table: those written before signatures, and lease expiries
+    (the system's rows, named by the bot of the last attempt). Six grouped queries, none per
+    row."""
+    rows = _in_window(ReviewLog.objects.order_by(), since, until)
+    hour = TruncHour("created_at", tzinfo=UTC)
+    counts: Counter = Counter()
+
+    def add(measure: str, grouped, keyed=str) -> None:
+        for at, key, n in grouped.annotate(n=Count("*")).values_list("at", "key", "n"):
+            counts[(at, measure, "" if key is None else keyed(key))] += n
+
+    flow = rows.filter(action__in=ENTERS_REVIEW + RESOLVES_REVIEW).values(at=hour)
+    for at, entered, resolved in flow.annotate(
+        entered=Count("id", filter=Q(action__in=ENTERS_REVIEW)),
+        resolved=Count("id", filter=Q(action__in=RESOLVES_REVIEW)),
+    ).values_list("at", "entered", "resolved"):
+        counts[(at, ENTERED, "")] += entered
+        counts[(at, RESOLVED, "")] += resolved
+
+    escalated = rows.filter(action=ReviewAction.ESCALATED)
+    signed = escalated.exclude(signature=None)
+    step_of = dict(
+        FailureSignature.objects.filter(
+            pk__in=signed.values("signature_id").distinct()
+        ).values_list("pk", "phase_type")
     )
-    counts = {
-        row["day"]: row
-        for row in rows.order_by()
-        .annotate(day=TruncDate("created_at", tzinfo=tz))
-        .values("day")
-        .annotate(
-            entered=Count("id", filter=Q(action__in=ENTERS_REVIEW)),
-            resolved=Count("id", filter=Q(action__in=RESOLVES_REVIEW)),
+    add("phase_type", signed.values(at=hour, key=F("signature_id")), keyed=step_of.__getitem__)
+    add("phase_type", escalated.filter(signature=None).values(at=hour, key=F("phase__phase_type")))
+    add("bot", escalated.exclude(actor_bot=None).values(at=hour, key=F("actor_bot_id")))
+    add("bot", escalated.filter(actor_bot=None).values(at=hour, key=_last_attempts_bot("bot")))
+    add("platform", escalated.values(at=hour, key=F("account__platform")))
+    return +counts  # no zero entries: the same counts, kept or not
+
+
+def _hour_after(moment: datetime) -> datetime:
+    """The first hour (UTC) starting at or after `moment`."""
+    start = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return start if start == moment else start + timedelta(hours=1)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def kept_hours() -> tuple[datetime, datetime] | None:
+    """The run of hours whose counts are kept, as [first, end), or None (one query)."""
+    run = ReviewLogHour.objects.aggregate(first=Min("hour"), last=Max("hour"))
+    if run["first"] is None:
+        return None
+    return run["first"], run["last"] + timedelta(hours=1)
+
+
+def daily_counts(*, since: datetime | None, until: datetime | None) -> Counter:
+    """`hourly_counts` of the window summed per day (UTC): a Counter of (day, measure, key)
+    -> rows. The whole hours inside the window whose counts are kept are read from
+    ReviewLogCount (a few hundred rows a day, whatever the size of the log); the rest of the
+    window (its ragged ends, hours not counted yet) from the log."""
+    run = kept_hours()
+    lo = hi = None
+    if run is not None:
+        lo = run[0] if since is None else max(run[0], _hour_after(since))
+        hi = min(run[1], _hour_of(until or timezone.now()))
+    if run is None or lo >= hi:
+        live = [(since, until)]
+        kept = []
+    else:
+        live = [(since, lo), (hi, until)]
+        kept = (
+            ReviewLogCount.objects.filter(hour__gte=lo, hour__lt=hi)
+            .values("measure", "key", day=TruncDate("hour", tzinfo=UTC))
+            .annotate(total=Sum("n"))
+            .values_list("day", "measure", "key", "total")
+            .order_by()
         )
-    }
+    days: Counter = Counter()
+    for day, measure, key, n in kept:
+        days[(day, measure, key)] += n
+    for start, end in live:
+        if start is not None and end is not None and start >= end:
+            continue
+        for (at, measure, key), n in hourly_counts(since=start, until=end).items():
+            days[(at.astimezone(UTC).date(), measure, key)] += n
+    return days
+
+
+def daily_flow(*, since: datetime, until: datetime | None = None) -> list[dict]:
+    """Per day (UTC, the project's time zone) from since's day to until's (or today): items
+    that entered review (escalated or held) and items resolved. Days without events count
+    0."""
+    counts = daily_counts(since=since, until=until)
     end = until - timedelta(microseconds=1) if until else timezone.now()
-    first, last = timezone.localtime(since, tz).date(), timezone.localtime(end, tz).date()
+    first, last = since.astimezone(UTC).date(), end.astimezone(UTC).date()
     days: list[date] = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     return [
         {
             "day": day,
-            "entered": counts.get(day, {}).get("entered", 0),
-            "resolved": counts.get(day, {}).get("resolved", 0),
+            "entered": counts[(day, ENTERED, "")],
+            "resolved": counts[(day, RESOLVED, "")],
         }
         for day in days
     ]
@@ -512,34 +630,22 @@ def top_escalations(
 ) -> dict[str, list[tuple[str, int]]]:
     """The phase types, platforms and bots whose failures were escalated to review most often
     in the window (holds by reviewers are not escalations): `limit` of each, most first.
-
-    Counted from the log row's own columns where they tell (a failure's signature names its
-    plan step; the reporting bot is the row's actor), so only the rows they leave out join
-    another table: those written before signatures, and lease expiries (the system's rows,
-    named by the bot of the last attempt). Seven grouped queries, none per row."""
-    rows = _in_window(ReviewLog.objects.filter(action=ReviewAction.ESCALATED), since, until)
-    rows = rows.order_by()
-
-    def counted(grouped) -> Counter:
-        return Counter(dict(grouped.annotate(n=Count("*")).values_list("key", "n")))
-
-    signed = counted(rows.exclude(signature=None).values(key=F("signature_id")))
-    step_of = dict(FailureSignature.objects.filter(pk__in=signed).values_list("pk", "phase_type"))
-    steps = counted(rows.filter(signature=None).values(key=F("phase__phase_type")))
-    for signature, n in signed.items():
-        steps[step_of[signature]] += n
-
-    bot_ids = counted(rows.exclude(actor_bot=None).values(key=F("actor_bot_id")))
-    bot_ids.update(counted(rows.filter(actor_bot=None).values(key=_last_attempts_bot("bot"))))
-    names = dict(Bot.objects.filter(pk__in=[pk for pk in bot_ids if pk]).values_list("pk", "name"))
+    From `daily_counts`; the bots named in one small read."""
+    totals = {measure: Counter() for measure in ESCALATIONS_BY}
+    for (_, measure, key), n in daily_counts(since=since, until=until).items():
+        if measure in totals:
+            totals[measure][key] += n
+    bot_ids = [int(key) for key in totals["bot"] if key]
+    names = {
+        str(pk): name for pk, name in Bot.objects.filter(pk__in=bot_ids).values_list("pk", "name")
+    }
     bots = Counter()
-    for pk, n in bot_ids.items():
-        bots[names.get(pk, NO_BOT)] += n
-
-    platforms = counted(rows.values(key=F("account__platform")))
+    for key, n in totals["bot"].items():
+        bots[names.get(key, NO_BOT)] += n
+    totals["bot"] = bots
     return {
         name: sorted(((key or NO_BOT, n) for key, n in counter.items()), key=_most_first)[:limit]
-        for name, counter in (("phase_type", steps), ("platform", platforms), ("bot", bots))
+        for name, counter in totals.items()
     }
 
 

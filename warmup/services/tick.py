@@ -15,6 +15,7 @@ from warmup.services.breaker import breakers_advance
 from warmup.services.checkpoints import checkpoints_write_due
 from warmup.services.progression import leases_expire_due, phases_assign_content, phases_unlock_due
 from warmup.services.review import reviews_escalate_due
+from warmup.services.review_hours import review_hours_count_due
 
 logger = logging.getLogger("warmup.scheduler")
 
@@ -39,7 +40,7 @@ def tick(*, now: datetime | None = None) -> TickReport:
     """Expire leases, unlock due phases, assign content, raise escalations, move the
     breakers whose cool-down ended (half open, or closed after their trial claims), sign a
     review log checkpoint when one is due (every REVIEW_LOG_CHECKPOINT_SECONDS, with the key),
-    and make the coming months' history partitions.
+    make the coming months' history partitions and count the review log's settled hours.
 
     Leases go first so a phase freed by expiry can be retried in the same tick's later steps.
     """
@@ -54,6 +55,9 @@ def tick(*, now: datetime | None = None) -> TickReport:
     # The coming months' history partitions, before a row needs one (one catalog read per
     # table when none is missing; PostgreSQL only).
     ensure_partitions(connection, now=now)
+    # The review log's settled hours, counted once for the dashboard (one query when none is
+    # due: once an hour, and a day at a time while the last 92 days are filled in).
+    review_hours_count_due(now=now)
     # Last, and on its own: a checkpoint that fails (a statement timeout on a huge log) is
     # logged and tried again next tick, without failing the moves above.
     try:
