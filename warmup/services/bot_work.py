@@ -556,7 +556,7 @@ def leases_expire(
         (attempt.phase_id, attempt.lease_token): attempt
         for attempt in PhaseAttempt.objects.filter(
             lease_token__in=[phase.lease_token for phase in phases]
-        )
+        ).order_by()  # by key: the model's order would join the phases and accounts to sort
     }
     failures = [
         Failure(
