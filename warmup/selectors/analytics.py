@@ -20,6 +20,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import (
@@ -151,9 +152,9 @@ def oldest_in_review(*, limit: int = 10, now: datetime | None = None) -> list[di
 # --- Resolutions: time in review, by method, by reason code ----------------------------------
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """One resolution row as the analytics count it."""
+class Resolution(NamedTuple):
+    """One resolution row as the analytics count it (a tuple: a window holds tens of
+    thousands, and a frozen dataclass costs twice as much to make)."""
 
     method: str
     reason_code: str
@@ -568,7 +569,7 @@ def daily_counts(*, since: datetime | None, until: datetime | None) -> Counter:
     lo = hi = None
     if run is not None:
         lo = run[0] if since is None else max(run[0], _hour_after(since))
-        hi = min(run[1], _hour_of(until or timezone.now()))
+        hi = run[1] if until is None else min(run[1], _hour_of(until))
     if run is None or lo >= hi:
         live = [(since, until)]
         kept = []
@@ -592,11 +593,14 @@ def daily_counts(*, since: datetime | None, until: datetime | None) -> Counter:
     return days
 
 
-def daily_flow(*, since: datetime, until: datetime | None = None) -> list[dict]:
+def daily_flow(
+    *, since: datetime, until: datetime | None = None, counts: Counter | None = None
+) -> list[dict]:
     """Per day (UTC, the project's time zone) from since's day to until's (or today): items
     that entered review (escalated or held) and items resolved. Days without events count
-    0."""
-    counts = daily_counts(since=since, until=until)
+    0. `counts`: the window's `daily_counts`, when the caller has them already."""
+    if counts is None:
+        counts = daily_counts(since=since, until=until)
     end = until - timedelta(microseconds=1) if until else timezone.now()
     first, last = since.astimezone(UTC).date(), end.astimezone(UTC).date()
     days: list[date] = [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -626,13 +630,20 @@ def _last_attempts_bot(value: str) -> Subquery:
 
 
 def top_escalations(
-    *, since: datetime | None = None, until: datetime | None = None, limit: int = 5
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 5,
+    counts: Counter | None = None,
 ) -> dict[str, list[tuple[str, int]]]:
     """The phase types, platforms and bots whose failures were escalated to review most often
     in the window (holds by reviewers are not escalations): `limit` of each, most first.
-    From `daily_counts`; the bots named in one small read."""
+    From `daily_counts` (`counts`, when the caller has them); the bots named in one small
+    read."""
+    if counts is None:
+        counts = daily_counts(since=since, until=until)
     totals = {measure: Counter() for measure in ESCALATIONS_BY}
-    for (_, measure, key), n in daily_counts(since=since, until=until).items():
+    for (_, measure, key), n in counts.items():
         if measure in totals:
             totals[measure][key] += n
     bot_ids = [int(key) for key in totals["bot"] if key]
@@ -661,15 +672,16 @@ def review_dashboard(
 ) -> dict:
     """The review dashboard's numbers for one window (a fixed number of queries)."""
     rows = resolutions(since=since, until=until)
+    counts = daily_counts(since=since, until=until)
     return {
         "since": since,
         "until": until,
         "queue": queue_depth(),
-        "daily": daily_flow(since=since, until=until),
+        "daily": daily_flow(since=since, until=until, counts=counts),
         "time_in_review": time_in_review(rows),
         "resolutions": by_method(rows),
         "reason_codes": by_reason_code(rows),
-        "top_escalations": top_escalations(since=since, until=until, limit=top),
+        "top_escalations": top_escalations(since=since, until=until, limit=top, counts=counts),
         "oldest": oldest_in_review(limit=oldest),
     }
 
@@ -826,7 +838,8 @@ def review_report(
     escalated most, the `oldest` items waiting longest and, with `group_by`, the breakdown. The
     same functions as the dashboard and the stats API, so all three agree."""
     rows = resolutions(since=since, until=until)
-    daily = daily_flow(since=since, until=until)
+    counts = daily_counts(since=since, until=until)
+    daily = daily_flow(since=since, until=until, counts=counts)
     return {
         "since": since,
         "until": until,
@@ -838,7 +851,7 @@ def review_report(
         "resolutions": by_method(rows),
         "reason_codes": by_reason_code(rows),
         "retries": retry_effectiveness(since=since, until=until),
-        "top_escalations": top_escalations(since=since, until=until, limit=top),
+        "top_escalations": top_escalations(since=since, until=until, limit=top, counts=counts),
         "oldest": oldest_in_review(limit=oldest),
         "group_by": group_by,
         "breakdown": breakdown(group_by, since=since, until=until) if group_by else None,
