@@ -542,14 +542,15 @@ def hourly_counts(*, since: datetime | None, until: datetime | None) -> Counter:
     return +counts  # no zero entries: the same counts, kept or not
 
 
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour (UTC) `moment` is in: what `hourly_counts` counts by."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _hour_after(moment: datetime) -> datetime:
     """The first hour (UTC) starting at or after `moment`."""
-    start = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    start = hour_of(moment)
     return start if start == moment else start + timedelta(hours=1)
-
-
-def _hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def kept_hours() -> tuple[datetime, datetime] | None:
@@ -569,7 +570,7 @@ def daily_counts(*, since: datetime | None, until: datetime | None) -> Counter:
     lo = hi = None
     if run is not None:
         lo = run[0] if since is None else max(run[0], _hour_after(since))
-        hi = run[1] if until is None else min(run[1], _hour_of(until))
+        hi = run[1] if until is None else min(run[1], hour_of(until))
     if run is None or lo >= hi:
         live = [(since, until)]
         kept = []

@@ -14,22 +14,18 @@ Side effects: ReviewLogHour and ReviewLogCount rows, in one transaction per run 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max, Min
 
 from reviews.models import ReviewLogCount, ReviewLogHour
-from warmup.selectors.analytics import hourly_counts
+from warmup.selectors.analytics import hour_of, hourly_counts
 
 HOUR = timedelta(hours=1)
 WRITES_SETTLE = timedelta(minutes=10)  # after an hour ends, its rows are all written
 KEPT_FOR = timedelta(days=92)  # the dashboard's longest window (90 days) and its ragged ends
 STEP = timedelta(days=1)  # hours counted at most per run (a few grouped queries over them)
-
-
-def _hour_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def review_hours_count_due(*, now: datetime) -> int:
@@ -38,8 +34,8 @@ def review_hours_count_due(*, now: datetime) -> int:
     that ended WRITES_SETTLE before `now`, at most a day of them. Back: the day before the
     run, while it starts after KEPT_FOR ago. Returns how many hours were counted (one query when
     none are due)."""
-    closed = _hour_of(now - WRITES_SETTLE)  # every hour before this one has settled
-    oldest = _hour_of(now - KEPT_FOR)
+    closed = hour_of(now - WRITES_SETTLE)  # every hour before this one has settled
+    oldest = hour_of(now - KEPT_FOR)
     run = ReviewLogHour.objects.aggregate(first=Min("hour"), last=Max("hour"))
     first, last = run["first"], run["last"]
     if first is not None and first < oldest:  # the hours no window reaches any more
