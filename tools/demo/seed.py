@@ -31,6 +31,7 @@ from tools.demo.stories import Storyteller
 from warmup.models import Account, PhaseStatus, Platform, WarmupPhase, WarmupPlan
 from warmup.services.accounts import account_enrol
 from warmup.services.review import reviews_escalate_due
+from warmup.services.review_hours import review_hours_forget
 
 S = PhaseStatus
 DEFAULT_ACCOUNTS = 30
@@ -139,6 +140,9 @@ def seed(
         for scenario, platform, username in stories:
             storyteller.tell(scenario, platform=platform, username=username)
         reviews_escalate_due(now=timezone.now())
+        # Each story was told on its own clock, from its past to now, with ticks that counted
+        # the review log's hours the stories after it wrote into again.
+        review_hours_forget()
         if live > 0:
             fast = ensure_fast_plan()
             for platform, username in set(live_usernames(live)) - set(names):

@@ -1,6 +1,7 @@
 """seed_demo on one shared seeded database (seeding takes seconds; every test here reads it,
 and each test's own writes are rolled back). Option tests are in test_seed_demo_options.py."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -26,6 +27,8 @@ from warmup.models import (
     WarmupPhase,
     WarmupPlan,
 )
+from warmup.selectors import analytics
+from warmup.services.review_hours import review_hours_count_due
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +180,18 @@ def test_running_it_twice_does_not_crash_or_duplicate(seeded):
 
     assert "demo data already present (50 demo accounts)" in out.stdout
     assert (Account.objects.count(), ContentItem.objects.count(), Bot.objects.count()) == counts
+
+
+def test_the_dashboard_counts_what_the_stories_wrote(seeded):
+    # given: the scheduler's ticks after the seeding, all at once
+    while review_hours_count_due(now=timezone.now()):
+        pass
+
+    # then: the days the dashboard reads (kept hours and the rest) are the log's own counts,
+    # though each story wrote its past after the ticks of the stories before it counted it
+    since = timezone.now() - timedelta(days=90)
+    from_the_log = Counter()
+    for (hour, measure, key), n in analytics.hourly_counts(since=since, until=None).items():
+        from_the_log[(hour.date(), measure, key)] += n
+    assert from_the_log[(timezone.now().date(), "entered", "")] > 0
+    assert analytics.daily_counts(since=since, until=None) == from_the_log
