@@ -55,13 +55,16 @@ def tick(*, now: datetime | None = None) -> TickReport:
     # The coming months' history partitions, before a row needs one (one catalog read per
     # table when none is missing; PostgreSQL only).
     ensure_partitions(connection, now=now)
-    # The review log's settled hours, counted once for the dashboard (one query when none is
-    # due: once an hour, and a day at a time while the last 92 days are filled in).
-    review_hours_count_due(now=now)
-    # Last, and on its own: a checkpoint that fails (a statement timeout on a huge log) is
-    # logged and tried again next tick, without failing the moves above.
-    try:
-        checkpoints_write_due(now=now)
-    except DatabaseError:
-        logger.exception("Writing a review log checkpoint failed; the next tick tries again")
+    # Last, each on its own: the review log's settled hours, counted once for the dashboard
+    # (one query when none is due: once an hour, and a day at a time while the last 92 days
+    # are filled in), and its checkpoint. One that fails (a statement timeout on a huge log)
+    # is logged and tried again next tick, without failing the moves above or the other.
+    for step, what in (
+        (review_hours_count_due, "Counting the review log's hours"),
+        (checkpoints_write_due, "Writing a review log checkpoint"),
+    ):
+        try:
+            step(now=now)
+        except DatabaseError:
+            logger.exception("%s failed; the next tick tries again", what)
     return report

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -23,11 +23,12 @@ from tests.factories import (
 from tests.resolved import resolved_then_undone
 from warmup.models import PhaseStatus
 from warmup.selectors import analytics
+from warmup.services import tick as tick_module
 from warmup.services.bot_work import phase_claim
 from warmup.services.resolutions import review_resume
 from warmup.services.review import review_hold
 from warmup.services.review_hours import KEPT_FOR, STEP, WRITES_SETTLE, review_hours_count_due
-from warmup.services.tick import tick
+from warmup.services.tick import TickReport, tick
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +158,20 @@ def test_the_scheduler_keeps_an_unbroken_run_of_settled_hours(content_pool, bot,
     assert first == (timezone.now() - KEPT_FOR).replace(minute=0, second=0, microsecond=0)
     assert hours == (last - first) / HOUR + 1
     assert not ReviewLogCount.objects.filter(hour=settled).exists()
+
+
+def test_counting_that_fails_is_logged_and_fails_neither_the_tick_nor_its_checkpoint(
+    monkeypatch, caplog
+):
+    signed = []
+
+    def time_out(**kwargs):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(tick_module, "review_hours_count_due", time_out)
+    monkeypatch.setattr(tick_module, "checkpoints_write_due", lambda **kwargs: signed.append(1))
+
+    assert tick() == TickReport()
+
+    assert "Counting the review log's hours failed; the next tick tries again" in caplog.text
+    assert signed == [1]
