@@ -5,6 +5,7 @@ queue, with each filter applied, in the admin and in the review API: nothing is 
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -80,6 +81,7 @@ def costs(get, filters: list[dict], rows) -> dict[str, tuple[int, int]]:
     """For each filter: (queries, rows shown) of one GET of the first page."""
     found = {}
     for query in filters:
+        cache.clear()  # the admin's sidebar counts its incidents afresh (kept a few seconds)
         with CaptureQueriesContext(connection) as captured:
             response = get(query)
         assert response.status_code == 200, query
@@ -150,6 +152,8 @@ def test_a_one_page_admin_queue_reads_no_more_rows_than_its_count(reviewer, bot)
             if q["sql"].startswith("SELECT")
             and "COUNT(" not in q["sql"]
             and ReviewItem._meta.db_table in q["sql"].split(" FROM ")[1].split(" ")[0]
+            # the page's own rows read again by key, for the ones that came back
+            and f'WHERE "{ReviewItem._meta.db_table}"."id" IN (' not in q["sql"]
         ]
 
     # then: a filter with two matches reads a page's rows at most, not the whole filtered queue
