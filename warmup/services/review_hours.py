@@ -17,10 +17,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Max, Min
 
 from reviews.models import ReviewLogCount, ReviewLogHour
-from warmup.selectors.analytics import hour_of, hourly_counts
+from warmup.selectors.analytics import hour_of, hourly_counts, kept_hours
 
 HOUR = timedelta(hours=1)
 WRITES_SETTLE = timedelta(minutes=10)  # after an hour ends, its rows are all written
@@ -36,8 +35,8 @@ def review_hours_count_due(*, now: datetime) -> int:
     none are due)."""
     closed = hour_of(now - WRITES_SETTLE)  # every hour before this one has settled
     oldest = hour_of(now - KEPT_FOR)
-    run = ReviewLogHour.objects.aggregate(first=Min("hour"), last=Max("hour"))
-    first, last = run["first"], run["last"]
+    run = kept_hours()
+    first, last = (run[0], run[1] - HOUR) if run else (None, None)
     if first is not None and first < oldest:  # the hours no window reaches any more
         ReviewLogHour.objects.filter(hour__lt=oldest).delete()
         first, last = (oldest, last) if last >= oldest else (None, None)
